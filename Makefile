@@ -1,0 +1,33 @@
+# replywatch — `make run` runs the bot with your .env on SQLite; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test check status clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "replywatch needs Python 3.11 or newer (set PYTHON=...)"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed
+	@test -f .env || { echo "No .env here: cp .env.example .env and fill in the tokens (see README)."; exit 2; }
+	$(BIN)/replywatch run
+
+check: $(VENV)/.installed
+	$(BIN)/replywatch check
+
+status: $(VENV)/.installed
+	$(BIN)/replywatch status
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -1,0 +1,188 @@
+"""The command line: run, status, check, db upgrade, health. Thin: parse, load settings, call the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import logs
+from bot.app import StartupError, build_app, build_slack, build_store, build_x, verify
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, load_settings
+from bot.scheduler import build_scheduler
+from bot.slack.blocks import format_age, post_url
+
+log = logging.getLogger("bot")
+SWEEP_EVERY_AT_MOST = timedelta(seconds=5)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    settings: Settings | None = None
+    try:
+        settings = load_settings()
+        logs.configure(settings.log_level, settings.log_format, settings.secrets())
+        return args.func(settings, args)
+    except (ConfigError, StartupError) as exc:
+        return _fail(str(exc), settings)
+    except SQLAlchemyError as exc:
+        return _fail(f"DATABASE_URL: cannot use the database: {type(exc).__name__}: {exc.args[0] if exc.args else ''}", settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message: str, settings: Settings | None) -> int:
+    text = logs.one_line(message.splitlines()[0] if message else "failed")
+    if settings is not None:
+        text = logs.RedactingFormatter(settings.secrets(), json_format=False).redact(text)
+    print(f"replywatch: {text}", file=sys.stderr)
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="replywatch",
+        description="Watch an X account's mentions and alert Slack about the ones nobody answered. "
+        "Settings come from the environment and ./.env (see README).",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    run = sub.add_parser("run", help="run the service: poll X, alert Slack (SIGTERM or Ctrl-C stops it)")
+    run.set_defaults(func=_run)
+    status = sub.add_parser("status", help="show open mentions, oldest first, and how collection is going")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(func=_status)
+    check = sub.add_parser("check", help="validate the settings and both tokens, and say what was found")
+    check.set_defaults(func=_check)
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(title="db commands", metavar="DB_COMMAND")
+    db_upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations (run also does this on start)")
+    db_upgrade.set_defaults(func=_db_upgrade)
+    health = sub.add_parser("health", help="exit 0 if a running bot polled recently (for container health checks)")
+    health.set_defaults(func=_health)
+    return parser
+
+
+def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    app = build_app(settings, SystemClock())
+    sweep_every = min(settings.poll_interval, SWEEP_EVERY_AT_MOST)
+    scheduler = build_scheduler(
+        [("poll", app.poll.run_once, settings.poll_interval), ("sweep", app.sweep.run_once, sweep_every)]
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info(
+        "watching @%s (id %d), alerting %s after %s, polling every %s",
+        app.identity.account.username,
+        app.identity.account.id,
+        settings.slack_channel,
+        format_age(settings.alert_after),
+        format_age(settings.poll_interval),
+    )
+    scheduler.start()
+    stop.wait()
+    log.info("stopping")
+    scheduler.shutdown(wait=True)
+    app.store.dispose()
+    return 0
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    store = build_store(settings)
+    now = SystemClock().now()
+    with store.unit() as repo:
+        rows = repo.open_mentions()
+        health = repo.health(settings.x_account)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "open": [
+                        {
+                            "id": str(m.id),
+                            "author_handle": m.post.author_handle,
+                            "author_name": m.post.author_name,
+                            "created_at": m.post.created_at.isoformat(),
+                            "age_seconds": int((now - m.post.created_at).total_seconds()),
+                            "alerted": alert is not None and alert.ts is not None,
+                            "url": post_url(m.post.author_handle, m.id),
+                        }
+                        for m, alert in rows
+                    ],
+                    "collection": [
+                        {
+                            "endpoint": h.endpoint,
+                            "last_success_at": h.last_success_at.isoformat() if h.last_success_at else None,
+                            "last_attempt_at": h.last_attempt_at.isoformat() if h.last_attempt_at else None,
+                            "error": h.last_error,
+                        }
+                        for h in health
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(f"open mentions: {len(rows)}" + (" (oldest first)" if rows else ""))
+    for m, alert in rows:
+        who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
+        alerted = "alerted" if alert is not None and alert.ts else "not alerted"
+        age = format_age(now - m.post.created_at)
+        print(f"  {age:>8}  {logs.one_line(who):<18} {alerted:<12} {post_url(m.post.author_handle, m.id)}")
+    print("collection:")
+    if not health:
+        print("  no poll yet")
+    for h in health:
+        last = f"{format_age(now - h.last_success_at)} ago" if h.last_success_at else "never"
+        error = f"  error: {logs.one_line(h.last_error)}" if h.last_error else ""
+        print(f"  {h.endpoint:<10} last success {last}{error}")
+    return 0
+
+
+def _check(settings: Settings, _args: argparse.Namespace) -> int:
+    identity = verify(settings, build_x(settings), build_slack(settings))
+    print("settings: ok")
+    print(f"slack: token ok (team {identity.slack_team!r}, bot user {identity.slack_user!r}); alerts go to {settings.slack_channel} ({identity.channel})")
+    account = identity.account
+    auth = "user context" if settings.user_context else "app-only bearer token"
+    print(f"x: token ok ({auth}); watching @{account.username} (id {account.id})")
+    store = build_store(settings)
+    with store.unit() as repo:
+        open_count = len(repo.open_mentions())
+    print(f"database: ok, schema up to date, {open_count} open mention(s)")
+    return 0
+
+
+def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    build_store(settings)
+    print("database: schema up to date")
+    return 0
+
+
+def _health(settings: Settings, _args: argparse.Namespace) -> int:
+    store = build_store(settings)
+    now = SystemClock().now()
+    with store.unit() as repo:
+        attempts = [h.last_attempt_at for h in repo.health(settings.x_account) if h.last_attempt_at]
+    allowed = settings.poll_interval * 3 + settings.http_timeout * 2 + timedelta(seconds=30)
+    if attempts and now - max(attempts) <= allowed:
+        print("healthy")
+        return 0
+    print("unhealthy: no poll attempt recently", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Settings: one typed object, read from the environment and an optional `.env`, validated loudly at start.
+
+A wrong value never reaches the rest of the program: `load_settings` raises `ConfigError` with one line that
+names the variable and what it expects, and the CLI prints that line and exits 2. Secret values are
+`SecretStr` and never appear in an error message.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_HINT = "a duration such as 45s, 15m, 2h, 1d or plain seconds"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+def parse_duration(value: object) -> timedelta:
+    """Parse `45s`, `15m`, `2h`, `1d` or plain seconds into a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(DURATION_HINT)
+    number, unit = match.groups()
+    return timedelta(seconds=float(number) * _UNIT_SECONDS[unit.lower()])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+SECRET_FIELDS = (
+    "x_bearer_token",
+    "x_api_key",
+    "x_api_secret",
+    "x_access_token",
+    "x_access_token_secret",
+    "slack_bot_token",
+)
+_USER_CONTEXT = ("x_api_key", "x_api_secret", "x_access_token", "x_access_token_secret")
+
+
+class Settings(BaseSettings):
+    """Everything replywatch can be told. The field names, upper-cased, are the environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    x_account: str
+    x_bearer_token: SecretStr | None = None
+    x_api_key: SecretStr | None = None
+    x_api_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_token_secret: SecretStr | None = None
+    x_api_base_url: str = "https://api.twitter.com"
+
+    slack_bot_token: SecretStr
+    slack_channel: str
+    slack_api_base_url: str = "https://slack.com/api/"
+
+    alert_after: Duration = timedelta(minutes=30)
+    poll_interval: Duration = timedelta(seconds=60)
+    http_timeout: Duration = timedelta(seconds=10)
+
+    database_url: str = "sqlite:///data/replywatch.db"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("x_account", mode="before")
+    @classmethod
+    def _handle(cls, value: object) -> str:
+        handle = str(value).strip().removeprefix("@")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", handle):
+            raise ValueError("an X handle without @: 1 to 15 letters, digits or _")
+        return handle
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("a Slack bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"[CGD][A-Z0-9]{2,}|#[a-z0-9][a-z0-9_-]{0,79}", value):
+            raise ValueError("a channel ID such as C0123ABCD or a #channel-name")
+        return value
+
+    @field_validator("x_api_base_url", "slack_api_base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value.strip()):
+            raise ValueError("an http:// or https:// URL")
+        return value.strip()
+
+    @field_validator("poll_interval", "http_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("a duration above zero, such as 45s, 15m, 2h or 1d")
+        return value
+
+    @field_validator("alert_after")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError(DURATION_HINT)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _x_auth(self) -> Settings:
+        given = [name for name in _USER_CONTEXT if getattr(self, name) is not None]
+        if given and len(given) < len(_USER_CONTEXT):
+            missing = ", ".join(n.upper() for n in _USER_CONTEXT if n not in given)
+            raise ValueError(f"user-context auth needs all four X_API_* / X_ACCESS_* settings; missing {missing}")
+        if not given and self.x_bearer_token is None:
+            raise ValueError(
+                "X credentials are required: set X_BEARER_TOKEN, or X_API_KEY, X_API_SECRET, "
+                "X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET"
+            )
+        return self
+
+    @property
+    def user_context(self) -> bool:
+        """True when the four user-context keys are set (preferred over the bearer token)."""
+        return self.x_api_key is not None
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for the log redactor."""
+        values = [getattr(self, name) for name in SECRET_FIELDS]
+        found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        password = _url_password(self.database_url)
+        return found + ([password] if password else [])
+
+
+def _url_password(url: str) -> str | None:
+    match = re.match(r"^[^:/]+(?:\+[^:/]+)?://[^:/@]*:([^@]+)@", url)
+    return match.group(1) if match else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings, raising ConfigError with one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = error.get("loc") or ()
+    name = str(loc[0]).upper() if loc else ""
+    kind = error.get("type", "")
+    if kind == "missing":
+        return f"{name} is required but not set"
+    if kind == "literal_error":
+        expected = (error.get("ctx") or {}).get("expected", "")
+        return f"{name} must be one of {expected}"
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not name:
+        return message
+    return f"{name} must be {message}"

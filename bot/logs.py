@@ -1,0 +1,65 @@
+"""Logging: one line per record (text or JSON), every configured secret redacted, whatever logger wrote it.
+
+tweepy logs request headers (with `Authorization: Bearer …`) at DEBUG and requests-oauthlib logs signed
+headers, so guarding our own lines is not enough: the formatter on the root handler redacts the final text of
+every record, raw, URL-encoded and URL-decoded, and escapes control characters so a record is always one line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from urllib.parse import quote, quote_plus, unquote
+
+REDACTED = "[redacted]"
+_ESCAPES = {i: f"\\x{i:02x}" for i in [*range(0x20), 0x7F]} | {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+def one_line(text: str) -> str:
+    """Escape newlines and control characters (ANSI codes included) so text cannot forge log lines."""
+    return text.translate(_ESCAPES)
+
+
+class RedactingFormatter(logging.Formatter):
+    def __init__(self, secrets: list[str], json_format: bool) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        variants = {v for s in secrets if len(s) >= 4 for v in (s, quote(s, safe=""), quote_plus(s), unquote(s))}
+        self._secrets = sorted(variants, key=len, reverse=True)
+        self._json = json_format
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self._json:
+            return one_line(self.redact(super().format(record)))
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self.redact(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["exception"] = self.redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=True)
+
+
+def configure(level: str, fmt: str, secrets: list[str]) -> None:
+    """Send every logger's records through one redacting handler on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(secrets, json_format=fmt == "json"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # APScheduler logs every run at INFO; its warnings (skipped runs) and errors still come through.
+    logging.getLogger("apscheduler.executors").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,95 @@
+"""Plain data shared by the rules, the services and the adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Post:
+    """One post read from X, already translated out of X's JSON (text unescaped, as the person wrote it)."""
+
+    id: int
+    author_id: int | None
+    text: str
+    created_at: datetime
+    conversation_id: int | None = None
+    replied_to_id: int | None = None
+    in_reply_to_user_id: int | None = None
+    reference_types: frozenset[str] = field(default_factory=frozenset)
+    author_handle: str = ""
+    author_name: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the rules decided about a mention, and why."""
+
+    status: Status
+    reason: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A stored mention with its reply status."""
+
+    post: Post
+    status: Status
+    reason: str
+    first_seen_at: datetime
+    answered_by: int | None = None
+    answered_at: datetime | None = None
+
+    @property
+    def id(self) -> int:
+        return self.post.id
+
+
+@dataclass(frozen=True)
+class Alert:
+    """The Slack message about one mention. `ts` is None until Slack has confirmed the post."""
+
+    mention_id: int
+    channel: str
+    state: str
+    created_at: datetime
+    ts: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    text: str
+    blocks: list[dict]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What one read of an X timeline returned: the posts, newest first, and the cursor to store."""
+
+    posts: list[Post]
+    newest_id: int | None
+
+
+@dataclass(frozen=True)
+class EndpointHealth:
+    endpoint: str
+    newest_id: int | None
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None

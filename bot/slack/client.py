@@ -1,0 +1,136 @@
+"""The Slack adapter: slack_sdk's WebClient with a timeout and **no automatic retry** (a retry after a dropped
+connection can post the same alert twice), errors translated into bot.errors."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from urllib.error import HTTPError, URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+
+from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, Unavailable
+from bot.model import SlackMessage
+
+log = logging.getLogger(__name__)
+
+ALERT_EVENT = "replywatch_alert"
+_AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+HISTORY_PAGES = 5
+
+
+class SlackClient:
+    def __init__(self, *, token: str, base_url: str, timeout: float) -> None:
+        self._client = WebClient(token=token, base_url=base_url, timeout=max(1, round(timeout)), retry_handlers=[])
+
+    def auth_test(self) -> dict:
+        """Who the token belongs to; AuthFailed if Slack rejects it."""
+        return self._call("auth.test", self._client.auth_test)
+
+    def channel_id(self, channel: str) -> str:
+        """The ID of `#name` (conversations.list); an ID is returned as it is. Rejected if there is none."""
+        if not channel.startswith("#"):
+            return channel
+        name, cursor = channel[1:], None
+        while True:
+            data = self._call(
+                "conversations.list",
+                self._client.conversations_list,
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=1000,
+                cursor=cursor,
+            )
+            for entry in data.get("channels") or []:
+                if isinstance(entry, dict) and entry.get("name") == name and entry.get("id"):
+                    return str(entry["id"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                raise Rejected("Slack", f"conversations.list: no channel {channel} visible to the bot")
+
+    def post(self, channel: str, message: SlackMessage, mention_id: int) -> tuple[str, str]:
+        data = self._call(
+            "chat.postMessage",
+            self._client.chat_postMessage,
+            channel=channel,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata={"event_type": ALERT_EVENT, "event_payload": {"mention_id": str(mention_id)}},
+        )
+        if not data.get("ts") or not data.get("channel"):
+            raise BadResponse("Slack", "chat.postMessage: answer without channel or ts")
+        return str(data["channel"]), str(data["ts"])
+
+    def update(self, channel: str, ts: str, message: SlackMessage) -> None:
+        self._call("chat.update", self._client.chat_update, channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+
+    def find_alert(self, channel: str, mention_id: int, oldest: datetime) -> tuple[str, str] | None:
+        """Search the channel's recent history for our alert tagged with this mention id."""
+        cursor = None
+        since = f"{(oldest - timedelta(minutes=1)).astimezone(UTC).timestamp():.6f}"
+        for _ in range(HISTORY_PAGES):
+            data = self._call(
+                "conversations.history",
+                self._client.conversations_history,
+                channel=channel,
+                oldest=since,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in data.get("messages") or []:
+                meta = message.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == ALERT_EVENT and str(payload.get("mention_id")) == str(mention_id):
+                    return str(data.get("channel") or channel), str(message["ts"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    def _call(self, method: str, func, **kwargs) -> dict:  # noqa: ANN001, ANN003
+        try:
+            response = func(**kwargs)
+        except SlackApiError as exc:
+            raise _classify(method, exc) from None
+        except (TimeoutError, URLError, ConnectionError, OSError) as exc:
+            if isinstance(exc, HTTPError):
+                raise Unavailable("Slack", f"{method}: HTTP {exc.code}") from None
+            raise Unavailable("Slack", f"{method}: connection failed or timed out ({type(exc).__name__})") from None
+        except (SlackRequestError, ValueError) as exc:
+            raise Unavailable("Slack", f"{method}: unreadable answer ({type(exc).__name__})") from None
+        data = response.data
+        if not isinstance(data, dict):
+            raise BadResponse("Slack", f"{method}: response is not a JSON object")
+        return data
+
+
+def _classify(method: str, exc: SlackApiError) -> ServiceError:
+    response = exc.response
+    status = getattr(response, "status_code", 0)
+    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+    code = str(data.get("error") or f"HTTP {status}")
+    if status == 429 or code == "ratelimited":
+        retry_after = _retry_after(response.headers)
+        until = datetime.now(UTC) + timedelta(seconds=retry_after) if retry_after is not None else None
+        return RateLimited("Slack", f"{method}: rate limited", until)
+    if status >= 500 or code in {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}:
+        return Unavailable("Slack", f"{method}: {code}")
+    if code in _AUTH_ERRORS:
+        return AuthFailed("Slack", f"{method}: {code}")
+    if not data:
+        return BadResponse("Slack", f"{method}: HTTP {status} without a Slack answer")
+    return Rejected("Slack", f"{method}: {code}")
+
+
+def _retry_after(headers: dict) -> float | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                return float(value if not isinstance(value, list) else value[0])
+            except (TypeError, ValueError):
+                return None
+    return None

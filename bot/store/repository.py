@@ -1,0 +1,272 @@
+"""The store: the only code that speaks SQL. Services open a unit of work (one transaction) and call it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import Engine, and_, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.model import Alert, EndpointHealth, Mention, Post, Status, Verdict
+from bot.store.tables import AlertRow, MentionRow, PollCursorRow, ReplyRow
+
+SENDING, SENT, RESOLVED = "sending", "sent", "resolved"
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def unit(self) -> Iterator[Repository]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield Repository(session)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class Repository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+    # --- mentions and replies -------------------------------------------------------------------------
+
+    def add_mentions(self, judged: Iterable[tuple[Post, Verdict]], seen_at: datetime) -> list[int]:
+        """Store new mentions; ones already stored are left as they are. Returns the ids newly stored."""
+        rows = [
+            {
+                "id": post.id,
+                "author_id": post.author_id,
+                "author_handle": post.author_handle,
+                "author_name": post.author_name,
+                "text": post.text,
+                "created_at": post.created_at,
+                "conversation_id": post.conversation_id,
+                "replied_to_id": post.replied_to_id,
+                "in_reply_to_user_id": post.in_reply_to_user_id,
+                "reference_types": ",".join(sorted(post.reference_types)),
+                "status": verdict.status.value,
+                "status_reason": verdict.reason,
+                "first_seen_at": seen_at,
+            }
+            for post, verdict in judged
+        ]
+        if not rows:
+            return []
+        stmt = self._insert(MentionRow).on_conflict_do_nothing(index_elements=["id"]).returning(MentionRow.id)
+        return [row[0] for row in self.session.execute(stmt, rows)]
+
+    def add_replies(self, replies: Iterable[Post]) -> None:
+        rows = [
+            {
+                "id": r.id,
+                "conversation_id": r.conversation_id,
+                "replied_to_id": r.replied_to_id,
+                "in_reply_to_user_id": r.in_reply_to_user_id,
+                "created_at": r.created_at,
+            }
+            for r in replies
+        ]
+        if rows:
+            self.session.execute(self._insert(ReplyRow).on_conflict_do_nothing(index_elements=["id"]), rows)
+
+    def open_mentions_in(self, conversation_ids: Iterable[int]) -> list[Mention]:
+        ids = list(set(conversation_ids))
+        if not ids:
+            return []
+        rows = self.session.scalars(
+            select(MentionRow).where(MentionRow.status == Status.OPEN, MentionRow.conversation_id.in_(ids))
+        )
+        return [_mention(r) for r in rows]
+
+    def open_mentions_replied_to(self, post_ids: Iterable[int]) -> list[Mention]:
+        ids = list(set(post_ids))
+        if not ids:
+            return []
+        rows = self.session.scalars(select(MentionRow).where(MentionRow.status == Status.OPEN, MentionRow.id.in_(ids)))
+        return [_mention(r) for r in rows]
+
+    def replies_for(self, account_id: int, conversation_ids: Iterable[int], post_ids: Iterable[int]) -> list[Post]:
+        """The account's stored replies in these conversations or directly to these posts."""
+        conversations, posts = list(set(conversation_ids)), list(set(post_ids))
+        if not conversations and not posts:
+            return []
+        rows = self.session.scalars(
+            select(ReplyRow).where(ReplyRow.conversation_id.in_(conversations) | ReplyRow.replied_to_id.in_(posts))
+        )
+        return [
+            Post(
+                id=r.id,
+                author_id=account_id,
+                text="",
+                created_at=r.created_at,
+                conversation_id=r.conversation_id,
+                replied_to_id=r.replied_to_id,
+                in_reply_to_user_id=r.in_reply_to_user_id,
+            )
+            for r in rows
+        ]
+
+    def mark_answered(self, mention_id: int, reply: Post) -> None:
+        self.session.execute(
+            update(MentionRow)
+            .where(MentionRow.id == mention_id, MentionRow.status == Status.OPEN)
+            .values(
+                status=Status.ANSWERED,
+                status_reason=f"answered by post {reply.id}",
+                answered_by=reply.id,
+                answered_at=reply.created_at,
+            )
+        )
+
+    def mention(self, mention_id: int) -> Mention | None:
+        row = self.session.get(MentionRow, mention_id)
+        return _mention(row) if row else None
+
+    def open_mentions(self) -> list[tuple[Mention, Alert | None]]:
+        """Every open mention, oldest first, with its alert if it has one."""
+        rows = self.session.execute(
+            select(MentionRow, AlertRow)
+            .outerjoin(AlertRow, AlertRow.mention_id == MentionRow.id)
+            .where(MentionRow.status == Status.OPEN)
+            .order_by(MentionRow.created_at, MentionRow.id)
+        )
+        return [(_mention(m), _alert(a) if a else None) for m, a in rows]
+
+    def due_without_alert(self, posted_before: datetime, seen_before: datetime) -> list[Mention]:
+        """Open mentions posted before the cutoff, checked for replies since they were stored, not yet alerted."""
+        rows = self.session.scalars(
+            select(MentionRow)
+            .outerjoin(AlertRow, AlertRow.mention_id == MentionRow.id)
+            .where(
+                MentionRow.status == Status.OPEN,
+                MentionRow.created_at <= posted_before,
+                MentionRow.first_seen_at <= seen_before,
+                AlertRow.id.is_(None),
+            )
+            .order_by(MentionRow.created_at, MentionRow.id)
+        )
+        return [_mention(r) for r in rows]
+
+    # --- alerts ---------------------------------------------------------------------------------------
+
+    def start_alert(self, mention_id: int, channel: str, now: datetime) -> bool:
+        """Claim the right to post the alert for a mention. False if one exists already."""
+        stmt = (
+            self._insert(AlertRow)
+            .values(mention_id=mention_id, channel=channel, state=SENDING, created_at=now)
+            .on_conflict_do_nothing(index_elements=["mention_id"])
+            .returning(AlertRow.id)
+        )
+        return self.session.execute(stmt).first() is not None
+
+    def alert_sent(self, mention_id: int, channel: str, ts: str, now: datetime) -> None:
+        self.session.execute(
+            update(AlertRow)
+            .where(AlertRow.mention_id == mention_id)
+            .values(channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now)
+        )
+
+    def drop_alert(self, mention_id: int) -> None:
+        """Forget an alert Slack certainly did not post, so the next sweep tries again."""
+        self.session.execute(delete(AlertRow).where(AlertRow.mention_id == mention_id, AlertRow.state == SENDING))
+
+    def alert_resolved(self, mention_id: int, now: datetime) -> None:
+        self.session.execute(
+            update(AlertRow).where(AlertRow.mention_id == mention_id).values(state=RESOLVED, updated_at=now)
+        )
+
+    def alerts_in_doubt(self) -> list[Alert]:
+        """Alerts whose post may or may not have reached Slack (the process stopped or the call failed)."""
+        return [_alert(r) for r in self.session.scalars(select(AlertRow).where(AlertRow.state == SENDING))]
+
+    def alerts_to_resolve(self) -> list[tuple[Alert, Mention]]:
+        """Sent alerts whose mention is no longer open: their message needs the update."""
+        rows = self.session.execute(
+            select(AlertRow, MentionRow)
+            .join(MentionRow, AlertRow.mention_id == MentionRow.id)
+            .where(and_(AlertRow.state == SENT, MentionRow.status != Status.OPEN))
+            .order_by(AlertRow.id)
+        )
+        return [(_alert(a), _mention(m)) for a, m in rows]
+
+    def known_channel_id(self) -> str | None:
+        """A channel ID Slack gave us for an earlier alert (the setting may be a #name)."""
+        return self.session.scalar(select(AlertRow.channel).where(AlertRow.ts.is_not(None)).limit(1))
+
+    # --- poll cursors and health ----------------------------------------------------------------------
+
+    def cursor(self, account: str, endpoint: str) -> int | None:
+        return self.session.scalar(
+            select(PollCursorRow.newest_id).where(PollCursorRow.account == account, PollCursorRow.endpoint == endpoint)
+        )
+
+    def record_poll(
+        self, account: str, endpoint: str, now: datetime, newest_id: int | None = None, error: str | None = None
+    ) -> None:
+        """Note one read of a timeline: on success move the cursor (if anything new came), on failure keep it."""
+        row = self.session.get(PollCursorRow, (account, endpoint))
+        if row is None:
+            row = PollCursorRow(account=account, endpoint=endpoint)
+            self.session.add(row)
+        row.last_attempt_at = now
+        row.last_error = error
+        if error is None:
+            row.last_success_at = now
+            if newest_id is not None and (row.newest_id is None or newest_id > row.newest_id):
+                row.newest_id = newest_id
+
+    def health(self, account: str) -> list[EndpointHealth]:
+        rows = self.session.scalars(
+            select(PollCursorRow).where(PollCursorRow.account == account).order_by(PollCursorRow.endpoint)
+        )
+        return [
+            EndpointHealth(r.endpoint, r.newest_id, r.last_attempt_at, r.last_success_at, r.last_error) for r in rows
+        ]
+
+    def last_success(self, account: str, endpoint: str) -> datetime | None:
+        return self.session.scalar(
+            select(PollCursorRow.last_success_at).where(
+                PollCursorRow.account == account, PollCursorRow.endpoint == endpoint
+            )
+        )
+
+
+def _mention(row: MentionRow) -> Mention:
+    post = Post(
+        id=row.id,
+        author_id=row.author_id,
+        text=row.text,
+        created_at=row.created_at,
+        conversation_id=row.conversation_id,
+        replied_to_id=row.replied_to_id,
+        in_reply_to_user_id=row.in_reply_to_user_id,
+        reference_types=frozenset(t for t in row.reference_types.split(",") if t),
+        author_handle=row.author_handle,
+        author_name=row.author_name,
+    )
+    return Mention(
+        post=post,
+        status=Status(row.status),
+        reason=row.status_reason,
+        first_seen_at=row.first_seen_at,
+        answered_by=row.answered_by,
+        answered_at=row.answered_at,
+    )
+
+
+def _alert(row: AlertRow) -> Alert:
+    return Alert(
+        mention_id=row.mention_id,
+        channel=row.channel,
+        state=row.state,
+        created_at=row.created_at,
+        ts=row.ts,
+        sent_at=row.sent_at,
+    )

@@ -1,0 +1,207 @@
+"""The X adapter: tweepy's v2 Client, pointed at `X_API_BASE_URL`, with a timeout on every call, and X's JSON
+translated into `Post`s once, here. Errors come out as the classes in bot.errors."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+import tweepy
+
+from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, Unavailable, UnknownAccount
+from bot.model import Account, Post, Timeline
+
+log = logging.getLogger(__name__)
+
+TWEEPY_HOST = "https://api.twitter.com"
+TWEET_FIELDS = [
+    "author_id",
+    "created_at",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "entities",
+    "display_text_range",
+]
+USER_FIELDS = ["username", "name", "protected", "public_metrics"]
+PAGE_SIZE = 100
+_X_ENTITIES = re.compile(r"&(amp|lt|gt);")
+_X_UNESCAPE = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+class _RedirectingSession(requests.Session):
+    """tweepy hard-codes its host and sets no timeout; this session fixes both for every request it sends."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def request(self, method, url, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        if isinstance(url, str) and url.startswith(TWEEPY_HOST):
+            url = self.base_url + url[len(TWEEPY_HOST) :]
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+class XClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeout: float,
+        bearer_token: str | None = None,
+        user_keys: tuple[str, str, str, str] | None = None,
+    ) -> None:
+        self.user_auth = user_keys is not None
+        consumer_key, consumer_secret, access_token, access_secret = user_keys or (None, None, None, None)
+        self._client = tweepy.Client(
+            bearer_token=bearer_token,
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
+            access_token=access_token,
+            access_token_secret=access_secret,
+            return_type=requests.Response,
+            wait_on_rate_limit=False,
+        )
+        self._client.session = _RedirectingSession(base_url, timeout)
+
+    def lookup_account(self, username: str) -> Account:
+        """The watched account's id; UnknownAccount if X has no such handle."""
+        body = self._call("user lookup", self._client.get_user, username=username, user_auth=self.user_auth)
+        data = body.get("data")
+        if not isinstance(data, dict) or "id" not in data:
+            raise UnknownAccount("X", f"no account @{username}")
+        return Account(id=_int(data["id"]), username=str(data.get("username", username)), name=str(data.get("name", "")))
+
+    def mentions(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline:
+        return self._timeline("mentions", self._client.get_users_mentions, account, since_id, start_time)
+
+    def own_posts(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline:
+        return self._timeline("own posts", self._client.get_users_tweets, account, since_id, start_time)
+
+    def _timeline(self, what, method, account: Account, since_id, start_time) -> Timeline:  # noqa: ANN001
+        """Every post newer than `since_id` (or since `start_time`), following next_token with the same since_id."""
+        params: dict[str, Any] = {
+            "max_results": PAGE_SIZE,
+            "tweet_fields": TWEET_FIELDS,
+            "expansions": ["author_id"],
+            "user_fields": USER_FIELDS,
+            "user_auth": self.user_auth,
+        }
+        if since_id is not None:
+            params["since_id"] = since_id
+        elif start_time is not None:
+            params["start_time"] = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        posts: list[Post] = []
+        newest_id: int | None = None
+        token: str | None = None
+        while True:
+            body = self._call(what, method, account.id, pagination_token=token, **params)
+            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+            if newest_id is None and meta.get("newest_id") is not None:
+                newest_id = _int(meta["newest_id"])
+            posts.extend(_posts(body))
+            token = meta.get("next_token")
+            if not token:
+                break
+        if newest_id is None and posts:
+            newest_id = max(p.id for p in posts)
+        return Timeline(posts=posts, newest_id=newest_id)
+
+    def _call(self, what: str, method, *args, **kwargs) -> dict:  # noqa: ANN001, ANN002, ANN003
+        try:
+            response = method(*args, **kwargs)
+        except tweepy.TooManyRequests as exc:
+            until = datetime.fromtimestamp(exc.reset_time, UTC) if exc.reset_time else None
+            raise RateLimited("X", f"{what}: rate limited (429)", until) from None
+        except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
+            raise AuthFailed("X", f"{what}: {_describe(exc)}") from None
+        except tweepy.TwitterServerError as exc:
+            raise Unavailable("X", f"{what}: {_describe(exc)}") from None
+        except tweepy.HTTPException as exc:
+            raise Rejected("X", f"{what}: {_describe(exc)}") from None
+        except requests.Timeout:
+            raise Unavailable("X", f"{what}: timed out") from None
+        except requests.RequestException as exc:
+            raise Unavailable("X", f"{what}: connection failed ({type(exc).__name__})") from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise BadResponse("X", f"{what}: response is not JSON (HTTP {response.status_code})") from None
+        if not isinstance(body, dict):
+            raise BadResponse("X", f"{what}: response is not a JSON object")
+        return body
+
+
+def _describe(exc: tweepy.HTTPException) -> str:
+    status = exc.response.status_code if exc.response is not None else "?"
+    detail = "; ".join(str(m) for m in (exc.api_messages or [])[:2]) or (exc.response.reason or "")
+    return f"HTTP {status} {detail}".strip()
+
+
+def unescape_x(text: str) -> str:
+    """X sends text with &, <, > HTML-escaped; undo exactly that, once."""
+    return _X_ENTITIES.sub(lambda m: _X_UNESCAPE[m.group(1)], text)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("not an id")
+    return int(value)
+
+
+def _optional_int(value: Any) -> int | None:
+    try:
+        return None if value is None else _int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def _posts(body: dict) -> list[Post]:
+    """Translate one page; a post without a usable id or time is logged and passed over."""
+    includes = body.get("includes") if isinstance(body.get("includes"), dict) else {}
+    users = {}
+    for user in includes.get("users") or []:
+        if isinstance(user, dict) and "id" in user:
+            users[str(user["id"])] = user
+    posts = []
+    for raw in body.get("data") or []:
+        post = _post(raw, users) if isinstance(raw, dict) else None
+        if post is None:
+            log.warning("X sent a post without a usable id or created_at, passed over: %.200r", raw)
+            continue
+        posts.append(post)
+    return posts
+
+
+def _post(raw: dict, users: dict[str, dict]) -> Post | None:
+    post_id = _optional_int(raw.get("id"))
+    created_at = _time(raw.get("created_at"))
+    if post_id is None or created_at is None:
+        return None
+    refs = [r for r in raw.get("referenced_tweets") or [] if isinstance(r, dict)]
+    replied_to = next((_optional_int(r.get("id")) for r in refs if r.get("type") == "replied_to"), None)
+    author = users.get(str(raw.get("author_id")), {})
+    return Post(
+        id=post_id,
+        author_id=_optional_int(raw.get("author_id")),
+        text=unescape_x(str(raw.get("text", ""))),
+        created_at=created_at,
+        conversation_id=_optional_int(raw.get("conversation_id")),
+        replied_to_id=replied_to,
+        in_reply_to_user_id=_optional_int(raw.get("in_reply_to_user_id")),
+        reference_types=frozenset(str(r.get("type")) for r in refs),
+        author_handle=str(author.get("username", "")),
+        author_name=str(author.get("name", "")),
+    )

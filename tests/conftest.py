@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.model import Account
+from bot.services.poll import PollService
+from bot.services.sweep import SweepService
+from bot.slack.client import SlackClient
+from bot.store.db import make_engine, upgrade
+from bot.store.repository import Store
+from bot.x.client import XClient
+from tests.standins.slack_api import FakeSlack
+from tests.standins.x_api import FakeX, User
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def _postgres_reason() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=3).close()
+    except Exception as exc:  # noqa: BLE001
+        return f"no PostgreSQL at {POSTGRES_URL}: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    reason = _postgres_reason()
+    if reason:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    import psycopg
+
+    name = f"replywatch_{uuid.uuid4().hex[:12]}"
+    admin = postgres_admin_url.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/replywatch.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    s = Store(engine)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path) -> Iterator[Store]:  # noqa: ANN001
+    engine = make_engine(f"sqlite:///{tmp_path}/replywatch.db")
+    upgrade(engine)
+    s = Store(engine)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def fake_x() -> Iterator[FakeX]:
+    x = FakeX()
+    x.add_user("acme", "Acme Inc")
+    yield x
+    x.close()
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    slack = FakeSlack()
+    yield slack
+    slack.close()
+
+
+@pytest.fixture
+def env(fake_x: FakeX, fake_slack: FakeSlack, tmp_path, monkeypatch) -> dict[str, str]:  # noqa: ANN001
+    """Environment for a bot that talks to the stand-ins, from a working folder without a .env."""
+    values = {
+        "X_ACCOUNT": "acme",
+        "X_BEARER_TOKEN": fake_x.bearer,
+        "X_API_BASE_URL": fake_x.url,
+        "SLACK_BOT_TOKEN": fake_slack.token,
+        "SLACK_CHANNEL": "#alerts",
+        "SLACK_API_BASE_URL": fake_slack.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/replywatch.db",
+        "HTTP_TIMEOUT": "5s",
+    }
+    for key in list(os.environ):
+        if key.startswith(("X_", "SLACK_")) or key in {"ALERT_AFTER", "POLL_INTERVAL", "DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "HTTP_TIMEOUT"}:
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    return values
+
+
+@dataclass
+class Loop:
+    """The poll and sweep services wired to the stand-ins through the real adapters, on a fake clock."""
+
+    x: FakeX
+    slack: FakeSlack
+    store: Store
+    clock: FakeClock
+    account: Account
+    poll: PollService
+    sweep: SweepService
+    acme: User
+
+    def tick(self, advance: timedelta = timedelta(0)) -> None:
+        self.clock.advance(advance)
+        self.poll.run_once()
+        self.sweep.run_once()
+
+    def post(self, author: User, text: str, **kwargs: object) -> int:
+        return self.x.post(author, text, at=self.clock.now(), **kwargs)  # type: ignore[arg-type]
+
+
+def make_loop(fake_x: FakeX, fake_slack: FakeSlack, store: Store, alert_after: timedelta = timedelta(minutes=30)) -> Loop:
+    clock = FakeClock(START)
+    x = XClient(base_url=fake_x.url, timeout=5, bearer_token=fake_x.bearer)
+    slack = SlackClient(token=fake_slack.token, base_url=fake_slack.url, timeout=5)
+    account = x.lookup_account("acme")
+    return Loop(
+        x=fake_x,
+        slack=fake_slack,
+        store=store,
+        clock=clock,
+        account=account,
+        poll=PollService(x, store, account, clock),
+        sweep=SweepService(slack, store, account, clock, slack.channel_id("#alerts"), alert_after),
+        acme=fake_x.user("acme"),
+    )
+
+
+@pytest.fixture
+def loop(fake_x: FakeX, fake_slack: FakeSlack, sqlite_store: Store) -> Loop:
+    return make_loop(fake_x, fake_slack, sqlite_store)
+

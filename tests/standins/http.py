@@ -1,0 +1,142 @@
+"""A tiny threaded HTTP server that the X and Slack stand-ins share."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body or b"{}")
+
+    def form(self) -> dict[str, str]:
+        ctype = self.headers.get("content-type", "")
+        if "json" in ctype:
+            return {k: v for k, v in self.json().items()}
+        params = {k: v[-1] for k, v in parse_qs(self.body.decode()).items()}
+        return {**self.query, **params}
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: object = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+
+
+@dataclass
+class Fault:
+    """The next `times` requests whose path contains `path` get `reply` instead, after `delay` seconds; with no
+    reply the connection is closed unanswered. `drop=True`: the request is carried out, then the connection is
+    closed before the answer (the server did it; the client cannot know)."""
+
+    path: str
+    reply: Reply | None = None
+    times: int = 1
+    delay: float = 0.0
+    drop: bool = False
+
+
+class StandIn:
+    """Serve `handle(request) -> Reply` on 127.0.0.1 on a free port, with injectable faults."""
+
+    def __init__(self, handle: Callable[[Request], Reply]) -> None:
+        self._handle = handle
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("content-length") or 0)
+                request = Request(
+                    method=self.command,
+                    path=parts.path,
+                    query={k: v[-1] for k, v in parse_qs(parts.query).items()},
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=self.rfile.read(length) if length else b"",
+                )
+                reply = outer._dispatch(request)
+                if reply is None:
+                    self.close_connection = True
+                    return
+                payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("content-type", "application/json; charset=utf-8")
+                self.send_header("content-length", str(len(payload)))
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _serve
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def _dispatch(self, request: Request) -> Reply | None:
+        with self._lock:
+            self.requests.append(request)
+            fault = next((f for f in self.faults if f.path in request.path and f.times > 0), None)
+            if fault is not None:
+                fault.times -= 1
+        if fault is None:
+            with self._lock:
+                return self._handle(request)
+        if fault.drop:
+            with self._lock:
+                self._handle(request)
+            return None
+        if fault.delay:
+            self._closing.wait(fault.delay)
+        return fault.reply
+
+    def fail(
+        self, path: str, reply: Reply | None = None, *, times: int = 1, delay: float = 0.0, drop: bool = False
+    ) -> None:
+        with self._lock:
+            self.faults.append(Fault(path, reply, times, delay, drop))
+
+    def calls(self, path: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if path in r.path]
+
+    def close(self) -> None:
+        self._closing.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05) -> object:
+    """Poll `predicate` until it is truthy; for end-to-end tests of a real process only."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

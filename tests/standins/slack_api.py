@@ -1,0 +1,163 @@
+"""A stand-in for the Slack Web API: `{"ok": true, ...}` / `{"ok": false, "error": "..."}` envelopes, bearer
+tokens, channel names resolved to IDs, Block Kit limits enforced the way Slack rejects them (`invalid_blocks`),
+message metadata kept and returned by conversations.history only with include_all_metadata."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+
+from tests.standins.http import Reply, Request, StandIn
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict]
+    metadata: dict | None
+    unfurl_links: object
+    unfurl_media: object
+    edits: list[dict] = field(default_factory=list)
+    thread_ts: str | None = None
+
+
+class FakeSlack:
+    def __init__(self, *, token: str = "xoxb-test-token", channels: dict[str, str] | None = None) -> None:
+        self.token = token
+        self.channels = channels or {"C0ALERTS": "alerts"}
+        self.messages: list[Message] = []
+        self._ts = itertools.count(1)
+        self.http = StandIn(self.handle)
+        self.url = self.http.url + "/api/"
+
+    def handle(self, request: Request) -> Reply:
+        method = request.path.removeprefix("/api/")
+        args = request.form()
+        token = request.headers.get("authorization", "").removeprefix("Bearer ") or args.get("token", "")
+        if not token:
+            return _error("not_authed")
+        if token != self.token:
+            return _error("invalid_auth")
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return _error("unknown_method")
+        return handler(args)
+
+    def _channel(self, name: str) -> str | None:
+        if name in self.channels:
+            return name
+        bare = name.removeprefix("#")
+        return next((cid for cid, cname in self.channels.items() if cname == bare), None)
+
+    def _auth_test(self, _args: dict) -> Reply:
+        return _ok(url="https://acme.slack.com/", team="Acme", user="replywatch", team_id="T0ACME", user_id="U0BOT", bot_id="B0BOT")
+
+    def _chat_postMessage(self, args: dict) -> Reply:  # noqa: N802
+        channel = self._channel(str(args.get("channel", "")))
+        if channel is None:
+            return _error("channel_not_found")
+        blocks = _decode(args.get("blocks")) or []
+        if not args.get("text") and not blocks:
+            return _error("no_text")
+        if problem := _check_blocks(blocks):
+            return _error("invalid_blocks", errors=[problem])
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        message = Message(
+            channel=channel,
+            ts=ts,
+            text=str(args.get("text", "")),
+            blocks=blocks,
+            metadata=_decode(args.get("metadata")),
+            unfurl_links=args.get("unfurl_links"),
+            unfurl_media=args.get("unfurl_media"),
+            thread_ts=args.get("thread_ts"),
+        )
+        self.messages.append(message)
+        return _ok(channel=channel, ts=ts, message={"type": "message", "text": message.text, "ts": ts})
+
+    def _chat_update(self, args: dict) -> Reply:
+        channel = str(args.get("channel", ""))
+        if channel not in self.channels:
+            return _error("channel_not_found")
+        message = next((m for m in self.messages if m.channel == channel and m.ts == args.get("ts")), None)
+        if message is None:
+            return _error("message_not_found")
+        blocks = _decode(args.get("blocks")) or []
+        if problem := _check_blocks(blocks):
+            return _error("invalid_blocks", errors=[problem])
+        message.edits.append({"text": message.text, "blocks": message.blocks})
+        message.text = str(args.get("text", message.text))
+        message.blocks = blocks or message.blocks
+        return _ok(channel=channel, ts=message.ts, text=message.text)
+
+    def _conversations_list(self, args: dict) -> Reply:
+        """Two channels a page, to make callers follow `response_metadata.next_cursor`."""
+        start = int(args.get("cursor") or 0)
+        items = list(self.channels.items())
+        page = [{"id": cid, "name": name, "is_channel": True, "is_archived": False} for cid, name in items[start : start + 2]]
+        next_cursor = str(start + 2) if start + 2 < len(items) else ""
+        return _ok(channels=page, response_metadata={"next_cursor": next_cursor})
+
+    def _conversations_history(self, args: dict) -> Reply:
+        channel = str(args.get("channel", ""))
+        if channel not in self.channels:
+            return _error("channel_not_found")
+        oldest = float(args.get("oldest") or 0)
+        with_meta = str(args.get("include_all_metadata", "")).lower() in {"1", "true"}
+        found = [m for m in reversed(self.messages) if m.channel == channel and float(m.ts) >= oldest]
+        out = []
+        for m in found:
+            entry: dict = {"type": "message", "ts": m.ts, "text": m.text}
+            if with_meta and m.metadata:
+                entry["metadata"] = m.metadata
+            out.append(entry)
+        return _ok(messages=out, has_more=False, channel=channel)
+
+    # --- what tests look at ---------------------------------------------------------------------------
+
+    def posts(self) -> list[Message]:
+        return [m for m in self.messages if m.thread_ts is None]
+
+    def alerts_for(self, mention_id: int) -> list[Message]:
+        return [
+            m
+            for m in self.messages
+            if m.metadata and str((m.metadata.get("event_payload") or {}).get("mention_id")) == str(mention_id)
+        ]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _decode(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+def _check_blocks(blocks: list[dict]) -> str | None:
+    if len(blocks) > 50:
+        return "no more than 50 items allowed [json-pointer:/blocks]"
+    for i, block in enumerate(blocks):
+        text = (block.get("text") or {}).get("text", "")
+        if len(text) > 3000:
+            return f"must be less than 3001 characters [json-pointer:/blocks/{i}/text/text]"
+        for j, element in enumerate(block.get("elements") or []):
+            if len(element.get("text", "")) > 3000:
+                return f"must be less than 3001 characters [json-pointer:/blocks/{i}/elements/{j}/text]"
+    return None
+
+
+def _ok(**fields: object) -> Reply:
+    return Reply(200, {"ok": True, **fields})
+
+
+def _error(code: str, **fields: object) -> Reply:
+    return Reply(200, {"ok": False, "error": code, **fields})

@@ -1,0 +1,226 @@
+"""A stand-in for the X API v2, answering in its documented shapes.
+
+Posts: `{"data": [...], "includes": {"users": [...]}, "meta": {"result_count", "newest_id", "oldest_id",
+"next_token"}}`, newest first; only the fields asked for in `tweet.fields` (by default X returns just id, text and
+edit_history_tweet_ids); text HTML-escaped as X does; rate-limit headers on every answer; 401 problem bodies for a
+wrong token; unknown users as HTTP 200 with an `errors` entry. Ids are snowflakes (above 2^53).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tests.standins.http import Reply, Request, StandIn
+
+TWITTER_EPOCH_MS = 1288834974657
+MENTIONS_CAP = 800
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    name: str
+    followers: int = 0
+    protected: bool = False
+
+
+@dataclass
+class Tweet:
+    id: int
+    author_id: int
+    text: str
+    created_at: datetime
+    conversation_id: int
+    references: list[tuple[str, int]] = field(default_factory=list)
+    in_reply_to_user_id: int | None = None
+
+
+class FakeX:
+    def __init__(self, *, bearer: str = "x-test-bearer", api_key: str = "x-test-key") -> None:
+        self.bearer = bearer
+        self.api_key = api_key
+        self.users: dict[int, User] = {}
+        self.tweets: dict[int, Tweet] = {}
+        self._seq = 0
+        self._last_ms = 0
+        self._lock = threading.Lock()
+        self.remaining: dict[str, int] = {}
+        self.http = StandIn(self.handle)
+        self.url = self.http.url
+
+    # --- the world ------------------------------------------------------------------------------------
+
+    def add_user(self, username: str, name: str | None = None, followers: int = 0, protected: bool = False) -> User:
+        user = User(id=10_000 + len(self.users) + 1, username=username, name=name or username.title(), followers=followers, protected=protected)
+        self.users[user.id] = user
+        return user
+
+    def user(self, username: str) -> User:
+        return next(u for u in self.users.values() if u.username.lower() == username.lower())
+
+    def _new_id(self, created_at: datetime) -> int:
+        ms = int(created_at.timestamp() * 1000) - TWITTER_EPOCH_MS
+        ms = max(ms, self._last_ms)
+        self._seq = self._seq + 1 if ms == self._last_ms else 0
+        self._last_ms = ms
+        return (ms << 22) | (self._seq & 0x3FFFFF)
+
+    def post(
+        self,
+        author: User,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        quote: int | None = None,
+        retweet: int | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """Publish a post as `author` (text as typed; X escapes it when serving). Returns its id."""
+        with self._lock:
+            created = at or datetime.now(UTC)
+            tweet_id = self._new_id(created)
+            references: list[tuple[str, int]] = []
+            conversation = tweet_id
+            in_reply_to = None
+            if reply_to is not None:
+                parent = self.tweets[reply_to]
+                references.append(("replied_to", reply_to))
+                conversation = parent.conversation_id
+                in_reply_to = parent.author_id
+            if quote is not None:
+                references.append(("quoted", quote))
+            if retweet is not None:
+                references.append(("retweeted", retweet))
+            self.tweets[tweet_id] = Tweet(tweet_id, author.id, text, created, conversation, references, in_reply_to)
+            return tweet_id
+
+    # --- HTTP -----------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        if not self._authorized(request):
+            return Reply(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+        path = request.path
+        if match := re.fullmatch(r"/2/users/by/username/(\w+)", path):
+            return self._with_limits("users/by", self._user_lookup(match.group(1)))
+        if match := re.fullmatch(r"/2/users/(\d+)/(mentions|tweets)", path):
+            user = self.users.get(int(match.group(1)))
+            if user is None:
+                return Reply(404, {"title": "Not Found Error", "detail": "no such user", "type": "about:blank"})
+            return self._with_limits(match.group(2), self._timeline(user, match.group(2), request.query))
+        return Reply(404, {"title": "Not Found", "detail": f"no route {path}", "type": "about:blank", "status": 404})
+
+    def _authorized(self, request: Request) -> bool:
+        auth = request.headers.get("authorization", "")
+        if auth.startswith("Bearer "):
+            return auth[len("Bearer ") :] == self.bearer
+        return auth.startswith("OAuth ") and f'oauth_consumer_key="{self.api_key}"' in auth
+
+    def _with_limits(self, endpoint: str, reply: Reply) -> Reply:
+        self.remaining[endpoint] = self.remaining.get(endpoint, 450) - 1
+        reply.headers.update(
+            {
+                "x-rate-limit-limit": "450",
+                "x-rate-limit-remaining": str(max(0, self.remaining[endpoint])),
+                "x-rate-limit-reset": str(int(time.time()) + 900),
+            }
+        )
+        return reply
+
+    def _user_lookup(self, username: str) -> Reply:
+        try:
+            user = self.user(username)
+        except StopIteration:
+            return Reply(
+                200,
+                {
+                    "errors": [
+                        {
+                            "value": username,
+                            "detail": f"Could not find user with username: [{username}].",
+                            "title": "Not Found Error",
+                            "resource_type": "user",
+                            "parameter": "username",
+                            "resource_id": username,
+                            "type": "https://api.twitter.com/2/problems/resource-not-found",
+                        }
+                    ]
+                },
+            )
+        return Reply(200, {"data": {"id": str(user.id), "name": user.name, "username": user.username}})
+
+    def _timeline(self, user: User, kind: str, query: dict[str, str]) -> Reply:
+        if kind == "mentions":
+            pattern = re.compile(rf"(?<!\w)@{re.escape(user.username)}(?!\w)", re.IGNORECASE)
+            found = [t for t in self.tweets.values() if pattern.search(t.text)]
+            found = sorted(found, key=lambda t: t.id, reverse=True)[:MENTIONS_CAP]
+        else:
+            found = sorted((t for t in self.tweets.values() if t.author_id == user.id), key=lambda t: t.id, reverse=True)
+        if "since_id" in query:
+            found = [t for t in found if t.id > int(query["since_id"])]
+        if "start_time" in query:
+            start = datetime.fromisoformat(query["start_time"].replace("Z", "+00:00"))
+            found = [t for t in found if t.created_at >= start]
+        size = int(query.get("max_results", 10))
+        if not 5 <= size <= 100:
+            return Reply(400, {"errors": [{"message": "max_results out of range"}], "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.", "type": "https://api.twitter.com/2/problems/invalid-request"})
+        offset = int(query.get("pagination_token", "0") or 0)
+        page = found[offset : offset + size]
+        if not page:
+            return Reply(200, {"meta": {"result_count": 0}})
+        meta: dict[str, object] = {
+            "result_count": len(page),
+            "newest_id": str(page[0].id),
+            "oldest_id": str(page[-1].id),
+        }
+        if offset + size < len(found):
+            meta["next_token"] = str(offset + size)
+        fields = set(filter(None, query.get("tweet.fields", "").split(",")))
+        body: dict[str, object] = {"data": [self._render(t, fields) for t in page], "meta": meta}
+        if "author_id" in query.get("expansions", ""):
+            user_fields = set(filter(None, query.get("user.fields", "").split(",")))
+            authors = {t.author_id for t in page}
+            body["includes"] = {"users": [self._render_user(self.users[a], user_fields) for a in sorted(authors)]}
+        return Reply(200, body)
+
+    def _render(self, tweet: Tweet, fields: set[str]) -> dict:
+        text = html.escape(tweet.text, quote=False)
+        out: dict[str, object] = {"id": str(tweet.id), "text": text, "edit_history_tweet_ids": [str(tweet.id)]}
+        prefix = re.match(r"^(@\w+\s+)*", tweet.text).end() if tweet.references else 0
+        optional = {
+            "author_id": str(tweet.author_id),
+            "created_at": tweet.created_at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{tweet.created_at.microsecond // 1000:03d}Z",
+            "conversation_id": str(tweet.conversation_id),
+            "in_reply_to_user_id": str(tweet.in_reply_to_user_id) if tweet.in_reply_to_user_id else None,
+            "referenced_tweets": [{"type": k, "id": str(i)} for k, i in tweet.references] or None,
+            "display_text_range": [prefix, len(tweet.text)],
+            "entities": self._entities(tweet.text),
+        }
+        out.update({k: v for k, v in optional.items() if k in fields and v is not None})
+        return out
+
+    def _entities(self, text: str) -> dict | None:
+        mentions = []
+        for m in re.finditer(r"(?<!\w)@(\w{1,15})", text):
+            entry: dict[str, object] = {"start": m.start(), "end": m.end(), "username": m.group(1)}
+            user = next((u for u in self.users.values() if u.username.lower() == m.group(1).lower()), None)
+            if user:
+                entry["id"] = str(user.id)
+            mentions.append(entry)
+        return {"mentions": mentions} if mentions else None
+
+    def _render_user(self, user: User, fields: set[str]) -> dict:
+        out: dict[str, object] = {"id": str(user.id), "name": user.name, "username": user.username}
+        if "protected" in fields:
+            out["protected"] = user.protected
+        if "public_metrics" in fields:
+            out["public_metrics"] = {"followers_count": user.followers, "following_count": 0, "tweet_count": 0, "listed_count": 0}
+        return out
+
+    def close(self) -> None:
+        self.http.close()
