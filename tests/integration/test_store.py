@@ -1,0 +1,141 @@
+"""The store and its migrations, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from bot.model import Post, Status, Verdict
+from bot.store.db import current_revision, make_engine, upgrade
+from bot.store.repository import Store
+from bot.store.tables import Base
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+BIG = 2**62 + 12345  # X ids are above 2^53: a float or a 32-bit column would corrupt them
+OPEN = Verdict(Status.OPEN, "waiting for a reply")
+
+
+def post(id: int, conv: int | None = None, **kw: object) -> Post:  # noqa: A002
+    return Post(id=id, author_id=BIG + 1, text="héllo <&>", created_at=T0, conversation_id=conv or id, author_handle="bob", **kw)  # type: ignore[arg-type]
+
+
+def test_migrations_create_the_schema_the_models_describe(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    upgrade(engine)  # twice is harmless
+    assert current_revision(engine) == "0001"
+    assert {"mentions", "replies", "alerts", "poll_cursors"} <= set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+    engine.dispose()
+
+
+def test_mentions_are_stored_once_with_big_ids_and_aware_times(store: Store) -> None:
+    with store.unit() as repo:
+        assert repo.add_mentions([(post(BIG), OPEN), (post(BIG + 7), OPEN)], T0) == [BIG, BIG + 7]
+    with store.unit() as repo:
+        assert repo.add_mentions([(post(BIG), Verdict(Status.IGNORED, "x")), (post(BIG + 9), OPEN)], T0) == [BIG + 9]
+        stored = repo.mention(BIG)
+    assert stored.status is Status.OPEN, "a mention read again is left as it was"
+    assert stored.post.author_id == BIG + 1
+    assert stored.post.text == "héllo <&>"
+    assert stored.post.created_at == T0 and stored.post.created_at.tzinfo is not None
+
+
+def test_a_failed_unit_of_work_leaves_nothing_behind(store: Store) -> None:
+    try:
+        with store.unit() as repo:
+            repo.add_mentions([(post(1), OPEN)], T0)
+            repo.record_poll("acme", "mentions", T0, newest_id=1)
+            raise RuntimeError("crash between the two")
+    except RuntimeError:
+        pass
+    with store.unit() as repo:
+        assert repo.mention(1) is None
+        assert repo.cursor("acme", "mentions") is None
+
+
+def test_cursor_moves_forward_only_and_errors_are_kept(store: Store) -> None:
+    with store.unit() as repo:
+        repo.record_poll("acme", "mentions", T0, newest_id=BIG)
+        repo.record_poll("acme", "mentions", T0 + timedelta(seconds=1), newest_id=5)
+        repo.record_poll("acme", "mentions", T0 + timedelta(seconds=2), error="X: timed out")
+    with store.unit() as repo:
+        assert repo.cursor("acme", "mentions") == BIG
+        [health] = repo.health("acme")
+    assert health.last_error == "X: timed out"
+    assert health.last_success_at == T0 + timedelta(seconds=1)
+    assert health.last_attempt_at == T0 + timedelta(seconds=2)
+
+
+def test_one_alert_per_mention(store: Store) -> None:
+    with store.unit() as repo:
+        repo.add_mentions([(post(10), OPEN)], T0)
+        assert repo.start_alert(10, "C1", T0) is True
+        assert repo.start_alert(10, "C1", T0) is False
+    with store.unit() as repo:
+        assert [a.mention_id for a in repo.alerts_in_doubt()] == [10]
+        repo.alert_sent(10, "C1", "1.000100", T0)
+        assert repo.alerts_in_doubt() == []
+        assert repo.start_alert(10, "C1", T0) is False
+
+
+def test_due_mentions_and_answers(store: Store) -> None:
+    with store.unit() as repo:
+        repo.add_mentions([(post(20, conv=5), OPEN), (post(21, conv=5), OPEN), (post(22), OPEN)], T0)
+        repo.add_replies([Post(id=30, author_id=None, text="", created_at=T0, conversation_id=5, replied_to_id=21, in_reply_to_user_id=BIG + 1)])
+    with store.unit() as repo:
+        assert [m.id for m in repo.due_without_alert(T0, T0)] == [20, 21, 22]
+        assert repo.due_without_alert(T0 - timedelta(seconds=1), T0) == []
+        assert repo.due_without_alert(T0, T0 - timedelta(seconds=1)) == [], "not before replies were checked"
+        [reply] = repo.replies_for(1, [5], [])
+        assert reply.author_id == 1
+        repo.mark_answered(21, reply)
+    with store.unit() as repo:
+        assert [m.id for m in repo.open_mentions_in([5])] == [20]
+        answered = repo.mention(21)
+    assert (answered.status, answered.answered_by, answered.answered_at) == (Status.ANSWERED, 30, T0)
+
+
+def test_sqlite_settings(tmp_path) -> None:  # noqa: ANN001
+    engine = make_engine(f"sqlite:///{tmp_path}/sub/folder/r.db")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    engine.dispose()
+
+
+def test_two_writers_wait_instead_of_failing(tmp_path) -> None:  # noqa: ANN001
+    """Read-then-write transactions from two threads: BEGIN IMMEDIATE makes them queue, not 'database is locked'."""
+    import threading
+
+    engine = make_engine(f"sqlite:///{tmp_path}/r.db")
+    upgrade(engine)
+    store = Store(engine)
+    errors: list[Exception] = []
+
+    def writer(offset: int) -> None:
+        try:
+            for i in range(40):
+                with store.unit() as repo:
+                    repo.cursor("acme", "mentions")
+                    repo.add_mentions([(post(offset + i), OPEN)], T0)
+                    repo.record_poll("acme", "mentions", T0, newest_id=offset + i)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n * 1000,)) for n in range(1, 4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with store.unit() as repo:
+        assert len(repo.open_mentions()) == 120
+    store.dispose()

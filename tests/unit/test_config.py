@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.config import ConfigError, load_settings, parse_duration
+
+BASE = {
+    "X_ACCOUNT": "acme",
+    "X_BEARER_TOKEN": "bearer-secret-123",
+    "SLACK_BOT_TOKEN": "xoxb-secret-456",
+    "SLACK_CHANNEL": "C0ALERTS",
+}
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:  # noqa: ANN001
+    import os
+
+    for key in list(os.environ):
+        if key.startswith(("X_", "SLACK_")) or key in {"ALERT_AFTER", "POLL_INTERVAL", "DATABASE_URL", "HTTP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT"}:
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    for key, value in BASE.items():
+        monkeypatch.setenv(key, value)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("45s", timedelta(seconds=45)), ("15m", timedelta(minutes=15)), ("2h", timedelta(hours=2)),
+     ("1d", timedelta(days=1)), ("90", timedelta(seconds=90)), (" 3S ", timedelta(seconds=3)), ("1.5h", timedelta(minutes=90))],
+)
+def test_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "abc", "5 minutes", "-3s", "1w", "m5"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_defaults(clean_env: pytest.MonkeyPatch) -> None:
+    s = load_settings()
+    assert s.alert_after == timedelta(minutes=30)
+    assert s.poll_interval == timedelta(seconds=60)
+    assert s.http_timeout == timedelta(seconds=10)
+    assert s.database_url == "sqlite:///data/replywatch.db"
+    assert s.x_api_base_url == "https://api.twitter.com"
+    assert s.slack_api_base_url == "https://slack.com/api/"
+    assert (s.log_level, s.log_format) == ("INFO", "text")
+    assert not s.user_context
+
+
+def test_dotenv_in_working_folder_is_read(clean_env: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    clean_env.delenv("X_ACCOUNT")
+    (tmp_path / ".env").write_text("X_ACCOUNT=@AcmeSupport\nALERT_AFTER=2h\n")
+    s = load_settings()
+    assert s.x_account == "AcmeSupport" and s.alert_after == timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("X_ACCOUNT", None, "X_ACCOUNT is required but not set"),
+        ("SLACK_CHANNEL", None, "SLACK_CHANNEL is required but not set"),
+        ("SLACK_BOT_TOKEN", None, "SLACK_BOT_TOKEN is required but not set"),
+        ("ALERT_AFTER", "soon", "ALERT_AFTER must be a duration such as 45s, 15m, 2h, 1d or plain seconds"),
+        ("POLL_INTERVAL", "0", "POLL_INTERVAL must be a duration above zero"),
+        ("HTTP_TIMEOUT", "x", "HTTP_TIMEOUT must be a duration"),
+        ("X_ACCOUNT", "not a handle!", "X_ACCOUNT must be an X handle without @"),
+        ("SLACK_CHANNEL", "alerts", "SLACK_CHANNEL must be a channel ID such as C0123ABCD or a #channel-name"),
+        ("SLACK_BOT_TOKEN", "xoxp-user-token-secret", "SLACK_BOT_TOKEN must be a Slack bot token starting with xoxb-"),
+        ("X_API_BASE_URL", "api.twitter.com", "X_API_BASE_URL must be an http:// or https:// URL"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be one of 'text' or 'json'"),
+        ("X_BEARER_TOKEN", None, "X credentials are required: set X_BEARER_TOKEN, or X_API_KEY"),
+        ("X_API_KEY", "key-only-secret", "missing X_API_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET"),
+    ],
+)
+def test_bad_settings_name_the_variable(clean_env: pytest.MonkeyPatch, name: str, value: str | None, message: str) -> None:
+    if value is None:
+        clean_env.delenv(name)
+    else:
+        clean_env.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    text = str(info.value)
+    assert message in text
+    assert "\n" not in text
+    for secret in ("bearer-secret-123", "xoxb-secret-456", "xoxp-user-token-secret", "key-only-secret"):
+        assert secret not in text
+
+
+def test_user_context_is_preferred_when_complete(clean_env: pytest.MonkeyPatch) -> None:
+    for name in ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"):
+        clean_env.setenv(name, f"{name.lower()}-value")
+    s = load_settings()
+    assert s.user_context
+    assert "x_access_token_secret-value" in s.secrets()
+
+
+def test_database_password_counts_as_a_secret(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("DATABASE_URL", "postgresql+psycopg://bot:pa55word@db:5432/replywatch")
+    assert "pa55word" in load_settings().secrets()

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot import logs
+
+
+@pytest.fixture
+def captured(capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
+    def run(fmt: str, secrets: list[str], emit) -> str:  # noqa: ANN001
+        logs.configure("DEBUG", fmt, secrets)
+        emit(logging.getLogger("tweepy.client"))
+        logging.getLogger().handlers.clear()
+        return capsys.readouterr().err
+
+    return run
+
+
+def test_secrets_are_redacted_raw_encoded_and_decoded(captured) -> None:  # noqa: ANN001
+    secret = "AAAA%2Fbearer+token=="
+    out = captured(
+        "text",
+        [secret],
+        lambda log: log.debug("Headers: {'Authorization': 'Bearer %s'} %s %s", secret, "AAAA%252Fbearer%2Btoken%3D%3D", "AAAA/bearer+token=="),
+    )
+    assert "bearer" not in out.replace("Bearer", "")
+    assert out.count(logs.REDACTED) == 3
+
+
+def test_each_record_is_one_line_with_control_characters_escaped(captured) -> None:  # noqa: ANN001
+    out = captured("text", [], lambda log: log.warning("bad name: %s", "Eve\n2026-01-01 INFO forged\x1b[31m"))
+    assert out.count("\n") == 1
+    assert "\\n2026-01-01 INFO forged\\x1b[31m" in out
+
+
+def test_json_format_is_one_object_per_line_and_redacted(captured) -> None:  # noqa: ANN001
+    import json
+
+    out = captured("json", ['sec"ret\\1'], lambda log: log.error('token sec"ret\\1 and\nnewline'))
+    [line] = out.splitlines()
+    entry = json.loads(line)
+    assert entry["message"] == f"token {logs.REDACTED} and\nnewline"
+    assert entry["level"] == "ERROR" and entry["logger"] == "tweepy.client"
