@@ -68,6 +68,7 @@ class SweepService:
                 continue
             with self.store.unit() as repo:
                 repo.alert_resolved(mention.id, self.clock.now())
+            log.info("alert for mention %d updated: %s", mention.id, mention.reason)
             result.updated += 1
         return result
 

@@ -23,6 +23,7 @@ class Message:
     unfurl_media: object
     edits: list[dict] = field(default_factory=list)
     thread_ts: str | None = None
+    received_at: float = field(default_factory=time.time)
 
 
 class FakeSlack:

@@ -1,0 +1,96 @@
+"""`replywatch run` as a real process against the stand-ins, in real time (a few seconds), killed and restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.standins.http import wait_for
+from tests.standins.slack_api import FakeSlack
+from tests.standins.x_api import FakeX
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+class Bot:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith(("X_", "SLACK_"))}, **env, "PYTHONPATH": str(ROOT)}
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=self.env, stdout=log, stderr=log, cwd=os.getcwd())
+
+    def stop(self, sig: int) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=20)
+
+
+def test_alert_update_kill_restart(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path) -> None:
+    bot = Bot({**env, "ALERT_AFTER": "3s", "POLL_INTERVAL": "1s", "LOG_LEVEL": "DEBUG"}, tmp_path / "bot.log")
+    acme, bob, carol, dave, eve = (fake_x.user("acme"), *(fake_x.add_user(n) for n in ("bob", "carol", "dave", "eve")))
+    bot.start()
+    try:
+        assert wait_for(lambda: fake_x.http.calls("/mentions"), timeout=20), bot.log_path.read_text()
+
+        unanswered = fake_x.post(bob, "@acme where is my refund?")
+        answered_in_time = fake_x.post(carol, "@acme quick question")
+        late = fake_x.post(carol, "@acme are you there?")
+        own = fake_x.post(acme, "Hello from @acme")
+        hostile = fake_x.post(eve, "@acme <!channel> & <@U1>")
+        thread_start = fake_x.post(dave, "@acme my order is late")
+        thread_later = fake_x.post(dave, "@acme it is order 42", reply_to=thread_start)
+        posted = {i: t.created_at.timestamp() for i, t in fake_x.tweets.items()}
+        time.sleep(1)
+        fake_x.post(acme, "@carol sure, ask away", reply_to=answered_in_time)
+        fake_x.post(acme, "@dave checking now", reply_to=thread_later)
+
+        assert wait_for(lambda: len(fake_slack.posts()) >= 3, timeout=15), bot.log_path.read_text()[-3000:]
+        time.sleep(2)  # anything wrongly due would have been alerted by now
+        alerted = {int(m.metadata["event_payload"]["mention_id"]): m for m in fake_slack.posts()}
+        assert set(alerted) == {unanswered, late, hostile}
+        for mention_id, message in alerted.items():
+            waited = message.received_at - posted[mention_id]
+            assert 3.0 <= waited <= 6.0, f"alerted {waited:.2f}s after it was posted"
+        assert own not in alerted and thread_start not in alerted and answered_in_time not in alerted
+
+        shown = alerted[hostile].blocks[0]["text"]["text"]
+        assert "&lt;!channel&gt; &amp; &lt;@U1&gt;" in shown and "<!channel>" not in alerted[hostile].text
+
+        fake_x.post(acme, "@carol yes, sorry for the wait", reply_to=late)
+        assert wait_for(lambda: alerted[late].edits, timeout=10)
+        assert "answered after" in alerted[late].blocks[0]["text"]["text"]
+
+        assert bot.stop(signal.SIGKILL) == -signal.SIGKILL
+        fake_x.post(acme, "@bob refund sent", reply_to=unanswered)
+        while_down = fake_x.post(bob, "@acme another thing")
+        posted[while_down] = fake_x.tweets[while_down].created_at.timestamp()
+
+        bot.start()
+        assert wait_for(lambda: alerted[unanswered].edits, timeout=15), bot.log_path.read_text()[-3000:]
+        assert wait_for(lambda: fake_slack.alerts_for(while_down), timeout=15)
+        time.sleep(2)
+        per_mention = [len(fake_slack.alerts_for(m)) for m in (unanswered, late, hostile, while_down)]
+        assert per_mention == [1, 1, 1, 1], "no second alert for anything after the restart"
+        assert len(fake_slack.posts()) == 4
+        assert len(alerted[late].edits) == 1 and len(alerted[unanswered].edits) == 1
+
+        assert bot.stop(signal.SIGTERM) == 0
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.proc.kill()
+
+    log_text = bot.log_path.read_text()
+    assert "Making API request" in log_text, "ran at DEBUG, with tweepy's own logging on"
+    for secret in (env["X_BEARER_TOKEN"], env["SLACK_BOT_TOKEN"]):
+        assert secret not in log_text
+    assert "Traceback" not in log_text

@@ -1,0 +1,136 @@
+"""The command line as a user runs it: a real process, settings from the environment, stand-ins for X and Slack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_loop
+from tests.standins.slack_api import FakeSlack
+from tests.standins.x_api import FakeX
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("X_", "SLACK_"))}
+    base["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], env={**base, **env}, capture_output=True, text=True, timeout=timeout, cwd=os.getcwd()
+    )
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], message: str, env: dict[str, str]) -> None:
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("replywatch: ") and message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for key in ("X_BEARER_TOKEN", "SLACK_BOT_TOKEN"):
+        if env.get(key):
+            assert env[key] not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["status"], ["check"], ["db"], ["db", "upgrade"], ["health"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = cli({}, *command, "--help")
+    assert result.returncode == 0 and "usage: replywatch" in result.stdout
+
+
+def test_check_reports_what_it_found(env: dict[str, str]) -> None:
+    result = cli(env, "check")
+    assert result.returncode == 0, result.stderr
+    assert "slack: token ok (team 'Acme'" in result.stdout
+    assert "alerts go to #alerts (C0ALERTS)" in result.stdout
+    assert "x: token ok (app-only bearer token); watching @acme (id 10001)" in result.stdout
+    assert "database: ok" in result.stdout
+
+
+def test_check_with_user_context_auth(env: dict[str, str], fake_x: FakeX) -> None:
+    del env["X_BEARER_TOKEN"]
+    keys = {"X_API_KEY": fake_x.api_key, "X_API_SECRET": "s1", "X_ACCESS_TOKEN": "t1", "X_ACCESS_TOKEN_SECRET": "s2"}
+    result = cli({**env, **keys}, "check")
+    assert result.returncode == 0, result.stderr
+    assert "x: token ok (user context)" in result.stdout
+    assert fake_x.http.calls("/2/users/by/username/acme")[-1].headers["authorization"].startswith("OAuth ")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-wrong-secret"}, "SLACK_BOT_TOKEN was rejected by Slack: invalid_auth"),
+        ({"X_BEARER_TOKEN": "wrong-bearer-secret"}, "X_BEARER_TOKEN was rejected by X: HTTP 401"),
+        ({"X_ACCOUNT": "nobody"}, "X_ACCOUNT: X has no account @nobody"),
+        ({"SLACK_CHANNEL": "#nope"}, "SLACK_CHANNEL: no channel #nope visible to the bot"),
+        ({"X_API_BASE_URL": "http://127.0.0.1:9"}, "cannot reach X at X_API_BASE_URL"),
+        ({"SLACK_API_BASE_URL": "http://127.0.0.1:9/api/"}, "cannot reach Slack at SLACK_API_BASE_URL"),
+    ],
+)
+def test_rejected_tokens_and_unknown_names_stop_with_one_line(
+    env: dict[str, str], change: dict[str, str], message: str
+) -> None:
+    env = {**env, **change}
+    assert_clean_failure(cli(env, "check"), message, env)
+
+
+@pytest.mark.parametrize("change", [{"SLACK_BOT_TOKEN": "xoxb-wrong-secret"}, {"X_BEARER_TOKEN": "wrong-bearer-secret"}])
+def test_run_refuses_to_start_with_a_rejected_token(env: dict[str, str], change: dict[str, str]) -> None:
+    env = {**env, **change}
+    assert_clean_failure(cli(env, "run"), "was rejected by", env)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ALERT_AFTER": "soon"}, "ALERT_AFTER must be a duration"),
+        ({"SLACK_BOT_TOKEN": ""}, "SLACK_BOT_TOKEN must be a Slack bot token starting with xoxb-"),
+        ({"X_BEARER_TOKEN": ""}, "X credentials are required"),
+        ({"DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL"),
+    ],
+)
+def test_bad_settings_stop_with_one_line(env: dict[str, str], change: dict[str, str], message: str) -> None:
+    env = {**env, **change}
+    env = {k: v for k, v in env.items() if v != "" or k == "SLACK_BOT_TOKEN"}
+    assert_clean_failure(cli(env, "status"), message, env)
+
+
+def test_unreachable_database_is_one_line(env: dict[str, str]) -> None:
+    env = {**env, "DATABASE_URL": "postgresql+psycopg://bot:dbsecret99@127.0.0.1:9/none"}
+    result = cli(env, "status")
+    assert_clean_failure(result, "DATABASE_URL: cannot use the database", env)
+    assert "dbsecret99" not in result.stderr
+
+
+def test_status_lists_open_mentions_oldest_first(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack) -> None:
+    from bot.store.db import make_engine, upgrade
+    from bot.store.repository import Store
+
+    engine = make_engine(env["DATABASE_URL"])
+    upgrade(engine)
+    loop = make_loop(fake_x, fake_slack, Store(engine))
+    bob, carol = fake_x.add_user("bob"), fake_x.add_user("carol", "Carol\x1b[2J")
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    loop.clock.advance(now - loop.clock.now())
+    fake_x.post(carol, "@acme newer", at=now - timedelta(minutes=5))
+    older = fake_x.post(bob, "@acme older", at=now - timedelta(hours=2))
+    loop.tick()
+    engine.dispose()
+
+    result = cli(env, "status")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "open mentions: 2 (oldest first)"
+    assert "@bob" in lines[1] and "alerted" in lines[1] and "not alerted" not in lines[1]
+    assert "@carol" in lines[2] and "not alerted" in lines[2]
+    assert "mentions" in result.stdout and "last success" in result.stdout
+
+    data = json.loads(cli(env, "status", "--json").stdout)
+    assert [m["author_handle"] for m in data["open"]] == ["bob", "carol"]
+    assert data["open"][0]["id"] == str(older) and data["open"][0]["alerted"] is True
+    assert {c["endpoint"] for c in data["collection"]} == {"mentions", "own_posts"}
