@@ -1,0 +1,23 @@
+# replywatch — build: docker build -t replywatch .   run: see README ("Docker")
+FROM python:3.12-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY migrations ./migrations
+RUN python -m venv /opt/replywatch \
+ && /opt/replywatch/bin/pip install --quiet ".[postgres]"
+
+FROM python:3.12-slim
+ENV PATH=/opt/replywatch/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    DATABASE_URL=sqlite:////data/replywatch.db
+RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin replywatch \
+ && mkdir -p /data && chown replywatch:replywatch /data
+COPY --from=build /opt/replywatch /opt/replywatch
+USER replywatch
+WORKDIR /data
+VOLUME ["/data"]
+HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 CMD ["replywatch", "health"]
+ENTRYPOINT ["replywatch"]
+CMD ["run"]

@@ -1,0 +1,48 @@
+"""The README and .env.example are the front door: every setting is in both, with the default the code uses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.cli import _parser
+from bot.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = [name.upper() for name in Settings.model_fields]
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_every_setting_is_in_env_example(name: str) -> None:
+    assert re.search(rf"^#? ?{name}=", (ROOT / ".env.example").read_text(), re.MULTILINE), name
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_every_setting_is_in_the_readme(name: str) -> None:
+    assert f"`{name}`" in (ROOT / "README.md").read_text(), name
+
+
+def test_env_example_defaults_match_the_code() -> None:
+    text = (ROOT / ".env.example").read_text()
+    for name, field in Settings.model_fields.items():
+        match = re.search(rf"^# {name.upper()}=(.*)$", text, re.MULTILINE)
+        if match is None or field.is_required() or field.default is None:
+            continue
+        default = field.default
+        shown = match.group(1)
+        if hasattr(default, "total_seconds"):
+            from bot.config import parse_duration
+
+            assert parse_duration(shown) == default, name
+        else:
+            assert shown == str(default), name
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = _parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+    for command in commands:
+        assert f"replywatch {command}" in readme, command
+    assert "make run" in readme and "make test" in readme
