@@ -82,7 +82,10 @@ def test_alert_update_kill_restart(env: dict[str, str], fake_x: FakeX, fake_slac
         per_mention = [len(fake_slack.alerts_for(m)) for m in (unanswered, late, hostile, while_down)]
         assert per_mention == [1, 1, 1, 1], "no second alert for anything after the restart"
         assert len(fake_slack.posts()) == 4
-        assert len(alerted[late].edits) == 1 and len(alerted[unanswered].edits) == 1
+        for message in (alerted[late], alerted[unanswered]):
+            # An edit may be redone if the kill fell between Slack's answer and our commit; it changes nothing.
+            assert all(e == {"text": message.text, "blocks": message.blocks} for e in message.edits[1:])
+            assert "answered after" in message.blocks[0]["text"]["text"]
 
         assert bot.stop(signal.SIGTERM) == 0
     finally:
