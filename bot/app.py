@@ -107,6 +107,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     x, slack = build_x(settings), build_slack(settings)
     identity = verify(settings, x, slack)
     store = build_store(settings)
-    poll = PollService(x, store, identity.account, clock)
-    sweep = SweepService(slack, store, identity.account, clock, identity.channel, settings.alert_after)
+    poll = PollService(x, store, identity.account, clock, settings.poll_interval)
+    sweep = SweepService(
+        slack, store, identity.account, clock, identity.channel, settings.alert_after, settings.poll_interval, x
+    )
     return App(settings=settings, store=store, identity=identity, poll=poll, sweep=sweep)

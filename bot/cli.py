@@ -21,7 +21,7 @@ from bot.scheduler import build_scheduler
 from bot.slack.blocks import format_age, post_url
 
 log = logging.getLogger("bot")
-SWEEP_EVERY_AT_MOST = timedelta(seconds=5)
+SWEEP_EVERY = timedelta(seconds=1)  # cheap: a few queries; Slack pacing needs a sweep a second
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,9 +76,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
     app = build_app(settings, SystemClock())
-    sweep_every = min(settings.poll_interval, SWEEP_EVERY_AT_MOST)
     scheduler = build_scheduler(
-        [("poll", app.poll.run_once, settings.poll_interval), ("sweep", app.sweep.run_once, sweep_every)]
+        [("poll", app.poll.run_once, settings.poll_interval), ("sweep", app.sweep.run_once, SWEEP_EVERY)]
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -4,7 +4,7 @@ Services never see a tweepy, requests or slack_sdk exception; they see one of th
 
     ServiceError              something went wrong talking to X or Slack (`.service` says which)
     ├── AuthFailed            the token was rejected or revoked: collection or delivery is broken until fixed
-    ├── RateLimited           told to wait; `.until` is when to try again (None when the server did not say)
+    ├── RateLimited           told to wait: `.until` (X: the reset time) or `.retry_after` (Slack: Retry-After)
     ├── Unavailable           5xx, timeout, refused or dropped connection: try again later, with back-off
     ├── Rejected              the server understood and said no (unknown channel, bad request): not retryable
     └── BadResponse           the answer was not in the documented shape
@@ -14,7 +14,7 @@ No message carries a secret: adapters build them from status codes and error cod
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class ServiceError(Exception):
@@ -29,9 +29,12 @@ class AuthFailed(ServiceError):
 
 
 class RateLimited(ServiceError):
-    def __init__(self, service: str, message: str, until: datetime | None) -> None:
+    def __init__(
+        self, service: str, message: str, until: datetime | None = None, retry_after: timedelta | None = None
+    ) -> None:
         super().__init__(service, message)
         self.until = until
+        self.retry_after = retry_after
 
 
 class Unavailable(ServiceError):

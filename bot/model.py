@@ -11,6 +11,7 @@ class Status(StrEnum):
     OPEN = "open"
     ANSWERED = "answered"
     IGNORED = "ignored"
+    DELETED = "deleted"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class Post:
     reference_types: frozenset[str] = field(default_factory=frozenset)
     author_handle: str = ""
     author_name: str = ""
+    version_id: int | None = None  # the newest edit's id; `id` stays the original's (X's edit_history_tweet_ids[0])
+
+    @property
+    def ids(self) -> set[int]:
+        """Every id this post is known by (edits get new ids)."""
+        return {self.id} | ({self.version_id} if self.version_id else set())
 
 
 @dataclass(frozen=True)
@@ -73,9 +80,28 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A message about replywatch itself, queued to be posted once."""
+
+    key: str
+    text: str
+    state: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class SlackMessage:
     text: str
     blocks: list[dict]
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    """X's x-rate-limit-* headers of the last response."""
+
+    limit: int
+    remaining: int
+    reset: datetime
 
 
 @dataclass(frozen=True)
@@ -84,6 +110,7 @@ class Timeline:
 
     posts: list[Post]
     newest_id: int | None
+    rate: RateInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -93,3 +120,6 @@ class EndpointHealth:
     last_attempt_at: datetime | None
     last_success_at: datetime | None
     last_error: str | None
+    failures: int = 0
+    failing_since: datetime | None = None
+    next_attempt_at: datetime | None = None

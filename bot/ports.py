@@ -15,14 +15,20 @@ class XSource(Protocol):
 
     def own_posts(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline: ...
 
+    def search_mentions(
+        self, account: Account, since_id: int | None, until_id: int, start_time: datetime | None
+    ) -> Timeline: ...
+
+    def deleted(self, post_ids: list[int]) -> set[int]: ...
+
 
 class SlackSink(Protocol):
-    def post(self, channel: str, message: SlackMessage, mention_id: int) -> tuple[str, str]:
-        """Post an alert tagged with the mention id; returns (channel id, ts)."""
+    def post(self, channel: str, message: SlackMessage, tag: str) -> tuple[str, str]:
+        """Post a message tagged with `tag` (in its metadata); returns (channel id, ts)."""
         ...
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None: ...
 
-    def find_alert(self, channel: str, mention_id: int, oldest: datetime) -> tuple[str, str] | None:
-        """Look for an alert already posted for this mention (a crash between posting and storing)."""
+    def find_tagged(self, channel: str, tag: str, oldest: datetime) -> tuple[str, str] | None:
+        """Look for a message already posted with this tag (a crash between posting and storing its ts)."""
         ...

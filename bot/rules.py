@@ -30,7 +30,7 @@ def answers(reply: Post, mention: Post, account_id: int) -> bool:
     """Whether the account's post `reply` answers `mention`."""
     if reply.author_id != account_id or reply.replied_to_id is None:
         return False
-    if reply.replied_to_id == mention.id:
+    if reply.replied_to_id in mention.ids:
         return True
     return (
         mention.conversation_id is not None

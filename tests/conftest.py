@@ -143,6 +143,7 @@ class Loop:
 
 def make_loop(fake_x: FakeX, fake_slack: FakeSlack, store: Store, alert_after: timedelta = timedelta(minutes=30)) -> Loop:
     clock = FakeClock(START)
+    fake_x.now = clock.now
     x = XClient(base_url=fake_x.url, timeout=5, bearer_token=fake_x.bearer)
     slack = SlackClient(token=fake_slack.token, base_url=fake_slack.url, timeout=5)
     account = x.lookup_account("acme")
@@ -152,8 +153,8 @@ def make_loop(fake_x: FakeX, fake_slack: FakeSlack, store: Store, alert_after: t
         store=store,
         clock=clock,
         account=account,
-        poll=PollService(x, store, account, clock),
-        sweep=SweepService(slack, store, account, clock, slack.channel_id("#alerts"), alert_after),
+        poll=PollService(x, store, account, clock, timedelta(seconds=60), rand=lambda: 0.5),
+        sweep=SweepService(slack, store, account, clock, slack.channel_id("#alerts"), alert_after, timedelta(seconds=60), x),
         acme=fake_x.user("acme"),
     )
 

@@ -4,28 +4,45 @@ Both timelines are read first and stored in one transaction with their cursors, 
 reply that answers it are never seen apart (no alert for a mention whose answer was simply not read yet), and a
 crash anywhere leaves the store as it was before the poll: redoing it is harmless. X bills per post returned,
 so nothing older than a stored cursor is ever asked for again.
+
+Each timeline keeps its own schedule (bot.policy): rate limits, back-off after failures. The mentions endpoint
+returns only the 800 newest mentions; when a read hits that cap, the gap behind it is read from recent search
+(7 days) and a notice says what was recovered, or what may be missing.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from datetime import timedelta
 
-from bot import rules
+from bot import policy, rules
 from bot.clock import Clock
-from bot.errors import ServiceError
+from bot.errors import AuthFailed, RateLimited, ServiceError
 from bot.model import Account, Post, Timeline
-from bot.ports import XSource
 
 if TYPE_CHECKING:
-    from bot.store.repository import Store
+    from bot.ports import XSource
+    from bot.store.repository import Repository, Store
 
 log = logging.getLogger(__name__)
 
 MENTIONS, OWN_POSTS = "mentions", "own_posts"
 FIRST_START_WINDOW = timedelta(hours=24)
+MENTIONS_CAP = 800
+TOKEN_REFUSED = "token refused"
+SEARCH_REACH = timedelta(days=7) - timedelta(minutes=5)
+TWITTER_EPOCH_MS = 1288834974657
+
+
+def snowflake_time(post_id: int) -> datetime:
+    """When an X id was made (ids are time-ordered snowflakes)."""
+    from datetime import UTC
+
+    return datetime.fromtimestamp(((post_id >> 22) + TWITTER_EPOCH_MS) / 1000, UTC)
 
 
 @dataclass
@@ -34,57 +51,129 @@ class PollResult:
     new_replies: int = 0
     answered: int = 0
     errors: int = 0
+    recovered: int = 0
+
+
+@dataclass
+class _Read:
+    timeline: Timeline | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    skipped: bool = False
 
 
 class PollService:
-    def __init__(self, x: XSource, store: Store, account: Account, clock: Clock) -> None:
+    def __init__(
+        self,
+        x: XSource,
+        store: Store,
+        account: Account,
+        clock: Clock,
+        interval: timedelta = timedelta(seconds=60),
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         self.x = x
         self.store = store
         self.account = account
         self.clock = clock
-        self._failing: dict[str, str] = {}
+        self.interval = interval
+        self.rand = rand
 
     def run_once(self) -> PollResult:
         now = self.clock.now()
+        user = self.account.username
         with self.store.unit() as repo:
-            cursors = {e: repo.cursor(self.account.username, e) for e in (MENTIONS, OWN_POSTS)}
-        mentions, mentions_error = self._read(MENTIONS, self.x.mentions, cursors[MENTIONS], now)
-        own, own_error = self._read(OWN_POSTS, self.x.own_posts, cursors[OWN_POSTS], now)
-        result = PollResult(errors=(mentions_error is not None) + (own_error is not None))
-        replies = [p for p in own.posts if p.replied_to_id is not None] if own else []
+            state = {e: repo.endpoint(user, e) for e in (MENTIONS, OWN_POSTS)}
+        mentions = self._read(MENTIONS, self.x.mentions, state[MENTIONS], now)
+        own = self._read(OWN_POSTS, self.x.own_posts, state[OWN_POSTS], now)
+        cursor = state[MENTIONS].newest_id if state[MENTIONS] else None
+        recovered, gap_notice = self._recover_gap(mentions, cursor, now)
 
+        result = PollResult(errors=(mentions.error is not None) + (own.error is not None), recovered=len(recovered))
+        mention_posts = (mentions.timeline.posts if mentions.timeline else []) + recovered
+        replies = [p for p in own.timeline.posts if p.replied_to_id is not None] if own.timeline else []
         with self.store.unit() as repo:
-            user = self.account.username
-            if mentions is not None:
-                judged = [(p, rules.classify(p, self.account.id)) for p in mentions.posts]
-                result.new_mentions = len(repo.add_mentions(judged, now))
-            repo.record_poll(user, MENTIONS, now, mentions.newest_id if mentions else None, mentions_error)
-            if own is not None:
-                repo.add_replies(replies)
-                result.new_replies = len(replies)
-            repo.record_poll(user, OWN_POSTS, now, own.newest_id if own else None, own_error)
-            result.answered = self._resolve(repo, (mentions.posts if mentions else []) + replies)
+            judged = [(p, rules.classify(p, self.account.id)) for p in mention_posts]
+            result.new_mentions = len(repo.add_mentions(judged, now))
+            repo.add_replies(replies)
+            result.new_replies = len(replies)
+            for endpoint, read in ((MENTIONS, mentions), (OWN_POSTS, own)):
+                if not read.skipped:
+                    newest = read.timeline.newest_id if read.timeline and read.error is None else None
+                    repo.record_poll(user, endpoint, now, newest, read.error, read.next_attempt_at)
+            if gap_notice is not None:
+                repo.add_notice(*gap_notice, now)
+            result.answered = self._resolve(repo, mention_posts + replies)
         if result.new_mentions or result.answered:
             log.info("poll: %d new mention(s), %d newly answered", result.new_mentions, result.answered)
         return result
 
-    def _read(self, endpoint: str, read, cursor: int | None, now) -> tuple[Timeline | None, str | None]:  # noqa: ANN001
+    def _read(self, endpoint: str, read, state, now: datetime) -> _Read:  # noqa: ANN001
+        if state is not None and state.next_attempt_at is not None and now < state.next_attempt_at:
+            return _Read(skipped=True)
+        cursor = state.newest_id if state else None
         start = now - FIRST_START_WINDOW if cursor is None else None
+        failures = (state.failures if state else 0) + 1
         try:
             timeline = read(self.account, cursor, start)
+        except RateLimited as exc:
+            until = policy.after_rate_limit(now, self.interval, exc.until)
+            far = policy.far_reset(now, exc.until)
+            error = f"{exc.message}; " + ("cap spent, " if far else "") + f"next try after {until:%Y-%m-%d %H:%M:%S} UTC"
+            self._log_failure(endpoint, state, error, far)
+            return _Read(error=error, next_attempt_at=until)
         except ServiceError as exc:
-            if self._failing.get(endpoint) != exc.message:
-                log.warning("poll %s failed: %s", endpoint, exc.message)
-            self._failing[endpoint] = exc.message
-            return None, exc.message
-        if self._failing.pop(endpoint, None) is not None:
+            refused = isinstance(exc, AuthFailed)
+            error = f"{TOKEN_REFUSED}: {exc.message}" if refused else exc.message
+            self._log_failure(endpoint, state, error, refused)
+            return _Read(error=error, next_attempt_at=policy.after_failure(now, self.interval, failures, self.rand))
+        if state is not None and state.last_error:
             log.info("poll %s works again", endpoint)
-        return timeline, None
+        return _Read(timeline=timeline, next_attempt_at=policy.after_success(now, self.interval, timeline.rate))
 
-    def _resolve(self, repo, new_posts: list[Post]) -> int:  # noqa: ANN001
+    @staticmethod
+    def _log_failure(endpoint: str, state, error: str, loud: bool = False) -> None:  # noqa: ANN001
+        """Log transitions, not ticks: the first failure, or a different one."""
+        if state is None or state.last_error is None or state.last_error.split(";")[0] != error.split(";")[0]:
+            (log.error if loud else log.warning)("poll %s failed: %s", endpoint, error)
+
+    def _recover_gap(self, mentions: _Read, cursor: int | None, now: datetime) -> tuple[list[Post], tuple[str, str] | None]:
+        """When the mentions read hit X's 800 cap, read the rest from recent search."""
+        timeline = mentions.timeline
+        if timeline is None or len(timeline.posts) < MENTIONS_CAP:
+            return [], None
+        oldest = min(p.version_id or p.id for p in timeline.posts)
+        gap_start = snowflake_time(cursor) if cursor is not None else now - FIRST_START_WINDOW
+        gap_end = snowflake_time(oldest)
+        reach = now - SEARCH_REACH
+        since_id = cursor if cursor is not None and gap_start > reach else None
+        start = None if since_id is not None else max(gap_start, reach)
+        try:
+            found = self.x.search_mentions(self.account, since_id, oldest, start)
+        except ServiceError as exc:
+            mentions.error = f"more than {MENTIONS_CAP} new mentions; recovering the rest from search failed: {exc.message}"
+            mentions.next_attempt_at = policy.after_failure(now, self.interval, 1, self.rand)
+            log.warning("poll mentions: %s", mentions.error)
+            return [], None
+        posts = [p for p in found.posts if "retweeted" not in p.reference_types]
+        period = f"{gap_start:%Y-%m-%d %H:%M} to {gap_end:%Y-%m-%d %H:%M} UTC"
+        text = (
+            f":information_source: More than {MENTIONS_CAP} mentions of @{self.account.username} arrived since the last "
+            f"read, more than X's mentions timeline returns. {len(posts)} mention(s) from {period} were recovered "
+            "from recent search."
+        )
+        if gap_start < reach:
+            text += (
+                f" Mentions from {gap_start:%Y-%m-%d %H:%M} to {reach:%Y-%m-%d %H:%M} UTC may be missing: "
+                "search reaches back 7 days."
+            )
+        log.warning("poll mentions: hit the %d cap; recovered %d from search (%s)", MENTIONS_CAP, len(posts), period)
+        return posts, (f"gap:{oldest}", text)
+
+    def _resolve(self, repo: Repository, new_posts: list[Post]) -> int:
         """Apply the reply rules to the open mentions that the new posts could concern."""
         conversations = {p.conversation_id for p in new_posts if p.conversation_id is not None}
-        targets = {p.replied_to_id for p in new_posts if p.replied_to_id is not None} | {p.id for p in new_posts}
+        targets = {p.replied_to_id for p in new_posts if p.replied_to_id is not None} | {i for p in new_posts for i in p.ids}
         candidates = {m.id: m for m in repo.open_mentions_in(conversations)}
         candidates.update({m.id: m for m in repo.open_mentions_replied_to(targets)})
         if not candidates:
@@ -92,7 +181,7 @@ class PollService:
         replies = repo.replies_for(
             self.account.id,
             {m.post.conversation_id for m in candidates.values() if m.post.conversation_id is not None},
-            candidates.keys(),
+            {i for m in candidates.values() for i in m.post.ids},
         )
         answered = 0
         for mention in candidates.values():
@@ -101,4 +190,3 @@ class PollService:
                 repo.mark_answered(mention.id, reply)
                 answered += 1
         return answered
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot.model import Mention, SlackMessage
+from bot.model import Mention, SlackMessage, Status
 
 SECTION_LIMIT = 3000
 TEXT_LIMIT = 2500  # the quoted post, leaving room for the header lines
@@ -87,6 +87,30 @@ def alert_message(mention: Mention, now: datetime) -> SlackMessage:
     ]
     fallback = f"{name} ({handle}) has been waiting {age} for a reply: {_safe(mention.post.text, 200, single_line=True)}"
     return SlackMessage(text=fallback, blocks=blocks)
+
+
+def closed_message(mention: Mention, account_handle: str) -> SlackMessage:
+    """The same alert, edited once the mention is no longer open."""
+    if mention.status is Status.DELETED:
+        return deleted_message(mention)
+    return answered_message(mention, account_handle)
+
+
+def deleted_message(mention: Mention) -> SlackMessage:
+    """Deleted on X: the text is gone from the store and from the channel."""
+    name, handle = _who(mention)
+    headline = f":wastebasket: *{name}* ({handle}) deleted this post on X; no reply needed"
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"posted {_stamp(mention)}"}]},
+    ]
+    return SlackMessage(text=f"Deleted on X: {name} ({handle})", blocks=blocks)
+
+
+def notice_message(text: str) -> SlackMessage:
+    """A notice about replywatch itself; `text` is already Slack-safe (built by us, X's parts escaped)."""
+    text = _CONTROL.sub("", text)[:SECTION_LIMIT]
+    return SlackMessage(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
 
 
 def answered_message(mention: Mention, account_handle: str) -> SlackMessage:

@@ -15,7 +15,7 @@ from bot.model import SlackMessage
 
 log = logging.getLogger(__name__)
 
-ALERT_EVENT = "replywatch_alert"
+TAG_EVENT = "replywatch"
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 HISTORY_PAGES = 5
 
@@ -49,7 +49,7 @@ class SlackClient:
             if not cursor:
                 raise Rejected("Slack", f"conversations.list: no channel {channel} visible to the bot")
 
-    def post(self, channel: str, message: SlackMessage, mention_id: int) -> tuple[str, str]:
+    def post(self, channel: str, message: SlackMessage, tag: str) -> tuple[str, str]:
         data = self._call(
             "chat.postMessage",
             self._client.chat_postMessage,
@@ -58,7 +58,7 @@ class SlackClient:
             blocks=message.blocks,
             unfurl_links=False,
             unfurl_media=False,
-            metadata={"event_type": ALERT_EVENT, "event_payload": {"mention_id": str(mention_id)}},
+            metadata={"event_type": TAG_EVENT, "event_payload": {"tag": tag}},
         )
         if not data.get("ts") or not data.get("channel"):
             raise BadResponse("Slack", "chat.postMessage: answer without channel or ts")
@@ -67,8 +67,8 @@ class SlackClient:
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         self._call("chat.update", self._client.chat_update, channel=channel, ts=ts, text=message.text, blocks=message.blocks)
 
-    def find_alert(self, channel: str, mention_id: int, oldest: datetime) -> tuple[str, str] | None:
-        """Search the channel's recent history for our alert tagged with this mention id."""
+    def find_tagged(self, channel: str, tag: str, oldest: datetime) -> tuple[str, str] | None:
+        """Search the channel's recent history for our message carrying this tag."""
         cursor = None
         since = f"{(oldest - timedelta(minutes=1)).astimezone(UTC).timestamp():.6f}"
         for _ in range(HISTORY_PAGES):
@@ -84,7 +84,7 @@ class SlackClient:
             for message in data.get("messages") or []:
                 meta = message.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
-                if meta.get("event_type") == ALERT_EVENT and str(payload.get("mention_id")) == str(mention_id):
+                if meta.get("event_type") == TAG_EVENT and payload.get("tag") == tag:
                     return str(data.get("channel") or channel), str(message["ts"])
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
@@ -115,8 +115,8 @@ def _classify(method: str, exc: SlackApiError) -> ServiceError:
     code = str(data.get("error") or f"HTTP {status}")
     if status == 429 or code == "ratelimited":
         retry_after = _retry_after(response.headers)
-        until = datetime.now(UTC) + timedelta(seconds=retry_after) if retry_after is not None else None
-        return RateLimited("Slack", f"{method}: rate limited", until)
+        wait = timedelta(seconds=retry_after) if retry_after is not None else None
+        return RateLimited("Slack", f"{method}: rate limited (Retry-After {retry_after})", retry_after=wait)
     if status >= 500 or code in {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}:
         return Unavailable("Slack", f"{method}: {code}")
     if code in _AUTH_ERRORS:

@@ -6,14 +6,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, delete, select, update
+from sqlalchemy import Engine, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.model import Alert, EndpointHealth, Mention, Post, Status, Verdict
-from bot.store.tables import AlertRow, MentionRow, PollCursorRow, ReplyRow
+from bot.model import Alert, EndpointHealth, Mention, Notice, Post, Status, Verdict
+from bot.store.tables import AlertRow, MentionRow, NoticeRow, PollCursorRow, ReplyRow
 
-SENDING, SENT, RESOLVED = "sending", "sent", "resolved"
+PENDING, SENDING, SENT, RESOLVED = "pending", "sending", "sent", "resolved"
 
 
 class Store:
@@ -42,6 +42,7 @@ class Repository:
         rows = [
             {
                 "id": post.id,
+                "version_id": post.version_id,
                 "author_id": post.author_id,
                 "author_handle": post.author_handle,
                 "author_name": post.author_name,
@@ -60,7 +61,31 @@ class Repository:
         if not rows:
             return []
         stmt = self._insert(MentionRow).on_conflict_do_nothing(index_elements=["id"]).returning(MentionRow.id)
-        return [row[0] for row in self.session.execute(stmt, rows)]
+        new = [row[0] for row in self.session.execute(stmt, rows)]
+        for row in rows:
+            if row["version_id"] is not None and row["id"] not in new:
+                self._apply_edit(row["id"], row["version_id"], row["text"])
+        return new
+
+    def _apply_edit(self, mention_id: int, version_id: int, text: str) -> None:
+        """An edit is the same mention: newer text, same row, same alert."""
+        self.session.execute(
+            update(MentionRow)
+            .where(
+                MentionRow.id == mention_id,
+                MentionRow.status != Status.DELETED,
+                func.coalesce(MentionRow.version_id, MentionRow.id) < version_id,
+            )
+            .values(version_id=version_id, text=text)
+        )
+
+    def mark_deleted(self, mention_id: int) -> None:
+        """Deleted on X: closed, and its text removed from the store (X's terms)."""
+        self.session.execute(
+            update(MentionRow)
+            .where(MentionRow.id == mention_id)
+            .values(status=Status.DELETED, status_reason="deleted on X", text="")
+        )
 
     def add_replies(self, replies: Iterable[Post]) -> None:
         rows = [
@@ -89,7 +114,11 @@ class Repository:
         ids = list(set(post_ids))
         if not ids:
             return []
-        rows = self.session.scalars(select(MentionRow).where(MentionRow.status == Status.OPEN, MentionRow.id.in_(ids)))
+        rows = self.session.scalars(
+            select(MentionRow).where(
+                MentionRow.status == Status.OPEN, MentionRow.id.in_(ids) | MentionRow.version_id.in_(ids)
+            )
+        )
         return [_mention(r) for r in rows]
 
     def replies_for(self, account_id: int, conversation_ids: Iterable[int], post_ids: Iterable[int]) -> list[Post]:
@@ -208,27 +237,72 @@ class Repository:
         )
 
     def record_poll(
-        self, account: str, endpoint: str, now: datetime, newest_id: int | None = None, error: str | None = None
+        self,
+        account: str,
+        endpoint: str,
+        now: datetime,
+        newest_id: int | None = None,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
     ) -> None:
         """Note one read of a timeline: on success move the cursor (if anything new came), on failure keep it."""
         row = self.session.get(PollCursorRow, (account, endpoint))
         if row is None:
-            row = PollCursorRow(account=account, endpoint=endpoint)
+            row = PollCursorRow(account=account, endpoint=endpoint, failures=0)
             self.session.add(row)
         row.last_attempt_at = now
         row.last_error = error
+        row.next_attempt_at = next_attempt_at
         if error is None:
             row.last_success_at = now
+            row.failures = 0
+            row.failing_since = None
             if newest_id is not None and (row.newest_id is None or newest_id > row.newest_id):
                 row.newest_id = newest_id
+        else:
+            row.failures = (row.failures or 0) + 1
+            row.failing_since = row.failing_since or now
+
+    def endpoint(self, account: str, endpoint: str) -> EndpointHealth | None:
+        row = self.session.get(PollCursorRow, (account, endpoint))
+        return _health(row) if row else None
 
     def health(self, account: str) -> list[EndpointHealth]:
         rows = self.session.scalars(
             select(PollCursorRow).where(PollCursorRow.account == account).order_by(PollCursorRow.endpoint)
         )
-        return [
-            EndpointHealth(r.endpoint, r.newest_id, r.last_attempt_at, r.last_success_at, r.last_error) for r in rows
-        ]
+        return [_health(r) for r in rows]
+
+    # --- notices --------------------------------------------------------------------------------------
+
+    def add_notice(self, key: str, text: str, now: datetime) -> bool:
+        """Queue a notice once: False if one with this key exists already."""
+        stmt = (
+            self._insert(NoticeRow)
+            .values(key=key, text=text, state=PENDING, created_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(NoticeRow.id)
+        )
+        return self.session.execute(stmt).first() is not None
+
+    def has_notice(self, key: str) -> bool:
+        return self.session.scalar(select(NoticeRow.id).where(NoticeRow.key == key)) is not None
+
+    def last_notice(self, prefix: str) -> str | None:
+        """The key of the newest notice whose key starts with `prefix`."""
+        return self.session.scalar(
+            select(NoticeRow.key).where(NoticeRow.key.startswith(prefix)).order_by(NoticeRow.id.desc()).limit(1)
+        )
+
+    def notices_unsent(self) -> list[Notice]:
+        rows = self.session.scalars(select(NoticeRow).where(NoticeRow.state != SENT).order_by(NoticeRow.id))
+        return [Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at) for r in rows]
+
+    def notice_state(self, key: str, state: str, channel: str | None = None, ts: str | None = None, now: datetime | None = None) -> None:
+        values: dict = {"state": state}
+        if ts is not None:
+            values.update(channel=channel, ts=ts, sent_at=now)
+        self.session.execute(update(NoticeRow).where(NoticeRow.key == key).values(**values))
 
     def last_success(self, account: str, endpoint: str) -> datetime | None:
         return self.session.scalar(
@@ -238,9 +312,17 @@ class Repository:
         )
 
 
+def _health(r: PollCursorRow) -> EndpointHealth:
+    return EndpointHealth(
+        r.endpoint, r.newest_id, r.last_attempt_at, r.last_success_at, r.last_error,
+        r.failures or 0, r.failing_since, r.next_attempt_at,
+    )
+
+
 def _mention(row: MentionRow) -> Mention:
     post = Post(
         id=row.id,
+        version_id=row.version_id,
         author_id=row.author_id,
         text=row.text,
         created_at=row.created_at,

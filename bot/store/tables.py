@@ -54,7 +54,8 @@ class Base(DeclarativeBase):
 class MentionRow(Base):
     __tablename__ = "mentions"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # the original post's id
+    version_id: Mapped[int | None] = mapped_column(BigInteger)  # the newest edit's id (X gives edits new ids)
     author_id: Mapped[int | None] = mapped_column(BigInteger)
     author_handle: Mapped[str] = mapped_column(String(64), default="")
     author_name: Mapped[str] = mapped_column(String(200), default="")
@@ -96,6 +97,9 @@ class PollCursorRow(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AlertRow(Base):
@@ -113,3 +117,19 @@ class AlertRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NoticeRow(Base):
+    """Messages about replywatch itself (collection broken or recovered, mentions recovered after a gap).
+    Delivered like alerts: a row first, posted once; `key` makes each notice unique."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str | None] = mapped_column(String(100))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,7 +12,7 @@ import requests
 import tweepy
 
 from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, Unavailable, UnknownAccount
-from bot.model import Account, Post, Timeline
+from bot.model import Account, Post, RateInfo, Timeline
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +78,41 @@ class XClient:
         return Account(id=_int(data["id"]), username=str(data.get("username", username)), name=str(data.get("name", "")))
 
     def mentions(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline:
-        return self._timeline("mentions", self._client.get_users_mentions, account, since_id, start_time)
+        return self._timeline("mentions", self._client.get_users_mentions, "pagination_token", account.id, since_id=since_id, start_time=start_time)
 
     def own_posts(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline:
-        return self._timeline("own posts", self._client.get_users_tweets, account, since_id, start_time)
+        return self._timeline("own posts", self._client.get_users_tweets, "pagination_token", account.id, since_id=since_id, start_time=start_time)
 
-    def _timeline(self, what, method, account: Account, since_id, start_time) -> Timeline:  # noqa: ANN001
-        """Every post newer than `since_id` (or since `start_time`), following next_token with the same since_id."""
+    def search_mentions(
+        self, account: Account, since_id: int | None, until_id: int, start_time: datetime | None
+    ) -> Timeline:
+        """Mentions from recent search (last 7 days), between the ids: how a gap past the 800 cap is recovered."""
+        query = f"@{account.username} -is:retweet"
+        return self._timeline(
+            "search", self._client.search_recent_tweets, "next_token", query, since_id=since_id, until_id=until_id, start_time=start_time
+        )
+
+    def deleted(self, post_ids: list[int]) -> set[int]:
+        """Which of these posts X no longer has. X answers HTTP 200 with a "Not Found Error" entry for each."""
+        gone: set[int] = set()
+        for i in range(0, len(post_ids), 100):
+            body = self._call("lookup", self._client.get_tweets, post_ids[i : i + 100], user_auth=self.user_auth)
+            for error in body.get("errors") or []:
+                if isinstance(error, dict) and error.get("title") == "Not Found Error":
+                    post_id = _optional_int(error.get("resource_id") or error.get("value"))
+                    if post_id is not None:
+                        gone.add(post_id)
+        return gone & set(post_ids)
+
+    def _timeline(self, what, method, token_name: str, *args, since_id=None, until_id=None, start_time=None) -> Timeline:  # noqa: ANN001
+        """Every post newer than `since_id` (or since `start_time`), following the page token with the same since_id."""
         params: dict[str, Any] = {
             "max_results": PAGE_SIZE,
             "tweet_fields": TWEET_FIELDS,
             "expansions": ["author_id"],
             "user_fields": USER_FIELDS,
             "user_auth": self.user_auth,
+            "until_id": until_id,
         }
         if since_id is not None:
             params["since_id"] = since_id
@@ -99,25 +121,29 @@ class XClient:
         posts: list[Post] = []
         newest_id: int | None = None
         token: str | None = None
+        rate: RateInfo | None = None
         while True:
-            body = self._call(what, method, account.id, pagination_token=token, **params)
+            body, rate = self._call_with_rate(what, method, *args, **{token_name: token}, **params)
             meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-            if newest_id is None and meta.get("newest_id") is not None:
+            if newest_id is None and _optional_int(meta.get("newest_id")) is not None:
                 newest_id = _int(meta["newest_id"])
             posts.extend(_posts(body))
             token = meta.get("next_token")
-            if not token:
+            if not token or not isinstance(token, str):
                 break
         if newest_id is None and posts:
-            newest_id = max(p.id for p in posts)
-        return Timeline(posts=posts, newest_id=newest_id)
+            newest_id = max(p.version_id or p.id for p in posts)
+        return Timeline(posts=posts, newest_id=newest_id, rate=rate)
 
     def _call(self, what: str, method, *args, **kwargs) -> dict:  # noqa: ANN001, ANN002, ANN003
+        return self._call_with_rate(what, method, *args, **kwargs)[0]
+
+    def _call_with_rate(self, what: str, method, *args, **kwargs) -> tuple[dict, RateInfo | None]:  # noqa: ANN001, ANN002, ANN003
         try:
             response = method(*args, **kwargs)
         except tweepy.TooManyRequests as exc:
             until = datetime.fromtimestamp(exc.reset_time, UTC) if exc.reset_time else None
-            raise RateLimited("X", f"{what}: rate limited (429)", until) from None
+            raise RateLimited("X", f"{what}: rate limited (429)", until=until) from None
         except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
             raise AuthFailed("X", f"{what}: {_describe(exc)}") from None
         except tweepy.TwitterServerError as exc:
@@ -134,7 +160,18 @@ class XClient:
             raise BadResponse("X", f"{what}: response is not JSON (HTTP {response.status_code})") from None
         if not isinstance(body, dict):
             raise BadResponse("X", f"{what}: response is not a JSON object")
-        return body
+        return body, _rate(response.headers)
+
+
+def _rate(headers: Any) -> RateInfo | None:
+    try:
+        return RateInfo(
+            limit=int(headers["x-rate-limit-limit"]),
+            remaining=int(headers["x-rate-limit-remaining"]),
+            reset=datetime.fromtimestamp(int(headers["x-rate-limit-reset"]), UTC),
+        )
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def _describe(exc: tweepy.HTTPException) -> str:
@@ -186,10 +223,13 @@ def _posts(body: dict) -> list[Post]:
 
 
 def _post(raw: dict, users: dict[str, dict]) -> Post | None:
-    post_id = _optional_int(raw.get("id"))
+    version_id = _optional_int(raw.get("id"))
     created_at = _time(raw.get("created_at"))
-    if post_id is None or created_at is None:
+    if version_id is None or created_at is None:
         return None
+    history = raw.get("edit_history_tweet_ids")
+    original = _optional_int(history[0]) if isinstance(history, list) and history else None
+    post_id = original if original is not None and original <= version_id else version_id
     refs = [r for r in raw.get("referenced_tweets") or [] if isinstance(r, dict)]
     replied_to = next((_optional_int(r.get("id")) for r in refs if r.get("type") == "replied_to"), None)
     author = users.get(str(raw.get("author_id")), {})
@@ -204,4 +244,5 @@ def _post(raw: dict, users: dict[str, dict]) -> Post | None:
         reference_types=frozenset(str(r.get("type")) for r in refs),
         author_handle=str(author.get("username", "")),
         author_name=str(author.get("name", "")),
+        version_id=version_id if version_id != post_id else None,
     )

@@ -103,8 +103,7 @@ def test_earlier_mentions_in_a_thread_are_answered_by_a_reply_to_a_later_one(loo
     loop.post(loop.acme, "@bob we are on it", reply_to=second)
     loop.tick()
     loop.tick(60 * MIN)
-    alerted = {m.metadata["event_payload"]["mention_id"] for m in loop.slack.posts()}
-    assert alerted == {str(carols)}, "bob's two mentions are answered; carol's, in the same thread, is not"
+    assert loop.slack.alerted() == [carols], "bob's two mentions are answered; carol's, in the same thread, is not"
 
 
 def test_first_start_reads_only_the_last_24_hours(loop: Loop) -> None:
@@ -117,7 +116,7 @@ def test_first_start_reads_only_the_last_24_hours(loop: Loop) -> None:
     with loop.store.unit() as repo:
         assert repo.mention(old) is None
         assert repo.mention(answered).status is Status.ANSWERED
-    assert [m.metadata["event_payload"]["mention_id"] for m in loop.slack.posts()] == [str(waiting)]
+    assert loop.slack.alerted() == [waiting]
 
 
 def test_nothing_is_read_twice_and_pages_are_followed(loop: Loop) -> None:
@@ -132,11 +131,11 @@ def test_nothing_is_read_twice_and_pages_are_followed(loop: Loop) -> None:
     with loop.store.unit() as repo:
         assert len(repo.open_mentions()) == 250
     newest = max(loop.x.tweets)
-    loop.tick()
+    loop.tick(MIN)
     again = loop.x.http.calls("/mentions")[3]
     assert again.query["since_id"] == str(newest) and "pagination_token" not in again.query
     later = loop.post(users[0], "@acme one more")
-    loop.tick()
+    loop.tick(MIN)
     with loop.store.unit() as repo:
         assert repo.mention(later) is not None
         assert len(repo.open_mentions()) == 251
@@ -144,21 +143,25 @@ def test_nothing_is_read_twice_and_pages_are_followed(loop: Loop) -> None:
 
 def test_x_failure_is_recorded_and_the_loop_goes_on(loop: Loop) -> None:
     bob = loop.x.add_user("bob")
-    loop.post(bob, "@acme first")
+    first = loop.post(bob, "@acme first")
     loop.tick()
     loop.x.http.fail("/mentions", Reply(503, {"title": "Service Unavailable", "detail": "down", "type": "about:blank"}), times=3)
     loop.tick(31 * MIN)
-    assert len(loop.slack.posts()) == 1, "what is stored is alerted even while X fails"
+    assert loop.slack.alerted() == [first], "what is stored is alerted even while X fails"
     with loop.store.unit() as repo:
         health = {h.endpoint: h for h in repo.health("acme")}
     assert "503" in health["mentions"].last_error
     late = loop.post(bob, "@acme second")
-    loop.tick()
-    loop.tick()
-    loop.tick()
+    for _ in range(3):
+        loop.tick(5 * MIN)
     with loop.store.unit() as repo:
         assert repo.mention(late) is not None
         assert {h.endpoint: h for h in repo.health("acme")}["mentions"].last_error is None
+    loop.tick(MIN)
+    notices = [m.text for m in loop.slack.notices()]
+    assert len(notices) == 2, notices
+    assert "Mentions of @acme are not being collected since" in notices[0] and "503" in notices[0]
+    assert "are being collected again" in notices[1]
 
 
 def test_no_alert_before_replies_were_checked(loop: Loop) -> None:

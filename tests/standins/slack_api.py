@@ -123,12 +123,19 @@ class FakeSlack:
     def posts(self) -> list[Message]:
         return [m for m in self.messages if m.thread_ts is None]
 
+    def tagged(self, tag: str) -> list[Message]:
+        return [m for m in self.messages if m.metadata and (m.metadata.get("event_payload") or {}).get("tag") == tag]
+
     def alerts_for(self, mention_id: int) -> list[Message]:
-        return [
-            m
-            for m in self.messages
-            if m.metadata and str((m.metadata.get("event_payload") or {}).get("mention_id")) == str(mention_id)
-        ]
+        return self.tagged(f"mention:{mention_id}")
+
+    def alerted(self) -> list[int]:
+        """The mention ids alerted, in posting order (one entry per message)."""
+        tags = [(m.metadata.get("event_payload") or {}).get("tag", "") for m in self.messages if m.metadata]
+        return [int(t.split(":", 1)[1]) for t in tags if t.startswith("mention:")]
+
+    def notices(self) -> list[Message]:
+        return [m for m in self.messages if m.metadata and str(m.metadata["event_payload"].get("tag", "")).startswith("notice:")]
 
     def close(self) -> None:
         self.http.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -51,6 +50,7 @@ class FakeX:
         self._last_ms = 0
         self._lock = threading.Lock()
         self.remaining: dict[str, int] = {}
+        self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
         self.url = self.http.url
 
@@ -83,7 +83,7 @@ class FakeX:
     ) -> int:
         """Publish a post as `author` (text as typed; X escapes it when serving). Returns its id."""
         with self._lock:
-            created = at or datetime.now(UTC)
+            created = at or self.now()
             tweet_id = self._new_id(created)
             references: list[tuple[str, int]] = []
             conversation = tweet_id
@@ -127,7 +127,7 @@ class FakeX:
             {
                 "x-rate-limit-limit": "450",
                 "x-rate-limit-remaining": str(max(0, self.remaining[endpoint])),
-                "x-rate-limit-reset": str(int(time.time()) + 900),
+                "x-rate-limit-reset": str(int(self.now().timestamp()) + 900),
             }
         )
         return reply

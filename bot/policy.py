@@ -1,0 +1,44 @@
+"""When to read an X timeline next: pure functions of what the last read said and `now`.
+
+- After a success: every `interval`, stretched when `x-rate-limit-remaining` could not last until
+  `x-rate-limit-reset` at that pace (the requests left are spread evenly up to the reset).
+- Rate limited (429): not before X's reset. A reset more than `FAR_RESET` away is most likely the monthly cap;
+  it is reported (see `far_reset`), and the endpoint waits for it all the same.
+- Unavailable (5xx, timeout, connection): exponential back-off from `interval`, capped at `MAX_BACKOFF`, with
+  ±25 % jitter so several bots do not retry in step.
+- Auth failures back off the same way: a revoked token is retried, slowly, until someone fixes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.model import RateInfo
+
+MAX_BACKOFF = timedelta(minutes=15)
+FAR_RESET = timedelta(hours=1)
+
+
+def after_success(now: datetime, interval: timedelta, rate: RateInfo | None) -> datetime:
+    if rate is None:
+        return now + interval
+    if rate.remaining <= 0:
+        return max(rate.reset, now + interval)
+    spread = (rate.reset - now) / rate.remaining
+    return now + max(interval, spread)
+
+
+def after_rate_limit(now: datetime, interval: timedelta, until: datetime | None) -> datetime:
+    return max(until, now + interval) if until is not None else now + MAX_BACKOFF
+
+
+def after_failure(now: datetime, interval: timedelta, failures: int, rand: Callable[[], float]) -> datetime:
+    """`failures` counts this one too (1 after the first failure)."""
+    delay = interval * (2 ** min(max(0, failures - 1), 20)) * (0.75 + rand() / 2)  # jitter: 0.75 .. 1.25
+    return now + max(interval, min(MAX_BACKOFF, delay))
+
+
+def far_reset(now: datetime, until: datetime | None) -> bool:
+    """A reset so far away that it is not the 15-minute window but a spent (monthly) cap."""
+    return until is not None and until - now > FAR_RESET
