@@ -141,11 +141,19 @@ class Loop:
         return self.x.post(author, text, at=self.clock.now(), **kwargs)  # type: ignore[arg-type]
 
 
-def make_loop(fake_x: FakeX, fake_slack: FakeSlack, store: Store, alert_after: timedelta = timedelta(minutes=30)) -> Loop:
+def make_loop(
+    fake_x: FakeX,
+    fake_slack: FakeSlack,
+    store: Store,
+    alert_after: timedelta = timedelta(minutes=30),
+    interval: timedelta = timedelta(seconds=60),
+    timeout: float = 5,
+) -> Loop:
     clock = FakeClock(START)
     fake_x.now = clock.now
-    x = XClient(base_url=fake_x.url, timeout=5, bearer_token=fake_x.bearer)
-    slack = SlackClient(token=fake_slack.token, base_url=fake_slack.url, timeout=5)
+    fake_slack.now = lambda: clock.now().timestamp()
+    x = XClient(base_url=fake_x.url, timeout=timeout, bearer_token=fake_x.bearer)
+    slack = SlackClient(token=fake_slack.token, base_url=fake_slack.url, timeout=timeout)
     account = x.lookup_account("acme")
     return Loop(
         x=fake_x,
@@ -153,8 +161,8 @@ def make_loop(fake_x: FakeX, fake_slack: FakeSlack, store: Store, alert_after: t
         store=store,
         clock=clock,
         account=account,
-        poll=PollService(x, store, account, clock, timedelta(seconds=60), rand=lambda: 0.5),
-        sweep=SweepService(slack, store, account, clock, slack.channel_id("#alerts"), alert_after, timedelta(seconds=60), x),
+        poll=PollService(x, store, account, clock, interval, rand=lambda: 0.5),
+        sweep=SweepService(slack, store, account, clock, slack.channel_id("#alerts"), alert_after, interval, x),
         acme=fake_x.user("acme"),
     )
 
@@ -163,3 +171,13 @@ def make_loop(fake_x: FakeX, fake_slack: FakeSlack, store: Store, alert_after: t
 def loop(fake_x: FakeX, fake_slack: FakeSlack, sqlite_store: Store) -> Loop:
     return make_loop(fake_x, fake_slack, sqlite_store)
 
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    from tests.reliability.figures import FIGURES, ORDER
+
+    if not FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    for name in ORDER + sorted(set(FIGURES) - set(ORDER)):
+        terminalreporter.write_line(f"{name}: {FIGURES[name]}")

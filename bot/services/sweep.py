@@ -225,32 +225,33 @@ class SweepService:
     # --- collection health ----------------------------------------------------------------------------
 
     def _queue_health_notices(self, now: datetime) -> None:
-        """One notice when a timeline has failed for three intervals (or its token was refused), one on recovery."""
+        """One notice when collection has failed for three intervals (or a token was refused), one on recovery."""
         with self.store.unit() as repo:
-            for state in repo.health(self.account.username):
-                prefix = f"collection:{state.endpoint}:"
-                if state.failing_since is not None:
-                    broken_for = now - state.failing_since
-                    refused = _auth_error(state.last_error)
-                    if broken_for > self.poll_interval * BROKEN_AFTER_INTERVALS or refused:
-                        what = "mentions" if state.endpoint == MENTIONS else "the account's replies"
-                        repo.add_notice(
-                            f"{prefix}{state.failing_since.isoformat()}:broken",
-                            f":warning: {what.capitalize()} of @{self.account.username} are not being collected since "
-                            f"{state.failing_since:%Y-%m-%d %H:%M} UTC: {escape(state.last_error or 'unknown error')}",
-                            now,
-                        )
-                    continue
-                last = repo.last_notice(prefix)
-                if last is not None and last.endswith(":broken"):
-                    since = last[len(prefix) : -len(":broken")]
-                    what = "Mentions" if state.endpoint == MENTIONS else "Replies"
-                    repo.add_notice(
-                        f"{prefix}{since}:recovered",
-                        f":white_check_mark: {what} of @{self.account.username} are being collected again "
-                        f"(down since {since[:16].replace('T', ' ')} UTC).",
-                        now,
-                    )
+            states = repo.health(self.account.username)
+            broken = [
+                s for s in states
+                if s.failing_since is not None
+                and (now - s.failing_since > self.poll_interval * BROKEN_AFTER_INTERVALS or _auth_error(s.last_error))
+            ]
+            if broken:
+                first = min(broken, key=lambda s: s.failing_since)
+                since = first.failing_since
+                repo.add_notice(
+                    f"collection:{since.isoformat()}:broken",
+                    f":warning: Mentions of @{self.account.username} are not being collected since "
+                    f"{since:%Y-%m-%d %H:%M} UTC: {escape(first.last_error or 'unknown error')}",
+                    now,
+                )
+                return
+            last = repo.last_notice("collection:")
+            if last is not None and last.endswith(":broken") and all(s.failing_since is None for s in states):
+                since = last[len("collection:") : -len(":broken")]
+                repo.add_notice(
+                    f"collection:{since}:recovered",
+                    f":white_check_mark: Mentions of @{self.account.username} are being collected again "
+                    f"(not collected since {since[:16].replace('T', ' ')} UTC).",
+                    now,
+                )
 
 
 def _auth_error(error: str | None) -> bool:

@@ -168,7 +168,7 @@ class Repository:
         )
         return [(_mention(m), _alert(a) if a else None) for m, a in rows]
 
-    def due_without_alert(self, posted_before: datetime, seen_before: datetime) -> list[Mention]:
+    def due_without_alert(self, posted_before: datetime, seen_before: datetime, limit: int = 100) -> list[Mention]:
         """Open mentions posted before the cutoff, checked for replies since they were stored, not yet alerted."""
         rows = self.session.scalars(
             select(MentionRow)
@@ -180,6 +180,7 @@ class Repository:
                 AlertRow.id.is_(None),
             )
             .order_by(MentionRow.created_at, MentionRow.id)
+            .limit(limit)
         )
         return [_mention(r) for r in rows]
 

@@ -58,6 +58,10 @@ class StandIn:
         self._handle = handle
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
+        # Test hooks around every request: `before` may return "drop" to close the connection unanswered and
+        # unhandled; `after` (called once handled) may return "drop" to close it without sending the answer.
+        self.before: Callable[[Request], str | None] | None = None
+        self.after: Callable[[Request], str | None] | None = None
         self._lock = threading.Lock()
         self._closing = threading.Event()
         outer = self
@@ -100,6 +104,14 @@ class StandIn:
         self._thread.start()
 
     def _dispatch(self, request: Request) -> Reply | None:
+        if self.before is not None and self.before(request) == "drop":
+            return None
+        reply = self._answer(request)
+        if self.after is not None and self.after(request) == "drop":
+            return None
+        return reply
+
+    def _answer(self, request: Request) -> Reply | None:
         with self._lock:
             self.requests.append(request)
             fault = next((f for f in self.faults if f.path in request.path and f.times > 0), None)

@@ -32,6 +32,7 @@ class FakeSlack:
         self.channels = channels or {"C0ALERTS": "alerts"}
         self.messages: list[Message] = []
         self._ts = itertools.count(1)
+        self.now = time.time  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
         self.url = self.http.url + "/api/"
 
@@ -76,6 +77,7 @@ class FakeSlack:
             unfurl_links=args.get("unfurl_links"),
             unfurl_media=args.get("unfurl_media"),
             thread_ts=args.get("thread_ts"),
+            received_at=self.now(),
         )
         self.messages.append(message)
         return _ok(channel=channel, ts=ts, message={"type": "message", "text": message.text, "ts": ts})

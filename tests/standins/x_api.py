@@ -12,7 +12,7 @@ import html
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.standins.http import Reply, Request, StandIn
 
@@ -38,6 +38,8 @@ class Tweet:
     conversation_id: int
     references: list[tuple[str, int]] = field(default_factory=list)
     in_reply_to_user_id: int | None = None
+    history: list[int] = field(default_factory=list)  # edit_history_tweet_ids, oldest first
+    superseded: bool = False  # an older version of an edited post
 
 
 class FakeX:
@@ -97,8 +99,24 @@ class FakeX:
                 references.append(("quoted", quote))
             if retweet is not None:
                 references.append(("retweeted", retweet))
-            self.tweets[tweet_id] = Tweet(tweet_id, author.id, text, created, conversation, references, in_reply_to)
+            self.tweets[tweet_id] = Tweet(tweet_id, author.id, text, created, conversation, references, in_reply_to, [tweet_id])
             return tweet_id
+
+    def edit(self, tweet_id: int, text: str, at: datetime | None = None) -> int:
+        """Edit a post: X gives the new version a new id and lists both in edit_history_tweet_ids."""
+        with self._lock:
+            old = self.tweets[tweet_id]
+            new_id = self._new_id(at or self.now())
+            old.superseded = True
+            self.tweets[new_id] = Tweet(
+                new_id, old.author_id, text, at or self.now(), old.conversation_id, old.references,
+                old.in_reply_to_user_id, [*old.history, new_id],
+            )
+            return new_id
+
+    def delete(self, tweet_id: int) -> None:
+        with self._lock:
+            del self.tweets[tweet_id]
 
     # --- HTTP -----------------------------------------------------------------------------------------
 
@@ -108,6 +126,10 @@ class FakeX:
         path = request.path
         if match := re.fullmatch(r"/2/users/by/username/(\w+)", path):
             return self._with_limits("users/by", self._user_lookup(match.group(1)))
+        if path == "/2/tweets/search/recent":
+            return self._with_limits("search", self._search(request.query))
+        if path == "/2/tweets":
+            return self._with_limits("lookup", self._lookup(request.query))
         if match := re.fullmatch(r"/2/users/(\d+)/(mentions|tweets)", path):
             user = self.users.get(int(match.group(1)))
             if user is None:
@@ -154,22 +176,66 @@ class FakeX:
             )
         return Reply(200, {"data": {"id": str(user.id), "name": user.name, "username": user.username}})
 
+    def _mentioning(self, user: User) -> list[Tweet]:
+        pattern = re.compile(rf"(?<!\w)@{re.escape(user.username)}(?!\w)", re.IGNORECASE)
+        found = [t for t in self.tweets.values() if pattern.search(t.text) and not t.superseded]
+        return sorted(found, key=lambda t: t.id, reverse=True)
+
     def _timeline(self, user: User, kind: str, query: dict[str, str]) -> Reply:
         if kind == "mentions":
-            pattern = re.compile(rf"(?<!\w)@{re.escape(user.username)}(?!\w)", re.IGNORECASE)
-            found = [t for t in self.tweets.values() if pattern.search(t.text)]
-            found = sorted(found, key=lambda t: t.id, reverse=True)[:MENTIONS_CAP]
+            found = self._mentioning(user)[:MENTIONS_CAP]  # X keeps only the newest 800 reachable
         else:
-            found = sorted((t for t in self.tweets.values() if t.author_id == user.id), key=lambda t: t.id, reverse=True)
+            found = sorted(
+                (t for t in self.tweets.values() if t.author_id == user.id and not t.superseded), key=lambda t: t.id, reverse=True
+            )
+        return self._page(found, query, "pagination_token")
+
+    def _search(self, query: dict[str, str]) -> Reply:
+        match = re.fullmatch(r"@(\w+) -is:retweet", query.get("query", ""))
+        if not match:
+            return Reply(400, {"title": "Invalid Request", "detail": "unsupported query in the stand-in", "type": "about:blank"})
+        week_ago = self.now() - timedelta(days=7)
+        if "start_time" in query and datetime.fromisoformat(query["start_time"].replace("Z", "+00:00")) < week_ago:
+            return Reply(400, {"title": "Invalid Request", "detail": "start_time must be within the last 7 days", "type": "about:blank"})
+        if "since_id" in query and self.tweets.get(int(query["since_id"])) and self.tweets[int(query["since_id"])].created_at < week_ago:
+            return Reply(400, {"title": "Invalid Request", "detail": "since_id must be within the last 7 days", "type": "about:blank"})
+        found = [
+            t for t in self._mentioning(self.user(match.group(1)))
+            if t.created_at >= week_ago and not any(kind == "retweeted" for kind, _ in t.references)
+        ]
+        return self._page(found, query, "next_token", min_size=10)
+
+    def _lookup(self, query: dict[str, str]) -> Reply:
+        ids = [i for i in query.get("ids", "").split(",") if i]
+        fields = set(filter(None, query.get("tweet.fields", "").split(",")))
+        data = [self._render(self.tweets[int(i)], fields) for i in ids if int(i) in self.tweets]
+        errors = [
+            {
+                "value": i, "detail": f"Could not find tweet with ids: [{i}].", "title": "Not Found Error",
+                "resource_type": "tweet", "parameter": "ids", "resource_id": i,
+                "type": "https://api.twitter.com/2/problems/resource-not-found",
+            }
+            for i in ids if int(i) not in self.tweets
+        ]
+        body: dict[str, object] = {}
+        if data:
+            body["data"] = data
+        if errors:
+            body["errors"] = errors
+        return Reply(200, body)
+
+    def _page(self, found: list[Tweet], query: dict[str, str], token_name: str, min_size: int = 5) -> Reply:
         if "since_id" in query:
             found = [t for t in found if t.id > int(query["since_id"])]
+        if "until_id" in query:
+            found = [t for t in found if t.id < int(query["until_id"])]
         if "start_time" in query:
             start = datetime.fromisoformat(query["start_time"].replace("Z", "+00:00"))
             found = [t for t in found if t.created_at >= start]
         size = int(query.get("max_results", 10))
-        if not 5 <= size <= 100:
+        if not min_size <= size <= 100:
             return Reply(400, {"errors": [{"message": "max_results out of range"}], "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.", "type": "https://api.twitter.com/2/problems/invalid-request"})
-        offset = int(query.get("pagination_token", "0") or 0)
+        offset = int(query.get(token_name, "0") or 0)
         page = found[offset : offset + size]
         if not page:
             return Reply(200, {"meta": {"result_count": 0}})
@@ -190,7 +256,7 @@ class FakeX:
 
     def _render(self, tweet: Tweet, fields: set[str]) -> dict:
         text = html.escape(tweet.text, quote=False)
-        out: dict[str, object] = {"id": str(tweet.id), "text": text, "edit_history_tweet_ids": [str(tweet.id)]}
+        out: dict[str, object] = {"id": str(tweet.id), "text": text, "edit_history_tweet_ids": [str(i) for i in tweet.history]}
         prefix = re.match(r"^(@\w+\s+)*", tweet.text).end() if tweet.references else 0
         optional = {
             "author_id": str(tweet.author_id),

@@ -1,0 +1,6 @@
+"""Figures the reliability suite adds up and prints at the end of the run (see tests/conftest.py)."""
+
+from collections import Counter
+
+FIGURES: Counter[str] = Counter()
+ORDER = ["kills survived", "mentions lost", "duplicate alerts", "hostile strings tried", "secrets found"]
