@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POST_SPACING = timedelta(seconds=1)
+DUE_BATCH = 25  # due mentions read (and looked up on X) at a time; at most one is posted per sweep anyway
 BROKEN_AFTER_INTERVALS = 3
 
 
@@ -90,7 +91,8 @@ class SweepService:
         with self.store.unit() as repo:
             in_doubt = repo.alerts_in_doubt()
             checked = repo.last_success(self.account.username, OWN_POSTS)
-            due = repo.due_without_alert(now - self.alert_after, checked) if checked else []
+            free = self.pacer.ready(self.channel, now)
+            due = repo.due_without_alert(now - self.alert_after, checked, DUE_BATCH) if checked and free else []
             notices = repo.notices_unsent()
         for alert in in_doubt:
             self._deliver(f"mention:{alert.mention_id}", alert.created_at, now, result, in_doubt=True)
@@ -198,10 +200,10 @@ class SweepService:
 
     def _drop_deleted(self, due: list[Mention], result: SweepResult) -> list[Mention]:
         """Look the due mentions up once before alerting; deleted ones close instead. A failed lookup alerts anyway."""
-        fresh = [m for m in due if m.id not in self._looked_up]
-        if self.x is None or not fresh or self._x_failing():
+        if self.x is None or not due or due[0].id in self._looked_up or self._x_failing():
             return due
-        versions = {m.post.version_id or m.id: m.id for m in fresh[:100]}
+        fresh = [m for m in due if m.id not in self._looked_up]
+        versions = {m.post.version_id or m.id: m.id for m in fresh}
         try:
             gone = self.x.deleted(list(versions))
         except ServiceError as exc:
