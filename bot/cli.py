@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,7 +21,7 @@ from bot.scheduler import build_scheduler
 from bot.slack.blocks import format_age, post_url
 
 log = logging.getLogger("bot")
-SWEEP_EVERY = timedelta(seconds=1)  # cheap: a few queries; Slack pacing needs a sweep a second
+SWEEP_EVERY = timedelta(seconds=0.5)  # cheap (a few queries); lets the one-a-second pacing run at full speed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,8 +123,10 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
                     "collection": [
                         {
                             "endpoint": h.endpoint,
-                            "last_success_at": h.last_success_at.isoformat() if h.last_success_at else None,
-                            "last_attempt_at": h.last_attempt_at.isoformat() if h.last_attempt_at else None,
+                            "last_success_at": _iso(h.last_success_at),
+                            "last_attempt_at": _iso(h.last_attempt_at),
+                            "next_attempt_at": _iso(h.next_attempt_at),
+                            "failing_since": _iso(h.failing_since),
                             "error": h.last_error,
                         }
                         for h in health
@@ -145,9 +147,18 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         print("  no poll yet")
     for h in health:
         last = f"{format_age(now - h.last_success_at)} ago" if h.last_success_at else "never"
-        error = f"  error: {logs.one_line(h.last_error)}" if h.last_error else ""
-        print(f"  {h.endpoint:<10} last success {last}{error}")
+        upcoming = h.next_attempt_at or now
+        next_try = f"in {format_age(upcoming - now)}" if upcoming > now else "now"
+        line = f"  {h.endpoint:<10} last success {last}, next read {next_try}"
+        if h.last_error:
+            since = format_age(now - h.failing_since) if h.failing_since else "?"
+            line += f", FAILING for {since}: {logs.one_line(h.last_error)}"
+        print(line)
     return 0
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _check(settings: Settings, _args: argparse.Namespace) -> int:

@@ -185,6 +185,11 @@ def unescape_x(text: str) -> str:
     return _X_ENTITIES.sub(lambda m: _X_UNESCAPE[m.group(1)], text)
 
 
+def _no_nul(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; nobody means one."""
+    return text.replace("\x00", "")
+
+
 def _int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("not an id")
@@ -236,13 +241,13 @@ def _post(raw: dict, users: dict[str, dict]) -> Post | None:
     return Post(
         id=post_id,
         author_id=_optional_int(raw.get("author_id")),
-        text=unescape_x(str(raw.get("text", ""))),
+        text=_no_nul(unescape_x(str(raw.get("text", "")))),
         created_at=created_at,
         conversation_id=_optional_int(raw.get("conversation_id")),
         replied_to_id=replied_to,
         in_reply_to_user_id=_optional_int(raw.get("in_reply_to_user_id")),
         reference_types=frozenset(str(r.get("type")) for r in refs),
-        author_handle=str(author.get("username", "")),
-        author_name=str(author.get("name", "")),
+        author_handle=_no_nul(str(author.get("username", "")))[:64],
+        author_name=_no_nul(str(author.get("name", "")))[:200],
         version_id=version_id if version_id != post_id else None,
     )

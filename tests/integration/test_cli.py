@@ -128,9 +128,31 @@ def test_status_lists_open_mentions_oldest_first(env: dict[str, str], fake_x: Fa
     assert lines[0] == "open mentions: 2 (oldest first)"
     assert "@bob" in lines[1] and "alerted" in lines[1] and "not alerted" not in lines[1]
     assert "@carol" in lines[2] and "not alerted" in lines[2]
-    assert "mentions" in result.stdout and "last success" in result.stdout
+    assert "mentions   last success" in result.stdout and "next read in" in result.stdout
 
     data = json.loads(cli(env, "status", "--json").stdout)
     assert [m["author_handle"] for m in data["open"]] == ["bob", "carol"]
     assert data["open"][0]["id"] == str(older) and data["open"][0]["alerted"] is True
     assert {c["endpoint"] for c in data["collection"]} == {"mentions", "own_posts"}
+
+
+def test_status_shows_a_failing_timeline(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack) -> None:
+    from datetime import UTC, datetime
+
+    from bot.store.db import make_engine, upgrade
+    from bot.store.repository import Store
+    from tests.standins.http import Reply
+
+    engine = make_engine(env["DATABASE_URL"])
+    upgrade(engine)
+    loop = make_loop(fake_x, fake_slack, Store(engine))
+    loop.clock.advance(datetime.now(UTC) - loop.clock.now())
+    fake_x.http.fail("/mentions", Reply(503, {"title": "Service Unavailable", "type": "about:blank"}))
+    loop.tick()
+    engine.dispose()
+    result = cli(env, "status")
+    assert "mentions   last success never, next read in" in result.stdout
+    assert "FAILING for" in result.stdout and "HTTP 503" in result.stdout
+    data = json.loads(cli(env, "status", "--json").stdout)
+    failing = next(c for c in data["collection"] if c["endpoint"] == "mentions")
+    assert failing["error"] and failing["failing_since"] and failing["next_attempt_at"]

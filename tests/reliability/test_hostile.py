@@ -1,0 +1,98 @@
+"""Text from strangers and malformed answers from X: escaped once, logged in one line, and the loop goes on."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.model import Mention, Post, Status
+from bot.slack.blocks import alert_message, answered_message
+from bot.x.client import unescape_x
+from tests.conftest import Loop
+from tests.reliability.figures import FIGURES
+from tests.standins.http import Reply
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CONTROL_SEQUENCE = re.compile(r"<[!@#]|<https?:|<mailto:|<tel:")
+LONE_AMP = re.compile(r"&(?!amp;|lt;|gt;)")
+PIECES = ["<!channel>", "<!here>", "<!everyone>", "<@U1>", "<#C1>", "<!subteam^S1>", "<https://evil|https://acme.com>",
+          "&amp;", "&lt;", "&gt;", "&", "<", ">", "|", "\n", "\x1b[31m", "\u202e", "*", "_", "`", "@", "#"]
+hostile = st.one_of(st.text(), st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=5)), max_size=30).map("".join))
+
+
+def _fields(message) -> list[str]:  # noqa: ANN001
+    texts = [message.text]
+    for block in message.blocks:
+        if "text" in block:
+            texts.append(block["text"]["text"])
+        texts.extend(e["text"] for e in block.get("elements", []))
+    return texts
+
+
+@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=hostile, name=hostile, handle=hostile)
+def test_10000_hostile_strings_never_form_a_control_sequence_or_a_double_escape(text: str, name: str, handle: str) -> None:
+    FIGURES["hostile strings tried"] += 3
+    from_x = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # as X sends it
+    post = Post(id=2**62, author_id=5, text=unescape_x(from_x), created_at=T0, author_handle=handle, author_name=name)
+    mention = Mention(post=post, status=Status.ANSWERED, reason="", first_seen_at=T0, answered_by=2**62 + 9,
+                      answered_at=T0 + timedelta(minutes=40))
+    for message in (alert_message(mention, T0 + timedelta(minutes=31)), answered_message(mention, "acme")):
+        for shown in _fields(message):
+            links = re.findall(r"<https://x\.com/[\w/]+/status/\d+\|(?:Open on X|Reply on X|Mention on X)>", shown)
+            rest = shown
+            for link in links:
+                rest = rest.replace(link, "")
+            assert not CONTROL_SEQUENCE.search(rest), shown
+            assert not LONE_AMP.search(rest), shown
+            shown_as = re.sub(r"&(amp|lt|gt);", lambda m: {"amp": "&", "lt": "<", "gt": ">"}[m.group(1)], rest)
+            for entity in ("&amp;", "&lt;", "&gt;"):
+                assert entity not in shown_as or entity in text + name, f"{entity} shown but never typed: escaped twice"
+            assert len(shown) <= 3000
+
+
+def test_malformed_answers_from_x_are_logged_in_one_line_and_the_loop_goes_on(loop: Loop, caplog) -> None:  # noqa: ANN001
+    bob = loop.x.add_user("bob", "Bob\n\x1b[2J FAKE LOG LINE")
+    loop.tick()
+    good = loop.post(bob, "@acme " + "x" * 200_000)
+    odd = loop.post(bob, "@acme red")
+    fields = {"author_id", "created_at", "conversation_id"}
+    bad_page = {
+        "data": [
+            loop.x._render(loop.x.tweets[good], fields),  # noqa: SLF001
+            {"id": "not-a-number", "text": "@acme ?"},
+            {"text": "@acme no id"},
+            {"id": str(odd + 1), "text": "@acme no time", "author_id": str(bob.id)},
+            "just a string",
+            {"id": str(odd), "text": "@acme \x1b[31mred\x00", "created_at": loop.clock.now().isoformat(), "author_id": str(bob.id),
+             "referenced_tweets": [{"type": "hologram", "id": "5"}, "junk"], "conversation_id": "x"},
+        ],
+        "includes": {"users": [{"id": str(bob.id), "username": "bob", "name": bob.name}, "junk"]},
+        "meta": {"result_count": 6, "newest_id": "???"},
+    }
+    loop.x.http.fail("/mentions", Reply(200, raw=b"<html>gateway error</html>"))
+    caplog.set_level(logging.WARNING)
+    loop.tick(2 * 60 * timedelta(seconds=1))
+    loop.x.http.fail("/mentions", Reply(200, bad_page))
+    loop.tick(timedelta(minutes=5))
+    loop.x.http.fail("/mentions", Reply(200, raw=json.dumps([1, 2]).encode()))
+    loop.tick(timedelta(minutes=10))
+    loop.tick(timedelta(minutes=20))
+    with loop.store.unit() as repo:
+        stored = {m.id: m for m, _ in repo.open_mentions()}
+    assert good in stored and odd in stored, "the readable posts of a bad page are kept"
+    assert stored[odd].post.reference_types == frozenset({"hologram"})
+    assert stored[odd].post.text == "@acme \x1b[31mred", "NUL dropped (PostgreSQL refuses it); the rest kept, escaped on display"
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("not JSON" in m for m in messages) and any("passed over" in m for m in messages)
+    from bot.logs import one_line
+
+    assert all("\n" not in one_line(m) for m in messages)
+    alert = loop.slack.alerts_for(good)[0]
+    assert len(alert.blocks[0]["text"]["text"]) <= 3000
+    assert "FAKE LOG LINE" in alert.text and "\x1b" not in alert.text and "\n" not in alert.text.split(")")[0]
