@@ -226,10 +226,6 @@ class Repository:
         )
         return [(_alert(a), _mention(m)) for a, m in rows]
 
-    def known_channel_id(self) -> str | None:
-        """A channel ID Slack gave us for an earlier alert (the setting may be a #name)."""
-        return self.session.scalar(select(AlertRow.channel).where(AlertRow.ts.is_not(None)).limit(1))
-
     # --- poll cursors and health ----------------------------------------------------------------------
 
     def cursor(self, account: str, endpoint: str) -> int | None:
@@ -285,9 +281,6 @@ class Repository:
             .returning(NoticeRow.id)
         )
         return self.session.execute(stmt).first() is not None
-
-    def has_notice(self, key: str) -> bool:
-        return self.session.scalar(select(NoticeRow.id).where(NoticeRow.key == key)) is not None
 
     def last_notice(self, prefix: str) -> str | None:
         """The key of the newest notice whose key starts with `prefix`."""
