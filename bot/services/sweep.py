@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POST_SPACING = timedelta(seconds=1)
+FAILURE_PAUSE = timedelta(seconds=3)  # after a 5xx or a timeout, so an outage is not hammered every sweep
+RATE_LIMIT_PAUSE = timedelta(seconds=30)  # a 429 without Retry-After
 DUE_BATCH = 25  # due mentions read (and looked up on X) at a time; at most one is posted per sweep anyway
 BROKEN_AFTER_INTERVALS = 3
 
@@ -173,9 +175,10 @@ class SweepService:
                 repo.notice_state(key, "pending" if state == "retry" else state)
 
     def _note_failure(self, exc: ServiceError, now: datetime, result: SweepResult, what: str) -> None:
+        """Slack said wait (Retry-After), or failed: leave the channel alone for a while either way."""
         result.errors += 1
-        if isinstance(exc, RateLimited):
-            self.pacer.hold(self.channel, now + (exc.retry_after or timedelta(seconds=30)))
+        wait = (exc.retry_after or RATE_LIMIT_PAUSE) if isinstance(exc, RateLimited) else FAILURE_PAUSE
+        self.pacer.hold(self.channel, now + wait)
         log.warning("%s: %s", what, exc.message)
 
     # --- edits ----------------------------------------------------------------------------------------
