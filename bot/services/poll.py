@@ -16,7 +16,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import policy, rules
@@ -40,8 +40,6 @@ TWITTER_EPOCH_MS = 1288834974657
 
 def snowflake_time(post_id: int) -> datetime:
     """When an X id was made (ids are time-ordered snowflakes)."""
-    from datetime import UTC
-
     return datetime.fromtimestamp(((post_id >> 22) + TWITTER_EPOCH_MS) / 1000, UTC)
 
 
