@@ -186,15 +186,14 @@ class Repository:
 
     # --- alerts ---------------------------------------------------------------------------------------
 
+    def _insert_once(self, table: type[AlertRow | NoticeRow], unique: str, **values: object) -> bool:
+        """Insert a row unless one with the same `unique` column exists; True if this call inserted it."""
+        stmt = self._insert(table).values(**values).on_conflict_do_nothing(index_elements=[unique]).returning(table.id)
+        return self.session.execute(stmt).first() is not None
+
     def start_alert(self, mention_id: int, channel: str, now: datetime) -> bool:
         """Claim the right to post the alert for a mention. False if one exists already."""
-        stmt = (
-            self._insert(AlertRow)
-            .values(mention_id=mention_id, channel=channel, state=SENDING, created_at=now)
-            .on_conflict_do_nothing(index_elements=["mention_id"])
-            .returning(AlertRow.id)
-        )
-        return self.session.execute(stmt).first() is not None
+        return self._insert_once(AlertRow, "mention_id", mention_id=mention_id, channel=channel, state=SENDING, created_at=now)
 
     def alert_sent(self, mention_id: int, channel: str, ts: str, now: datetime) -> None:
         self.session.execute(
@@ -274,13 +273,7 @@ class Repository:
 
     def add_notice(self, key: str, text: str, now: datetime) -> bool:
         """Queue a notice once: False if one with this key exists already."""
-        stmt = (
-            self._insert(NoticeRow)
-            .values(key=key, text=text, state=PENDING, created_at=now)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(NoticeRow.id)
-        )
-        return self.session.execute(stmt).first() is not None
+        return self._insert_once(NoticeRow, "key", key=key, text=text, state=PENDING, created_at=now)
 
     def last_notice(self, prefix: str) -> str | None:
         """The key of the newest notice whose key starts with `prefix`."""
