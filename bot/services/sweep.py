@@ -92,7 +92,8 @@ class SweepService:
         self._queue_health_notices(now)
         with self.store.unit() as repo:
             in_doubt = repo.alerts_in_doubt()
-            checked = repo.last_success(self.account.username, OWN_POSTS)
+            replies = repo.endpoint(self.account.username, OWN_POSTS)
+            checked = replies.last_success_at if replies else None
             free = self.pacer.ready(self.channel, now)
             due = repo.due_without_alert(now - self.alert_after, checked, DUE_BATCH) if checked and free else []
             notices = repo.notices_unsent()

@@ -227,11 +227,6 @@ class Repository:
 
     # --- poll cursors and health ----------------------------------------------------------------------
 
-    def cursor(self, account: str, endpoint: str) -> int | None:
-        return self.session.scalar(
-            select(PollCursorRow.newest_id).where(PollCursorRow.account == account, PollCursorRow.endpoint == endpoint)
-        )
-
     def record_poll(
         self,
         account: str,
@@ -290,13 +285,6 @@ class Repository:
         if ts is not None:
             values.update(channel=channel, ts=ts, sent_at=now)
         self.session.execute(update(NoticeRow).where(NoticeRow.key == key).values(**values))
-
-    def last_success(self, account: str, endpoint: str) -> datetime | None:
-        return self.session.scalar(
-            select(PollCursorRow.last_success_at).where(
-                PollCursorRow.account == account, PollCursorRow.endpoint == endpoint
-            )
-        )
 
 
 def _health(r: PollCursorRow) -> EndpointHealth:

@@ -56,7 +56,7 @@ def test_a_failed_unit_of_work_leaves_nothing_behind(store: Store) -> None:
         pass
     with store.unit() as repo:
         assert repo.mention(1) is None
-        assert repo.cursor("acme", "mentions") is None
+        assert repo.endpoint("acme", "mentions") is None
 
 
 def test_cursor_moves_forward_only_and_errors_are_kept(store: Store) -> None:
@@ -65,7 +65,7 @@ def test_cursor_moves_forward_only_and_errors_are_kept(store: Store) -> None:
         repo.record_poll("acme", "mentions", T0 + timedelta(seconds=1), newest_id=5)
         repo.record_poll("acme", "mentions", T0 + timedelta(seconds=2), error="X: timed out")
     with store.unit() as repo:
-        assert repo.cursor("acme", "mentions") == BIG
+        assert repo.endpoint("acme", "mentions").newest_id == BIG
         [health] = repo.health("acme")
     assert health.last_error == "X: timed out"
     assert health.last_success_at == T0 + timedelta(seconds=1)
@@ -124,7 +124,7 @@ def test_two_writers_wait_instead_of_failing(tmp_path) -> None:  # noqa: ANN001
         try:
             for i in range(40):
                 with store.unit() as repo:
-                    repo.cursor("acme", "mentions")
+                    repo.endpoint("acme", "mentions")
                     repo.add_mentions([(post(offset + i), OPEN)], T0)
                     repo.record_poll("acme", "mentions", T0, newest_id=offset + i)
         except Exception as exc:  # noqa: BLE001
