@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
+from bot import rules
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.model import Account
-from bot.services.poll import PollService
-from bot.services.sweep import SweepService
+from bot.services.actions import ActionService
+from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
+from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
+from bot.slack.socket import SocketListener
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
 from bot.x.client import XClient
@@ -56,6 +60,7 @@ class Identity:
     slack_team: str
     slack_user: str
     channel: str
+    responders: list[Account] = field(default_factory=list)
 
 
 def verify(settings: Settings, x: XClient, slack: SlackClient) -> Identity:
@@ -76,7 +81,49 @@ def verify(settings: Settings, x: XClient, slack: SlackClient) -> Identity:
         raise StartupError(f"{names} was rejected by X: {exc.message.split(': ', 1)[-1]}") from None
     except ServiceError as exc:
         raise StartupError(f"cannot reach X at X_API_BASE_URL: {exc.message}") from None
-    return Identity(account, slack_team=str(who.get("team", "")), slack_user=str(who.get("user", "")), channel=channel)
+    responders = [_responder(handle, x) for handle in settings.responders]
+    return Identity(account, str(who.get("team", "")), str(who.get("user", "")), channel, responders)
+
+
+def _responder(handle: str, x: XClient) -> Account:
+    try:
+        return x.lookup_account(handle)
+    except UnknownAccount:
+        raise StartupError(f"RESPONDERS: X has no account @{handle}") from None
+    except ServiceError as exc:
+        raise StartupError(f"RESPONDERS: cannot look up @{handle}: {exc.message}") from None
+
+
+def signals(settings: Settings, identity: Identity) -> rules.Signals:
+    """The noise and VIP rules, from the settings."""
+    lower = lambda handles: frozenset(h.lower() for h in handles)  # noqa: E731
+    return rules.Signals(
+        account_id=identity.account.id,
+        account_handle=identity.account.username,
+        responder_ids=frozenset(r.id for r in identity.responders),
+        ignore_implicit=settings.ignore_implicit,
+        muted=lower(settings.muted_authors),
+        keywords=tuple((word, rules.keyword_pattern(word)) for word in settings.ignore_keywords),
+        vip_handles=lower(settings.vip_authors),
+        vip_min_followers=settings.vip_min_followers,
+    )
+
+
+def sweep_config(settings: Settings, identity: Identity) -> SweepConfig:
+    """When and how to alert, from the settings (a duration of 0 turns escalation or reminders off)."""
+    return SweepConfig(
+        channel=identity.channel,
+        alert_after=settings.alert_after,
+        poll_interval=settings.poll_interval,
+        alert_after_vip=settings.alert_after_vip,
+        escalate_after=settings.escalate_after or None,
+        escalate_to=settings.escalate_to,
+        remind_every=settings.remind_every or None,
+        digest_threshold=settings.digest_threshold,
+        reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in identity.responders)),
+        buttons=settings.slack_app_token is not None,
+        timezone=ZoneInfo(settings.timezone),
+    )
 
 
 def _channel_id(channel: str, slack: SlackClient) -> str:
@@ -92,6 +139,28 @@ def _channel_id(channel: str, slack: SlackClient) -> str:
         raise StartupError(f"cannot reach Slack at SLACK_API_BASE_URL: {exc.message}") from None
 
 
+def build_socket(settings: Settings, handler) -> SocketListener | None:  # noqa: ANN001
+    """The Socket Mode connection, when SLACK_APP_TOKEN is set."""
+    if settings.slack_app_token is None:
+        return None
+    return SocketListener(
+        app_token=settings.slack_app_token.get_secret_value(),
+        base_url=settings.slack_api_base_url,
+        timeout=settings.http_timeout.total_seconds(),
+        handler=handler,
+    )
+
+
+def check_socket(socket: SocketListener) -> None:
+    """Fail the start with one line when the app token does not work."""
+    try:
+        socket.check()
+    except AuthFailed as exc:
+        raise StartupError(f"SLACK_APP_TOKEN was rejected by Slack: {exc.message.split(': ', 1)[-1]}") from None
+    except ServiceError as exc:
+        raise StartupError(f"SLACK_APP_TOKEN: cannot open Socket Mode: {exc.message}") from None
+
+
 @dataclass
 class App:
     settings: Settings
@@ -99,6 +168,7 @@ class App:
     identity: Identity
     poll: PollService
     sweep: SweepService
+    socket: SocketListener | None = None
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> App:
@@ -107,8 +177,14 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     x, slack = build_x(settings), build_slack(settings)
     identity = verify(settings, x, slack)
     store = build_store(settings)
-    poll = PollService(x, store, identity.account, clock, settings.poll_interval)
-    sweep = SweepService(
-        slack, store, identity.account, clock, identity.channel, settings.alert_after, settings.poll_interval, x
+    poll = PollService(
+        x, store, identity.account, clock, settings.poll_interval,
+        signals=signals(settings, identity), responders=identity.responders,
     )
-    return App(settings=settings, store=store, identity=identity, poll=poll, sweep=sweep)
+    config = sweep_config(settings, identity)
+    sweep = SweepService(slack, store, identity.account, clock, config, x)
+    actions = ActionService(store, slack, clock, identity.channel, config.timezone)
+    socket = build_socket(settings, actions.handle)
+    if socket is not None:
+        check_socket(socket)
+    return App(settings=settings, store=store, identity=identity, poll=poll, sweep=sweep, socket=socket)

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.app import StartupError, build_app, build_slack, build_store, build_x, verify
+from bot.app import StartupError, build_app, build_slack, build_socket, build_store, build_x, check_socket, verify
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
+from bot.errors import ServiceError
 from bot.scheduler import build_scheduler
 from bot.slack.blocks import format_age, post_url
 
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
     status = sub.add_parser("status", help="show open mentions, oldest first, and how collection is going")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument("--all", action="store_true", help="also list closed mentions, newest first, with why each closed")
     status.set_defaults(func=_status)
     check = sub.add_parser("check", help="validate the settings and both tokens, and say what was found")
     check.set_defaults(func=_check)
@@ -91,8 +93,16 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         format_age(settings.poll_interval),
     )
     scheduler.start()
+    if app.socket is not None:
+        try:
+            app.socket.connect()
+            log.info("Socket Mode connected: alert buttons and /replywatch are live")
+        except ServiceError as exc:
+            log.error("Socket Mode: %s; alerts go out without working buttons until it connects", exc.message)
     stop.wait()
     log.info("stopping")
+    if app.socket is not None:
+        app.socket.close()
     scheduler.shutdown(wait=True)
     app.store.dispose()
     return 0
@@ -104,10 +114,22 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     with store.unit() as repo:
         rows = repo.open_mentions()
         health = repo.health(settings.x_account)
+        closed = repo.closed_mentions() if args.all else []
     if args.json:
         print(
             json.dumps(
                 {
+                    "closed": [
+                        {
+                            "id": str(m.id),
+                            "author_handle": m.post.author_handle,
+                            "created_at": m.post.created_at.isoformat(),
+                            "status": m.status.value,
+                            "reason": m.reason,
+                            "url": post_url(m.post.author_handle, m.id),
+                        }
+                        for m in closed
+                    ],
                     "open": [
                         {
                             "id": str(m.id),
@@ -116,6 +138,9 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
                             "created_at": m.post.created_at.isoformat(),
                             "age_seconds": int((now - m.post.created_at).total_seconds()),
                             "alerted": alert is not None and alert.ts is not None,
+                            "claimed_by": m.claimed_by,
+                            "snoozed_until": _iso(m.snoozed_until),
+                            "vip": m.priority,
                             "url": post_url(m.post.author_handle, m.id),
                         }
                         for m, alert in rows
@@ -141,7 +166,20 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
         alerted = "alerted" if alert is not None and alert.ts else "not alerted"
         age = format_age(now - m.post.created_at)
-        print(f"  {age:>8}  {logs.one_line(who):<18} {alerted:<12} {post_url(m.post.author_handle, m.id)}")
+        extra = "".join(
+            f", {text}" for text in (
+                m.priority,
+                f"claimed by {m.claimed_by}" if m.claimed_by else None,
+                f"snoozed until {m.snoozed_until:%Y-%m-%d %H:%M} UTC" if m.snoozed_until and m.snoozed_until > now else None,
+            ) if text
+        )
+        print(f"  {age:>8}  {logs.one_line(who):<18} {alerted:<12} {post_url(m.post.author_handle, m.id)}{logs.one_line(extra)}")
+    if args.all:
+        print(f"closed mentions: {len(closed)}" + (" (newest first)" if closed else ""))
+        for m in closed:
+            who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
+            stamp = f"{m.post.created_at:%Y-%m-%d %H:%M}"
+            print(f"  {stamp}  {logs.one_line(who):<18} {m.status.value:<9} {logs.one_line(m.reason)}")
     print("collection:")
     if not health:
         print("  no poll yet")
@@ -165,9 +203,17 @@ def _check(settings: Settings, _args: argparse.Namespace) -> int:
     identity = verify(settings, build_x(settings), build_slack(settings))
     print("settings: ok")
     print(f"slack: token ok (team {identity.slack_team!r}, bot user {identity.slack_user!r}); alerts go to {settings.slack_channel} ({identity.channel})")
+    socket = build_socket(settings, lambda *_: None)
+    if socket is not None:
+        check_socket(socket)
+        print("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")
+    else:
+        print("slack: SLACK_APP_TOKEN not set; alerts carry a link and no buttons")
     account = identity.account
     auth = "user context" if settings.user_context else "app-only bearer token"
     print(f"x: token ok ({auth}); watching @{account.username} (id {account.id})")
+    for responder in identity.responders:
+        print(f"x: replies by @{responder.username} (id {responder.id}) count as answers")
     store = build_store(settings)
     with store.unit() as repo:
         open_count = len(repo.open_mentions())

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -38,6 +39,17 @@ def parse_duration(value: object) -> timedelta:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
+
+def _split(value: object) -> object:
+    """A comma-separated list: `a, b,c` → ("a", "b", "c"); empty items dropped."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split)]
+_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
+
 SECRET_FIELDS = (
     "x_bearer_token",
     "x_api_key",
@@ -45,6 +57,7 @@ SECRET_FIELDS = (
     "x_access_token",
     "x_access_token_secret",
     "slack_bot_token",
+    "slack_app_token",
 )
 _USER_CONTEXT = ("x_api_key", "x_api_secret", "x_access_token", "x_access_token_secret")
 
@@ -65,10 +78,25 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr
     slack_channel: str
     slack_api_base_url: str = "https://slack.com/api/"
+    slack_app_token: SecretStr | None = None
 
     alert_after: Duration = timedelta(minutes=30)
     poll_interval: Duration = timedelta(seconds=60)
     http_timeout: Duration = timedelta(seconds=10)
+    timezone: str = "UTC"
+
+    escalate_after: Duration = timedelta(hours=2)
+    escalate_to: CommaList = ()
+    remind_every: Duration = timedelta(hours=2)
+    digest_threshold: int = 5
+
+    ignore_implicit: bool = True
+    responders: CommaList = ()
+    muted_authors: CommaList = ()
+    ignore_keywords: CommaList = ()
+    vip_authors: CommaList = ()
+    vip_min_followers: int | None = None
+    alert_after_vip: Duration = timedelta(minutes=10)
 
     database_url: str = "sqlite:///data/replywatch.db"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -88,6 +116,77 @@ class Settings(BaseSettings):
         if not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("a Slack bot token starting with xoxb-")
         return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("a Slack app-level token starting with xapp- (or unset, for alerts without buttons)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone name such as UTC, Europe/Berlin or America/New_York") from None
+        return value.strip()
+
+    @field_validator("escalate_to")
+    @classmethod
+    def _escalate_to(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for target in value:
+            if target not in {"here", "channel"} and not re.fullmatch(r"[UWS][A-Z0-9]{2,30}", target):
+                raise ValueError(
+                    f"a comma-separated list of Slack user IDs (U…), user-group IDs (S…), here or channel; got {target[:40]!r}"
+                )
+        return value
+
+    @field_validator("responders", "muted_authors", "vip_authors", mode="before")
+    @classmethod
+    def _handles(cls, value: object) -> object:
+        items = _split(value)
+        if isinstance(items, tuple):
+            items = tuple(h.removeprefix("@") for h in items)
+            bad = next((h for h in items if not _HANDLE.fullmatch(h)), None)
+            if bad is not None:
+                raise ValueError(f"a comma-separated list of X handles; {bad[:40]!r} is not one")
+        return items
+
+    @field_validator("ignore_keywords")
+    @classmethod
+    def _keywords(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from bot.rules import keyword_pattern
+
+        for word in value:
+            try:
+                keyword_pattern(word)
+            except re.error as exc:
+                raise ValueError(f"comma-separated words or /regular expressions/; {word[:60]!r} is not valid: {exc}") from None
+        return value
+
+    @field_validator("digest_threshold")
+    @classmethod
+    def _threshold(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("a whole number of at least 1")
+        return value
+
+    @field_validator("vip_min_followers", mode="before")
+    @classmethod
+    def _followers(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError("a whole number of followers, such as 100000 (or empty to turn it off)") from None
+        if number < 1:
+            raise ValueError("a whole number of followers, such as 100000 (or empty to turn it off)")
+        return number
 
     @field_validator("slack_channel")
     @classmethod
@@ -111,7 +210,7 @@ class Settings(BaseSettings):
             raise ValueError("a duration above zero, such as 45s, 15m, 2h or 1d")
         return value
 
-    @field_validator("alert_after")
+    @field_validator("alert_after", "alert_after_vip", "escalate_after", "remind_every")
     @classmethod
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):
@@ -162,6 +261,13 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(_describe(exc)) from None
 
 
+_TYPE_HINTS = {
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_parsing": "true or false",
+}
+
+
 def _describe(exc: ValidationError) -> str:
     error = exc.errors()[0]
     loc = error.get("loc") or ()
@@ -169,6 +275,8 @@ def _describe(exc: ValidationError) -> str:
     kind = error.get("type", "")
     if kind == "missing":
         return f"{name} is required but not set"
+    if kind in _TYPE_HINTS:
+        return f"{name} must be {_TYPE_HINTS[kind]}"
     if kind == "literal_error":
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"{name} must be one of {expected}"

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from urllib.parse import quote, quote_plus, unquote
 
 REDACTED = "[redacted]"
+_TICKET = re.compile(r"(ticket=)[^&\s\"'\\]+")  # Socket Mode's websocket URL carries a one-time credential
 _ESCAPES = {i: f"\\x{i:02x}" for i in [*range(0x20), 0x7F]} | {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
 
 
@@ -32,7 +34,7 @@ class RedactingFormatter(logging.Formatter):
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-        return text
+        return _TICKET.sub(rf"\1{REDACTED}", text)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")

@@ -12,6 +12,7 @@ class Status(StrEnum):
     ANSWERED = "answered"
     IGNORED = "ignored"
     DELETED = "deleted"
+    CLOSED = "closed"  # closed from Slack: "no reply needed", with the reason given
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class Post:
     author_handle: str = ""
     author_name: str = ""
     version_id: int | None = None  # the newest edit's id; `id` stays the original's (X's edit_history_tweet_ids[0])
+    display_start: int = 0  # X's display_text_range[0]: reply-chain handles lie before it
+    mentioned: tuple[tuple[str, int], ...] = ()  # (handle, lower-cased; where it starts in the text), from X's entities
+    author_followers: int | None = None
+    author_protected: bool = False
 
     @property
     def ids(self) -> set[int]:
@@ -49,6 +54,7 @@ class Verdict:
 
     status: Status
     reason: str
+    priority: str | None = None  # why it is alerted sooner (a VIP), if it is
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,10 @@ class Mention:
     first_seen_at: datetime
     answered_by: int | None = None
     answered_at: datetime | None = None
+    priority: str | None = None
+    claimed_by: str | None = None  # Slack user ID
+    snoozed_until: datetime | None = None
+    snoozed_by: str | None = None
 
     @property
     def id(self) -> int:
@@ -77,16 +87,42 @@ class Alert:
     created_at: datetime
     ts: str | None = None
     sent_at: datetime | None = None
+    digest_id: int | None = None  # its line in a digest rather than a message of its own
+    revision: int = 0  # goes up when someone acts on it in Slack
+    rendered: int = 0  # the revision the message shows
+    escalated_at: datetime | None = None
+    reminded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One message standing for many mentions that fell due at once."""
+
+    id: int
+    channel: str
+    state: str
+    created_at: datetime
+    ts: str | None = None
 
 
 @dataclass(frozen=True)
 class Notice:
-    """A message about replywatch itself, queued to be posted once."""
+    """A message queued to be posted once: about replywatch itself, or an escalation or reminder in an alert's
+    thread (`thread_ts`)."""
 
     key: str
     text: str
     state: str
     created_at: datetime
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A threaded nudge on an alert: `kind` is escalation, reminder or woke (a snooze ended); `to` whom it pings."""
+
+    kind: str
+    to: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,18 @@ class XSource(Protocol):
 
 
 class SlackSink(Protocol):
-    def post(self, channel: str, message: SlackMessage, tag: str) -> tuple[str, str]:
-        """Post a message tagged with `tag` (in its metadata); returns (channel id, ts)."""
+    def post(self, channel: str, message: SlackMessage, tag: str, thread_ts: str | None = None) -> tuple[str, str]:
+        """Post a message tagged with `tag` (in its metadata), in a thread if given; returns (channel id, ts)."""
         ...
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None: ...
 
-    def find_tagged(self, channel: str, tag: str, oldest: datetime) -> tuple[str, str] | None:
+    def find_tagged(self, channel: str, tag: str, oldest: datetime, thread_ts: str | None = None) -> tuple[str, str] | None:
         """Look for a message already posted with this tag (a crash between posting and storing its ts)."""
+        ...
+
+    def open_view(self, trigger_id: str, view: dict) -> None: ...
+
+    def tell(self, channel: str, user: str, text: str) -> None:
+        """An ephemeral message to one user."""
         ...

@@ -1,34 +1,100 @@
-"""The reply rules: pure functions of posts and `now`, no I/O.
+"""The reply and signal rules: pure functions of posts, settings and `now`, no I/O.
 
-- A mention is **answered** when the account posts a reply whose `replied_to` is the mention, or a later reply
-  in the same conversation to the same author: answering someone's latest post in a thread answers their
-  earlier mentions in that thread too.
+- A mention is **answered** when the account (or one of its responders) posts a reply whose `replied_to` is the
+  mention, or a later reply in the same conversation to the same author: answering someone's latest post in a
+  thread answers their earlier mentions in that thread too.
 - A mention is **ignored** (recorded with the reason, never alerted) when it is the account's own post or a
-  retweet. Quote posts and replies are ordinary mentions.
+  responder's, a retweet, by a muted author, matches an ignored keyword, or is an implicit mention: X puts the
+  handles of everyone in a thread in front of a reply, so a post whose every mention of the account lies before
+  `display_text_range[0]`, and that does not reply to the account's own post, is not talking to the account.
 - Everything else is **open** until answered, and **due** for an alert once `alert_after` has passed since it
-  was posted on X.
+  was posted on X (`alert_after_vip` for a VIP: a listed author or one with enough followers).
+- An alerted mention still open `escalate_after` after it was posted gets one **escalation** in the alert's
+  thread, naming `escalate_to`; then a **reminder** every `remind_every`. A claimed mention reminds only its
+  claimer (its escalation becomes a reminder to them); a snoozed one nothing until it wakes, and then once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from bot.model import Post, Status, Verdict
+from bot.model import FollowUp, Mention, Post, Status, Verdict
 
 
-def classify(post: Post, account_id: int) -> Verdict:
+@dataclass(frozen=True)
+class Signals:
+    """What decides whether a mention deserves a human: the account, its responders, and the noise settings."""
+
+    account_id: int
+    account_handle: str = ""
+    responder_ids: frozenset[int] = frozenset()
+    ignore_implicit: bool = True
+    muted: frozenset[str] = frozenset()  # lower-cased handles
+    keywords: tuple[tuple[str, re.Pattern[str]], ...] = ()  # (as written in IGNORE_KEYWORDS, compiled)
+    vip_handles: frozenset[str] = frozenset()  # lower-cased handles
+    vip_min_followers: int | None = None
+
+    @property
+    def answerers(self) -> frozenset[int]:
+        return frozenset({self.account_id}) | self.responder_ids
+
+
+def keyword_pattern(word: str) -> re.Pattern[str]:
+    """`/regex/` as a regular expression, anything else as plain text; both case-insensitive."""
+    if len(word) > 2 and word.startswith("/") and word.endswith("/"):
+        return re.compile(word[1:-1], re.IGNORECASE)
+    return re.compile(re.escape(word), re.IGNORECASE)
+
+
+def classify(post: Post, signals: Signals) -> Verdict:
     """Decide whether a newly read mention waits for an answer, or why it never will."""
-    if post.author_id == account_id:
+    if post.author_id == signals.account_id:
         return Verdict(Status.IGNORED, "own post")
+    if post.author_id in signals.responder_ids:
+        return Verdict(Status.IGNORED, f"posted by responder @{post.author_handle}")
     if "retweeted" in post.reference_types:
         return Verdict(Status.IGNORED, "retweet")
-    return Verdict(Status.OPEN, "waiting for a reply")
+    if post.author_handle.lower() in signals.muted:
+        return Verdict(Status.IGNORED, f"muted author @{post.author_handle}")
+    matched = next((word for word, pattern in signals.keywords if pattern.search(post.text)), None)
+    if matched is not None:
+        return Verdict(Status.IGNORED, f"ignored keyword {matched}")
+    if signals.ignore_implicit and is_implicit(post, signals):
+        return Verdict(Status.IGNORED, "implicit mention: only in the reply chain")
+    return Verdict(Status.OPEN, "waiting for a reply", vip_reason(post, signals))
 
 
-def answers(reply: Post, mention: Post, account_id: int) -> bool:
-    """Whether the account's post `reply` answers `mention`."""
-    if reply.author_id != account_id or reply.replied_to_id is None:
+def is_implicit(post: Post, signals: Signals) -> bool:
+    """True when the account is named only in the reply-chain prefix and the post does not reply to it."""
+    if post.in_reply_to_user_id == signals.account_id or not signals.account_handle:
+        return False
+    starts = [start for handle, start in post.mentioned if handle == signals.account_handle.lower()]
+    return bool(starts) and all(start < post.display_start for start in starts)
+
+
+def vip_reason(post: Post, signals: Signals) -> str | None:
+    """Why this author's mentions are alerted sooner, or None."""
+    if post.author_handle and post.author_handle.lower() in signals.vip_handles:
+        return "VIP: listed in VIP_AUTHORS"
+    if signals.vip_min_followers is not None and (post.author_followers or 0) >= signals.vip_min_followers:
+        return f"VIP: {_count(post.author_followers or 0)} followers"
+    return None
+
+
+def _count(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M".replace(".0M", "M")
+    if n >= 10_000:
+        return f"{n // 1000}k"
+    return f"{n:,}"
+
+
+def answers(reply: Post, mention: Post, answerers: Collection[int]) -> bool:
+    """Whether `reply`, by the account or a responder (`answerers`), answers `mention`."""
+    if reply.author_id not in answerers or reply.replied_to_id is None:
         return False
     if reply.replied_to_id in mention.ids:
         return True
@@ -41,9 +107,9 @@ def answers(reply: Post, mention: Post, account_id: int) -> bool:
     )
 
 
-def first_answer(mention: Post, replies: Iterable[Post], account_id: int) -> Post | None:
-    """The earliest of the account's replies that answers the mention, if any."""
-    found = [r for r in replies if answers(r, mention, account_id)]
+def first_answer(mention: Post, replies: Iterable[Post], answerers: Collection[int]) -> Post | None:
+    """The earliest reply that answers the mention, if any."""
+    found = [r for r in replies if answers(r, mention, answerers)]
     return min(found, key=lambda r: r.id) if found else None
 
 
@@ -54,3 +120,46 @@ def due_at(posted_at: datetime, alert_after: timedelta) -> datetime:
 
 def is_due(posted_at: datetime, now: datetime, alert_after: timedelta) -> bool:
     return now >= due_at(posted_at, alert_after)
+
+
+def follow_up(
+    mention: Mention,
+    escalated_at: datetime | None,
+    reminded_at: datetime | None,
+    now: datetime,
+    escalate_after: timedelta | None,
+    remind_every: timedelta | None,
+    escalate_to: tuple[str, ...],
+) -> FollowUp | None:
+    """Whether an alerted mention needs a nudge in its thread now, and whom it pings (Slack user/group IDs, here, channel)."""
+    if mention.status is not Status.OPEN:
+        return None
+    snoozed = mention.snoozed_until
+    if snoozed is not None and now < snoozed:
+        return None
+    holder = (mention.claimed_by,) if mention.claimed_by else ()
+    if snoozed is not None and (reminded_at is None or reminded_at < snoozed):
+        return FollowUp("woke", holder or ((mention.snoozed_by,) if mention.snoozed_by else ()))
+    if escalated_at is None:
+        if escalate_after is None or now - mention.post.created_at < escalate_after:
+            return None
+        return FollowUp("reminder", holder) if holder else FollowUp("escalation", escalate_to)
+    last = max(escalated_at, reminded_at or escalated_at)
+    if remind_every and now - last >= remind_every:
+        return FollowUp("reminder", holder or escalate_to)
+    return None
+
+
+SNOOZE_CHOICES = ("1h", "4h", "tomorrow")
+
+
+def snooze_until(choice: str, now: datetime, tz: tzinfo) -> datetime | None:
+    """When a snooze chosen now ends: in 1 or 4 hours, or tomorrow at 09:00 local time. None for an unknown choice."""
+    if choice == "1h":
+        return now + timedelta(hours=1)
+    if choice == "4h":
+        return now + timedelta(hours=4)
+    if choice == "tomorrow":
+        tomorrow = now.astimezone(tz).date() + timedelta(days=1)
+        return datetime.combine(tomorrow, time(9, 0), tzinfo=tz).astimezone(UTC)
+    return None

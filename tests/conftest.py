@@ -11,7 +11,9 @@ import pytest
 from bot.clock import FakeClock
 from bot.model import Account
 from bot.services.poll import PollService
-from bot.services.sweep import SweepService
+from bot.rules import Signals
+from bot.services.poll import OWN_POSTS, reply_endpoint
+from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
@@ -112,8 +114,11 @@ def env(fake_x: FakeX, fake_slack: FakeSlack, tmp_path, monkeypatch) -> dict[str
         "DATABASE_URL": f"sqlite:///{tmp_path}/replywatch.db",
         "HTTP_TIMEOUT": "5s",
     }
+    from bot.config import Settings
+
+    settings = {name.upper() for name in Settings.model_fields}
     for key in list(os.environ):
-        if key.startswith(("X_", "SLACK_")) or key in {"ALERT_AFTER", "POLL_INTERVAL", "DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "HTTP_TIMEOUT"}:
+        if key.startswith(("X_", "SLACK_")) or key in settings:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     return values
@@ -148,21 +153,34 @@ def make_loop(
     alert_after: timedelta = timedelta(minutes=30),
     interval: timedelta = timedelta(seconds=60),
     timeout: float = 5,
+    responders: tuple[str, ...] = (),
+    signals: dict | None = None,
+    **sweep: object,
 ) -> Loop:
+    """`signals`: Signals fields besides the ids (muted, keywords, vip_min_followers …); `sweep`: SweepConfig fields."""
     clock = FakeClock(START)
     fake_x.now = clock.now
     fake_slack.now = lambda: clock.now().timestamp()
     x = XClient(base_url=fake_x.url, timeout=timeout, bearer_token=fake_x.bearer)
     slack = SlackClient(token=fake_slack.token, base_url=fake_slack.url, timeout=timeout)
     account = x.lookup_account("acme")
+    helpers = [x.lookup_account(h) for h in responders]
+    rules = Signals(account.id, account.username, frozenset(r.id for r in helpers), **(signals or {}))
+    config = SweepConfig(
+        channel=slack.channel_id("#alerts"),
+        alert_after=alert_after,
+        poll_interval=interval,
+        reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in helpers)),
+        **sweep,  # type: ignore[arg-type]
+    )
     return Loop(
         x=fake_x,
         slack=fake_slack,
         store=store,
         clock=clock,
         account=account,
-        poll=PollService(x, store, account, clock, interval, rand=lambda: 0.5),
-        sweep=SweepService(slack, store, account, clock, slack.channel_id("#alerts"), alert_after, interval, x),
+        poll=PollService(x, store, account, clock, interval, rand=lambda: 0.5, signals=rules, responders=helpers),
+        sweep=SweepService(slack, store, account, clock, config, x),
         acme=fake_x.user("acme"),
     )
 

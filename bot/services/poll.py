@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -36,6 +36,11 @@ MENTIONS_CAP = 800
 TOKEN_REFUSED = "token refused"
 SEARCH_REACH = timedelta(days=7) - timedelta(minutes=5)
 TWITTER_EPOCH_MS = 1288834974657
+
+
+def reply_endpoint(who: Account) -> str:
+    """The cursor name for a responder's timeline (the account's own is OWN_POSTS)."""
+    return f"{OWN_POSTS}:{who.username}"
 
 
 def snowflake_time(post_id: int) -> datetime:
@@ -69,6 +74,8 @@ class PollService:
         clock: Clock,
         interval: timedelta = timedelta(seconds=60),
         rand: Callable[[], float] = random.random,
+        signals: rules.Signals | None = None,
+        responders: Sequence[Account] = (),
     ) -> None:
         self.x = x
         self.store = store
@@ -76,26 +83,32 @@ class PollService:
         self.clock = clock
         self.interval = interval
         self.rand = rand
+        self.signals = signals or rules.Signals(account.id, account.username)
+        self.answerers = {OWN_POSTS: account} | {reply_endpoint(r): r for r in responders}
 
     def run_once(self) -> PollResult:
         now = self.clock.now()
         user = self.account.username
         with self.store.unit() as repo:
-            state = {e: repo.endpoint(user, e) for e in (MENTIONS, OWN_POSTS)}
-        mentions = self._read(MENTIONS, self.x.mentions, state[MENTIONS], now)
-        own = self._read(OWN_POSTS, self.x.own_posts, state[OWN_POSTS], now)
+            state = {e: repo.endpoint(user, e) for e in (MENTIONS, *self.answerers)}
+        reads = {MENTIONS: self._read(MENTIONS, self.x.mentions, self.account, state[MENTIONS], now)}
+        for endpoint, who in self.answerers.items():
+            reads[endpoint] = self._read(endpoint, self.x.own_posts, who, state[endpoint], now)
+        mentions = reads[MENTIONS]
         cursor = state[MENTIONS].newest_id if state[MENTIONS] else None
         recovered, gap_notice = self._recover_gap(mentions, cursor, now)
 
-        result = PollResult(errors=(mentions.error is not None) + (own.error is not None), recovered=len(recovered))
+        result = PollResult(errors=sum(r.error is not None for r in reads.values()), recovered=len(recovered))
         mention_posts = (mentions.timeline.posts if mentions.timeline else []) + recovered
-        replies = [p for p in own.timeline.posts if p.replied_to_id is not None] if own.timeline else []
+        replies = [
+            p for e in self.answerers if reads[e].timeline for p in reads[e].timeline.posts if p.replied_to_id is not None
+        ]
         with self.store.unit() as repo:
-            judged = [(p, rules.classify(p, self.account.id)) for p in mention_posts]
+            judged = [(p, rules.classify(p, self.signals)) for p in mention_posts]
             result.new_mentions = len(repo.add_mentions(judged, now))
             repo.add_replies(replies)
             result.new_replies = len(replies)
-            for endpoint, read in ((MENTIONS, mentions), (OWN_POSTS, own)):
+            for endpoint, read in reads.items():
                 if not read.skipped:
                     newest = read.timeline.newest_id if read.timeline and read.error is None else None
                     repo.record_poll(user, endpoint, now, newest, read.error, read.next_attempt_at)
@@ -106,14 +119,14 @@ class PollService:
             log.info("poll: %d new mention(s), %d newly answered", result.new_mentions, result.answered)
         return result
 
-    def _read(self, endpoint: str, read, state, now: datetime) -> _Read:  # noqa: ANN001
+    def _read(self, endpoint: str, read, who: Account, state, now: datetime) -> _Read:  # noqa: ANN001
         if state is not None and state.next_attempt_at is not None and now < state.next_attempt_at:
             return _Read(skipped=True)
         cursor = state.newest_id if state else None
         start = now - FIRST_START_WINDOW if cursor is None else None
         failures = (state.failures if state else 0) + 1
         try:
-            timeline = read(self.account, cursor, start)
+            timeline = read(who, cursor, start)
         except RateLimited as exc:
             until = policy.after_rate_limit(now, self.interval, exc.until)
             far = policy.far_reset(now, exc.until)
@@ -183,7 +196,7 @@ class PollService:
         )
         answered = 0
         for mention in candidates.values():
-            reply = rules.first_answer(mention.post, replies, self.account.id)
+            reply = rules.first_answer(mention.post, replies, self.signals.answerers)
             if reply is not None:
                 repo.mark_answered(mention.id, reply)
                 answered += 1

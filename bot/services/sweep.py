@@ -1,10 +1,12 @@
-"""Sweep: deliver what Slack should show — alerts for due, unanswered mentions, edits of alerts whose mention
-was answered or deleted, and notices about replywatch itself — exactly once each, and politely.
+"""Sweep: deliver what Slack should show — alerts for due, unanswered mentions (or one digest when many fall
+due at once), edits of alerts whose mention was answered, closed or acted on, escalations and reminders in an
+alert's thread, and notices about replywatch itself — exactly once each, and politely.
 
-Exactly once: every message is a row before it is a Slack message (alerts `sending` → `sent`; notices `pending`
-→ `sending` → `sent`), and carries a tag in its Slack metadata. When the process stops, or a call fails in a
-way that leaves unknown whether Slack posted, the row stays `sending`; the next sweep looks for the tagged
-message in the channel's history before posting again. Only a clear "no" from Slack lets it be posted afresh.
+Exactly once: every message is a row before it is a Slack message (alerts and digests `sending` → `sent`;
+notices, escalations and reminders `pending` → `sending` → `sent`), and carries a tag in its Slack metadata. When
+the process stops, or a call fails in a way that leaves unknown whether Slack posted, the row stays `sending`;
+the next sweep looks for the tagged message in the channel's history (or the thread) before posting again. Only
+a clear "no" from Slack lets it be posted afresh.
 
 Politely: at most one new message per second per channel, and nothing at all to a channel before its
 Retry-After has passed. Nothing here sleeps: what cannot go now goes on a later sweep.
@@ -14,36 +16,71 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from bot import rules
 from bot.clock import Clock
 from bot.errors import RateLimited, Rejected, ServiceError
-from bot.model import Account, Mention, SlackMessage
+from bot.model import Account, FollowUp, Mention, SlackMessage, Status
 from bot.services.poll import MENTIONS, OWN_POSTS, TOKEN_REFUSED
-from bot.slack.blocks import alert_message, closed_message, escape, notice_message
+from bot.slack.blocks import alert_message, closed_message, digest_message, escape, follow_up_message, notice_message
 
 if TYPE_CHECKING:
     from bot.ports import SlackSink, XSource
-    from bot.store.repository import Store
+    from bot.store.repository import Repository, Store
 
 log = logging.getLogger(__name__)
 
 POST_SPACING = timedelta(seconds=1)
 FAILURE_PAUSE = timedelta(seconds=3)  # after a 5xx or a timeout, so an outage is not hammered every sweep
 RATE_LIMIT_PAUSE = timedelta(seconds=30)  # a 429 without Retry-After
-DUE_BATCH = 25  # due mentions read (and looked up on X) at a time; at most one is posted per sweep anyway
+DUE_LIMIT = 1000  # due mentions read at a time: one digest holds them all
 BROKEN_AFTER_INTERVALS = 3
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """When and how the sweep alerts (from Settings; tests build it directly)."""
+
+    channel: str
+    alert_after: timedelta = timedelta(minutes=30)
+    poll_interval: timedelta = timedelta(seconds=60)
+    alert_after_vip: timedelta = timedelta(minutes=10)
+    escalate_after: timedelta | None = timedelta(hours=2)
+    escalate_to: tuple[str, ...] = ()
+    remind_every: timedelta | None = timedelta(hours=2)
+    digest_threshold: int = 5
+    reply_endpoints: tuple[str, ...] = (OWN_POSTS,)  # every timeline whose replies count as answers
+    buttons: bool = False  # Socket Mode is on: alerts carry the action buttons
+    timezone: tzinfo = UTC
 
 
 @dataclass
 class SweepResult:
     alerted: int = 0
+    digests: int = 0
     updated: int = 0
     notices: int = 0
     deleted: int = 0
     errors: int = 0
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """A message to post once: `tag` is kind:key (mention, digest or notice), `since` when it was first tried."""
+
+    tag: str
+    since: datetime
+    thread_ts: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.tag.split(":", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.tag.split(":", 1)[1]
 
 
 @dataclass
@@ -70,18 +107,15 @@ class SweepService:
         store: Store,
         account: Account,
         clock: Clock,
-        channel: str,
-        alert_after: timedelta,
-        poll_interval: timedelta = timedelta(seconds=60),
+        config: SweepConfig,
         x: XSource | None = None,
     ) -> None:
         self.slack = slack
         self.store = store
         self.account = account
         self.clock = clock
-        self.channel = channel
-        self.alert_after = alert_after
-        self.poll_interval = poll_interval
+        self.config = config
+        self.channel = config.channel
         self.x = x
         self.pacer = Pacer()
         self._looked_up: set[int] = set()
@@ -90,90 +124,120 @@ class SweepService:
         now = self.clock.now()
         result = SweepResult()
         self._queue_health_notices(now)
+        self._queue_follow_ups(now)
+        cfg = self.config
         with self.store.unit() as repo:
-            in_doubt = repo.alerts_in_doubt()
-            replies = repo.endpoint(self.account.username, OWN_POSTS)
-            checked = replies.last_success_at if replies else None
-            free = self.pacer.ready(self.channel, now)
-            due = repo.due_without_alert(now - self.alert_after, checked, DUE_BATCH) if checked and free else []
+            in_doubt = [_Outgoing(f"mention:{a.mention_id}", a.created_at) for a in repo.alerts_in_doubt()]
+            in_doubt += [_Outgoing(f"digest:{d.id}", d.created_at) for d in repo.digests_in_doubt()]
             notices = repo.notices_unsent()
-        for alert in in_doubt:
-            self._deliver(f"mention:{alert.mention_id}", alert.created_at, now, result, in_doubt=True)
+            checked = self._replies_checked(repo)
+            due = []
+            if checked and self.pacer.ready(self.channel, now):
+                vip_cutoff = now - min(cfg.alert_after_vip, cfg.alert_after)
+                due = repo.due_without_alert(now - cfg.alert_after, checked, DUE_LIMIT, vip_cutoff)
+        for item in in_doubt:
+            self._deliver(item, now, result, in_doubt=True)
         for notice in notices:
-            self._deliver(f"notice:{notice.key}", notice.created_at, now, result, in_doubt=notice.state == "sending")
-        due = [m for m in due if rules.is_due(m.post.created_at, now, self.alert_after)]
-        for mention in self._drop_deleted(due, result):
+            item = _Outgoing(f"notice:{notice.key}", notice.created_at, notice.thread_ts)
+            self._deliver(item, now, result, in_doubt=notice.state == "sending")
+        due = self._drop_deleted([m for m in due if rules.is_due(m.post.created_at, now, self._wait(m))], result)
+        if len(due) > cfg.digest_threshold:
+            with self.store.unit() as repo:
+                digest_id = repo.start_digest([m.id for m in due], self.channel, now)
+            if digest_id is not None:
+                log.info("%d mentions fell due at once: one digest instead of %d alerts", len(due), len(due))
+                self._deliver(_Outgoing(f"digest:{digest_id}", now), now, result, in_doubt=False)
+            due = []
+        for mention in due:
             if not self.pacer.ready(self.channel, now):
                 break
             with self.store.unit() as repo:
                 if not repo.start_alert(mention.id, self.channel, now):
                     continue
-            self._deliver(f"mention:{mention.id}", now, now, result, in_doubt=False)
-        self._update_closed(now, result)
+            self._deliver(_Outgoing(f"mention:{mention.id}", now), now, result, in_doubt=False)
+        self._refresh(now, result)
         return result
+
+    def _wait(self, mention: Mention) -> timedelta:
+        return min(self.config.alert_after_vip, self.config.alert_after) if mention.priority else self.config.alert_after
+
+    def _replies_checked(self, repo: Repository) -> datetime | None:
+        """When every timeline whose replies answer mentions was last read; None if one never was."""
+        states = [repo.endpoint(self.account.username, e) for e in self.config.reply_endpoints]
+        if any(s is None or s.last_success_at is None for s in states):
+            return None
+        return min(s.last_success_at for s in states)  # type: ignore[union-attr]
 
     # --- delivery -------------------------------------------------------------------------------------
 
-    def _deliver(self, tag: str, started: datetime, now: datetime, result: SweepResult, *, in_doubt: bool) -> None:
-        """Post the message behind `tag` once. If an earlier try may have reached Slack, look for it first."""
+    def _deliver(self, item: _Outgoing, now: datetime, result: SweepResult, *, in_doubt: bool) -> None:
+        """Post `item` once. If an earlier try may have reached Slack, look for it first."""
         if not self.pacer.ready(self.channel, now):
             return
-        kind, key = tag.split(":", 1)
         if in_doubt:
             try:
-                found = self.slack.find_tagged(self.channel, tag, started)
+                found = self.slack.find_tagged(self.channel, item.tag, item.since, item.thread_ts)
             except Rejected as exc:
-                log.warning("cannot search Slack for %s (%s); posting it", tag, exc.message)
+                log.warning("cannot search Slack for %s (%s); posting it", item.tag, exc.message)
                 found = None
             except ServiceError as exc:
-                self._note_failure(exc, now, result, f"cannot check Slack for {tag} yet")
+                self._note_failure(exc, now, result, f"cannot check Slack for {item.tag} yet")
                 return
             if found is not None:
-                self._mark(kind, key, "sent", found, now)
-                log.info("%s was already in Slack (%s); adopted it", tag, found[1])
+                self._mark(item, "sent", found, now)
+                log.info("%s was already in Slack (%s); adopted it", item.tag, found[1])
                 return
-        message = self._message(kind, key, now)
+        message = self._message(item, now)
         if message is None:
             return
-        self._mark(kind, key, "sending", None, now)
+        self._mark(item, "sending", None, now)
         try:
-            channel, ts = self.slack.post(self.channel, message, tag)
+            channel, ts = self.slack.post(self.channel, message, item.tag, item.thread_ts)
         except Rejected as exc:
-            log.error("Slack refused %s: %s", tag, exc.message)
-            self._mark(kind, key, "retry", None, now)
+            log.error("Slack refused %s: %s", item.tag, exc.message)
+            self._mark(item, "retry", None, now)
             result.errors += 1
             return
         except ServiceError as exc:
-            self._note_failure(exc, now, result, f"{tag} not confirmed, will check before retrying")
+            self._note_failure(exc, now, result, f"{item.tag} not confirmed, will check before retrying")
             return
         finally:
             self.pacer.posted(self.channel, now)
-        self._mark(kind, key, "sent", (channel, ts), self.clock.now())
-        log.info("posted %s (%s)", tag, ts)
-        if kind == "mention":
-            result.alerted += 1
-        else:
-            result.notices += 1
+        self._mark(item, "sent", (channel, ts), self.clock.now())
+        log.info("posted %s (%s)", item.tag, ts)
+        counter = {"mention": "alerted", "digest": "digests"}.get(item.kind, "notices")
+        setattr(result, counter, getattr(result, counter) + 1)
 
-    def _message(self, kind: str, key: str, now: datetime) -> SlackMessage | None:
+    def _message(self, item: _Outgoing, now: datetime) -> SlackMessage | None:
         with self.store.unit() as repo:
-            if kind == "mention":
-                mention = repo.mention(int(key))
-                return alert_message(mention, now) if mention is not None else None
-            notice = next((n for n in repo.notices_unsent() if n.key == key), None)
+            if item.kind == "mention":
+                mention = repo.mention(int(item.key))
+                if mention is None:
+                    return None
+                return alert_message(mention, now, buttons=self.config.buttons, tz=self.config.timezone)
+            if item.kind == "digest":
+                found = repo.digest(int(item.key))
+                return digest_message(found[1], now) if found else None
+            notice = next((n for n in repo.notices_unsent() if n.key == item.key), None)
             return notice_message(notice.text) if notice is not None else None
 
-    def _mark(self, kind: str, key: str, state: str, posted: tuple[str, str] | None, now: datetime) -> None:
+    def _mark(self, item: _Outgoing, state: str, posted: tuple[str, str] | None, now: datetime) -> None:
+        """Record how posting went: sending (about to), sent (with the ts), retry (Slack surely did not post)."""
         with self.store.unit() as repo:
-            if kind == "mention":
+            if item.kind == "mention":
                 if state == "sent" and posted is not None:
-                    repo.alert_sent(int(key), posted[0], posted[1], now)
+                    repo.alert_sent(int(item.key), posted[0], posted[1], now)
                 elif state == "retry":
-                    repo.drop_alert(int(key))
+                    repo.drop_alert(int(item.key))
+            elif item.kind == "digest":
+                if state == "sent" and posted is not None:
+                    repo.digest_sent(int(item.key), posted[0], posted[1], now)
+                elif state == "retry":
+                    repo.drop_digest(int(item.key))
             elif state == "sent" and posted is not None:
-                repo.notice_state(key, "sent", posted[0], posted[1], now)
+                repo.notice_state(item.key, "sent", posted[0], posted[1], now)
             else:
-                repo.notice_state(key, "pending" if state == "retry" else state)
+                repo.notice_state(item.key, "pending" if state == "retry" else state)
 
     def _note_failure(self, exc: ServiceError, now: datetime, result: SweepResult, what: str) -> None:
         """Slack said wait (Retry-After), or failed: leave the channel alone for a while either way."""
@@ -184,21 +248,73 @@ class SweepService:
 
     # --- edits ----------------------------------------------------------------------------------------
 
-    def _update_closed(self, now: datetime, result: SweepResult) -> None:
+    def _refresh(self, now: datetime, result: SweepResult) -> None:
+        """Edit alerts (and digests) whose mention closed or was acted on in Slack."""
         with self.store.unit() as repo:
-            to_resolve = repo.alerts_to_resolve()
-        for alert, mention in to_resolve:
+            stale = repo.alerts_to_refresh()
+        digests: dict[int, list[tuple[int, int, bool]]] = {}
+        for alert, mention in stale:
+            closed = mention.status is not Status.OPEN
+            if alert.digest_id is not None:
+                digests.setdefault(alert.digest_id, []).append((mention.id, alert.revision, closed))
+                continue
             if not self.pacer.ready(self.channel, now):
                 return
-            try:
-                self.slack.update(alert.channel, alert.ts, closed_message(mention, self.account.username))
-            except ServiceError as exc:
-                self._note_failure(exc, now, result, f"could not update the alert for mention {mention.id}")
-                continue
+            if closed:
+                message = closed_message(mention, self.account.username)
+            else:
+                message = alert_message(mention, now, buttons=self.config.buttons, tz=self.config.timezone)
+            if self._edit(alert.channel, alert.ts, message, now, result, f"the alert for mention {mention.id}"):
+                with self.store.unit() as repo:
+                    repo.alert_rendered(mention.id, alert.revision, closed, self.clock.now())
+                log.info("alert for mention %d updated: %s", mention.id, mention.reason)
+        for digest_id, members in digests.items():
             with self.store.unit() as repo:
-                repo.alert_resolved(mention.id, self.clock.now())
-            log.info("alert for mention %d updated: %s", mention.id, mention.reason)
-            result.updated += 1
+                found = repo.digest(digest_id)
+            if found is None or found[0].ts is None or not self.pacer.ready(self.channel, now):
+                continue
+            digest, mentions = found
+            if self._edit(digest.channel, digest.ts, digest_message(mentions, now), now, result, f"digest {digest_id}"):
+                with self.store.unit() as repo:
+                    for mention_id, revision, closed in members:
+                        repo.alert_rendered(mention_id, revision, closed, self.clock.now())
+                log.info("digest %d updated: %d mention(s) closed", digest_id, sum(c for _, _, c in members))
+
+    def _edit(self, channel: str, ts: str | None, message: SlackMessage, now: datetime, result: SweepResult, what: str) -> bool:
+        try:
+            self.slack.update(channel, ts or "", message)
+        except ServiceError as exc:
+            self._note_failure(exc, now, result, f"could not update {what}")
+            return False
+        result.updated += 1
+        return True
+
+    # --- escalations and reminders ---------------------------------------------------------------------
+
+    def _queue_follow_ups(self, now: datetime) -> None:
+        """Queue the escalations and reminders that are due, one per thread, in the same transaction that notes them.
+
+        Judged as of the last read of the replies, not as of now: a reply made before the escalation was due
+        but not read yet must not let it go out (the same reason no alert goes out before replies are read)."""
+        cfg = self.config
+        with self.store.unit() as repo:
+            checked = self._replies_checked(repo)
+            if checked is None:
+                return
+            as_of = min(now, checked)
+            groups: dict[tuple[str, FollowUp, bool], list[Mention]] = {}
+            for alert, mention in repo.alerted_open():
+                follow_up = rules.follow_up(
+                    mention, alert.escalated_at, alert.reminded_at, as_of, cfg.escalate_after, cfg.remind_every, cfg.escalate_to
+                )
+                if follow_up is not None and alert.ts is not None:
+                    first = follow_up.kind != "woke" and alert.escalated_at is None
+                    groups.setdefault((alert.ts, follow_up, first), []).append(mention)
+            for (thread_ts, follow_up, first), mentions in groups.items():
+                key = f"{follow_up.kind}:{thread_ts}:{mentions[0].id}:{now.isoformat()}"
+                repo.add_notice(key, follow_up_message(follow_up, mentions, now).text, now, thread_ts=thread_ts)
+                repo.followed_up([m.id for m in mentions], now, first=first)
+                log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
 
     # --- deleted posts --------------------------------------------------------------------------------
 
@@ -237,7 +353,7 @@ class SweepService:
             broken = [
                 s for s in states
                 if s.failing_since is not None
-                and (now - s.failing_since > self.poll_interval * BROKEN_AFTER_INTERVALS or _auth_error(s.last_error))
+                and (now - s.failing_since > self.config.poll_interval * BROKEN_AFTER_INTERVALS or _auth_error(s.last_error))
             ]
             if broken:
                 first = min(broken, key=lambda s: s.failing_since)

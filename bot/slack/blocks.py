@@ -8,16 +8,24 @@ limits. Everything that goes into a message passes through `_safe`.
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
-from bot.model import Mention, SlackMessage, Status
+from bot.model import FollowUp, Mention, SlackMessage, Status
 
 SECTION_LIMIT = 3000
 TEXT_LIMIT = 2500  # the quoted post, leaving room for the header lines
 NAME_LIMIT = 100
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
+_SLACK_ID = re.compile(r"[UWS][A-Z0-9]{2,30}")
+PROTECTED = "protected account — open on X to read it"
+SNOOZES = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "until tomorrow 09:00"}
+CLOSE_REASONS = {"spam": "spam", "elsewhere": "handled elsewhere", "not_for_us": "not for us", "other": "other"}
+DIGEST_LINES_PER_SECTION = 8  # a line is at most ~300 characters; a section holds 3,000
+DIGEST_SECTIONS = 45  # Block Kit allows 50 blocks a message
+EXCERPT = 90
 _SLACK_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
@@ -70,30 +78,199 @@ def _who(mention: Mention) -> tuple[str, str]:
     return name, (f"@{handle}" if handle else "(unknown handle)")
 
 
-def _quote(text: str) -> str:
-    body = _safe(text, TEXT_LIMIT)
+def _quote(mention: Mention) -> str:
+    if mention.post.author_protected:
+        return f"&gt; _{PROTECTED}_"
+    body = _safe(mention.post.text, TEXT_LIMIT)
     return "\n".join("&gt; " + line if line else "&gt;" for line in body.split("\n")) if body else "&gt; (no text)"
 
 
-def alert_message(mention: Mention, now: datetime) -> SlackMessage:
-    """The alert for an open mention that has waited too long."""
+def _excerpt(mention: Mention, limit: int) -> str:
+    return PROTECTED if mention.post.author_protected else _safe(mention.post.text, limit, single_line=True)
+
+
+def slack_mention(target: str) -> str:
+    """How we ping someone: a user ID, a user-group ID, here or channel (our settings, never text from X)."""
+    if target in {"here", "channel"}:
+        return f"<!{target}>"
+    if not _SLACK_ID.fullmatch(target):
+        return ""
+    return f"<!subteam^{target}>" if target.startswith("S") else f"<@{target}>"
+
+
+def local_time(moment: datetime, tz: tzinfo) -> str:
+    local = moment.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+
+
+def alert_message(mention: Mention, now: datetime, *, buttons: bool = False, tz: tzinfo = UTC) -> SlackMessage:
+    """The alert for an open mention that has waited too long; with `buttons`, the actions that work it."""
     name, handle = _who(mention)
     age = format_age(now - mention.post.created_at)
     url = post_url(mention.post.author_handle, mention.id)
     headline = f":hourglass: *{name}* ({handle}) has been waiting {age} for a reply"
+    if mention.priority:
+        headline = f":star: {headline} · _{_safe(mention.priority, 100, single_line=True)}_"
+    context = [f"posted {_stamp(mention)}"]
+    if not buttons:
+        context.insert(0, f"<{url}|Open on X>")
+    if mention.claimed_by:
+        context.append(f"claimed by {slack_mention(mention.claimed_by)}")
+    if mention.snoozed_until and mention.snoozed_until > now:
+        context.append(f"snoozed until {local_time(mention.snoozed_until, tz)} by {slack_mention(mention.snoozed_by or '')}")
     blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{headline}\n{_quote(mention.post.text)}"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{url}|Open on X> · posted {_stamp(mention)}"}]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{headline}\n{_quote(mention)}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]},
     ]
-    fallback = f"{name} ({handle}) has been waiting {age} for a reply: {_safe(mention.post.text, 200, single_line=True)}"
+    if buttons:
+        blocks.append(_actions(mention, url))
+    fallback = f"{name} ({handle}) has been waiting {age} for a reply: {_excerpt(mention, 200)}"
     return SlackMessage(text=fallback, blocks=blocks)
+
+
+def _actions(mention: Mention, url: str) -> dict:
+    key = str(mention.id)
+    plain = lambda text: {"type": "plain_text", "text": text}  # noqa: E731
+    return {
+        "type": "actions",
+        "block_id": f"mention:{key}",
+        "elements": [
+            {"type": "button", "action_id": "claim", "text": plain("I'll take it"), "value": key, "style": "primary"},
+            {
+                "type": "static_select",
+                "action_id": "snooze",
+                "placeholder": plain("Snooze"),
+                "options": [{"text": plain(label), "value": f"{key}:{value}"} for value, label in SNOOZES.items()],
+            },
+            {"type": "button", "action_id": "close", "text": plain("No reply needed"), "value": key},
+            {"type": "button", "action_id": "open", "text": plain("Open on X"), "url": url},
+        ],
+    }
+
+
+def close_view(mention: Mention, channel: str) -> dict:
+    """The modal that asks why a mention needs no reply."""
+    plain = lambda text: {"type": "plain_text", "text": text}  # noqa: E731
+    name, handle = _who(mention)
+    return {
+        "type": "modal",
+        "callback_id": "close_reason",
+        "private_metadata": json.dumps({"mention": str(mention.id), "channel": channel}),
+        "title": plain("No reply needed"),
+        "submit": plain("Close it"),
+        "close": plain("Cancel"),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{name}* ({handle}): {_excerpt(mention, 200)}"}},
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": plain("Why does it need no reply?"),
+                "element": {
+                    "type": "radio_buttons",
+                    "action_id": "choice",
+                    "options": [{"text": plain(label.capitalize()), "value": value} for value, label in CLOSE_REASONS.items()],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "note",
+                "optional": True,
+                "label": plain("Details (needed for Other)"),
+                "element": {"type": "plain_text_input", "action_id": "text", "max_length": 300},
+            },
+        ],
+    }
+
+
+def digest_message(members: list[Mention], now: datetime) -> SlackMessage:
+    """One message for many mentions that fell due at once; answered and closed ones are struck through."""
+    waiting = [m for m in members if m.status is Status.OPEN]
+    headline = f":hourglass: *{len(members)} mentions* have been waiting for a reply"
+    if len(waiting) < len(members):
+        headline += f"; {len(members) - len(waiting)} since answered or closed, {len(waiting)} still waiting"
+    lines = [_digest_line(m, now) for m in members]
+    shown = DIGEST_LINES_PER_SECTION * DIGEST_SECTIONS
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": headline}}]
+    for i in range(0, min(len(lines), shown), DIGEST_LINES_PER_SECTION):
+        text = "\n".join(lines[i : i + DIGEST_LINES_PER_SECTION])
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    if len(lines) > shown:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {len(lines) - shown} more: `/replywatch` lists them all"}]})
+    fallback = f"{len(waiting)} of {len(members)} mentions are waiting for a reply"
+    return SlackMessage(text=fallback, blocks=blocks)
+
+
+def _digest_line(mention: Mention, now: datetime) -> str:
+    name, handle = _who(mention)
+    url = post_url(mention.post.author_handle, mention.id)
+    if mention.status is not Status.OPEN:
+        return f":white_check_mark: ~{handle}~ {_closed_words(mention)}"
+    vip = " :star:" if mention.priority else ""
+    return f"•{vip} <{url}|{handle}> ({name}), {format_age(now - mention.post.created_at)}: {_excerpt(mention, EXCERPT)}"
+
+
+def _closed_words(mention: Mention) -> str:
+    if mention.status is Status.ANSWERED:
+        return "answered"
+    if mention.status is Status.DELETED:
+        return "deleted on X"
+    return _safe(mention.reason, 120, single_line=True)
+
+
+def follow_up_message(follow_up: FollowUp, mentions: list[Mention], now: datetime) -> SlackMessage:
+    """An escalation or reminder in the alert's (or digest's) thread."""
+    pings = " ".join(p for p in (slack_mention(t) for t in follow_up.to) if p)
+    oldest = min(m.post.created_at for m in mentions)
+    what = "still unanswered" if len(mentions) == 1 else f"{len(mentions)} mentions still unanswered"
+    icon, word = {
+        "escalation": (":rotating_light:", "Escalation"),
+        "woke": (":alarm_clock:", "Snooze over"),
+    }.get(follow_up.kind, (":bell:", "Reminder"))
+    handles = ", ".join(f"<{post_url(m.post.author_handle, m.id)}|{_who(m)[1]}>" for m in mentions[:10])
+    more = f" and {len(mentions) - 10} more" if len(mentions) > 10 else ""
+    text = f"{icon} {word}: {pings + ' ' if pings else ''}{what} after {format_age(now - oldest)}: {handles}{more}"
+    return SlackMessage(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+
+
+def queue_message(rows: list[Mention], now: datetime, tz: tzinfo = UTC, limit: int = 40) -> dict:
+    """The `/replywatch` answer: the open queue, oldest first, only for whoever asked."""
+    if not rows:
+        return {"response_type": "ephemeral", "text": ":white_check_mark: Nothing is waiting for a reply."}
+    lines = []
+    for m in rows[:limit]:
+        name, handle = _who(m)
+        state = []
+        if m.claimed_by:
+            state.append(f"claimed by {slack_mention(m.claimed_by)}")
+        if m.snoozed_until and m.snoozed_until > now:
+            state.append(f"snoozed until {local_time(m.snoozed_until, tz)}")
+        extra = f" _({', '.join(state)})_" if state else ""
+        url = post_url(m.post.author_handle, m.id)
+        lines.append(f"• {format_age(now - m.post.created_at)} <{url}|{handle}>{extra}: {_excerpt(m, 80)}")
+    head = f"*{len(rows)} open mention(s)*, oldest first:"
+    if len(rows) > limit:
+        lines.append(f"and {len(rows) - limit} more (`replywatch status` lists them all)")
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
+    for i in range(0, len(lines), 10):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines[i : i + 10])}})
+    return {"response_type": "ephemeral", "text": f"{len(rows)} open mention(s)", "blocks": blocks}
 
 
 def closed_message(mention: Mention, account_handle: str) -> SlackMessage:
     """The same alert, edited once the mention is no longer open."""
     if mention.status is Status.DELETED:
         return deleted_message(mention)
-    return answered_message(mention, account_handle)
+    if mention.status is Status.ANSWERED:
+        return answered_message(mention, account_handle)
+    name, handle = _who(mention)
+    url = post_url(mention.post.author_handle, mention.id)
+    by = f" by {slack_mention(mention.claimed_by)}" if mention.claimed_by else ""
+    headline = f":heavy_check_mark: *{name}* ({handle}): closed{by}, {_safe(mention.reason, 300, single_line=True)}"
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{headline}\n{_quote(mention)}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{url}|Mention on X> · posted {_stamp(mention)}"}]},
+    ]
+    return SlackMessage(text=f"Closed: {name} ({handle})", blocks=blocks)
 
 
 def deleted_message(mention: Mention) -> SlackMessage:
@@ -121,7 +298,7 @@ def answered_message(mention: Mention, account_handle: str) -> SlackMessage:
     reply = post_url(account_handle, mention.answered_by) if mention.answered_by else url
     headline = f":white_check_mark: *{name}* ({handle}) was answered after {after}"
     blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{headline}\n{_quote(mention.post.text)}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{headline}\n{_quote(mention)}"}},
         {
             "type": "context",
             "elements": [{"type": "mrkdwn", "text": f"<{reply}|Reply on X> · <{url}|Mention on X> · posted {_stamp(mention)}"}],

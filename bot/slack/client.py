@@ -49,13 +49,14 @@ class SlackClient:
             if not cursor:
                 raise Rejected("Slack", f"conversations.list: no channel {channel} visible to the bot")
 
-    def post(self, channel: str, message: SlackMessage, tag: str) -> tuple[str, str]:
+    def post(self, channel: str, message: SlackMessage, tag: str, thread_ts: str | None = None) -> tuple[str, str]:
         data = self._call(
             "chat.postMessage",
             self._client.chat_postMessage,
             channel=channel,
             text=message.text,
             blocks=message.blocks,
+            thread_ts=thread_ts,
             unfurl_links=False,
             unfurl_media=False,
             metadata={"event_type": TAG_EVENT, "event_payload": {"tag": tag}},
@@ -67,20 +68,16 @@ class SlackClient:
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         self._call("chat.update", self._client.chat_update, channel=channel, ts=ts, text=message.text, blocks=message.blocks)
 
-    def find_tagged(self, channel: str, tag: str, oldest: datetime) -> tuple[str, str] | None:
-        """Search the channel's recent history for our message carrying this tag."""
+    def find_tagged(self, channel: str, tag: str, oldest: datetime, thread_ts: str | None = None) -> tuple[str, str] | None:
+        """Search the channel's recent history (or the thread) for our message carrying this tag."""
         cursor = None
         since = f"{(oldest - timedelta(minutes=1)).astimezone(UTC).timestamp():.6f}"
+        method, func = ("conversations.replies", self._client.conversations_replies) if thread_ts else (
+            "conversations.history", self._client.conversations_history
+        )
+        extra = {"ts": thread_ts} if thread_ts else {}
         for _ in range(HISTORY_PAGES):
-            data = self._call(
-                "conversations.history",
-                self._client.conversations_history,
-                channel=channel,
-                oldest=since,
-                include_all_metadata=True,
-                limit=200,
-                cursor=cursor,
-            )
+            data = self._call(method, func, channel=channel, oldest=since, include_all_metadata=True, limit=200, cursor=cursor, **extra)
             for message in data.get("messages") or []:
                 meta = message.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
@@ -90,6 +87,14 @@ class SlackClient:
             if not cursor:
                 return None
         return None
+
+    def open_view(self, trigger_id: str, view: dict) -> None:
+        """Open a modal in answer to a click (the trigger is valid for 3 seconds)."""
+        self._call("views.open", self._client.views_open, trigger_id=trigger_id, view=view)
+
+    def tell(self, channel: str, user: str, text: str) -> None:
+        """A message only `user` sees (ephemeral)."""
+        self._call("chat.postEphemeral", self._client.chat_postEphemeral, channel=channel, user=user, text=text)
 
     def _call(self, method: str, func, **kwargs) -> dict:  # noqa: ANN001, ANN003
         try:

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.model import Alert, EndpointHealth, Mention, Notice, Post, Status, Verdict
-from bot.store.tables import AlertRow, MentionRow, NoticeRow, PollCursorRow, ReplyRow
+from bot.model import Alert, Digest, EndpointHealth, Mention, Notice, Post, Status, Verdict
+from bot.store.tables import ActionRow, AlertRow, DigestRow, MentionRow, NoticeRow, PollCursorRow, ReplyRow
 
 PENDING, SENDING, SENT, RESOLVED = "pending", "sending", "sent", "resolved"
 
@@ -55,6 +55,8 @@ class Repository:
                 "status": verdict.status.value,
                 "status_reason": verdict.reason,
                 "first_seen_at": seen_at,
+                "author_protected": post.author_protected,
+                "priority": verdict.priority,
             }
             for post, verdict in judged
         ]
@@ -91,6 +93,7 @@ class Repository:
         rows = [
             {
                 "id": r.id,
+                "author_id": r.author_id,
                 "conversation_id": r.conversation_id,
                 "replied_to_id": r.replied_to_id,
                 "in_reply_to_user_id": r.in_reply_to_user_id,
@@ -132,7 +135,7 @@ class Repository:
         return [
             Post(
                 id=r.id,
-                author_id=account_id,
+                author_id=r.author_id if r.author_id is not None else account_id,
                 text="",
                 created_at=r.created_at,
                 conversation_id=r.conversation_id,
@@ -168,14 +171,20 @@ class Repository:
         )
         return [(_mention(m), _alert(a) if a else None) for m, a in rows]
 
-    def due_without_alert(self, posted_before: datetime, seen_before: datetime, limit: int = 100) -> list[Mention]:
-        """Open mentions posted before the cutoff, checked for replies since they were stored, not yet alerted."""
+    def due_without_alert(
+        self, posted_before: datetime, seen_before: datetime, limit: int = 100, vip_posted_before: datetime | None = None
+    ) -> list[Mention]:
+        """Open mentions posted before the cutoff (VIPs: before theirs), checked for replies since they were
+        stored, not yet alerted."""
+        posted = MentionRow.created_at <= posted_before
+        if vip_posted_before is not None:
+            posted = posted | (MentionRow.priority.is_not(None) & (MentionRow.created_at <= vip_posted_before))
         rows = self.session.scalars(
             select(MentionRow)
             .outerjoin(AlertRow, AlertRow.mention_id == MentionRow.id)
             .where(
                 MentionRow.status == Status.OPEN,
-                MentionRow.created_at <= posted_before,
+                posted,
                 MentionRow.first_seen_at <= seen_before,
                 AlertRow.id.is_(None),
             )
@@ -213,17 +222,127 @@ class Repository:
 
     def alerts_in_doubt(self) -> list[Alert]:
         """Alerts whose post may or may not have reached Slack (the process stopped or the call failed)."""
-        return [_alert(r) for r in self.session.scalars(select(AlertRow).where(AlertRow.state == SENDING))]
+        rows = self.session.scalars(select(AlertRow).where(AlertRow.state == SENDING, AlertRow.digest_id.is_(None)))
+        return [_alert(r) for r in rows]
 
-    def alerts_to_resolve(self) -> list[tuple[Alert, Mention]]:
-        """Sent alerts whose mention is no longer open: their message needs the update."""
+    def alerts_to_refresh(self) -> list[tuple[Alert, Mention]]:
+        """Sent alerts whose message is out of date: the mention closed, or someone acted on it in Slack."""
         rows = self.session.execute(
             select(AlertRow, MentionRow)
             .join(MentionRow, AlertRow.mention_id == MentionRow.id)
-            .where(and_(AlertRow.state == SENT, MentionRow.status != Status.OPEN))
+            .where(and_(AlertRow.state == SENT, (MentionRow.status != Status.OPEN) | (AlertRow.revision > AlertRow.rendered)))
             .order_by(AlertRow.id)
         )
         return [(_alert(a), _mention(m)) for a, m in rows]
+
+    def alert_rendered(self, mention_id: int, revision: int, resolved: bool, now: datetime) -> None:
+        """The message now shows `revision`; a closed mention's alert is done with."""
+        values: dict = {"rendered": revision, "updated_at": now}
+        if resolved:
+            values["state"] = RESOLVED
+        self.session.execute(update(AlertRow).where(AlertRow.mention_id == mention_id).values(**values))
+
+    def alerted_open(self) -> list[tuple[Alert, Mention]]:
+        """Sent alerts whose mention is still open: the candidates for escalations and reminders."""
+        rows = self.session.execute(
+            select(AlertRow, MentionRow)
+            .join(MentionRow, AlertRow.mention_id == MentionRow.id)
+            .where(and_(AlertRow.state == SENT, MentionRow.status == Status.OPEN))
+            .order_by(MentionRow.created_at, MentionRow.id)
+        )
+        return [(_alert(a), _mention(m)) for a, m in rows]
+
+    def followed_up(self, mention_ids: list[int], now: datetime, *, first: bool) -> None:
+        """Note a nudge in the thread: `first` is the one due at ESCALATE_AFTER, the rest are reminders."""
+        values = {"escalated_at": now} if first else {"reminded_at": now}
+        self.session.execute(update(AlertRow).where(AlertRow.mention_id.in_(mention_ids)).values(**values))
+
+    # --- digests --------------------------------------------------------------------------------------
+
+    def start_digest(self, mention_ids: list[int], channel: str, now: datetime) -> int | None:
+        """One digest for these mentions, each claimed for it as its alert. None if none was left to claim."""
+        digest = DigestRow(channel=channel, state=SENDING, created_at=now)
+        self.session.add(digest)
+        self.session.flush()
+        claimed = [
+            m for m in mention_ids
+            if self._insert_once(AlertRow, "mention_id", mention_id=m, channel=channel, state=SENDING, created_at=now, digest_id=digest.id)
+        ]
+        if not claimed:
+            self.session.delete(digest)
+            return None
+        return digest.id
+
+    def digest_sent(self, digest_id: int, channel: str, ts: str, now: datetime) -> None:
+        self.session.execute(
+            update(DigestRow).where(DigestRow.id == digest_id).values(channel=channel, ts=ts, state=SENT, sent_at=now)
+        )
+        self.session.execute(
+            update(AlertRow)
+            .where(AlertRow.digest_id == digest_id)
+            .values(channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now)
+        )
+
+    def drop_digest(self, digest_id: int) -> None:
+        """Forget a digest Slack certainly did not post; its mentions become due again."""
+        self.session.execute(delete(AlertRow).where(AlertRow.digest_id == digest_id, AlertRow.state == SENDING))
+        self.session.execute(delete(DigestRow).where(DigestRow.id == digest_id, DigestRow.state == SENDING))
+
+    def digest(self, digest_id: int) -> tuple[Digest, list[Mention]] | None:
+        """The digest and its mentions, oldest first."""
+        row = self.session.get(DigestRow, digest_id)
+        if row is None:
+            return None
+        members = self.session.scalars(
+            select(MentionRow)
+            .join(AlertRow, AlertRow.mention_id == MentionRow.id)
+            .where(AlertRow.digest_id == digest_id)
+            .order_by(MentionRow.created_at, MentionRow.id)
+        )
+        return _digest(row), [_mention(m) for m in members]
+
+    def digests_in_doubt(self) -> list[Digest]:
+        return [_digest(r) for r in self.session.scalars(select(DigestRow).where(DigestRow.state == SENDING))]
+
+    # --- actions from Slack ---------------------------------------------------------------------------
+
+    def record_action(self, mention_id: int, user_id: str, action: str, detail: str, now: datetime) -> None:
+        """Keep who did what, and make the alert's message show it."""
+        self.session.add(ActionRow(mention_id=mention_id, user_id=user_id, action=action, detail=detail, at=now))
+        self.session.execute(
+            update(AlertRow).where(AlertRow.mention_id == mention_id).values(revision=AlertRow.revision + 1)
+        )
+
+    def claim(self, mention_id: int, user_id: str) -> None:
+        self.session.execute(
+            update(MentionRow).where(MentionRow.id == mention_id).values(claimed_by=user_id, snoozed_until=None, snoozed_by=None)
+        )
+
+    def snooze(self, mention_id: int, user_id: str, until: datetime) -> None:
+        self.session.execute(
+            update(MentionRow).where(MentionRow.id == mention_id).values(snoozed_until=until, snoozed_by=user_id)
+        )
+
+    def close(self, mention_id: int, reason: str, user_id: str) -> bool:
+        """Close an open mention as needing no reply (the closer holds it); False if it was no longer open."""
+        result = self.session.execute(
+            update(MentionRow)
+            .where(MentionRow.id == mention_id, MentionRow.status == Status.OPEN)
+            .values(status=Status.CLOSED, status_reason=reason, claimed_by=user_id, snoozed_until=None)
+        )
+        return result.rowcount > 0
+
+    def actions(self, mention_id: int) -> list[tuple[str, str, str, datetime]]:
+        """(user, action, detail, when) for a mention, oldest first."""
+        rows = self.session.scalars(select(ActionRow).where(ActionRow.mention_id == mention_id).order_by(ActionRow.id))
+        return [(r.user_id, r.action, r.detail, r.at) for r in rows]
+
+    def closed_mentions(self, limit: int = 1000) -> list[Mention]:
+        """Mentions no longer open, newest first: answered, ignored (with the rule's reason), deleted, closed."""
+        rows = self.session.scalars(
+            select(MentionRow).where(MentionRow.status != Status.OPEN).order_by(MentionRow.created_at.desc()).limit(limit)
+        )
+        return [_mention(r) for r in rows]
 
     # --- poll cursors and health ----------------------------------------------------------------------
 
@@ -266,9 +385,9 @@ class Repository:
 
     # --- notices --------------------------------------------------------------------------------------
 
-    def add_notice(self, key: str, text: str, now: datetime) -> bool:
+    def add_notice(self, key: str, text: str, now: datetime, thread_ts: str | None = None) -> bool:
         """Queue a notice once: False if one with this key exists already."""
-        return self._insert_once(NoticeRow, "key", key=key, text=text, state=PENDING, created_at=now)
+        return self._insert_once(NoticeRow, "key", key=key, text=text, state=PENDING, created_at=now, thread_ts=thread_ts)
 
     def last_notice(self, prefix: str) -> str | None:
         """The key of the newest notice whose key starts with `prefix`."""
@@ -278,7 +397,7 @@ class Repository:
 
     def notices_unsent(self) -> list[Notice]:
         rows = self.session.scalars(select(NoticeRow).where(NoticeRow.state != SENT).order_by(NoticeRow.id))
-        return [Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at) for r in rows]
+        return [Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at, thread_ts=r.thread_ts) for r in rows]
 
     def notice_state(self, key: str, state: str, channel: str | None = None, ts: str | None = None, now: datetime | None = None) -> None:
         values: dict = {"state": state}
@@ -307,6 +426,7 @@ def _mention(row: MentionRow) -> Mention:
         reference_types=frozenset(t for t in row.reference_types.split(",") if t),
         author_handle=row.author_handle,
         author_name=row.author_name,
+        author_protected=bool(row.author_protected),
     )
     return Mention(
         post=post,
@@ -315,6 +435,10 @@ def _mention(row: MentionRow) -> Mention:
         first_seen_at=row.first_seen_at,
         answered_by=row.answered_by,
         answered_at=row.answered_at,
+        priority=row.priority,
+        claimed_by=row.claimed_by,
+        snoozed_until=row.snoozed_until,
+        snoozed_by=row.snoozed_by,
     )
 
 
@@ -326,4 +450,13 @@ def _alert(row: AlertRow) -> Alert:
         created_at=row.created_at,
         ts=row.ts,
         sent_at=row.sent_at,
+        digest_id=row.digest_id,
+        revision=row.revision or 0,
+        rendered=row.rendered or 0,
+        escalated_at=row.escalated_at,
+        reminded_at=row.reminded_at,
     )
+
+
+def _digest(row: DigestRow) -> Digest:
+    return Digest(id=row.id, channel=row.channel, state=row.state, created_at=row.created_at, ts=row.ts)

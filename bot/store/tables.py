@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -70,6 +71,11 @@ class MentionRow(Base):
     answered_by: Mapped[int | None] = mapped_column(BigInteger)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author_protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    priority: Mapped[str | None] = mapped_column(String(200))  # why it is alerted sooner (VIP)
+    claimed_by: Mapped[str | None] = mapped_column(String(32))  # Slack user ID
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    snoozed_by: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_mentions_status_created_at", "status", "created_at"),)
 
@@ -80,6 +86,7 @@ class ReplyRow(Base):
     __tablename__ = "replies"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    author_id: Mapped[int | None] = mapped_column(BigInteger)  # the account or a responder; None: the account
     conversation_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     replied_to_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     in_reply_to_user_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -102,8 +109,23 @@ class PollCursorRow(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class DigestRow(Base):
+    """One message standing for many mentions that fell due at once. `state` as an alert's."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class AlertRow(Base):
-    """One Slack message per mention. `state`: sending (posting, ts unknown) → sent → resolved."""
+    """One per alerted mention: its own Slack message, or its line in a digest (`digest_id`, sharing its ts).
+    `state`: sending (posting, ts unknown) → sent → resolved. `revision` goes up when someone acts on it in
+    Slack; `rendered` is the revision the message shows."""
 
     __tablename__ = "alerts"
 
@@ -117,11 +139,30 @@ class AlertRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    digest_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("digests.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rendered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ActionRow(Base):
+    """The audit trail: who did what to a mention from Slack, and when."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mention_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("mentions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class NoticeRow(Base):
-    """Messages about replywatch itself (collection broken or recovered, mentions recovered after a gap).
-    Delivered like alerts: a row first, posted once; `key` makes each notice unique."""
+    """Messages about replywatch itself (collection broken or recovered, mentions recovered after a gap), and
+    escalations and reminders, threaded under an alert (`thread_ts`). Delivered like alerts: a row first, posted
+    once; `key` makes each notice unique."""
 
     __tablename__ = "notices"
 
@@ -133,3 +174,4 @@ class NoticeRow(Base):
     channel: Mapped[str | None] = mapped_column(String(100))
     ts: Mapped[str | None] = mapped_column(String(32))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    thread_ts: Mapped[str | None] = mapped_column(String(32))

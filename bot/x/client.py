@@ -238,6 +238,7 @@ def _post(raw: dict, users: dict[str, dict]) -> Post | None:
     refs = [r for r in raw.get("referenced_tweets") or [] if isinstance(r, dict)]
     replied_to = next((_optional_int(r.get("id")) for r in refs if r.get("type") == "replied_to"), None)
     author = users.get(str(raw.get("author_id")), {})
+    metrics = author.get("public_metrics") if isinstance(author.get("public_metrics"), dict) else {}
     return Post(
         id=post_id,
         author_id=_optional_int(raw.get("author_id")),
@@ -250,4 +251,25 @@ def _post(raw: dict, users: dict[str, dict]) -> Post | None:
         author_handle=_no_nul(str(author.get("username", "")))[:64],
         author_name=_no_nul(str(author.get("name", "")))[:200],
         version_id=version_id if version_id != post_id else None,
+        display_start=_display_start(raw.get("display_text_range")),
+        mentioned=_mentioned(raw.get("entities")),
+        author_followers=_optional_int(metrics.get("followers_count")),
+        author_protected=author.get("protected") is True,
     )
+
+
+def _display_start(value: Any) -> int:
+    start = _optional_int(value[0]) if isinstance(value, list) and value else None
+    return max(0, start or 0)
+
+
+def _mentioned(entities: Any) -> tuple[tuple[str, int], ...]:
+    """The @handles in the text and where each starts (X's entities.mentions)."""
+    found = entities.get("mentions") if isinstance(entities, dict) else None
+    out = []
+    for entry in found if isinstance(found, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("username"), str):
+            start = _optional_int(entry.get("start"))
+            if start is not None:
+                out.append((entry["username"].lower()[:15], start))
+    return tuple(out)

@@ -100,3 +100,38 @@ def test_alert_update_kill_restart(env: dict[str, str], fake_x: FakeX, fake_slac
     for secret in (env["X_BEARER_TOKEN"], env["SLACK_BOT_TOKEN"]):
         assert secret not in log_text
     assert "Traceback" not in log_text
+
+
+def test_socket_mode_in_the_running_process(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path) -> None:
+    """With SLACK_APP_TOKEN, `replywatch run` connects over Socket Mode, alerts carry buttons, a click works."""
+    import json
+
+    from tests.standins.socket_mode import SocketModeStandIn
+
+    socket = SocketModeStandIn()
+    fake_slack.socket_url = socket.url
+    bot = Bot({**env, "ALERT_AFTER": "2s", "POLL_INTERVAL": "1s", "SLACK_APP_TOKEN": fake_slack.app_token, "LOG_LEVEL": "DEBUG"},
+              tmp_path / "bot.log")
+    bob = fake_x.add_user("bob")
+    bot.start()
+    try:
+        assert socket.wait_connected(timeout=20), bot.log_path.read_text()[-3000:]
+        mention = fake_x.post(bob, "@acme hello?")
+        assert wait_for(lambda: fake_slack.alerts_for(mention), timeout=15), bot.log_path.read_text()[-3000:]
+        [alert] = fake_slack.alerts_for(mention)
+        [claim] = [e for b in alert.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "claim"]
+        envelope = socket.send("interactive", {
+            "type": "block_actions", "user": {"id": "U0JANE"}, "channel": {"id": alert.channel},
+            "container": {"type": "message", "message_ts": alert.ts}, "trigger_id": "1.2.3",
+            "actions": [{"action_id": "claim", "block_id": f"mention:{mention}", "type": "button", "value": claim["value"]}],
+        })
+        acked = socket.ack(envelope)
+        assert acked is not None and acked[1] < 3
+        assert wait_for(lambda: "claimed by <@U0JANE>" in json.dumps(alert.blocks), timeout=10), bot.log_path.read_text()[-3000:]
+        assert bot.stop(signal.SIGTERM) == 0
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.proc.kill()
+        socket.close()
+    log = bot.log_path.read_text()
+    assert fake_slack.app_token not in log and "t-secret-ticket" not in log, "app token and websocket ticket redacted"

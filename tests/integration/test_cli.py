@@ -136,6 +136,38 @@ def test_status_lists_open_mentions_oldest_first(env: dict[str, str], fake_x: Fa
     assert {c["endpoint"] for c in data["collection"]} == {"mentions", "own_posts"}
 
 
+def test_status_all_shows_why_each_closed_mention_closed(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack) -> None:
+    from datetime import UTC, datetime
+
+    from bot.rules import keyword_pattern
+    from bot.store.db import make_engine, upgrade
+    from bot.store.repository import Store
+
+    engine = make_engine(env["DATABASE_URL"])
+    upgrade(engine)
+    loop = make_loop(fake_x, fake_slack, Store(engine), signals={"keywords": (("giveaway", keyword_pattern("giveaway")),)})
+    loop.clock.advance(datetime.now(UTC) - loop.clock.now())
+    bob, carol = fake_x.add_user("bob"), fake_x.add_user("carol")
+    thread = loop.post(bob, "@acme @carol hi")
+    loop.post(carol, "@bob @acme agreed", reply_to=thread)
+    loop.post(bob, "@acme win a GIVEAWAY")
+    spam = loop.post(carol, "@acme buy followers")
+    loop.tick()
+    with loop.store.unit() as repo:
+        repo.close(spam, "no reply needed: spam", "U0JANE")
+    engine.dispose()
+
+    result = cli(env, "status", "--all")
+    assert result.returncode == 0, result.stderr
+    closed = result.stdout.split("closed mentions: 3 (newest first)\n")[1].splitlines()
+    assert "closed    no reply needed: spam" in closed[0]
+    assert "ignored   ignored keyword giveaway" in closed[1]
+    assert "ignored   implicit mention: only in the reply chain" in closed[2]
+    assert "closed mentions" not in cli(env, "status").stdout
+    data = json.loads(cli(env, "status", "--all", "--json").stdout)
+    assert [c["reason"] for c in data["closed"]][0] == "no reply needed: spam"
+
+
 def test_status_shows_a_failing_timeline(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack) -> None:
     from datetime import UTC, datetime
 

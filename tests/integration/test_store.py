@@ -26,7 +26,7 @@ def test_migrations_create_the_schema_the_models_describe(db_url: str) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
     upgrade(engine)  # twice is harmless
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     assert {"mentions", "replies", "alerts", "poll_cursors"} <= set(inspect(engine).get_table_names())
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)

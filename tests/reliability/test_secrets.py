@@ -11,7 +11,7 @@ import pytest
 from bot import logs
 from bot.clock import FakeClock
 from bot.services.poll import PollService
-from bot.services.sweep import SweepService
+from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.store.repository import Store
 from bot.x.client import XClient
@@ -48,7 +48,7 @@ def test_the_loop_at_debug_writes_no_secret(auth: str, sqlite_store: Store, capf
         slack = SlackClient(token=SECRETS["slack"], base_url=fake_slack.url, timeout=2)
         account = x.lookup_account("acme")
         poll = PollService(x, sqlite_store, account, clock, timedelta(seconds=60))
-        sweep = SweepService(slack, sqlite_store, account, clock, "C0ALERTS", timedelta(minutes=1), timedelta(seconds=60), x)
+        sweep = SweepService(slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), x)
         fake_x.post(bob, "@acme hi", at=clock.now())
         for step in range(6):
             if step == 2:

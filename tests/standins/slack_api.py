@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -27,10 +28,16 @@ class Message:
 
 
 class FakeSlack:
-    def __init__(self, *, token: str = "xoxb-test-token", channels: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, token: str = "xoxb-test-token", app_token: str = "xapp-test-token", channels: dict[str, str] | None = None
+    ) -> None:
         self.token = token
+        self.app_token = app_token
         self.channels = channels or {"C0ALERTS": "alerts"}
         self.messages: list[Message] = []
+        self.ephemeral: list[dict] = []  # chat.postEphemeral: {"channel", "user", "text"}
+        self.views: list[dict] = []  # views.open: {"trigger_id", "view"}
+        self.socket_url = ""  # what apps.connections.open answers (a SocketModeStandIn's url)
         self._ts = itertools.count(1)
         self.now = time.time  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
@@ -42,8 +49,12 @@ class FakeSlack:
         token = request.headers.get("authorization", "").removeprefix("Bearer ") or args.get("token", "")
         if not token:
             return _error("not_authed")
+        if method == "apps.connections.open":
+            if token == self.token:
+                return _error("not_allowed_token_type")
+            return _ok(url=self.socket_url) if token == self.app_token else _error("invalid_auth")
         if token != self.token:
-            return _error("invalid_auth")
+            return _error("not_allowed_token_type" if token == self.app_token else "invalid_auth")
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return _error("unknown_method")
@@ -97,6 +108,23 @@ class FakeSlack:
         message.blocks = blocks or message.blocks
         return _ok(channel=channel, ts=message.ts, text=message.text)
 
+    def _chat_postEphemeral(self, args: dict) -> Reply:  # noqa: N802
+        if self._channel(str(args.get("channel", ""))) is None:
+            return _error("channel_not_found")
+        if not args.get("user"):
+            return _error("user_not_in_channel")
+        self.ephemeral.append({"channel": args["channel"], "user": args["user"], "text": str(args.get("text", ""))})
+        return _ok(message_ts=f"{int(time.time())}.{next(self._ts):06d}")
+
+    def _views_open(self, args: dict) -> Reply:
+        view = _decode(args.get("view"))
+        if not args.get("trigger_id"):
+            return _error("invalid_arguments")
+        if not isinstance(view, dict) or view.get("type") != "modal" or len(view.get("blocks") or []) > 100:
+            return _error("invalid_arguments")
+        self.views.append({"trigger_id": args["trigger_id"], "view": view})
+        return _ok(view={"id": f"V{len(self.views):04d}", **view})
+
     def _conversations_list(self, args: dict) -> Reply:
         """Two channels a page, to make callers follow `response_metadata.next_cursor`."""
         start = int(args.get("cursor") or 0)
@@ -106,12 +134,24 @@ class FakeSlack:
         return _ok(channels=page, response_metadata={"next_cursor": next_cursor})
 
     def _conversations_history(self, args: dict) -> Reply:
+        """Top-level messages only, newest first, as Slack does (thread replies are not in history)."""
+        return self._list_messages(args, lambda m: m.thread_ts is None)
+
+    def _conversations_replies(self, args: dict) -> Reply:
+        """A thread: its parent, then the replies, oldest first."""
+        parent = str(args.get("ts", ""))
+        if not any(m.ts == parent for m in self.messages):
+            return _error("thread_not_found")
+        return self._list_messages(args, lambda m: m.ts == parent or m.thread_ts == parent, newest_first=False)
+
+    def _list_messages(self, args: dict, keep, newest_first: bool = True) -> Reply:  # noqa: ANN001
         channel = str(args.get("channel", ""))
         if channel not in self.channels:
             return _error("channel_not_found")
         oldest = float(args.get("oldest") or 0)
         with_meta = str(args.get("include_all_metadata", "")).lower() in {"1", "true"}
-        found = [m for m in reversed(self.messages) if m.channel == channel and float(m.ts) >= oldest]
+        ordered = reversed(self.messages) if newest_first else iter(self.messages)
+        found = [m for m in ordered if m.channel == channel and float(m.ts) >= oldest and keep(m)]
         out = []
         for m in found:
             entry: dict = {"type": "message", "ts": m.ts, "text": m.text}
@@ -136,8 +176,25 @@ class FakeSlack:
         tags = [(m.metadata.get("event_payload") or {}).get("tag", "") for m in self.messages if m.metadata]
         return [int(t.split(":", 1)[1]) for t in tags if t.startswith("mention:")]
 
+    def covered(self) -> list[int]:
+        """Every mention id alerted, on its own or as a line of a digest, one entry per appearance."""
+        found = self.alerted()
+        for digest in self.digests():
+            found += [int(i) for i in re.findall(r"/status/(\d+)\|", json.dumps(digest.blocks))]
+        return found
+
+    def digests(self) -> list[Message]:
+        return [m for m in self.messages if m.metadata and str(m.metadata["event_payload"].get("tag", "")).startswith("digest:")]
+
+    def thread(self, ts: str) -> list[Message]:
+        """The replies posted in a message's thread."""
+        return [m for m in self.messages if m.thread_ts == ts]
+
     def notices(self) -> list[Message]:
-        return [m for m in self.messages if m.metadata and str(m.metadata["event_payload"].get("tag", "")).startswith("notice:")]
+        return [
+            m for m in self.messages
+            if m.thread_ts is None and m.metadata and str(m.metadata["event_payload"].get("tag", "")).startswith("notice:")
+        ]
 
     def close(self) -> None:
         self.http.close()

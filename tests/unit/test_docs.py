@@ -36,6 +36,10 @@ def test_env_example_defaults_match_the_code() -> None:
             from bot.config import parse_duration
 
             assert parse_duration(shown) == default, name
+        elif isinstance(default, tuple):
+            assert shown == ",".join(default), name
+        elif isinstance(default, bool):
+            assert shown == str(default).lower(), name
         else:
             assert shown == str(default), name
 
@@ -46,3 +50,18 @@ def test_every_command_is_in_the_readme() -> None:
     for command in commands:
         assert f"replywatch {command}" in readme, command
     assert "make run" in readme and "make test" in readme
+
+
+def test_the_slack_app_manifest_matches_what_replywatch_uses() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text())
+    readme = (ROOT / "README.md").read_text()
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/replywatch"]
+    scopes = manifest["oauth_config"]["scopes"]["bot"]
+    assert {"chat:write", "commands", "channels:history"} <= set(scopes)
+    for scope in scopes:
+        assert f"`{scope}`" in readme, f"{scope} is explained in the README"
+    assert "slack-app-manifest.yml" in readme

@@ -30,7 +30,7 @@ def post(id: int, author: int, *, conv: int | None = None, to: int | None = None
     ],
 )
 def test_classify(case: str, mention: Post, status: Status, reason: str) -> None:
-    verdict = rules.classify(mention, ACME)
+    verdict = rules.classify(mention, rules.Signals(ACME))
     assert (verdict.status, verdict.reason) == (status, reason), case
 
 
@@ -50,15 +50,15 @@ MENTION = post(100, BOB, conv=50, to=50, to_user=ACME)
     ],
 )
 def test_answers(case: str, reply: Post, answers: bool) -> None:
-    assert rules.answers(reply, MENTION, ACME) is answers, case
+    assert rules.answers(reply, MENTION, {ACME}) is answers, case
 
 
 def test_first_answer_is_the_earliest_of_several() -> None:
     later = post(120, ACME, conv=50, to=100, to_user=BOB)
     earlier = post(110, ACME, conv=50, to=100, to_user=BOB)
     unrelated = post(105, ACME, conv=9, to=8, to_user=CAROL)
-    assert rules.first_answer(MENTION, [later, unrelated, earlier], ACME) == earlier
-    assert rules.first_answer(MENTION, [unrelated], ACME) is None
+    assert rules.first_answer(MENTION, [later, unrelated, earlier], {ACME}) == earlier
+    assert rules.first_answer(MENTION, [unrelated], {ACME}) is None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,72 @@
+"""The Socket Mode adapter: slack_sdk's built-in SocketModeClient (a websocket opened from inside the container,
+so no public URL is needed). Every request is acknowledged first — Slack wants that within 3 seconds — with
+what the handler says to send back; the handler's slower work runs after."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from bot.errors import AuthFailed, ServiceError, Unavailable
+from bot.services.actions import Answer
+
+log = logging.getLogger(__name__)
+
+
+class SocketListener:
+    def __init__(self, *, app_token: str, base_url: str, timeout: float, handler: Callable[[str, dict], Answer]) -> None:
+        self._handler = handler
+        web = WebClient(token=app_token, base_url=base_url, timeout=max(1, round(timeout)), retry_handlers=[])
+        self._client = SocketModeClient(
+            app_token=app_token,
+            web_client=web,
+            logger=logging.getLogger("slack_sdk.socket_mode"),
+            on_error_listeners=[lambda exc: log.warning("Socket Mode connection: %s", type(exc).__name__)],
+        )
+        self._client.socket_mode_request_listeners.append(self._on_request)
+
+    def check(self) -> str:
+        """Ask Slack for a websocket URL (apps.connections.open); AuthFailed if the app token is refused."""
+        try:
+            return self._client.issue_new_wss_url()
+        except SlackApiError as exc:
+            data = exc.response.data if isinstance(exc.response.data, dict) else {}
+            code = str(data.get("error", ""))
+            if code in {"invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked", "account_inactive"}:
+                raise AuthFailed("Slack", f"apps.connections.open: {code}") from None
+            raise Unavailable("Slack", f"apps.connections.open: {code or 'failed'}") from None
+        except (OSError, ValueError) as exc:
+            raise Unavailable("Slack", f"apps.connections.open: {type(exc).__name__}") from None
+
+    def connect(self) -> None:
+        """Open the websocket; the client reconnects by itself when it drops."""
+        self._client.wss_uri = self.check()
+        try:
+            self._client.connect()
+        except (OSError, ValueError) as exc:
+            raise Unavailable("Slack", f"Socket Mode: cannot connect ({type(exc).__name__})") from None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _on_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:
+        try:
+            answer = self._handler(request.type, request.payload)
+        except Exception as exc:  # noqa: BLE001 — a bad payload must not leave Slack unacknowledged
+            log.error("could not handle a Slack %s request: %s", request.type, type(exc).__name__)
+            answer = Answer()
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id, payload=answer.ack))
+        if answer.later is None:
+            return
+        try:
+            answer.later()
+        except ServiceError as exc:
+            log.warning("after a Slack %s request: %s", request.type, exc.message)
+        except Exception as exc:  # noqa: BLE001
+            log.error("after a Slack %s request: %s: %s", request.type, type(exc).__name__, str(exc)[:200])

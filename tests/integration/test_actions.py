@@ -1,0 +1,270 @@
+"""Working alerts from Slack: the JSON payloads Slack sends for button clicks, the close form and `/replywatch`,
+through the same handler Socket Mode calls, with the real store and the Slack stand-in; and once through a
+websocket stand-in of Socket Mode itself."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.model import Status
+from bot.services.actions import ActionService, Answer
+from bot.slack.socket import SocketListener
+from tests.conftest import Loop, make_loop
+from tests.standins.http import wait_for
+from tests.standins.socket_mode import SocketModeStandIn
+
+SEC, MIN = timedelta(seconds=1), timedelta(minutes=1)
+JANE, OMAR = "U0JANE", "U0OMAR"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def worked(fake_x, fake_slack, sqlite_store) -> tuple[Loop, ActionService]:  # noqa: ANN001
+    loop = make_loop(fake_x, fake_slack, sqlite_store, buttons=True, timezone=BERLIN, escalate_after=None)
+    return loop, ActionService(loop.store, loop.sweep.slack, loop.clock, "C0ALERTS", BERLIN)
+
+
+def alerted(loop: Loop, text: str = "@acme where is my refund?") -> tuple[int, object]:
+    bob = loop.x.add_user("bob", "Bob")
+    mention = loop.post(bob, text)
+    loop.tick()
+    loop.tick(30 * MIN)
+    [alert] = loop.slack.alerts_for(mention)
+    return mention, alert
+
+
+def click(alert, action_id: str, user: str = JANE, option: str | None = None) -> dict:  # noqa: ANN001
+    """A block_actions payload as Slack sends it for a click on the alert message."""
+    [buttons] = [b for b in alert.blocks if b["type"] == "actions"]
+    element = next(e for e in buttons["elements"] if e["action_id"] == action_id)
+    action = {"action_id": action_id, "block_id": buttons["block_id"], "type": element["type"], "action_ts": "1764061200.000100"}
+    if element["type"] == "static_select":
+        action["selected_option"] = next(o for o in element["options"] if o["value"].endswith(":" + option))
+    else:
+        action["value"] = element.get("value")
+        action["text"] = element["text"]
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0ACME"},
+        "api_app_id": "A0APP",
+        "token": "legacy-verification-token",
+        "container": {"type": "message", "message_ts": alert.ts, "channel_id": alert.channel, "is_ephemeral": False},
+        "trigger_id": "1234.5678.abcdef",
+        "team": {"id": "T0ACME", "domain": "acme"},
+        "channel": {"id": alert.channel, "name": "alerts"},
+        "message": {"type": "message", "ts": alert.ts, "text": alert.text, "blocks": alert.blocks},
+        "response_url": "https://hooks.slack.com/actions/T0ACME/1/abc",
+        "actions": [action],
+    }
+
+
+def submission(view: dict, reason: str | None, note: str | None, user: str = JANE) -> dict:
+    """The view_submission payload for the close form."""
+    selected = {"text": {"type": "plain_text", "text": reason or ""}, "value": reason} if reason else None
+    return {
+        "type": "view_submission",
+        "team": {"id": "T0ACME", "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0ACME"},
+        "api_app_id": "A0APP",
+        "trigger_id": "2345.6789.bcdef",
+        "view": {
+            "id": "V0001",
+            "type": "modal",
+            "callback_id": view["callback_id"],
+            "private_metadata": view["private_metadata"],
+            "state": {
+                "values": {
+                    "reason": {"choice": {"type": "radio_buttons", "selected_option": selected}},
+                    "note": {"text": {"type": "plain_text_input", "value": note}},
+                }
+            },
+        },
+    }
+
+
+def slash(user: str = JANE) -> dict:
+    return {
+        "token": "legacy-verification-token", "team_id": "T0ACME", "team_domain": "acme", "channel_id": "C0ALERTS",
+        "channel_name": "alerts", "user_id": user, "user_name": user.lower(), "command": "/replywatch", "text": "",
+        "api_app_id": "A0APP", "response_url": "https://hooks.slack.com/commands/T0ACME/1/abc", "trigger_id": "3456.7890.cdef",
+    }
+
+
+def run(answer: Answer) -> dict | None:
+    if answer.later:
+        answer.later()
+    return answer.ack
+
+
+def test_alerts_carry_the_four_actions(worked) -> None:  # noqa: ANN001
+    loop, _ = worked
+    mention, alert = alerted(loop)
+    [buttons] = [b for b in alert.blocks if b["type"] == "actions"]
+    labels = [e.get("text", e.get("placeholder"))["text"] for e in buttons["elements"]]
+    assert labels == ["I'll take it", "Snooze", "No reply needed", "Open on X"]
+    assert buttons["elements"][3]["url"] == f"https://x.com/bob/status/{mention}"
+
+
+def test_claim_edits_the_message_and_is_recorded(worked) -> None:  # noqa: ANN001
+    loop, actions = worked
+    mention, alert = alerted(loop)
+    assert run(actions.handle("interactive", click(alert, "claim"))) is None
+    loop.tick(SEC)
+    assert "claimed by <@U0JANE>" in str(alert.blocks), "edited in place"
+    assert len(loop.slack.posts()) == 1
+    with loop.store.unit() as repo:
+        assert repo.mention(mention).claimed_by == JANE
+        assert [(u, a) for u, a, _, _ in repo.actions(mention)] == [(JANE, "claim")]
+
+
+def test_snooze_until_tomorrow_morning_in_the_team_time_zone_then_a_fresh_reminder(worked) -> None:  # noqa: ANN001
+    loop, actions = worked
+    mention, alert = alerted(loop)  # 09:30 UTC = 10:30 in Berlin
+    run(actions.handle("interactive", click(alert, "snooze", OMAR, option="tomorrow")))
+    with loop.store.unit() as repo:
+        until = repo.mention(mention).snoozed_until
+    assert until == datetime(2026, 11, 26, 9, 0, tzinfo=BERLIN).astimezone(UTC)
+    loop.tick(SEC)
+    assert "snoozed until 2026-11-26 09:00 CET by <@U0OMAR>" in str(alert.blocks)
+    loop.tick(timedelta(hours=20))
+    assert loop.slack.thread(alert.ts) == [], "nothing while it sleeps"
+    loop.tick(timedelta(hours=3, minutes=1))
+    [woke] = loop.slack.thread(alert.ts)
+    assert woke.text.startswith(":alarm_clock: Snooze over: <@U0OMAR> still unanswered")
+
+
+def test_no_reply_needed_asks_why_then_closes_with_the_reason(worked) -> None:  # noqa: ANN001
+    loop, actions = worked
+    mention, alert = alerted(loop)
+    run(actions.handle("interactive", click(alert, "close")))
+    [opened] = loop.slack.views
+    assert opened["trigger_id"] == "1234.5678.abcdef"
+    view = opened["view"]
+    assert view["callback_id"] == "close_reason"
+    assert [o["value"] for o in view["blocks"][1]["element"]["options"]] == ["spam", "elsewhere", "not_for_us", "other"]
+
+    refused = actions.handle("interactive", submission(view, "other", None))
+    assert refused.ack == {"response_action": "errors", "errors": {"note": "Say why in a few words."}}
+    assert refused.later is None
+
+    assert run(actions.handle("interactive", submission(view, "other", "  answered by DM   <!channel> "))) is None
+    with loop.store.unit() as repo:
+        closed = repo.mention(mention)
+        trail = repo.actions(mention)
+    assert (closed.status, closed.reason) == (Status.CLOSED, "no reply needed: other — answered by DM <!channel>")
+    assert [(u, a, d) for u, a, d, _ in trail] == [(JANE, "close", closed.reason)]
+    loop.tick(SEC)
+    shown = alert.blocks[0]["text"]["text"]
+    assert "closed by <@U0JANE>, no reply needed: other — answered by DM &lt;!channel&gt;" in shown
+    assert not [b for b in alert.blocks if b["type"] == "actions"], "no buttons on a closed alert"
+
+
+def test_a_second_click_on_a_closed_item_says_so_only_to_the_clicker(worked) -> None:  # noqa: ANN001
+    loop, actions = worked
+    mention, alert = alerted(loop)
+    before = click(alert, "claim", OMAR)
+    run(actions.handle("interactive", click(alert, "close")))
+    run(actions.handle("interactive", submission(loop.slack.views[0]["view"], "spam", None)))
+    run(actions.handle("interactive", before))
+    run(actions.handle("interactive", click(alert, "close", OMAR)))
+    assert [e["user"] for e in loop.slack.ephemeral] == [OMAR, OMAR]
+    assert all("already closed (no reply needed: spam)" in e["text"] for e in loop.slack.ephemeral)
+    assert len(loop.slack.views) == 1, "no second form"
+    with loop.store.unit() as repo:
+        assert repo.mention(mention).claimed_by == JANE
+
+
+def test_slash_command_lists_the_open_queue_oldest_first_for_the_asker_only(worked) -> None:  # noqa: ANN001
+    loop, actions = worked
+    bob, locked = loop.x.add_user("bob"), loop.x.add_user("locked", protected=True)
+    first = loop.post(bob, "@acme first <!here>")
+    loop.clock.advance(5 * MIN)
+    loop.post(locked, "@acme secret order 555")
+    loop.tick()
+    loop.tick(MIN)
+    answer = actions.handle("slash_commands", slash())
+    assert answer.later is None
+    ack = answer.ack
+    assert ack["response_type"] == "ephemeral"
+    shown = json.dumps(ack["blocks"])
+    assert "*2 open mention(s)*" in shown
+    assert shown.index("@bob") < shown.index("@locked"), "oldest first"
+    assert f"/status/{first}" in shown and "&lt;!here&gt;" in shown and "<!here>" not in shown
+    assert "order 555" not in shown and "protected account" in shown
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "block_actions"},
+        {"type": "block_actions", "user": {"id": "<!channel>"}, "actions": [{"action_id": "claim", "value": "1"}]},
+        {"type": "block_actions", "user": {"id": JANE}, "actions": [{"action_id": "claim", "value": "not-a-number"}]},
+        {"type": "block_actions", "user": {"id": JANE}, "actions": [{"action_id": "snooze", "selected_option": {"value": "5:forever"}}]},
+        {"type": "view_submission", "user": {"id": JANE}, "view": {"callback_id": "close_reason", "private_metadata": "{",
+                                                                   "state": {"values": {"reason": {"choice": {"selected_option": {"value": "spam"}}}}}}},
+        {"type": "shortcut", "user": {"id": JANE}},
+        [],
+    ],
+)
+def test_strange_payloads_are_acknowledged_and_change_nothing(worked, payload) -> None:  # noqa: ANN001
+    loop, actions = worked
+    mention, _ = alerted(loop)
+    assert run(actions.handle("interactive", payload)) is None
+    with loop.store.unit() as repo:
+        m = repo.mention(mention)
+        assert (m.status, m.claimed_by, m.snoozed_until, repo.actions(mention)) == (Status.OPEN, None, None, [])
+
+
+def test_through_socket_mode_every_envelope_is_acknowledged_within_3_seconds(worked, fake_slack) -> None:  # noqa: ANN001
+    loop, actions = worked
+    mention, alert = alerted(loop)
+    socket = SocketModeStandIn()
+    fake_slack.socket_url = socket.url
+    failures = []
+
+    def handler(kind: str, payload: dict) -> Answer:
+        if payload.get("command") == "/boom":
+            failures.append(kind)
+            raise RuntimeError("handler broke")
+        return actions.handle(kind, payload)
+
+    listener = SocketListener(app_token=fake_slack.app_token, base_url=fake_slack.url, timeout=5, handler=handler)
+    try:
+        listener.connect()
+        assert socket.wait_connected()
+        command = socket.send("slash_commands", slash())
+        payload, took = socket.ack(command)
+        assert took < 3
+        assert payload["response_type"] == "ephemeral" and f"/status/{mention}" in json.dumps(payload)
+
+        claim = socket.send("interactive", click(alert, "claim", OMAR))
+        payload, took = socket.ack(claim)
+        assert payload is None and took < 3
+        assert wait_for(lambda: loop.store and _claimed(loop, mention) == OMAR, timeout=5)
+
+        broken = socket.send("slash_commands", {**slash(), "command": "/boom"})
+        assert socket.ack(broken) is not None, "acknowledged even when handling failed"
+        assert failures == ["slash_commands"]
+    finally:
+        listener.close()
+        socket.close()
+
+
+def _claimed(loop: Loop, mention: int) -> str | None:
+    with loop.store.unit() as repo:
+        return repo.mention(mention).claimed_by
+
+
+def test_a_wrong_app_token_fails_the_start_with_one_line(fake_slack) -> None:  # noqa: ANN001
+    from bot.app import StartupError, check_socket
+
+    for token in ("xapp-wrong", fake_slack.token):
+        listener = SocketListener(app_token=token, base_url=fake_slack.url, timeout=5, handler=lambda *_: Answer())
+        with pytest.raises(StartupError) as caught:
+            check_socket(listener)
+        assert str(caught.value).startswith("SLACK_APP_TOKEN was rejected by Slack: ")
+        listener.close()
