@@ -320,9 +320,9 @@ class SweepService:
 
     def _drop_deleted(self, due: list[Mention], result: SweepResult) -> list[Mention]:
         """Look the due mentions up once before alerting; deleted ones close instead. A failed lookup alerts anyway."""
-        if self.x is None or not due or due[0].id in self._looked_up or self._x_failing():
-            return due
         fresh = [m for m in due if m.id not in self._looked_up]
+        if self.x is None or not fresh or self._x_failing():
+            return due
         versions = {m.post.version_id or m.id: m.id for m in fresh}
         try:
             gone = self.x.deleted(list(versions))
