@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from bot import rules
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.config import Settings, load_schedule
+from bot.schedule import Schedule
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.model import Account
 from bot.services.actions import ActionService
@@ -109,10 +110,29 @@ def signals(settings: Settings, identity: Identity) -> rules.Signals:
     )
 
 
-def sweep_config(settings: Settings, identity: Identity) -> SweepConfig:
-    """When and how to alert, from the settings (a duration of 0 turns escalation or reminders off)."""
+def resolve_people(schedule: Schedule | None, slack: SlackClient) -> Schedule | None:
+    """Turn the e-mails in the on-call file into Slack user IDs (users.lookupByEmail), once at start."""
+    if schedule is None:
+        return None
+    users = {}
+    for key, email in schedule.emails():
+        try:
+            user = slack.lookup_email(email)
+        except ServiceError as exc:
+            raise StartupError(f"REPLYWATCH_CONFIG {key}: cannot look up {email} in Slack: {exc.message}") from None
+        if user is None:
+            raise StartupError(f"REPLYWATCH_CONFIG {key}: Slack has no user with the e-mail {email}")
+        users[email] = user
+    return schedule.resolved(users)
+
+
+def sweep_config(settings: Settings, identity: Identity | None = None, schedule: Schedule | None = None) -> SweepConfig:
+    """When and how to alert, from the settings (a duration of 0 turns escalation or reminders off). Times are
+    shown in TIMEZONE, or in the on-call file's time zone when TIMEZONE is left at UTC."""
+    display = schedule.tz if schedule is not None and settings.timezone == "UTC" else ZoneInfo(settings.timezone)
+    responders = identity.responders if identity else []
     return SweepConfig(
-        channel=identity.channel,
+        channel=identity.channel if identity else settings.slack_channel,
         alert_after=settings.alert_after,
         poll_interval=settings.poll_interval,
         alert_after_vip=settings.alert_after_vip,
@@ -120,9 +140,11 @@ def sweep_config(settings: Settings, identity: Identity) -> SweepConfig:
         escalate_to=settings.escalate_to,
         remind_every=settings.remind_every or None,
         digest_threshold=settings.digest_threshold,
-        reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in identity.responders)),
+        reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in responders)),
         buttons=settings.slack_app_token is not None,
-        timezone=ZoneInfo(settings.timezone),
+        timezone=display,
+        schedule=schedule,
+        vip_ignores_hours=settings.vip_ignores_hours,
     )
 
 
@@ -174,14 +196,16 @@ class App:
 def build_app(settings: Settings, clock: Clock | None = None) -> App:
     """Everything `replywatch run` needs, checked: tokens verified, schema migrated."""
     clock = clock or SystemClock()
+    schedule = load_schedule(settings)
     x, slack = build_x(settings), build_slack(settings)
     identity = verify(settings, x, slack)
+    schedule = resolve_people(schedule, slack)
     store = build_store(settings)
     poll = PollService(
         x, store, identity.account, clock, settings.poll_interval,
         signals=signals(settings, identity), responders=identity.responders,
     )
-    config = sweep_config(settings, identity)
+    config = sweep_config(settings, identity, schedule)
     sweep = SweepService(slack, store, identity.account, clock, config, x)
     actions = ActionService(store, slack, clock, identity.channel, config.timezone)
     socket = build_socket(settings, actions.handle)

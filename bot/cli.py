@@ -14,9 +14,21 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.app import StartupError, build_app, build_slack, build_socket, build_store, build_x, check_socket, verify
+from bot import schedule as sched
+from bot.app import (
+    StartupError,
+    build_app,
+    build_slack,
+    build_socket,
+    build_store,
+    build_x,
+    check_socket,
+    resolve_people,
+    sweep_config,
+    verify,
+)
 from bot.clock import SystemClock
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_schedule, load_settings
 from bot.errors import ServiceError
 from bot.scheduler import build_scheduler
 from bot.slack.blocks import format_age, post_url
@@ -71,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(title="db commands", metavar="DB_COMMAND")
     db_upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations (run also does this on start)")
     db_upgrade.set_defaults(func=_db_upgrade)
+    oncall = sub.add_parser("oncall", help="who is on call and backup, the handoffs of the next 14 days, when the hours change")
+    oncall.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="answer for this moment (local to the file's timezone) instead of now")
+    oncall.set_defaults(func=_oncall)
     health = sub.add_parser("health", help="exit 0 if a running bot polled recently (for container health checks)")
     health.set_defaults(func=_health)
     return parser
@@ -109,6 +124,7 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
+    config = sweep_config(settings, schedule=load_schedule(settings))
     store = build_store(settings)
     now = SystemClock().now()
     with store.unit() as repo:
@@ -138,6 +154,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
                             "created_at": m.post.created_at.isoformat(),
                             "age_seconds": int((now - m.post.created_at).total_seconds()),
                             "alerted": alert is not None and alert.ts is not None,
+                            "due_at": config.due_at(m).isoformat(),
                             "claimed_by": m.claimed_by,
                             "snoozed_until": _iso(m.snoozed_until),
                             "vip": m.priority,
@@ -164,7 +181,8 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     print(f"open mentions: {len(rows)}" + (" (oldest first)" if rows else ""))
     for m, alert in rows:
         who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
-        alerted = "alerted" if alert is not None and alert.ts else "not alerted"
+        due = config.due_at(m)
+        alerted = "alerted" if alert is not None and alert.ts else f"due {_local(due, config.tz)}" if due > now else "not alerted"
         age = format_age(now - m.post.created_at)
         extra = "".join(
             f", {text}" for text in (
@@ -195,6 +213,45 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _oncall(settings: Settings, args: argparse.Namespace) -> int:
+    schedule = load_schedule(settings)
+    if schedule is None:
+        print("no on-call file: set REPLYWATCH_CONFIG or put a replywatch.toml in the working folder (see README)")
+        return 0
+    tz = schedule.tz
+    now = SystemClock().now()
+    if args.at:
+        try:
+            now = datetime.strptime(args.at.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+        except ValueError:
+            raise ConfigError(f'--at must be a local time such as "2026-12-24 10:00"; got {args.at[:40]!r}') from None
+    print(f"at {_local(now, tz)} ({schedule.source})")
+    for label, rotation in (("on call", schedule.oncall), ("backup", schedule.backup)):
+        if rotation is None:
+            continue
+        holder = sched.on_call(rotation, tz, now)
+        override = any(o.start <= now < o.end for o in rotation.overrides)
+        until = sched.next_handoff(rotation, tz, now)
+        print(f"{label + ':':<9} {holder} until {_local(until, tz)}" + (" (override)" if override else ""))
+    for label, rotation in (("on call", schedule.oncall), ("backup", schedule.backup)):
+        if rotation is None:
+            continue
+        upcoming = sched.handoffs(rotation, tz, now, now + timedelta(days=14))
+        print(f"{label} handoffs in the next 14 days:" + ("" if upcoming else " none"))
+        for moment, holder in upcoming:
+            print(f"  {_local(moment, tz)}  {holder}")
+    if schedule.hours is not None:
+        is_open, change = sched.next_change(schedule.hours, tz, now)
+        print(f"hours: open now, close {_local(change, tz)}" if is_open else f"hours: closed now, open {_local(change, tz)}")
+    else:
+        print("hours: none set, always open")
+    return 0
+
+
+def _local(moment: datetime, tz) -> str:  # noqa: ANN001
+    return moment.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -203,6 +260,9 @@ def _check(settings: Settings, _args: argparse.Namespace) -> int:
     identity = verify(settings, build_x(settings), build_slack(settings))
     print("settings: ok")
     print(f"slack: token ok (team {identity.slack_team!r}, bot user {identity.slack_user!r}); alerts go to {settings.slack_channel} ({identity.channel})")
+    schedule = resolve_people(load_schedule(settings), build_slack(settings))
+    if schedule is not None:
+        print(f"on call: {schedule.source} ok" + (f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""))
     socket = build_socket(settings, lambda *_: None)
     if socket is not None:
         check_socket(socket)

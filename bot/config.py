@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot import schedule
+from bot.schedule import Schedule
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 DURATION_HINT = "a duration such as 45s, 15m, 2h, 1d or plain seconds"
+DEFAULT_CONFIG = "replywatch.toml"
 
 
 class ConfigError(Exception):
@@ -97,6 +102,9 @@ class Settings(BaseSettings):
     vip_authors: CommaList = ()
     vip_min_followers: int | None = None
     alert_after_vip: Duration = timedelta(minutes=10)
+    vip_ignores_hours: bool = False
+
+    replywatch_config: str | None = None
 
     database_url: str = "sqlite:///data/replywatch.db"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -235,6 +243,13 @@ class Settings(BaseSettings):
             )
         return self
 
+    def config_path(self) -> Path | None:
+        """The on-call and hours file: REPLYWATCH_CONFIG, else ./replywatch.toml when there is one."""
+        if self.replywatch_config:
+            return Path(self.replywatch_config)
+        default = Path(DEFAULT_CONFIG)
+        return default if default.is_file() else None
+
     @property
     def user_context(self) -> bool:
         """True when the four user-context keys are set (preferred over the bearer token)."""
@@ -251,6 +266,17 @@ class Settings(BaseSettings):
 def _url_password(url: str) -> str | None:
     match = re.match(r"^[^:/]+(?:\+[^:/]+)?://[^:/@]*:([^@]+)@", url)
     return match.group(1) if match else None
+
+
+def load_schedule(settings: Settings) -> Schedule | None:
+    """The on-call rotation and business hours, if a file gives them; ConfigError naming the key otherwise."""
+    path = settings.config_path()
+    if path is None:
+        return None
+    try:
+        return schedule.load(path)
+    except schedule.ScheduleError as exc:
+        raise ConfigError(f"REPLYWATCH_CONFIG ({path}): {exc}") from None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -16,8 +16,9 @@
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
@@ -130,8 +131,12 @@ def follow_up(
     escalate_after: timedelta | None,
     remind_every: timedelta | None,
     escalate_to: tuple[str, ...],
+    remind_to: tuple[str, ...] | None = None,
+    later: Callable[[datetime, timedelta], datetime] = operator.add,
 ) -> FollowUp | None:
-    """Whether an alerted mention needs a nudge in its thread now, and whom it pings (Slack user/group IDs, here, channel)."""
+    """Whether an alerted mention needs a nudge in its thread now, and whom it pings (Slack user/group IDs, here,
+    channel). Reminders go to the claimer, else `remind_to` (default: `escalate_to`). `later(start, duration)`
+    is when a duration after `start` ends: plain addition, or counted in business hours."""
     if mention.status is not Status.OPEN:
         return None
     snoozed = mention.snoozed_until
@@ -141,12 +146,12 @@ def follow_up(
     if snoozed is not None and (reminded_at is None or reminded_at < snoozed):
         return FollowUp("woke", holder or ((mention.snoozed_by,) if mention.snoozed_by else ()))
     if escalated_at is None:
-        if escalate_after is None or now - mention.post.created_at < escalate_after:
+        if escalate_after is None or now < later(mention.post.created_at, escalate_after):
             return None
         return FollowUp("reminder", holder) if holder else FollowUp("escalation", escalate_to)
     last = max(escalated_at, reminded_at or escalated_at)
-    if remind_every and now - last >= remind_every:
-        return FollowUp("reminder", holder or escalate_to)
+    if remind_every and now >= later(last, remind_every):
+        return FollowUp("reminder", holder or (escalate_to if remind_to is None else remind_to))
     return None
 
 

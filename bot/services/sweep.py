@@ -17,14 +17,26 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 from typing import TYPE_CHECKING
 
 from bot import rules
+from bot import schedule as sched
 from bot.clock import Clock
 from bot.errors import RateLimited, Rejected, ServiceError
 from bot.model import Account, FollowUp, Mention, SlackMessage, Status
 from bot.services.poll import MENTIONS, OWN_POSTS, TOKEN_REFUSED
-from bot.slack.blocks import alert_message, closed_message, digest_message, escape, follow_up_message, notice_message
+from bot.slack.blocks import (
+    alert_message,
+    closed_message,
+    digest_message,
+    escape,
+    follow_up_message,
+    format_age,
+    local_time,
+    notice_message,
+    slack_mention,
+)
 
 if TYPE_CHECKING:
     from bot.ports import SlackSink, XSource
@@ -54,6 +66,24 @@ class SweepConfig:
     reply_endpoints: tuple[str, ...] = (OWN_POSTS,)  # every timeline whose replies count as answers
     buttons: bool = False  # Socket Mode is on: alerts carry the action buttons
     timezone: tzinfo = UTC
+    schedule: sched.Schedule | None = None  # on-call rotation and business hours (REPLYWATCH_CONFIG)
+    vip_ignores_hours: bool = False
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The time zone of the rotation and the hours."""
+        return self.schedule.tz if self.schedule else ZoneInfo("UTC")
+
+    def hours(self, mention: Mention | None = None) -> sched.Hours | None:
+        """The business hours that apply (to this mention: a VIP may break through them)."""
+        if mention is not None and mention.priority and self.vip_ignores_hours:
+            return None
+        return self.schedule.hours if self.schedule else None
+
+    def due_at(self, mention: Mention) -> datetime:
+        """When an open mention deserves an alert: ALERT_AFTER (ALERT_AFTER_VIP for a VIP), in open time."""
+        wait = min(self.alert_after_vip, self.alert_after) if mention.priority else self.alert_after
+        return sched.due_at(mention.post.created_at, wait, self.hours(mention), self.tz)
 
 
 @dataclass
@@ -119,11 +149,16 @@ class SweepService:
         self.x = x
         self.pacer = Pacer()
         self._looked_up: set[int] = set()
+        self._announced: str | None = None  # the last handoff queued (a notice key)
+        self._groups: dict[str, str] = {}  # user group → the member it was last set to
+        self._groups_retry_at: datetime | None = None
 
     def run_once(self) -> SweepResult:
         now = self.clock.now()
         result = SweepResult()
         self._queue_health_notices(now)
+        self._queue_handoff(now)
+        self._sync_usergroups(now)
         self._queue_follow_ups(now)
         cfg = self.config
         with self.store.unit() as repo:
@@ -140,8 +175,8 @@ class SweepService:
         for notice in notices:
             item = _Outgoing(f"notice:{notice.key}", notice.created_at, notice.thread_ts)
             self._deliver(item, now, result, in_doubt=notice.state == "sending")
-        due = self._drop_deleted([m for m in due if rules.is_due(m.post.created_at, now, self._wait(m))], result)
-        if len(due) > cfg.digest_threshold:
+        due = self._drop_deleted([m for m in due if cfg.due_at(m) <= now], result)
+        if len(due) > cfg.digest_threshold or self._overnight(due):
             with self.store.unit() as repo:
                 digest_id = repo.start_digest([m.id for m in due], self.channel, now)
             if digest_id is not None:
@@ -158,8 +193,15 @@ class SweepService:
         self._refresh(now, result)
         return result
 
-    def _wait(self, mention: Mention) -> timedelta:
-        return min(self.config.alert_after_vip, self.config.alert_after) if mention.priority else self.config.alert_after
+    def _overnight(self, due: list[Mention]) -> bool:
+        """Several due mentions that came in while closed: they go out together, as the morning digest."""
+        hours = self.config.hours()
+        return hours is not None and sum(not sched.is_open(hours, self.config.tz, m.post.created_at) for m in due) >= 2
+
+    def _on_call(self, now: datetime, backup: bool = False) -> str | None:
+        schedule = self.config.schedule
+        rotation = (schedule.backup if backup else schedule.oncall) if schedule else None
+        return sched.on_call(rotation, schedule.tz, now) if rotation else None
 
     def _replies_checked(self, repo: Repository) -> datetime | None:
         """When every timeline whose replies answer mentions was last read; None if one never was."""
@@ -214,10 +256,10 @@ class SweepService:
                 mention = repo.mention(int(item.key))
                 if mention is None:
                     return None
-                return alert_message(mention, now, buttons=self.config.buttons, tz=self.config.timezone)
+                return alert_message(mention, now, buttons=self.config.buttons, tz=self.config.timezone, on_call=self._on_call(now))
             if item.kind == "digest":
                 found = repo.digest(int(item.key))
-                return digest_message(found[1], now) if found else None
+                return digest_message(found[1], now, on_call=self._on_call(now)) if found else None
             notice = next((n for n in repo.notices_unsent() if n.key == item.key), None)
             return notice_message(notice.text) if notice is not None else None
 
@@ -263,7 +305,7 @@ class SweepService:
             if closed:
                 message = closed_message(mention, self.account.username)
             else:
-                message = alert_message(mention, now, buttons=self.config.buttons, tz=self.config.timezone)
+                message = alert_message(mention, now, buttons=self.config.buttons, tz=self.config.timezone, on_call=self._on_call(now))
             if self._edit(alert.channel, alert.ts, message, now, result, f"the alert for mention {mention.id}"):
                 with self.store.unit() as repo:
                     repo.alert_rendered(mention.id, alert.revision, closed, self.clock.now())
@@ -274,7 +316,8 @@ class SweepService:
             if found is None or found[0].ts is None or not self.pacer.ready(self.channel, now):
                 continue
             digest, mentions = found
-            if self._edit(digest.channel, digest.ts, digest_message(mentions, now), now, result, f"digest {digest_id}"):
+            message = digest_message(mentions, now, on_call=self._on_call(now))
+            if self._edit(digest.channel, digest.ts, message, now, result, f"digest {digest_id}"):
                 with self.store.unit() as repo:
                     for mention_id, revision, closed in members:
                         repo.alert_rendered(mention_id, revision, closed, self.clock.now())
@@ -299,13 +342,22 @@ class SweepService:
         cfg = self.config
         with self.store.unit() as repo:
             checked = self._replies_checked(repo)
-            if checked is None:
-                return
+            hours, tz = cfg.hours(), cfg.tz
+            if checked is None or (hours is not None and not sched.is_open(hours, tz, now)):
+                return  # outside business hours nobody is pinged
             as_of = min(now, checked)
+            backup, on_call = self._on_call(now, backup=True), self._on_call(now)
+            escalate_to = (backup,) if backup else cfg.escalate_to
+            remind_to = (on_call,) if on_call else None
+
+            def later(start: datetime, duration: timedelta) -> datetime:
+                return sched.due_at(start, duration, hours, tz)
+
             groups: dict[tuple[str, FollowUp, bool], list[Mention]] = {}
             for alert, mention in repo.alerted_open():
                 follow_up = rules.follow_up(
-                    mention, alert.escalated_at, alert.reminded_at, as_of, cfg.escalate_after, cfg.remind_every, cfg.escalate_to
+                    mention, alert.escalated_at, alert.reminded_at, as_of, cfg.escalate_after, cfg.remind_every,
+                    escalate_to, remind_to, later,
                 )
                 if follow_up is not None and alert.ts is not None:
                     first = follow_up.kind != "woke" and alert.escalated_at is None
@@ -315,6 +367,56 @@ class SweepService:
                 repo.add_notice(key, follow_up_message(follow_up, mentions, now).text, now, thread_ts=thread_ts)
                 repo.followed_up([m.id for m in mentions], now, first=first)
                 log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
+
+    # --- on call ---------------------------------------------------------------------------------------
+
+    def _queue_handoff(self, now: datetime) -> None:
+        """Once per handoff, a message saying who is on call until when; a handoff missed while down is said once,
+        not replayed. Outside business hours it waits for the opening (nobody is pinged at night)."""
+        schedule = self.config.schedule
+        rotation = schedule.oncall if schedule else None
+        if rotation is None:
+            return
+        tz = schedule.tz
+        since = sched.last_handoff(rotation, tz, now)
+        key = f"handoff:{since.astimezone(UTC).isoformat()}"
+        hours = schedule.hours
+        if key == self._announced or (hours is not None and not sched.is_open(hours, tz, now)):
+            return
+        holder, until = sched.on_call(rotation, tz, now), sched.next_handoff(rotation, tz, now)
+        text = f":busts_in_silhouette: Handoff: {slack_mention(holder)} is on call until {local_time(until, tz)}."
+        if schedule.backup is not None:
+            text += f" Backup: {slack_mention(sched.on_call(schedule.backup, tz, now))}."
+        with self.store.unit() as repo:
+            waiting = repo.open_mentions()
+            if waiting:
+                oldest = format_age(now - waiting[0][0].post.created_at)
+                text += f" {len(waiting)} mention(s) open, the oldest waiting {oldest}."
+            else:
+                text += " No mention is waiting for a reply."
+            if repo.add_notice(key, text, now):
+                log.info("handoff: %s on call until %s", holder, until.isoformat())
+        self._announced = key
+
+    def _sync_usergroups(self, now: datetime) -> None:
+        """Keep each rotation's user group equal to who holds it (idempotent: redone once after a restart)."""
+        schedule = self.config.schedule
+        if schedule is None or (self._groups_retry_at is not None and now < self._groups_retry_at):
+            return
+        for rotation in (schedule.oncall, schedule.backup):
+            if rotation is None or rotation.usergroup is None:
+                continue
+            holder = sched.on_call(rotation, schedule.tz, now)
+            if self._groups.get(rotation.usergroup) == holder:
+                continue
+            try:
+                self.slack.set_usergroup(rotation.usergroup, [holder])
+            except ServiceError as exc:
+                log.warning("could not set user group %s to %s: %s", rotation.usergroup, holder, exc.message)
+                self._groups_retry_at = now + RATE_LIMIT_PAUSE
+                return
+            self._groups[rotation.usergroup] = holder
+            log.info("user group %s is now %s", rotation.usergroup, holder)
 
     # --- deleted posts --------------------------------------------------------------------------------
 

@@ -103,8 +103,11 @@ def local_time(moment: datetime, tz: tzinfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
 
 
-def alert_message(mention: Mention, now: datetime, *, buttons: bool = False, tz: tzinfo = UTC) -> SlackMessage:
-    """The alert for an open mention that has waited too long; with `buttons`, the actions that work it."""
+def alert_message(
+    mention: Mention, now: datetime, *, buttons: bool = False, tz: tzinfo = UTC, on_call: str | None = None
+) -> SlackMessage:
+    """The alert for an open mention that has waited too long; with `buttons`, the actions that work it; with
+    `on_call`, it names (and so notifies) the person on call, unless someone already claimed it."""
     name, handle = _who(mention)
     age = format_age(now - mention.post.created_at)
     url = post_url(mention.post.author_handle, mention.id)
@@ -114,6 +117,8 @@ def alert_message(mention: Mention, now: datetime, *, buttons: bool = False, tz:
     context = [f"posted {_stamp(mention)}"]
     if not buttons:
         context.insert(0, f"<{url}|Open on X>")
+    if on_call and not mention.claimed_by:
+        context.append(f"on call: {slack_mention(on_call)}")
     if mention.claimed_by:
         context.append(f"claimed by {slack_mention(mention.claimed_by)}")
     if mention.snoozed_until and mention.snoozed_until > now:
@@ -182,10 +187,12 @@ def close_view(mention: Mention, channel: str) -> dict:
     }
 
 
-def digest_message(members: list[Mention], now: datetime) -> SlackMessage:
+def digest_message(members: list[Mention], now: datetime, on_call: str | None = None) -> SlackMessage:
     """One message for many mentions that fell due at once; answered and closed ones are struck through."""
     waiting = [m for m in members if m.status is Status.OPEN]
     headline = f":hourglass: *{len(members)} mentions* have been waiting for a reply"
+    if on_call:
+        headline += f" · on call: {slack_mention(on_call)}"
     if len(waiting) < len(members):
         headline += f"; {len(members) - len(waiting)} since answered or closed, {len(waiting)} still waiting"
     lines = [_digest_line(m, now) for m in members]

@@ -96,6 +96,21 @@ class SlackClient:
         """A message only `user` sees (ephemeral)."""
         self._call("chat.postEphemeral", self._client.chat_postEphemeral, channel=channel, user=user, text=text)
 
+    def set_usergroup(self, group: str, users: list[str]) -> None:
+        """Make the user group's members exactly `users` (usergroups.users.update replaces the list)."""
+        self._call("usergroups.users.update", self._client.usergroups_users_update, usergroup=group, users=users)
+
+    def lookup_email(self, email: str) -> str | None:
+        """The Slack user ID for an e-mail address, or None if Slack has no such user."""
+        try:
+            data = self._call("users.lookupByEmail", self._client.users_lookupByEmail, email=email)
+        except Rejected as exc:
+            if exc.message.endswith("users_not_found"):
+                return None
+            raise
+        user = data.get("user") if isinstance(data.get("user"), dict) else {}
+        return str(user["id"]) if user.get("id") else None
+
     def _call(self, method: str, func, **kwargs) -> dict:  # noqa: ANN001, ANN003
         try:
             response = func(**kwargs)

@@ -38,6 +38,9 @@ class FakeSlack:
         self.ephemeral: list[dict] = []  # chat.postEphemeral: {"channel", "user", "text"}
         self.views: list[dict] = []  # views.open: {"trigger_id", "view"}
         self.socket_url = ""  # what apps.connections.open answers (a SocketModeStandIn's url)
+        self.emails: dict[str, str] = {}  # users.lookupByEmail: e-mail → user ID
+        self.usergroups: dict[str, list[str]] = {}  # group ID → members, as usergroups.users.update left them
+        self.usergroup_updates: list[tuple[str, list[str], float]] = []
         self._ts = itertools.count(1)
         self.now = time.time  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
@@ -124,6 +127,23 @@ class FakeSlack:
             return _error("invalid_arguments")
         self.views.append({"trigger_id": args["trigger_id"], "view": view})
         return _ok(view={"id": f"V{len(self.views):04d}", **view})
+
+    def _users_lookupByEmail(self, args: dict) -> Reply:  # noqa: N802
+        user = self.emails.get(str(args.get("email", "")).lower())
+        if user is None:
+            return _error("users_not_found")
+        return _ok(user={"id": user, "team_id": "T0ACME", "name": user.lower(), "deleted": False})
+
+    def _usergroups_users_update(self, args: dict) -> Reply:
+        group = str(args.get("usergroup", ""))
+        users = [u for u in str(args.get("users", "")).split(",") if u]
+        if not group.startswith("S"):
+            return _error("no_such_subteam")
+        if not users:
+            return _error("invalid_users")  # a group cannot be emptied
+        self.usergroups[group] = users
+        self.usergroup_updates.append((group, users, self.now()))
+        return _ok(usergroup={"id": group, "users": users})
 
     def _conversations_list(self, args: dict) -> Reply:
         """Two channels a page, to make callers follow `response_metadata.next_cursor`."""

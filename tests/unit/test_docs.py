@@ -65,3 +65,14 @@ def test_the_slack_app_manifest_matches_what_replywatch_uses() -> None:
     for scope in scopes:
         assert f"`{scope}`" in readme, f"{scope} is explained in the README"
     assert "slack-app-manifest.yml" in readme
+
+
+def test_the_example_on_call_file_is_valid_and_every_key_is_documented() -> None:
+    from bot import schedule
+
+    example = schedule.load(ROOT / "replywatch.toml.example")
+    assert example.oncall is not None and example.backup is not None and example.hours is not None
+    readme = (ROOT / "README.md").read_text()
+    for key in ("timezone", "members", "handoff", "start", "usergroup", "overrides", "member", "from", "until",
+                "holidays", "[oncall]", "[backup]", "[hours]", "[[oncall.overrides]]"):
+        assert f"`{key}`" in readme, key

@@ -1,0 +1,313 @@
+"""On-call rotations and business hours: pure functions of the configuration file and a moment, no I/O.
+
+The file (`REPLYWATCH_CONFIG`, TOML) gives a time zone; every time in it is wall-clock time there, so a handoff
+at "mon 09:00" stays at 09:00 across daylight-saving changes. Functions take and return aware datetimes.
+
+- **Who is on call** at a moment: the override covering it, if any; else the rotation's member whose shift it
+  is. Shift k starts at the first handoff plus k periods (1 day, 7 days, or N days), at the handoff time.
+- **Business hours**: a weekday left out is closed, holidays are closed. `add_open_time` counts a duration in
+  open time only: 30 minutes from 23:00 is 09:30 on the next open day.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SEARCH_DAYS = 800  # how far ahead to look for the next open day (a year of holidays would still be found)
+_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_GROUP = re.compile(r"S[A-Z0-9]{2,30}")
+_HANDOFF = re.compile(r"(?:(daily)|weekly\s+(mon|tue|wed|thu|fri|sat|sun)|every\s+(\d{1,3})d)\s+(\d{1,2}:\d{2})")
+_SPAN = re.compile(r"(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})")
+
+
+class ScheduleError(ValueError):
+    """The configuration file is wrong; the message names the key and what it expects."""
+
+
+@dataclass(frozen=True)
+class Override:
+    member: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Rotation:
+    members: tuple[str, ...]  # Slack user IDs (e-mails until resolved)
+    every_days: int
+    at: time
+    first: date  # the date of the first handoff
+    usergroup: str | None = None
+    overrides: tuple[Override, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hours:
+    days: dict[int, tuple[time, time]]  # weekday (0 = Monday) → (open, close)
+    holidays: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class Schedule:
+    tz: ZoneInfo
+    oncall: Rotation | None = None
+    backup: Rotation | None = None
+    hours: Hours | None = None
+    source: str = ""
+
+    def emails(self) -> list[tuple[str, str]]:
+        """(key, e-mail) for every member given as an e-mail, to resolve to a Slack user ID."""
+        found = []
+        for name, rotation in (("oncall", self.oncall), ("backup", self.backup)):
+            if rotation is None:
+                continue
+            found += [(f"{name}.members[{i}]", m) for i, m in enumerate(rotation.members) if "@" in m]
+            found += [(f"{name}.overrides[{i}].member", o.member) for i, o in enumerate(rotation.overrides) if "@" in o.member]
+        return found
+
+    def resolved(self, users: dict[str, str]) -> Schedule:
+        """The same schedule with e-mails replaced by the Slack user IDs in `users`."""
+        def fix(rotation: Rotation | None) -> Rotation | None:
+            if rotation is None:
+                return None
+            return replace(
+                rotation,
+                members=tuple(users.get(m, m) for m in rotation.members),
+                overrides=tuple(replace(o, member=users.get(o.member, o.member)) for o in rotation.overrides),
+            )
+        return replace(self, oncall=fix(self.oncall), backup=fix(self.backup))
+
+
+# --- who is on call ----------------------------------------------------------------------------------
+
+
+def shift_start(rotation: Rotation, tz: ZoneInfo, k: int) -> datetime:
+    """When shift k begins (k = 0 is the first handoff; negative k are before it)."""
+    return datetime.combine(rotation.first + timedelta(days=k * rotation.every_days), rotation.at, tzinfo=tz)
+
+
+def shift_index(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> int:
+    local = moment.astimezone(tz)
+    days = (local.date() - rotation.first).days
+    if local.time() < rotation.at:
+        days -= 1
+    return days // rotation.every_days
+
+
+def on_call(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> str:
+    """Who holds the rotation at `moment`: an override covering it, else whose shift it is."""
+    for override in rotation.overrides:
+        if override.start <= moment < override.end:
+            return override.member
+    return rotation.members[shift_index(rotation, tz, moment) % len(rotation.members)]
+
+
+def handoffs(rotation: Rotation, tz: ZoneInfo, after: datetime, until: datetime) -> list[tuple[datetime, str]]:
+    """Every handoff in (after, until]: shift changes and override starts and ends, with who takes over."""
+    moments = {o.start for o in rotation.overrides} | {o.end for o in rotation.overrides}
+    k = shift_index(rotation, tz, after) + 1
+    while (start := shift_start(rotation, tz, k)) <= until:
+        moments.add(start)
+        k += 1
+    return [(m, on_call(rotation, tz, m)) for m in sorted(m for m in moments if after < m <= until)]
+
+
+def last_handoff(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> datetime:
+    """The latest handoff at or before `moment`: when the current holder took over."""
+    latest = shift_start(rotation, tz, shift_index(rotation, tz, moment))
+    edges = [m for o in rotation.overrides for m in (o.start, o.end) if m <= moment]
+    return max([latest, *edges])
+
+
+def next_handoff(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> datetime:
+    found = handoffs(rotation, tz, moment, moment + timedelta(days=rotation.every_days))
+    return found[0][0]
+
+
+# --- business hours ----------------------------------------------------------------------------------
+
+
+def open_periods(hours: Hours, tz: ZoneInfo, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """The open periods from the day of `moment` on, in order."""
+    day = moment.astimezone(tz).date()
+    for offset in range(SEARCH_DAYS):
+        current = day + timedelta(days=offset)
+        span = hours.days.get(current.weekday())
+        if span is None or current in hours.holidays:
+            continue
+        yield datetime.combine(current, span[0], tzinfo=tz), datetime.combine(current, span[1], tzinfo=tz)
+
+
+def is_open(hours: Hours, tz: ZoneInfo, moment: datetime) -> bool:
+    for start, end in open_periods(hours, tz, moment):
+        return start <= moment < end  # the first period is today's or later: open hours never cross midnight
+    return False
+
+
+def add_open_time(hours: Hours, tz: ZoneInfo, start: datetime, duration: timedelta) -> datetime:
+    """`duration` of open time after `start`: when a mention posted at `start` is due."""
+    left = duration
+    for opens, closes in open_periods(hours, tz, start):
+        begin = max(opens, start)
+        if begin >= closes:
+            continue
+        if left < closes - begin:  # a mention due exactly at closing time is due at the next opening
+            return begin + left
+        left -= closes - begin
+    raise ScheduleError("hours: no open time found in the next two years")
+
+
+def due_at(posted: datetime, wait: timedelta, hours: Hours | None, tz: ZoneInfo) -> datetime:
+    """When a mention posted at `posted` is due: `wait` later, counted in open time when there are hours."""
+    return add_open_time(hours, tz, posted, wait) if hours is not None else posted + wait
+
+
+def next_change(hours: Hours, tz: ZoneInfo, moment: datetime) -> tuple[bool, datetime]:
+    """(open now?, when that changes): the closing time if open, else the next opening."""
+    for opens, closes in open_periods(hours, tz, moment):
+        if moment < opens:
+            return False, opens
+        if moment < closes:
+            return True, closes
+    raise ScheduleError("hours: no open time found in the next two years")
+
+
+# --- the file ----------------------------------------------------------------------------------------
+
+
+def load(path: str | Path) -> Schedule:
+    """Read and check the file; ScheduleError with the key and what it expects."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScheduleError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScheduleError(f"not valid TOML: {exc}") from None
+    return parse(data, str(path))
+
+
+def parse(data: dict[str, Any], source: str = "") -> Schedule:
+    _only(data, "", {"timezone", "oncall", "backup", "hours"})
+    name = data.get("timezone", "UTC")
+    try:
+        tz = ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f"timezone must be an IANA time zone name such as Europe/Berlin; got {str(name)[:40]!r}") from None
+    return Schedule(
+        tz=tz,
+        oncall=_rotation(data["oncall"], "oncall", tz) if "oncall" in data else None,
+        backup=_rotation(data["backup"], "backup", tz) if "backup" in data else None,
+        hours=_hours(data["hours"], tz) if "hours" in data else None,
+        source=source,
+    )
+
+
+def _only(table: object, prefix: str, allowed: set[str]) -> None:
+    if not isinstance(table, dict):
+        raise ScheduleError(f"{prefix.rstrip('.') or 'the file'} must be a table")
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ScheduleError(f"{prefix}{unknown[0]} is not a known key (known: {', '.join(sorted(allowed))})")
+
+
+def _rotation(table: object, key: str, tz: ZoneInfo) -> Rotation:
+    _only(table, f"{key}.", {"members", "handoff", "start", "usergroup", "overrides"})
+    assert isinstance(table, dict)
+    members = table.get("members")
+    if not isinstance(members, list) or not members:
+        raise ScheduleError(f"{key}.members must be a non-empty list of Slack user IDs or e-mails")
+    for i, member in enumerate(members):
+        _member(member, f"{key}.members[{i}]")
+    match = _HANDOFF.fullmatch(str(table.get("handoff", "")).strip())
+    if not match:
+        raise ScheduleError(f'{key}.handoff must be "daily 09:00", "weekly mon 09:00" or "every 3d 09:00"')
+    daily, weekday, every, at = match.groups()
+    at_time = _time(at, f"{key}.handoff")
+    every_days = 1 if daily else 7 if weekday else int(every)
+    if every_days < 1:
+        raise ScheduleError(f"{key}.handoff: every Nd needs N of at least 1")
+    first = _date(table.get("start"), f"{key}.start")
+    if weekday:
+        first += timedelta(days=(WEEKDAYS.index(weekday) - first.weekday()) % 7)
+    group = table.get("usergroup")
+    if group is not None and not (isinstance(group, str) and _GROUP.fullmatch(group)):
+        raise ScheduleError(f"{key}.usergroup must be a Slack user-group ID such as S0ONCALL")
+    overrides = table.get("overrides", [])
+    if not isinstance(overrides, list):
+        raise ScheduleError(f"{key}.overrides must be a list of [[{key}.overrides]] tables")
+    parsed: list[Override] = []
+    for i, entry in enumerate(overrides):
+        where = f"{key}.overrides[{i}]"
+        _only(entry, f"{where}.", {"member", "from", "until"})
+        start = _moment(entry.get("from"), f"{where}.from", tz)
+        end = _moment(entry.get("until"), f"{where}.until", tz)
+        if end <= start:
+            raise ScheduleError(f"{where}.until must be after {where}.from")
+        clash = next((j for j, o in enumerate(parsed) if start < o.end and o.start < end), None)
+        if clash is not None:
+            raise ScheduleError(f"{where} overlaps {key}.overrides[{clash}]; overrides may not overlap")
+        parsed.append(Override(_member(entry.get("member"), f"{where}.member"), start, end))
+    return Rotation(tuple(members), every_days, at_time, first, group, tuple(parsed))
+
+
+def _hours(table: object, tz: ZoneInfo) -> Hours:
+    _only(table, "hours.", {*WEEKDAYS, "holidays"})
+    assert isinstance(table, dict)
+    days = {}
+    for i, day in enumerate(WEEKDAYS):
+        if day not in table:
+            continue
+        match = _SPAN.fullmatch(str(table[day]).strip())
+        if not match:
+            raise ScheduleError(f'hours.{day} must be opening and closing time such as "09:00-18:00"')
+        opens, closes = _time(match.group(1), f"hours.{day}"), _time(match.group(2), f"hours.{day}")
+        if closes <= opens:
+            raise ScheduleError(f"hours.{day} must close after it opens")
+        days[i] = (opens, closes)
+    if not days:
+        raise ScheduleError("hours must open on at least one weekday, e.g. mon = \"09:00-18:00\"")
+    holidays = table.get("holidays", [])
+    if not isinstance(holidays, list):
+        raise ScheduleError('hours.holidays must be a list of dates such as ["2026-12-25"]')
+    return Hours(days, frozenset(_date(h, f"hours.holidays[{i}]") for i, h in enumerate(holidays)))
+
+
+def _member(value: object, key: str) -> str:
+    if isinstance(value, str) and (_USER.fullmatch(value) or _EMAIL.fullmatch(value)):
+        return value
+    raise ScheduleError(f"{key} must be a Slack user ID (U…) or an e-mail address; got {str(value)[:40]!r}")
+
+
+def _time(value: str, key: str) -> time:
+    try:
+        hour, minute = (int(part) for part in value.split(":"))
+        return time(hour, minute)
+    except ValueError:
+        raise ScheduleError(f"{key}: {value!r} is not a time of day such as 09:00") from None
+
+
+def _date(value: object, key: str) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ScheduleError(f'{key} must be a date such as "2026-11-23"') from None
+
+
+def _moment(value: object, key: str, tz: ZoneInfo) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=tz) if value.tzinfo is None else value
+    try:
+        return datetime.strptime(str(value).strip(), "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+    except ValueError:
+        raise ScheduleError(f'{key} must be a local time such as "2026-12-24 09:00"') from None

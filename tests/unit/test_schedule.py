@@ -1,0 +1,168 @@
+"""Who is on call and the business clock: tables over handoffs, overrides, a rotation of one, holidays, closing
+time, and both daylight-saving changes in Europe/Berlin and America/New_York."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import schedule as sched
+
+BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
+A, B, C, OMAR = "U01JANE", "U02PRIYA", "U03LEAD", "U04OMAR"
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def local(text: str, tz: ZoneInfo = BERLIN) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=tz)
+
+
+def rotation(handoff: str, start: str, members=(A, B, C), overrides=(), tz: str = "Europe/Berlin") -> tuple[sched.Rotation, ZoneInfo]:  # noqa: ANN001
+    s = sched.parse({"timezone": tz, "oncall": {"members": list(members), "handoff": handoff, "start": start, "overrides": list(overrides)}})
+    return s.oncall, s.tz
+
+
+DAILY = rotation("daily 09:00", "2026-03-27")
+WEEKLY_NY = rotation("weekly mon 09:00", "2026-03-02", tz="America/New_York")
+WEEKLY = rotation(
+    "weekly mon 09:00", "2026-11-23",
+    overrides=[
+        {"member": OMAR, "from": "2026-12-24 09:00", "until": "2026-12-27 09:00"},
+        {"member": C, "from": "2026-12-02 13:00", "until": "2026-12-03 11:00"},
+    ],
+)
+EVERY3 = rotation("every 3d 08:30", "2026-11-24")
+
+
+@pytest.mark.parametrize(
+    ("case", "rot", "moment", "expected"),
+    [
+        ("the first handoff", DAILY, local("2026-03-27 09:00"), A),
+        ("a minute before the first handoff: the rotation runs backwards", DAILY, local("2026-03-27 08:59"), C),
+        ("next day", DAILY, local("2026-03-28 09:00"), B),
+        ("Berlin spring forward: 08:59 CEST is still yesterday's shift", DAILY, utc("2026-03-29 06:59"), B),
+        ("Berlin spring forward: handoff at 09:00 CEST = 07:00 UTC", DAILY, utc("2026-03-29 07:00"), C),
+        ("Berlin the day before: 09:00 CET = 08:00 UTC", DAILY, utc("2026-03-28 08:00"), B),
+        ("Berlin fall back: 08:59 CET = 07:59 UTC", DAILY, utc("2026-10-25 07:59"), B),  # 211 days in: shift 211, the second member
+        ("Berlin fall back: 09:00 CET = 08:00 UTC", DAILY, utc("2026-10-25 08:00"), C),  # shift 212
+        ("New York spring forward: Monday 08:59 EDT = 12:59 UTC", WEEKLY_NY, utc("2026-03-09 12:59"), A),
+        ("New York spring forward: Monday 09:00 EDT = 13:00 UTC", WEEKLY_NY, utc("2026-03-09 13:00"), B),
+        ("New York fall back: the Sunday 01:30 that happens twice", WEEKLY_NY, local("2026-11-01 01:30", NEW_YORK), B),  # week 34
+        ("New York after fall back: Monday 09:00 EST = 14:00 UTC", WEEKLY_NY, utc("2026-11-02 14:00"), C),  # week 35
+        ("New York after fall back: 13:59 UTC is 08:59 EST", WEEKLY_NY, utc("2026-11-02 13:59"), B),
+        ("weekly: mid-week", WEEKLY, local("2026-11-26 15:00"), A),
+        ("weekly: the next Monday", WEEKLY, local("2026-11-30 09:00"), B),
+        ("override starting mid-shift", WEEKLY, local("2026-12-02 13:00"), C),
+        ("just before the override: week 2 is Priya's", WEEKLY, local("2026-12-02 12:59"), B),
+        ("override ending mid-shift: back to the rotation", WEEKLY, local("2026-12-03 11:00"), B),
+        ("holiday override starts", WEEKLY, local("2026-12-24 09:00"), OMAR),
+        ("a minute before it", WEEKLY, local("2026-12-24 08:59"), B),
+        ("override spans the Monday handoff? no: still Omar on Sunday", WEEKLY, local("2026-12-27 08:59"), OMAR),
+        ("override over", WEEKLY, local("2026-12-27 09:00"), B),
+        ("every 3 days", EVERY3, local("2026-11-27 08:30"), B),
+        ("every 3 days, before the handoff time", EVERY3, local("2026-11-27 08:29"), A),
+        ("a rotation of one", rotation("weekly mon 09:00", "2026-11-23", members=(A,)), local("2027-06-01 03:00"), A),
+    ],
+)
+def test_who_is_on_call(case: str, rot, moment: datetime, expected: str) -> None:  # noqa: ANN001
+    assert sched.on_call(rot[0], rot[1], moment) == expected, case
+
+
+def test_handoffs_list_shift_changes_and_override_edges() -> None:
+    rot, tz = WEEKLY
+    found = sched.handoffs(rot, tz, local("2026-12-20 00:00"), local("2027-01-05 00:00"))
+    assert [(m.astimezone(tz).strftime("%a %m-%d %H:%M"), who) for m, who in found] == [
+        ("Mon 12-21 09:00", B),
+        ("Thu 12-24 09:00", OMAR),
+        ("Sun 12-27 09:00", B),
+        ("Mon 12-28 09:00", C),
+        ("Mon 01-04 09:00", A),
+    ]
+    assert sched.last_handoff(rot, tz, local("2026-12-25 12:00")) == local("2026-12-24 09:00")
+    assert sched.next_handoff(rot, tz, local("2026-12-25 12:00")) == local("2026-12-27 09:00")
+
+
+def test_daylight_saving_handoffs_stay_at_nine_local() -> None:
+    rot, tz = DAILY
+    found = sched.handoffs(rot, tz, utc("2026-10-24 00:00"), utc("2026-10-26 12:00"))
+    assert [m.astimezone(UTC).strftime("%m-%d %H:%M") for m, _ in found] == ["10-24 07:00", "10-25 08:00", "10-26 08:00"]
+
+
+HOURS = sched.parse({
+    "timezone": "Europe/Berlin",
+    "hours": {"mon": "09:00-18:00", "tue": "09:00-18:00", "wed": "09:00-18:00", "thu": "09:00-18:00", "fri": "09:00-17:00",
+              "holidays": ["2026-12-25", "2026-12-26", "2027-01-01"]},
+})
+HALF_HOUR = timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("case", "posted", "due"),
+    [
+        ("during hours", local("2026-11-25 10:00"), local("2026-11-25 10:30")),
+        ("at 23:00: 09:30 the next open day", local("2026-11-25 23:00"), local("2026-11-26 09:30")),
+        ("exactly at closing time", local("2026-11-25 18:00"), local("2026-11-26 09:30")),
+        ("due exactly at closing time: at the next opening", local("2026-11-25 17:30"), local("2026-11-26 09:00")),
+        ("15 minutes before closing: the rest next morning", local("2026-11-25 17:45"), local("2026-11-26 09:15")),
+        ("exactly at opening", local("2026-11-26 09:00"), local("2026-11-26 09:30")),
+        ("Friday closes at 17:00", local("2026-11-27 16:50"), local("2026-11-30 09:20")),
+        ("Saturday", local("2026-11-28 11:00"), local("2026-11-30 09:30")),
+        ("Christmas Eve, then two holidays and a weekend", local("2026-12-24 17:50"), local("2026-12-28 09:20")),
+        ("New Year's Day is a holiday", local("2026-12-31 23:00"), local("2027-01-04 09:30")),
+        ("across Berlin's fall back", local("2026-10-23 16:45"), utc("2026-10-26 08:15")),
+        ("across Berlin's spring forward", local("2026-03-27 23:00"), utc("2026-03-30 07:30")),
+    ],
+)
+def test_business_clock(case: str, posted: datetime, due: datetime) -> None:
+    assert sched.add_open_time(HOURS.hours, BERLIN, posted, HALF_HOUR) == due, case
+
+
+@pytest.mark.parametrize(
+    ("moment", "is_open", "change"),
+    [
+        (local("2026-11-25 12:00"), True, local("2026-11-25 18:00")),
+        (local("2026-11-25 18:00"), False, local("2026-11-26 09:00")),
+        (local("2026-11-25 08:59"), False, local("2026-11-25 09:00")),
+        (local("2026-12-25 12:00"), False, local("2026-12-28 09:00")),
+    ],
+)
+def test_open_and_next_change(moment: datetime, is_open: bool, change: datetime) -> None:
+    assert sched.is_open(HOURS.hours, BERLIN, moment) is is_open
+    assert sched.next_change(HOURS.hours, BERLIN, moment) == (is_open, change)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone must be an IANA time zone name"),
+        ({"oncall": {"members": [], "handoff": "daily 09:00", "start": "2026-11-23"}}, "oncall.members must be a non-empty list"),
+        ({"oncall": {"members": ["jane"], "handoff": "daily 09:00", "start": "2026-11-23"}}, "oncall.members[0] must be a Slack user ID"),
+        ({"oncall": {"members": [A], "handoff": "fortnightly", "start": "2026-11-23"}}, 'oncall.handoff must be "daily 09:00"'),
+        ({"oncall": {"members": [A], "handoff": "daily 25:00", "start": "2026-11-23"}}, "oncall.handoff: '25:00' is not a time of day"),
+        ({"oncall": {"members": [A], "handoff": "daily 09:00", "start": "next monday"}}, "oncall.start must be a date"),
+        ({"oncall": {"members": [A], "handoff": "daily 09:00", "start": "2026-11-23", "handof": 1}}, "oncall.handof is not a known key"),
+        ({"backup": {"members": [A], "handoff": "daily 09:00", "start": "2026-11-23", "usergroup": "oncall"}}, "backup.usergroup must be"),
+        ({"oncall": {"members": [A], "handoff": "daily 09:00", "start": "2026-11-23", "overrides": [
+            {"member": B, "from": "2026-12-24 09:00", "until": "2026-12-27 09:00"},
+            {"member": C, "from": "2026-12-26 09:00", "until": "2026-12-24 morning"}]}},
+         "oncall.overrides[1].until must be a local time such as"),
+        ({"oncall": {"members": [A], "handoff": "daily 09:00", "start": "2026-11-23", "overrides": [
+            {"member": B, "from": "2026-12-24 09:00", "until": "2026-12-27 09:00"},
+            {"member": C, "from": "2026-12-26 09:00", "until": "2026-12-28 09:00"}]}},
+         "oncall.overrides[1] overlaps oncall.overrides[0]"),
+        ({"hours": {"mon": "9-18"}}, "hours.mon must be opening and closing time"),
+        ({"hours": {"mon": "18:00-09:00"}}, "hours.mon must close after it opens"),
+        ({"hours": {"holidays": ["2026-12-25"]}}, "hours must open on at least one weekday"),
+        ({"hours": {"mon": "09:00-18:00", "holidays": ["Christmas"]}}, "hours.holidays[0] must be a date"),
+    ],
+)
+def test_bad_configuration_names_the_key(data: dict, message: str) -> None:
+    with pytest.raises(sched.ScheduleError) as caught:
+        sched.parse(data)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
