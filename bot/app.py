@@ -142,7 +142,7 @@ def sweep_config(settings: Settings, identity: Identity | None = None, schedule:
         digest_threshold=settings.digest_threshold,
         reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in responders)),
         buttons=settings.slack_app_token is not None,
-        timezone=display,
+        display_tz=display,
         schedule=schedule,
         vip_ignores_hours=settings.vip_ignores_hours,
     )
@@ -207,7 +207,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     )
     config = sweep_config(settings, identity, schedule)
     sweep = SweepService(slack, store, identity.account, clock, config, x)
-    actions = ActionService(store, slack, clock, identity.channel, config.timezone)
+    actions = ActionService(store, slack, clock, identity.channel, config.display_tz)
     socket = build_socket(settings, actions.handle)
     if socket is not None:
         check_socket(socket)

@@ -29,12 +29,12 @@ from bot.app import (
 )
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_schedule, load_settings
-from bot.errors import ServiceError
 from bot.scheduler import build_scheduler
 from bot.slack.blocks import format_age, post_url
 
 log = logging.getLogger("bot")
-SWEEP_EVERY = timedelta(seconds=0.5)  # cheap (a few queries); lets the one-a-second pacing run at full speed
+SWEEP_EVERY = timedelta(seconds=0.5)
+SOCKET_RETRY = timedelta(seconds=30)  # until Socket Mode first connects; slack_sdk reconnects after that  # cheap (a few queries); lets the one-a-second pacing run at full speed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,9 +93,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
     app = build_app(settings, SystemClock())
-    scheduler = build_scheduler(
-        [("poll", app.poll.run_once, settings.poll_interval), ("sweep", app.sweep.run_once, SWEEP_EVERY)]
-    )
+    jobs = [("poll", app.poll.run_once, settings.poll_interval), ("sweep", app.sweep.run_once, SWEEP_EVERY)]
+    if app.socket is not None:
+        jobs.append(("socket", app.socket.keep_connected, SOCKET_RETRY))  # runs at once, then until it connects
+    scheduler = build_scheduler(jobs)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -108,12 +109,6 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         format_age(settings.poll_interval),
     )
     scheduler.start()
-    if app.socket is not None:
-        try:
-            app.socket.connect()
-            log.info("Socket Mode connected: alert buttons and /replywatch are live")
-        except ServiceError as exc:
-            log.error("Socket Mode: %s; alerts go out without working buttons until it connects", exc.message)
     stop.wait()
     log.info("stopping")
     if app.socket is not None:

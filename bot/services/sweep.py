@@ -65,13 +65,13 @@ class SweepConfig:
     digest_threshold: int = 5
     reply_endpoints: tuple[str, ...] = (OWN_POSTS,)  # every timeline whose replies count as answers
     buttons: bool = False  # Socket Mode is on: alerts carry the action buttons
-    timezone: tzinfo = UTC
+    display_tz: tzinfo = UTC  # times shown in Slack (TIMEZONE)
     schedule: sched.Schedule | None = None  # on-call rotation and business hours (REPLYWATCH_CONFIG)
     vip_ignores_hours: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
-        """The time zone of the rotation and the hours."""
+        """The time zone of the rotation and the hours (the on-call file's)."""
         return self.schedule.tz if self.schedule else ZoneInfo("UTC")
 
     def hours(self, mention: Mention | None = None) -> sched.Hours | None:
@@ -256,7 +256,7 @@ class SweepService:
                 mention = repo.mention(int(item.key))
                 if mention is None:
                     return None
-                return alert_message(mention, now, buttons=self.config.buttons, tz=self.config.timezone, on_call=self._on_call(now))
+                return alert_message(mention, now, buttons=self.config.buttons, tz=self.config.display_tz, on_call=self._on_call(now))
             if item.kind == "digest":
                 found = repo.digest(int(item.key))
                 return digest_message(found[1], now, on_call=self._on_call(now)) if found else None
@@ -305,7 +305,7 @@ class SweepService:
             if closed:
                 message = closed_message(mention, self.account.username)
             else:
-                message = alert_message(mention, now, buttons=self.config.buttons, tz=self.config.timezone, on_call=self._on_call(now))
+                message = alert_message(mention, now, buttons=self.config.buttons, tz=self.config.display_tz, on_call=self._on_call(now))
             if self._edit(alert.channel, alert.ts, message, now, result, f"the alert for mention {mention.id}"):
                 with self.store.unit() as repo:
                     repo.alert_rendered(mention.id, alert.revision, closed, self.clock.now())

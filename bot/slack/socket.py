@@ -30,6 +30,8 @@ class SocketListener:
             on_error_listeners=[lambda exc: log.warning("Socket Mode connection: %s", type(exc).__name__)],
         )
         self._client.socket_mode_request_listeners.append(self._on_request)
+        self._connected_once = False
+        self._last_error: str | None = None
 
     def check(self) -> str:
         """Ask Slack for a websocket URL (apps.connections.open); AuthFailed if the app token is refused."""
@@ -51,6 +53,20 @@ class SocketListener:
             self._client.connect()
         except (OSError, ValueError) as exc:
             raise Unavailable("Slack", f"Socket Mode: cannot connect ({type(exc).__name__})") from None
+
+    def keep_connected(self) -> None:
+        """Connect, until it works once; after that slack_sdk reconnects by itself when the connection drops."""
+        if self._connected_once:
+            return
+        try:
+            self.connect()
+        except ServiceError as exc:
+            if exc.message != self._last_error:
+                log.error("Socket Mode: %s; alert buttons and /replywatch wait until it connects", exc.message)
+            self._last_error = exc.message
+            return
+        self._connected_once = True
+        log.info("Socket Mode connected: alert buttons and /replywatch are live")
 
     def close(self) -> None:
         self._client.close()

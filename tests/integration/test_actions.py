@@ -24,7 +24,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 @pytest.fixture
 def worked(fake_x, fake_slack, sqlite_store) -> tuple[Loop, ActionService]:  # noqa: ANN001
-    loop = make_loop(fake_x, fake_slack, sqlite_store, buttons=True, timezone=BERLIN, escalate_after=None)
+    loop = make_loop(fake_x, fake_slack, sqlite_store, buttons=True, display_tz=BERLIN, escalate_after=None)
     return loop, ActionService(loop.store, loop.sweep.slack, loop.clock, "C0ALERTS", BERLIN)
 
 
@@ -268,3 +268,23 @@ def test_a_wrong_app_token_fails_the_start_with_one_line(fake_slack) -> None:  #
             check_socket(listener)
         assert str(caught.value).startswith("SLACK_APP_TOKEN was rejected by Slack: ")
         listener.close()
+
+
+def test_socket_mode_keeps_trying_until_it_first_connects(fake_slack) -> None:  # noqa: ANN001
+    from tests.standins.http import Reply
+
+    socket = SocketModeStandIn()
+    fake_slack.socket_url = socket.url
+    fake_slack.http.fail("apps.connections.open", Reply(503, {"ok": False, "error": "service_unavailable"}))
+    listener = SocketListener(app_token=fake_slack.app_token, base_url=fake_slack.url, timeout=5, handler=lambda *_: Answer())
+    try:
+        listener.keep_connected()
+        assert not socket.wait_connected(timeout=0.5), "Slack was down"
+        listener.keep_connected()
+        assert socket.wait_connected(timeout=5)
+        calls = len(fake_slack.http.calls("apps.connections.open"))
+        listener.keep_connected()
+        assert len(fake_slack.http.calls("apps.connections.open")) == calls, "connected once: slack_sdk reconnects from here"
+    finally:
+        listener.close()
+        socket.close()

@@ -37,7 +37,7 @@ def test_a_week_on_call(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN0
                      escalate_to=("U0NOBODY",), digest_threshold=5)
     schedule = resolve_people(sched.parse(WEEK), loop.sweep.slack)
     assert schedule.oncall.members == (JANE, OMAR, PRIYA), "the e-mail was looked up in Slack"
-    loop.sweep.config = type(loop.sweep.config)(**{**loop.sweep.config.__dict__, "schedule": schedule, "timezone": BERLIN})
+    loop.sweep.config = type(loop.sweep.config)(**{**loop.sweep.config.__dict__, "schedule": schedule, "display_tz": BERLIN})
     fans = [loop.x.add_user(f"fan{i}") for i in range(30)]
     daily: dict[str, int] = {}
     overnight: list[int] = []
@@ -154,3 +154,28 @@ def test_a_bad_file_stops_the_start_with_one_line_naming_the_key(env, tmp_path) 
         path.write_text(text)
         for command in ("check", "run"):
             assert_clean_failure(cli(env, command), message.format(path="replywatch.toml"), env)
+
+
+def test_a_vip_breaks_through_closed_hours_only_when_allowed(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN001
+    closed_today = sched.parse({"timezone": "Europe/Berlin", "hours": {"mon": "09:00-18:00", "holidays": ["2026-11-25"]}})
+    star, bob = fake_x.add_user("star", followers=250_000), fake_x.add_user("bob")
+    loop = make_loop(fake_x, fake_slack, sqlite_store, interval=timedelta(seconds=1), signals={"vip_min_followers": 100_000},
+                     alert_after_vip=timedelta(seconds=2), schedule=closed_today, vip_ignores_hours=False)
+    vip = loop.post(star, "@acme outage?")
+    loop.post(bob, "@acme me too")
+    for _ in range(5):
+        loop.tick(timedelta(seconds=1))
+    assert loop.slack.alerted() == [], "closed: nobody is pinged, VIP or not"
+    loop.sweep.config = type(loop.sweep.config)(**{**loop.sweep.config.__dict__, "vip_ignores_hours": True})
+    loop.tick(timedelta(seconds=1))
+    assert loop.slack.alerted() == [vip], "VIP_IGNORES_HOURS=true: the VIP gets through, the other waits for Monday"
+
+
+def test_check_resolves_e_mails_and_says_who_is_on_call(env, fake_slack, tmp_path) -> None:  # noqa: ANN001
+    fake_slack.emails = {"priya@example.com": "U03PRIYA"}
+    (tmp_path / "replywatch.toml").write_text(
+        '[oncall]\nmembers = ["priya@example.com"]\nhandoff = "daily 09:00"\nstart = "2026-11-23"\n'
+    )
+    result = cli(env, "check")
+    assert result.returncode == 0, result.stderr
+    assert "on call: replywatch.toml ok; now U03PRIYA" in result.stdout
