@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from bot import rules
 from bot.clock import Clock
 from bot.errors import ServiceError
-from bot.model import Status
+from bot.model import Mention, Status
 from bot.slack.blocks import CLOSE_REASONS, close_view, queue_message
 
 if TYPE_CHECKING:
@@ -92,32 +92,28 @@ class ActionService:
 
     def _act(self, mention_id: int, user: str, channel: str, action: str, choice: str) -> None:
         now = self.clock.now()
+        until = rules.snooze_until(choice, now, self.tz) if action == "snooze" else None
+        if action == "snooze" and until is None:
+            return
         with self.store.unit() as repo:
             mention = repo.mention(mention_id)
-            if mention is None or mention.status is not Status.OPEN:
-                closed = mention.reason if mention else "not tracked"
-            else:
-                closed = None
-                if action == "claim":
+            done = mention is not None and mention.status is Status.OPEN
+            if done:
+                if until is None:
                     repo.claim(mention_id, user)
-                    detail = ""
                 else:
-                    until = rules.snooze_until(choice, now, self.tz)
-                    if until is None:
-                        return
                     repo.snooze(mention_id, user, until)
-                    detail = f"until {until.isoformat()}"
-                repo.record_action(mention_id, user, action, detail, now)
-        if closed is not None:
-            self._tell(channel, user, f"That mention is already closed ({closed}).")
-        else:
+                repo.record_action(mention_id, user, action, f"until {until.isoformat()}" if until else "", now)
+        if done:
             log.info("mention %d: %s by %s", mention_id, action, user)
+        else:
+            self._already_closed(channel, user, mention)  # after the transaction: no Slack call holds the database
 
     def _ask_reason(self, mention_id: int, user: str, channel: str, trigger: str) -> None:
         with self.store.unit() as repo:
             mention = repo.mention(mention_id)
         if mention is None or mention.status is not Status.OPEN:
-            self._tell(channel, user, f"That mention is already closed ({mention.reason if mention else 'not tracked'}).")
+            self._already_closed(channel, user, mention)
             return
         try:
             self.slack.open_view(trigger, close_view(mention, channel))
@@ -142,17 +138,18 @@ class ActionService:
         return Answer(later=lambda: self._close(mention_id, user, channel, text))
 
     def _close(self, mention_id: int, user: str, channel: str, reason: str) -> None:
-        now = self.clock.now()
         with self.store.unit() as repo:
             closed = repo.close(mention_id, reason, user)
             if closed:
-                repo.record_action(mention_id, user, "close", reason, now)
-            else:
-                mention = repo.mention(mention_id)
+                repo.record_action(mention_id, user, "close", reason, self.clock.now())
+            mention = repo.mention(mention_id)
         if closed:
-            log.info("mention %d closed by %s: %s", mention_id, user, reason)
+            log.info("mention %d closed by %s", mention_id, user)
         else:
-            self._tell(channel, user, f"That mention is already closed ({mention.reason if mention else 'not tracked'}).")
+            self._already_closed(channel, user, mention)
+
+    def _already_closed(self, channel: str, user: str, mention: Mention | None) -> None:
+        self._tell(channel, user, f"That mention is already closed ({mention.reason if mention else 'not tracked by replywatch'}).")
 
     def _tell(self, channel: str, user: str, text: str) -> None:
         try:

@@ -180,7 +180,7 @@ class SweepService:
             with self.store.unit() as repo:
                 digest_id = repo.start_digest([m.id for m in due], self.channel, now)
             if digest_id is not None:
-                log.info("%d mentions fell due at once: one digest instead of %d alerts", len(due), len(due))
+                log.info("%d mentions fell due at once: one digest instead of an alert each", len(due))
                 self._deliver(_Outgoing(f"digest:{digest_id}", now), now, result, in_doubt=False)
             due = []
         for mention in due:
