@@ -139,3 +139,37 @@ def test_two_writers_wait_instead_of_failing(tmp_path) -> None:  # noqa: ANN001
     with store.unit() as repo:
         assert len(repo.open_mentions()) == 120
     store.dispose()
+
+
+def test_digests_actions_and_closing_on_both_databases(store: Store) -> None:
+    vip = Verdict(Status.OPEN, "waiting for a reply", "VIP: 250k followers")
+    with store.unit() as repo:
+        repo.add_mentions([(post(BIG), OPEN), (post(BIG + 1), OPEN), (post(BIG + 2, author_protected=True), vip)], T0)
+        repo.start_alert(BIG, "C1", T0)
+        digest = repo.start_digest([BIG, BIG + 1, BIG + 2], "C1", T0)
+    assert digest is not None
+    with store.unit() as repo:
+        assert [m.id for m in repo.digest(digest)[1]] == [BIG + 1, BIG + 2], "a mention alerted already is not taken twice"
+        assert repo.mention(BIG + 2).priority == "VIP: 250k followers" and repo.mention(BIG + 2).post.author_protected
+        assert [d.id for d in repo.digests_in_doubt()] == [digest]
+        assert [a.mention_id for a in repo.alerts_in_doubt()] == [BIG], "digest lines are found through their digest"
+        repo.digest_sent(digest, "C1", "1.000002", T0)
+        repo.alert_sent(BIG, "C1", "1.000001", T0)
+    with store.unit() as repo:
+        repo.claim(BIG, "U0JANE")
+        repo.record_action(BIG, "U0JANE", "claim", "", T0)
+        assert repo.close(BIG + 1, "no reply needed: spam", "U0OMAR")
+        assert not repo.close(BIG + 1, "again", "U0OMAR"), "closed once"
+        repo.record_action(BIG + 1, "U0OMAR", "close", "no reply needed: spam", T0)
+    with store.unit() as repo:
+        stale = {a.mention_id: (a.revision, a.rendered, a.digest_id) for a, _ in repo.alerts_to_refresh()}
+        assert stale == {BIG: (1, 0, None), BIG + 1: (1, 0, digest)}
+        assert repo.actions(BIG) == [("U0JANE", "claim", "", T0)]
+        assert [(m.id, m.status, m.reason, m.claimed_by) for m in repo.closed_mentions()] == [
+            (BIG + 1, Status.CLOSED, "no reply needed: spam", "U0OMAR")
+        ]
+        repo.alert_rendered(BIG, 1, False, T0)
+        repo.alert_rendered(BIG + 1, 1, True, T0)
+    with store.unit() as repo:
+        assert repo.alerts_to_refresh() == []
+        assert {m.id for _, m in repo.alerted_open()} == {BIG, BIG + 2}
