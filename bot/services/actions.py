@@ -69,7 +69,7 @@ class ActionService:
     # --- /replywatch ----------------------------------------------------------------------------------
 
     def _queue(self) -> Answer:
-        with self.store.unit() as repo:
+        with self.store.read() as repo:  # answered in the acknowledgement: must not wait for a writer
             rows = [m for m, _ in repo.open_mentions()]
         return Answer(ack=queue_message(rows, self.clock.now(), self.tz))
 

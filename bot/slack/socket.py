@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -32,6 +33,7 @@ class SocketListener:
         self._client.socket_mode_request_listeners.append(self._on_request)
         self._connected_once = False
         self._last_error: str | None = None
+        self._work = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slack-actions")  # slow work, off the ack path
 
     def check(self) -> str:
         """Ask Slack for a websocket URL (apps.connections.open); AuthFailed if the app token is refused."""
@@ -70,6 +72,7 @@ class SocketListener:
 
     def close(self) -> None:
         self._client.close()
+        self._work.shutdown(wait=True)
 
     def _on_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:
         try:
@@ -78,11 +81,14 @@ class SocketListener:
             log.error("could not handle a Slack %s request: %s", request.type, type(exc).__name__)
             answer = Answer()
         client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id, payload=answer.ack))
-        if answer.later is None:
-            return
+        if answer.later is not None:
+            self._work.submit(self._later, request.type, answer.later)
+
+    @staticmethod
+    def _later(kind: str, work: Callable[[], None]) -> None:
         try:
-            answer.later()
+            work()
         except ServiceError as exc:
-            log.warning("after a Slack %s request: %s", request.type, exc.message)
+            log.warning("after a Slack %s request: %s", kind, exc.message)
         except Exception as exc:  # noqa: BLE001
-            log.error("after a Slack %s request: %s: %s", request.type, type(exc).__name__, str(exc)[:200])
+            log.error("after a Slack %s request: %s: %s", kind, type(exc).__name__, str(exc)[:200])

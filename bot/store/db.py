@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 15000
+READ_ONLY = "replywatch_read_only"  # execution option: begin a plain (deferred) transaction
 
 
 def make_engine(url: str) -> Engine:
@@ -35,9 +36,11 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection):  # noqa: ANN001
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit (Store.read) never waits for a writer: in WAL mode readers see the last commit.
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
+
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

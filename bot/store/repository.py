@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.model import Alert, Digest, EndpointHealth, Mention, Notice, Post, Status, Verdict
+from bot.store.db import READ_ONLY
 from bot.store.tables import ActionRow, AlertRow, DigestRow, MentionRow, NoticeRow, PollCursorRow, ReplyRow
 
 PENDING, SENDING, SENT, RESOLVED = "pending", "sending", "sent", "resolved"
@@ -24,6 +25,12 @@ class Store:
     def unit(self) -> Iterator[Repository]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield Repository(session)
+
+    @contextmanager
+    def read(self) -> Iterator[Repository]:
+        """A unit that only reads: on SQLite it does not wait for a writer (for answers that must be quick)."""
+        with Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as session, session.begin():
             yield Repository(session)
 
     def dispose(self) -> None:

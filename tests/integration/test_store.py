@@ -173,3 +173,34 @@ def test_digests_actions_and_closing_on_both_databases(store: Store) -> None:
     with store.unit() as repo:
         assert repo.alerts_to_refresh() == []
         assert {m.id for _, m in repo.alerted_open()} == {BIG, BIG + 2}
+
+
+def test_a_read_does_not_wait_for_a_writer(tmp_path) -> None:  # noqa: ANN001
+    """`/replywatch` is answered inside Slack's 3 seconds even while a poll holds the write lock."""
+    import threading
+
+    engine = make_engine(f"sqlite:///{tmp_path}/r.db")
+    upgrade(engine)
+    store = Store(engine)
+    with store.unit() as repo:
+        repo.add_mentions([(post(BIG), OPEN)], T0)
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.unit() as repo:
+            repo.add_mentions([(post(BIG + 1), OPEN)], T0)
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        with store.read() as repo:
+            seen = [m.id for m, _ in repo.open_mentions()]
+        assert not release.is_set() and thread.is_alive(), "read while the writer still held the lock"
+        assert seen == [BIG], "the last commit, not the writer's uncommitted row"
+    finally:
+        release.set()
+        thread.join()
+    store.dispose()

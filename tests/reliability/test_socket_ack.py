@@ -38,6 +38,7 @@ def test_socket_mode_acknowledgements_stay_far_below_3_seconds(fake_x, fake_slac
         listener.connect()
         assert socket.wait_connected()
         worker.start()
+        one_by_one = [socket.ack(socket.send("slash_commands", slash()), timeout=10) for _ in range(20)]
         sent = [socket.send("slash_commands", slash()) for _ in range(100)]
         sent += [socket.send("interactive", click(alerts[i % 5], "claim", f"U0USER{i:03d}")) for i in range(100)]
         took = [socket.ack(envelope, timeout=10) for envelope in sent]
@@ -49,5 +50,7 @@ def test_socket_mode_acknowledgements_stay_far_below_3_seconds(fake_x, fake_slac
     times = sorted(t[1] for t in took)
     slowest, median = times[-1], times[len(times) // 2]
     FIGURES["socket mode acks, slowest of 200 (ms)"] = round(slowest * 1000)
-    print(f"\nsocket mode acks: 200 envelopes, median {median * 1000:.0f} ms, slowest {slowest * 1000:.0f} ms")
+    single = sorted(t[1] for t in one_by_one if t)
+    print(f"\nsocket mode acks: one at a time, median {single[10] * 1000:.0f} ms; "
+          f"200 at once, median {median * 1000:.0f} ms, slowest {slowest * 1000:.0f} ms")
     assert slowest < 3
