@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, SecretStr, ValidationError, field_validato
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot import schedule
+from bot.model import SLACK_GROUP_ID, SLACK_USER_ID
 from bot.schedule import Schedule
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
@@ -147,7 +148,7 @@ class Settings(BaseSettings):
     @classmethod
     def _escalate_to(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for target in value:
-            if target not in {"here", "channel"} and not re.fullmatch(r"[UWS][A-Z0-9]{2,30}", target):
+            if target not in {"here", "channel"} and not (SLACK_USER_ID.fullmatch(target) or SLACK_GROUP_ID.fullmatch(target)):
                 raise ValueError(
                     f"a comma-separated list of Slack user IDs (U…), user-group IDs (S…), here or channel; got {target[:40]!r}"
                 )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")  # a person (W: an Enterprise Grid user)
+SLACK_GROUP_ID = re.compile(r"S[A-Z0-9]{2,30}")  # a user group
 
 
 class Status(StrEnum):

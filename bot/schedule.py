@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.model import SLACK_GROUP_ID, SLACK_USER_ID
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SEARCH_DAYS = 800  # how far ahead to look for the next open day (a year of holidays would still be found)
-_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_GROUP = re.compile(r"S[A-Z0-9]{2,30}")
 _HANDOFF = re.compile(r"(?:(daily)|weekly\s+(mon|tue|wed|thu|fri|sat|sun)|every\s+(\d{1,3})d)\s+(\d{1,2}:\d{2})")
 _SPAN = re.compile(r"(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})")
 
@@ -239,7 +239,7 @@ def _rotation(table: object, key: str, tz: ZoneInfo) -> Rotation:
     if weekday:
         first += timedelta(days=(WEEKDAYS.index(weekday) - first.weekday()) % 7)
     group = table.get("usergroup")
-    if group is not None and not (isinstance(group, str) and _GROUP.fullmatch(group)):
+    if group is not None and not (isinstance(group, str) and SLACK_GROUP_ID.fullmatch(group)):
         raise ScheduleError(f"{key}.usergroup must be a Slack user-group ID such as S0ONCALL")
     overrides = table.get("overrides", [])
     if not isinstance(overrides, list):
@@ -282,7 +282,7 @@ def _hours(table: object, tz: ZoneInfo) -> Hours:
 
 
 def _member(value: object, key: str) -> str:
-    if isinstance(value, str) and (_USER.fullmatch(value) or _EMAIL.fullmatch(value)):
+    if isinstance(value, str) and (SLACK_USER_ID.fullmatch(value) or _EMAIL.fullmatch(value)):
         return value
     raise ScheduleError(f"{key} must be a Slack user ID (U…) or an e-mail address; got {str(value)[:40]!r}")
 

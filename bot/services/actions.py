@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 from bot import rules
 from bot.clock import Clock
 from bot.errors import ServiceError
-from bot.model import Mention, Status
+from bot.model import SLACK_USER_ID, Mention, Status
 from bot.slack.blocks import CLOSE_REASONS, close_view, queue_message
 
 if TYPE_CHECKING:
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
 NOTE_LIMIT = 300
 
 
@@ -56,7 +54,7 @@ class ActionService:
         if kind != "interactive":
             return Answer()
         user = str((payload.get("user") or {}).get("id", ""))
-        if not _USER.fullmatch(user):
+        if not SLACK_USER_ID.fullmatch(user):
             log.warning("Slack sent an action without a usable user id; ignored")
             return Answer()
         if payload.get("type") == "block_actions":

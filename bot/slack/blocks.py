@@ -12,14 +12,13 @@ import json
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from bot.model import FollowUp, Mention, SlackMessage, Status
+from bot.model import SLACK_GROUP_ID, SLACK_USER_ID, FollowUp, Mention, SlackMessage, Status
 
 SECTION_LIMIT = 3000
 TEXT_LIMIT = 2500  # the quoted post, leaving room for the header lines
 NAME_LIMIT = 100
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
-_SLACK_ID = re.compile(r"[UWS][A-Z0-9]{2,30}")
 PROTECTED = "protected account — open on X to read it"
 SNOOZES = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "until tomorrow 09:00"}
 CLOSE_REASONS = {"spam": "spam", "elsewhere": "handled elsewhere", "not_for_us": "not for us", "other": "other"}
@@ -93,9 +92,9 @@ def slack_mention(target: str) -> str:
     """How we ping someone: a user ID, a user-group ID, here or channel (our settings, never text from X)."""
     if target in {"here", "channel"}:
         return f"<!{target}>"
-    if not _SLACK_ID.fullmatch(target):
-        return ""
-    return f"<!subteam^{target}>" if target.startswith("S") else f"<@{target}>"
+    if SLACK_GROUP_ID.fullmatch(target):
+        return f"<!subteam^{target}>"
+    return f"<@{target}>" if SLACK_USER_ID.fullmatch(target) else ""
 
 
 def local_time(moment: datetime, tz: tzinfo) -> str:
