@@ -159,13 +159,13 @@ class SweepService:
         self._queue_health_notices(now)
         self._queue_handoff(now)
         self._sync_usergroups(now)
-        self._queue_follow_ups(now)
         cfg = self.config
         with self.store.unit() as repo:
+            checked = self._replies_checked(repo)
+            self._queue_follow_ups(repo, now, checked)
             in_doubt = [_Outgoing(f"mention:{a.mention_id}", a.created_at) for a in repo.alerts_in_doubt()]
             in_doubt += [_Outgoing(f"digest:{d.id}", d.created_at) for d in repo.digests_in_doubt()]
             notices = repo.notices_unsent()
-            checked = self._replies_checked(repo)
             due = []
             if checked and self.pacer.ready(self.channel, now):
                 vip_cutoff = now - min(cfg.alert_after_vip, cfg.alert_after)
@@ -254,14 +254,15 @@ class SweepService:
         with self.store.unit() as repo:
             if item.kind == "mention":
                 mention = repo.mention(int(item.key))
-                if mention is None:
-                    return None
-                return alert_message(mention, now, buttons=self.config.buttons, tz=self.config.display_tz, on_call=self._on_call(now))
+                return self._alert_message(mention, now) if mention is not None else None
             if item.kind == "digest":
                 found = repo.digest(int(item.key))
                 return digest_message(found[1], now, on_call=self._on_call(now)) if found else None
-            notice = next((n for n in repo.notices_unsent() if n.key == item.key), None)
-            return notice_message(notice.text) if notice is not None else None
+            text = repo.notice_text(item.key)
+            return notice_message(text) if text is not None else None
+
+    def _alert_message(self, mention: Mention, now: datetime) -> SlackMessage:
+        return alert_message(mention, now, buttons=self.config.buttons, tz=self.config.display_tz, on_call=self._on_call(now))
 
     def _mark(self, item: _Outgoing, state: str, posted: tuple[str, str] | None, now: datetime) -> None:
         """Record how posting went: sending (about to), sent (with the ts), retry (Slack surely did not post)."""
@@ -305,7 +306,7 @@ class SweepService:
             if closed:
                 message = closed_message(mention, self.account.username)
             else:
-                message = alert_message(mention, now, buttons=self.config.buttons, tz=self.config.display_tz, on_call=self._on_call(now))
+                message = self._alert_message(mention, now)
             if self._edit(alert.channel, alert.ts, message, now, result, f"the alert for mention {mention.id}"):
                 with self.store.unit() as repo:
                     repo.alert_rendered(mention.id, alert.revision, closed, self.clock.now())
@@ -334,39 +335,37 @@ class SweepService:
 
     # --- escalations and reminders ---------------------------------------------------------------------
 
-    def _queue_follow_ups(self, now: datetime) -> None:
+    def _queue_follow_ups(self, repo: Repository, now: datetime, checked: datetime | None) -> None:
         """Queue the escalations and reminders that are due, one per thread, in the same transaction that notes them.
 
         Judged as of the last read of the replies, not as of now: a reply made before the escalation was due
         but not read yet must not let it go out (the same reason no alert goes out before replies are read)."""
         cfg = self.config
-        with self.store.unit() as repo:
-            checked = self._replies_checked(repo)
-            hours, tz = cfg.hours(), cfg.tz
-            if checked is None or (hours is not None and not sched.is_open(hours, tz, now)):
-                return  # outside business hours nobody is pinged
-            as_of = min(now, checked)
-            backup, on_call = self._on_call(now, backup=True), self._on_call(now)
-            escalate_to = (backup,) if backup else cfg.escalate_to
-            remind_to = (on_call,) if on_call else None
+        hours, tz = cfg.hours(), cfg.tz
+        if checked is None or (hours is not None and not sched.is_open(hours, tz, now)):
+            return  # outside business hours nobody is pinged
+        as_of = min(now, checked)
+        backup, on_call = self._on_call(now, backup=True), self._on_call(now)
+        escalate_to = (backup,) if backup else cfg.escalate_to
+        remind_to = (on_call,) if on_call else None
 
-            def later(start: datetime, duration: timedelta) -> datetime:
-                return sched.due_at(start, duration, hours, tz)
+        def later(start: datetime, duration: timedelta) -> datetime:
+            return sched.due_at(start, duration, hours, tz)
 
-            groups: dict[tuple[str, FollowUp, bool], list[Mention]] = {}
-            for alert, mention in repo.alerted_open():
-                follow_up = rules.follow_up(
-                    mention, alert.escalated_at, alert.reminded_at, as_of, cfg.escalate_after, cfg.remind_every,
-                    escalate_to, remind_to, later,
-                )
-                if follow_up is not None and alert.ts is not None:
-                    first = follow_up.kind != "woke" and alert.escalated_at is None
-                    groups.setdefault((alert.ts, follow_up, first), []).append(mention)
-            for (thread_ts, follow_up, first), mentions in groups.items():
-                key = f"{follow_up.kind}:{thread_ts}:{mentions[0].id}:{now.isoformat()}"
-                repo.add_notice(key, follow_up_message(follow_up, mentions, now).text, now, thread_ts=thread_ts)
-                repo.followed_up([m.id for m in mentions], now, first=first)
-                log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
+        groups: dict[tuple[str, FollowUp, bool], list[Mention]] = {}
+        for alert, mention in repo.alerted_open():
+            follow_up = rules.follow_up(
+                mention, alert.escalated_at, alert.reminded_at, as_of, cfg.escalate_after, cfg.remind_every,
+                escalate_to, remind_to, later,
+            )
+            if follow_up is not None and alert.ts is not None:
+                first = follow_up.kind != "woke" and alert.escalated_at is None
+                groups.setdefault((alert.ts, follow_up, first), []).append(mention)
+        for (thread_ts, follow_up, first), mentions in groups.items():
+            key = f"{follow_up.kind}:{thread_ts}:{mentions[0].id}:{now.isoformat()}"
+            repo.add_notice(key, follow_up_message(follow_up, mentions, now).text, now, thread_ts=thread_ts)
+            repo.followed_up([m.id for m in mentions], now, first=first)
+            log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
 
     # --- on call ---------------------------------------------------------------------------------------
 

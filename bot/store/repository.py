@@ -406,6 +406,9 @@ class Repository:
         rows = self.session.scalars(select(NoticeRow).where(NoticeRow.state != SENT).order_by(NoticeRow.id))
         return [Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at, thread_ts=r.thread_ts) for r in rows]
 
+    def notice_text(self, key: str) -> str | None:
+        return self.session.scalar(select(NoticeRow.text).where(NoticeRow.key == key))
+
     def notice_state(self, key: str, state: str, channel: str | None = None, ts: str | None = None, now: datetime | None = None) -> None:
         values: dict = {"state": state}
         if ts is not None:
