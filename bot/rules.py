@@ -8,7 +8,8 @@
   handles of everyone in a thread in front of a reply, so a post whose every mention of the account lies before
   `display_text_range[0]`, and that does not reply to the account's own post, is not talking to the account.
 - Everything else is **open** until answered, and **due** for an alert once `alert_after` has passed since it
-  was posted on X (`alert_after_vip` for a VIP: a listed author or one with enough followers).
+  was posted on X (`alert_after_vip` for a VIP: a listed author or one with enough followers), counted in
+  business hours when there are some (`bot.schedule.due_at`).
 - An alerted mention still open `escalate_after` after it was posted gets one **escalation** in the alert's
   thread, naming `escalate_to`; then a **reminder** every `remind_every`. A claimed mention reminds only its
   claimer (its escalation becomes a reminder to them); a snoozed one nothing until it wakes, and then once.
@@ -112,15 +113,6 @@ def first_answer(mention: Post, replies: Iterable[Post], answerers: Collection[i
     """The earliest reply that answers the mention, if any."""
     found = [r for r in replies if answers(r, mention, answerers)]
     return min(found, key=lambda r: r.id) if found else None
-
-
-def due_at(posted_at: datetime, alert_after: timedelta) -> datetime:
-    """When an unanswered mention posted at `posted_at` deserves an alert."""
-    return posted_at + alert_after
-
-
-def is_due(posted_at: datetime, now: datetime, alert_after: timedelta) -> bool:
-    return now >= due_at(posted_at, alert_after)
 
 
 def follow_up(

@@ -59,16 +59,3 @@ def test_first_answer_is_the_earliest_of_several() -> None:
     unrelated = post(105, ACME, conv=9, to=8, to_user=CAROL)
     assert rules.first_answer(MENTION, [later, unrelated, earlier], {ACME}) == earlier
     assert rules.first_answer(MENTION, [unrelated], {ACME}) is None
-
-
-@pytest.mark.parametrize(
-    ("case", "waited", "due"),
-    [
-        ("just posted", timedelta(0), False),
-        ("one second short", timedelta(minutes=30) - timedelta(seconds=1), False),
-        ("exactly the threshold", timedelta(minutes=30), True),
-        ("long past", timedelta(days=2), True),
-    ],
-)
-def test_is_due(case: str, waited: timedelta, due: bool) -> None:
-    assert rules.is_due(T0, T0 + waited, timedelta(minutes=30)) is due, case

@@ -166,3 +166,17 @@ def test_bad_configuration_names_the_key(data: dict, message: str) -> None:
         sched.parse(data)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("case", "waited", "due"),
+    [
+        ("just posted", timedelta(0), False),
+        ("one second short", timedelta(minutes=30) - timedelta(seconds=1), False),
+        ("exactly the threshold", timedelta(minutes=30), True),
+        ("long past", timedelta(days=2), True),
+    ],
+)
+def test_is_due_without_business_hours(case: str, waited: timedelta, due: bool) -> None:
+    posted = utc("2026-11-25 12:00")
+    assert (sched.due_at(posted, timedelta(minutes=30), None, UTC) <= posted + waited) is due, case
