@@ -30,7 +30,7 @@ from bot.app import (
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_schedule, load_settings
 from bot.scheduler import build_scheduler
-from bot.slack.blocks import format_age, post_url
+from bot.slack.blocks import format_age, local_time, post_url
 
 log = logging.getLogger("bot")
 SWEEP_EVERY = timedelta(seconds=0.5)
@@ -244,7 +244,7 @@ def _oncall(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _local(moment: datetime, tz) -> str:  # noqa: ANN001
-    return moment.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
+    return local_time(moment, tz, weekday=True)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -97,9 +97,14 @@ def slack_mention(target: str) -> str:
     return f"<@{target}>" if SLACK_USER_ID.fullmatch(target) else ""
 
 
-def local_time(moment: datetime, tz: tzinfo) -> str:
+def local_time(moment: datetime, tz: tzinfo, *, weekday: bool = False) -> str:
+    """`2026-11-27 09:00 CET` (with `weekday`, `Fri 2026-11-27 09:00 CET`)."""
     local = moment.astimezone(tz)
-    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+    return local.strftime("%a " if weekday else "") + local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+
+
+def _plain(text: str) -> dict:
+    return {"type": "plain_text", "text": text}
 
 
 def alert_message(
@@ -134,52 +139,50 @@ def alert_message(
 
 def _actions(mention: Mention, url: str) -> dict:
     key = str(mention.id)
-    plain = lambda text: {"type": "plain_text", "text": text}  # noqa: E731
     return {
         "type": "actions",
         "block_id": f"mention:{key}",
         "elements": [
-            {"type": "button", "action_id": "claim", "text": plain("I'll take it"), "value": key, "style": "primary"},
+            {"type": "button", "action_id": "claim", "text": _plain("I'll take it"), "value": key, "style": "primary"},
             {
                 "type": "static_select",
                 "action_id": "snooze",
-                "placeholder": plain("Snooze"),
-                "options": [{"text": plain(label), "value": f"{key}:{value}"} for value, label in SNOOZES.items()],
+                "placeholder": _plain("Snooze"),
+                "options": [{"text": _plain(label), "value": f"{key}:{value}"} for value, label in SNOOZES.items()],
             },
-            {"type": "button", "action_id": "close", "text": plain("No reply needed"), "value": key},
-            {"type": "button", "action_id": "open", "text": plain("Open on X"), "url": url},
+            {"type": "button", "action_id": "close", "text": _plain("No reply needed"), "value": key},
+            {"type": "button", "action_id": "open", "text": _plain("Open on X"), "url": url},
         ],
     }
 
 
 def close_view(mention: Mention, channel: str) -> dict:
     """The modal that asks why a mention needs no reply."""
-    plain = lambda text: {"type": "plain_text", "text": text}  # noqa: E731
     name, handle = _who(mention)
     return {
         "type": "modal",
         "callback_id": "close_reason",
         "private_metadata": json.dumps({"mention": str(mention.id), "channel": channel}),
-        "title": plain("No reply needed"),
-        "submit": plain("Close it"),
-        "close": plain("Cancel"),
+        "title": _plain("No reply needed"),
+        "submit": _plain("Close it"),
+        "close": _plain("Cancel"),
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{name}* ({handle}): {_excerpt(mention, 200)}"}},
             {
                 "type": "input",
                 "block_id": "reason",
-                "label": plain("Why does it need no reply?"),
+                "label": _plain("Why does it need no reply?"),
                 "element": {
                     "type": "radio_buttons",
                     "action_id": "choice",
-                    "options": [{"text": plain(label.capitalize()), "value": value} for value, label in CLOSE_REASONS.items()],
+                    "options": [{"text": _plain(label.capitalize()), "value": value} for value, label in CLOSE_REASONS.items()],
                 },
             },
             {
                 "type": "input",
                 "block_id": "note",
                 "optional": True,
-                "label": plain("Details (needed for Other)"),
+                "label": _plain("Details (needed for Other)"),
                 "element": {"type": "plain_text_input", "action_id": "text", "max_length": 300},
             },
         ],
