@@ -252,10 +252,12 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _check(settings: Settings, _args: argparse.Namespace) -> int:
-    identity = verify(settings, build_x(settings), build_slack(settings))
+    schedule = load_schedule(settings)
+    slack = build_slack(settings)
+    identity = verify(settings, build_x(settings), slack)
     print("settings: ok")
     print(f"slack: token ok (team {identity.slack_team!r}, bot user {identity.slack_user!r}); alerts go to {settings.slack_channel} ({identity.channel})")
-    schedule = resolve_people(load_schedule(settings), build_slack(settings))
+    schedule = resolve_people(schedule, slack)
     if schedule is not None:
         print(f"on call: {schedule.source} ok" + (f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""))
     socket = build_socket(settings, lambda *_: None)
