@@ -30,7 +30,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q -s tests/reliability/test_gaps.py -k bursts
+	$(BIN)/python -m pytest -q -s tests/reliability/test_gaps.py::test_bursts_of_1200_mentions_are_each_read_once tests/reliability/test_timing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot import rules
@@ -14,6 +15,7 @@ from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.model import Account
 from bot.services.actions import ActionService
 from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
+from bot.scheduler import Jobs
 from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.slack.socket import SocketListener
@@ -22,6 +24,8 @@ from bot.store.repository import Store
 from bot.x.client import XClient
 
 log = logging.getLogger(__name__)
+SWEEP_EVERY = timedelta(seconds=0.5)  # cheap (a few queries); lets the one-a-second pacing run at full speed
+SOCKET_RETRY = timedelta(seconds=30)  # until Socket Mode first connects; slack_sdk reconnects after that
 
 
 class StartupError(Exception):
@@ -192,6 +196,13 @@ class App:
     sweep: SweepService
     socket: SocketListener | None = None
 
+    def jobs(self) -> Jobs:
+        """What `replywatch run` schedules: (name, job, interval)."""
+        jobs: Jobs = [("poll", self.poll.run_once, self.settings.poll_interval), ("sweep", self.sweep.run_once, SWEEP_EVERY)]
+        if self.socket is not None:
+            jobs.append(("socket", self.socket.keep_connected, SOCKET_RETRY))  # runs at once, then until it connects
+        return jobs
+
 
 def build_app(settings: Settings, clock: Clock | None = None) -> App:
     """Everything `replywatch run` needs, checked: tokens verified, schema migrated."""
@@ -206,7 +217,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         signals=signals(settings, identity), responders=identity.responders,
     )
     config = sweep_config(settings, identity, schedule)
-    sweep = SweepService(slack, store, identity.account, clock, config, x)
+    sweep = SweepService(slack, store, identity.account, clock, config, x if settings.check_deleted else None)
     actions = ActionService(store, slack, clock, identity.channel, config.display_tz)
     socket = build_socket(settings, actions.handle)
     if socket is not None:

@@ -33,8 +33,6 @@ from bot.scheduler import build_scheduler
 from bot.slack.blocks import format_age, local_time, post_url
 
 log = logging.getLogger("bot")
-SWEEP_EVERY = timedelta(seconds=0.5)
-SOCKET_RETRY = timedelta(seconds=30)  # until Socket Mode first connects; slack_sdk reconnects after that  # cheap (a few queries); lets the one-a-second pacing run at full speed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,10 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
     app = build_app(settings, SystemClock())
-    jobs = [("poll", app.poll.run_once, settings.poll_interval), ("sweep", app.sweep.run_once, SWEEP_EVERY)]
-    if app.socket is not None:
-        jobs.append(("socket", app.socket.keep_connected, SOCKET_RETRY))  # runs at once, then until it connects
-    scheduler = build_scheduler(jobs)
+    scheduler = build_scheduler(app.jobs(), then={"poll": "sweep"})  # what a poll stored is swept at once
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

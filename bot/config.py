@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     digest_threshold: int = 5
 
     ignore_implicit: bool = True
+    check_deleted: bool = True
     responders: CommaList = ()
     muted_authors: CommaList = ()
     ignore_keywords: CommaList = ()

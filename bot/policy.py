@@ -7,6 +7,9 @@
 - Unavailable (5xx, timeout, connection): exponential back-off from `interval`, capped at `MAX_BACKOFF`, with
   ±25 % jitter so several bots do not retry in step.
 - Auth failures back off the same way: a revoked token is retried, slowly, until someone fixes it.
+
+The times returned are wall times (stored, shown by `status`); the poll keeps the wait itself on the monotonic
+clock (`wait_before_next`), so that a wall clock stepped back does not stall reading.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from bot.model import RateInfo
 
 MAX_BACKOFF = timedelta(minutes=15)
 FAR_RESET = timedelta(hours=1)
+TICK_TOLERANCE = timedelta(seconds=1)  # at most; a tenth of the interval when that is less
 
 
 def after_success(now: datetime, interval: timedelta, rate: RateInfo | None) -> datetime:
@@ -42,3 +46,12 @@ def after_failure(now: datetime, interval: timedelta, failures: int, rand: Calla
 def far_reset(now: datetime, until: datetime | None) -> bool:
     """A reset so far away that it is not the 15-minute window but a spent (monthly) cap."""
     return until is not None and until - now > FAR_RESET
+
+
+def wait_before_next(now: datetime, next_at: datetime, interval: timedelta) -> timedelta:
+    """How long from `now` the next read must wait. The plain interval is shortened by a little (a tenth of it, at
+    most a second): the scheduler's next tick comes exactly one interval after this one, while `now` was read a
+    few milliseconds after it, so `now + interval` would always lie just past the next tick and every other tick
+    would be skipped. Longer waits (back-off, a rate limit, X's reset) are kept to the letter."""
+    wait = next_at - now
+    return wait - min(interval / 10, TICK_TOLERANCE) if wait <= interval else wait

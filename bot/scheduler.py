@@ -1,14 +1,22 @@
-"""APScheduler wiring only: each job kind runs one at a time, on its own interval, in UTC, never sleeping
-inside a job. A run that finds the previous one still going is skipped, and APScheduler warns about it."""
+"""Runs the jobs: each on its own thread, one run at a time, every `interval` by the monotonic clock.
+
+Not APScheduler: its main loop compares job times with `datetime.now()`, so a wall clock stepped back N seconds
+(NTP after a VM resumes) stops every job for N seconds. Here the times are `time.monotonic()` and waits are
+`Event.wait`, which never step. Runs keep their cadence (tick k at start + k·interval, not "interval after the
+last run ended"); a run that overruns its interval skips the ticks it missed and says so in one line. A job can
+be woken early (`wake`): the sweep runs as soon as a poll has stored something, instead of up to half a second
+later.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.logs import one_line
 
@@ -28,13 +36,64 @@ def guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
-def build_scheduler(jobs: list[tuple[str, Callable[[], object], timedelta]]) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(
-        timezone=UTC,
-        executors={"default": ThreadPoolExecutor(max_workers=max(1, len(jobs)))},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-    )
-    now = datetime.now(UTC)
-    for name, job, interval in jobs:
-        scheduler.add_job(guarded(name, job), "interval", seconds=interval.total_seconds(), id=name, name=name, next_run_time=now)
-    return scheduler
+@dataclass
+class _Job:
+    name: str
+    run: Callable[[], None]
+    interval: float
+    woken: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+
+Jobs = list[tuple[str, Callable[[], object], timedelta]]
+
+
+class Scheduler:
+    def __init__(self, jobs: Jobs, then: dict[str, str] | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """`then`: after each run of the first job, wake the second (e.g. {"poll": "sweep"})."""
+        self._jobs = {name: _Job(name, guarded(name, job), interval.total_seconds()) for name, job, interval in jobs}
+        self._then = then or {}
+        self._monotonic = monotonic
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        for job in self._jobs.values():
+            job.thread = threading.Thread(target=self._loop, args=(job,), name=f"replywatch-{job.name}", daemon=True)
+            job.thread.start()
+
+    def wake(self, name: str) -> None:
+        """Run job `name` now rather than at its next tick (its cadence stays as it was)."""
+        self._jobs[name].woken.set()
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop scheduling; with `wait`, let the runs under way finish (they are not interrupted)."""
+        self._stop.set()
+        for job in self._jobs.values():
+            job.woken.set()
+        if wait:
+            for job in self._jobs.values():
+                if job.thread is not None:
+                    job.thread.join()
+
+    def _loop(self, job: _Job) -> None:
+        due = self._monotonic()
+        while not self._stop.is_set():
+            job.woken.clear()
+            started = self._monotonic()
+            job.run()
+            if job.name in self._then:
+                self.wake(self._then[job.name])
+            now = self._monotonic()
+            if started >= due:  # a run on its tick, not one woken early: on to the next tick
+                due += job.interval
+                if now > due:  # it overran: the ticks that passed meanwhile are skipped, not run back to back
+                    missed = math.ceil((now - due) / job.interval)
+                    log.warning(
+                        "%s took %.1fs, longer than its %gs interval: %d run(s) skipped", job.name, now - started, job.interval, missed
+                    )
+                    due += missed * job.interval
+            job.woken.wait(max(0.0, due - now))
+
+
+def build_scheduler(jobs: Jobs, then: dict[str, str] | None = None) -> Scheduler:
+    return Scheduler(jobs, then)

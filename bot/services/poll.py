@@ -85,15 +85,20 @@ class PollService:
         self.rand = rand
         self.signals = signals or rules.Signals(account.id, account.username)
         self.answerers = {OWN_POSTS: account} | {reply_endpoint(r): r for r in responders}
+        self._not_before: dict[str, float] = {}  # endpoint → monotonic time before which it is not read again
 
     def run_once(self) -> PollResult:
-        now = self.clock.now()
+        now, mono = self.clock.now(), self.clock.monotonic()
         user = self.account.username
-        with self.store.unit() as repo:
+        with self.store.read() as repo:
             state = {e: repo.endpoint(user, e) for e in (MENTIONS, *self.answerers)}
-        reads = {MENTIONS: self._read(MENTIONS, self.x.mentions, self.account, state[MENTIONS], now)}
-        for endpoint, who in self.answerers.items():
-            reads[endpoint] = self._read(endpoint, self.x.own_posts, who, state[endpoint], now)
+        timelines = {MENTIONS: (self.x.mentions, self.account)} | {e: (self.x.own_posts, w) for e, w in self.answerers.items()}
+        reads = {
+            endpoint: _Read(skipped=True)
+            if self._waiting(endpoint, state[endpoint], now, mono)
+            else self._read(endpoint, read, who, state[endpoint], now)
+            for endpoint, (read, who) in timelines.items()
+        }
         mentions = reads[MENTIONS]
         cursor = state[MENTIONS].newest_id if state[MENTIONS] else None
         recovered, gap_notice = self._recover_gap(mentions, cursor, now)
@@ -115,13 +120,21 @@ class PollService:
             if gap_notice is not None:
                 repo.add_notice(*gap_notice, now)
             result.answered = self._resolve(repo, mention_posts + replies)
+        for endpoint, read in reads.items():
+            if read.next_attempt_at is not None:
+                self._not_before[endpoint] = mono + policy.wait_before_next(now, read.next_attempt_at, self.interval).total_seconds()
         if result.new_mentions or result.answered:
             log.info("poll: %d new mention(s), %d newly answered", result.new_mentions, result.answered)
         return result
 
+    def _waiting(self, endpoint: str, state, now: datetime, mono: float) -> bool:  # noqa: ANN001
+        """Whether the endpoint's next read is not due yet: by the monotonic clock, or, for the first read after a
+        start, by the time stored (a rate limit or back-off outlives a restart)."""
+        if endpoint in self._not_before:
+            return mono < self._not_before[endpoint]
+        return state is not None and state.next_attempt_at is not None and now < state.next_attempt_at
+
     def _read(self, endpoint: str, read, who: Account, state, now: datetime) -> _Read:  # noqa: ANN001
-        if state is not None and state.next_attempt_at is not None and now < state.next_attempt_at:
-            return _Read(skipped=True)
         cursor = state.newest_id if state else None
         start = now - FIRST_START_WINDOW if cursor is None else None
         failures = (state.failures if state else 0) + 1

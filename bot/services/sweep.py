@@ -8,8 +8,14 @@ the process stops, or a call fails in a way that leaves unknown whether Slack po
 the next sweep looks for the tagged message in the channel's history (or the thread) before posting again. Only
 a clear "no" from Slack lets it be posted afresh.
 
-Politely: at most one new message per second per channel, and nothing at all to a channel before its
-Retry-After has passed. Nothing here sleeps: what cannot go now goes on a later sweep.
+Never too early: a mention is alerted only once a read of the replies that *started* at or after its due time
+has completed without finding an answer (the poll records when each read started); escalations and reminders
+likewise. A reply made just before the deadline is therefore always seen first.
+
+Politely: at most one message per second per channel, new posts and edits alike, and nothing at all to a channel
+before its Retry-After has passed. When both wait, they take turns, so an "answered" edit never starves behind a
+stream of new alerts. Pacing runs on the monotonic clock. Nothing here sleeps: what cannot go now goes on a later
+sweep.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 from typing import TYPE_CHECKING
 
@@ -24,7 +31,7 @@ from bot import rules
 from bot import schedule as sched
 from bot.clock import Clock
 from bot.errors import RateLimited, Rejected, ServiceError
-from bot.model import Account, FollowUp, Mention, SlackMessage, Status
+from bot.model import Account, Alert, FollowUp, Mention, SlackMessage, Status
 from bot.services.poll import MENTIONS, OWN_POSTS, TOKEN_REFUSED
 from bot.slack.blocks import (
     alert_message,
@@ -113,21 +120,32 @@ class _Outgoing:
         return self.tag.split(":", 1)[1]
 
 
+class Slot(StrEnum):
+    POST = "post"
+    EDIT = "edit"
+
+
 @dataclass
 class Pacer:
-    """Per channel: when the next post may go (one a second) and any Retry-After hold."""
+    """Per channel, on the monotonic clock: when the next message may go (one a second, posts and edits alike),
+    any Retry-After hold, and what took the last slot, so that posts and edits take turns when both wait."""
 
-    spacing: timedelta = POST_SPACING
-    not_before: dict[str, datetime] = field(default_factory=dict)
+    spacing: float = POST_SPACING.total_seconds()
+    not_before: dict[str, float] = field(default_factory=dict)
+    last: dict[str, Slot] = field(default_factory=dict)
 
-    def ready(self, channel: str, now: datetime) -> bool:
-        return now >= self.not_before.get(channel, now)
+    def ready(self, channel: str, mono: float) -> bool:
+        return mono >= self.not_before.get(channel, mono)
 
-    def posted(self, channel: str, now: datetime) -> None:
-        self.not_before[channel] = max(self.not_before.get(channel, now), now + self.spacing)
+    def used(self, channel: str, mono: float, slot: Slot) -> None:
+        self.not_before[channel] = max(self.not_before.get(channel, mono), mono + self.spacing)
+        self.last[channel] = slot
 
-    def hold(self, channel: str, until: datetime) -> None:
+    def hold(self, channel: str, until: float) -> None:
         self.not_before[channel] = max(self.not_before.get(channel, until), until)
+
+    def edits_first(self, channel: str) -> bool:
+        return self.last.get(channel) is Slot.POST
 
 
 class SweepService:
@@ -151,47 +169,56 @@ class SweepService:
         self._looked_up: set[int] = set()
         self._announced: str | None = None  # the last handoff queued (a notice key)
         self._groups: dict[str, str] = {}  # user group → the member it was last set to
-        self._groups_retry_at: datetime | None = None
+        self._groups_retry_at: float | None = None  # monotonic
 
     def run_once(self) -> SweepResult:
-        now = self.clock.now()
+        now, mono = self.clock.now(), self.clock.monotonic()
         result = SweepResult()
         self._queue_health_notices(now)
         self._queue_handoff(now)
-        self._sync_usergroups(now)
+        self._sync_usergroups(now, mono)
+        self._queue_follow_ups(now, result)
+        if self.pacer.edits_first(self.channel):
+            self._refresh(now, mono, result)
+        self._post(now, mono, result)
+        self._refresh(now, mono, result)
+        return result
+
+    def _post(self, now: datetime, mono: float, result: SweepResult) -> None:
+        """Post what waits, one message while the channel's pace allows: messages in doubt, notices, then the
+        alerts (or one digest) that are due as of the last completed read of the replies."""
         cfg = self.config
-        with self.store.unit() as repo:
+        with self.store.read() as repo:
             checked = self._replies_checked(repo)
-            self._queue_follow_ups(repo, now, checked)
             in_doubt = [_Outgoing(f"mention:{a.mention_id}", a.created_at) for a in repo.alerts_in_doubt()]
             in_doubt += [_Outgoing(f"digest:{d.id}", d.created_at) for d in repo.digests_in_doubt()]
             notices = repo.notices_unsent()
             due = []
-            if checked and self.pacer.ready(self.channel, now):
-                vip_cutoff = now - min(cfg.alert_after_vip, cfg.alert_after)
-                due = repo.due_without_alert(now - cfg.alert_after, checked, DUE_LIMIT, vip_cutoff)
+            if checked is not None and self.pacer.ready(self.channel, mono):
+                as_of = min(now, checked)
+                vip_cutoff = as_of - min(cfg.alert_after_vip, cfg.alert_after)
+                due = repo.due_without_alert(as_of - cfg.alert_after, checked, DUE_LIMIT, vip_cutoff)
+                due = [m for m in due if cfg.due_at(m) <= as_of]
         for item in in_doubt:
-            self._deliver(item, now, result, in_doubt=True)
+            self._deliver(item, now, mono, result, in_doubt=True)
         for notice in notices:
             item = _Outgoing(f"notice:{notice.key}", notice.created_at, notice.thread_ts)
-            self._deliver(item, now, result, in_doubt=notice.state == "sending")
-        due = self._drop_deleted([m for m in due if cfg.due_at(m) <= now], result)
+            self._deliver(item, now, mono, result, in_doubt=notice.state == "sending")
+        due = self._drop_deleted(due, result)
         if len(due) > cfg.digest_threshold or self._overnight(due):
             with self.store.unit() as repo:
                 digest_id = repo.start_digest([m.id for m in due], self.channel, now)
             if digest_id is not None:
                 log.info("%d mentions fell due at once: one digest instead of an alert each", len(due))
-                self._deliver(_Outgoing(f"digest:{digest_id}", now), now, result, in_doubt=False)
+                self._deliver(_Outgoing(f"digest:{digest_id}", now), now, mono, result, in_doubt=False)
             due = []
         for mention in due:
-            if not self.pacer.ready(self.channel, now):
+            if not self.pacer.ready(self.channel, mono):
                 break
             with self.store.unit() as repo:
                 if not repo.start_alert(mention.id, self.channel, now):
                     continue
-            self._deliver(_Outgoing(f"mention:{mention.id}", now), now, result, in_doubt=False)
-        self._refresh(now, result)
-        return result
+            self._deliver(_Outgoing(f"mention:{mention.id}", now), now, mono, result, in_doubt=False)
 
     def _overnight(self, due: list[Mention]) -> bool:
         """Several due mentions that came in while closed: they go out together, as the morning digest."""
@@ -212,9 +239,9 @@ class SweepService:
 
     # --- delivery -------------------------------------------------------------------------------------
 
-    def _deliver(self, item: _Outgoing, now: datetime, result: SweepResult, *, in_doubt: bool) -> None:
+    def _deliver(self, item: _Outgoing, now: datetime, mono: float, result: SweepResult, *, in_doubt: bool) -> None:
         """Post `item` once. If an earlier try may have reached Slack, look for it first."""
-        if not self.pacer.ready(self.channel, now):
+        if not self.pacer.ready(self.channel, mono):
             return
         if in_doubt:
             try:
@@ -223,7 +250,7 @@ class SweepService:
                 log.warning("cannot search Slack for %s (%s); posting it", item.tag, exc.message)
                 found = None
             except ServiceError as exc:
-                self._note_failure(exc, now, result, f"cannot check Slack for {item.tag} yet")
+                self._note_failure(exc, mono, result, f"cannot check Slack for {item.tag} yet")
                 return
             if found is not None:
                 self._mark(item, "sent", found, now)
@@ -241,10 +268,10 @@ class SweepService:
             result.errors += 1
             return
         except ServiceError as exc:
-            self._note_failure(exc, now, result, f"{item.tag} not confirmed, will check before retrying")
+            self._note_failure(exc, mono, result, f"{item.tag} not confirmed, will check before retrying")
             return
         finally:
-            self.pacer.posted(self.channel, now)
+            self.pacer.used(self.channel, mono, Slot.POST)
         self._mark(item, "sent", (channel, ts), self.clock.now())
         log.info("posted %s (%s)", item.tag, ts)
         counter = {"mention": "alerted", "digest": "digests"}.get(item.kind, "notices")
@@ -282,68 +309,88 @@ class SweepService:
             else:
                 repo.notice_state(item.key, "pending" if state == "retry" else state)
 
-    def _note_failure(self, exc: ServiceError, now: datetime, result: SweepResult, what: str) -> None:
+    def _note_failure(self, exc: ServiceError, mono: float, result: SweepResult, what: str) -> None:
         """Slack said wait (Retry-After), or failed: leave the channel alone for a while either way."""
         result.errors += 1
         wait = (exc.retry_after or RATE_LIMIT_PAUSE) if isinstance(exc, RateLimited) else FAILURE_PAUSE
-        self.pacer.hold(self.channel, now + wait)
+        self.pacer.hold(self.channel, mono + wait.total_seconds())
         log.warning("%s: %s", what, exc.message)
 
     # --- edits ----------------------------------------------------------------------------------------
 
-    def _refresh(self, now: datetime, result: SweepResult) -> None:
-        """Edit alerts (and digests) whose mention closed or was acted on in Slack."""
-        with self.store.unit() as repo:
+    def _refresh(self, now: datetime, mono: float, result: SweepResult) -> None:
+        """Edit one alert (or digest) whose mention closed or was acted on in Slack, if the channel's pace allows.
+        Edits that remove work (answered, closed, deleted) go before edits that show an action."""
+        if not self.pacer.ready(self.channel, mono):
+            return
+        with self.store.read() as repo:
             stale = repo.alerts_to_refresh()
-        digests: dict[int, list[tuple[int, int, bool]]] = {}
-        for alert, mention in stale:
+        if not stale:
+            return
+        stale.sort(key=lambda pair: pair[1].status is Status.OPEN)
+        alert, mention = stale[0]
+        if alert.digest_id is None:
             closed = mention.status is not Status.OPEN
-            if alert.digest_id is not None:
-                digests.setdefault(alert.digest_id, []).append((mention.id, alert.revision, closed))
-                continue
-            if not self.pacer.ready(self.channel, now):
-                return
-            if closed:
-                message = closed_message(mention, self.account.username)
-            else:
-                message = self._alert_message(mention, now)
-            if self._edit(alert.channel, alert.ts, message, now, result, f"the alert for mention {mention.id}"):
+            message = closed_message(mention, self.account.username) if closed else self._alert_message(mention, now)
+            if self._edit(alert.channel, alert.ts, message, mono, result, f"the alert for mention {mention.id}"):
                 with self.store.unit() as repo:
                     repo.alert_rendered(mention.id, alert.revision, closed, self.clock.now())
                 log.info("alert for mention %d updated: %s", mention.id, mention.reason)
-        for digest_id, members in digests.items():
+            return
+        members = [(m.id, a.revision, m.status is not Status.OPEN) for a, m in stale if a.digest_id == alert.digest_id]
+        with self.store.read() as repo:
+            found = repo.digest(alert.digest_id)
+        if found is None or found[0].ts is None:
+            return
+        digest, mentions = found
+        message = digest_message(mentions, now, on_call=self._on_call(now))
+        if self._edit(digest.channel, digest.ts, message, mono, result, f"digest {digest.id}"):
             with self.store.unit() as repo:
-                found = repo.digest(digest_id)
-            if found is None or found[0].ts is None or not self.pacer.ready(self.channel, now):
-                continue
-            digest, mentions = found
-            message = digest_message(mentions, now, on_call=self._on_call(now))
-            if self._edit(digest.channel, digest.ts, message, now, result, f"digest {digest_id}"):
-                with self.store.unit() as repo:
-                    for mention_id, revision, closed in members:
-                        repo.alert_rendered(mention_id, revision, closed, self.clock.now())
-                log.info("digest %d updated: %d mention(s) closed", digest_id, sum(c for _, _, c in members))
+                for mention_id, revision, closed in members:
+                    repo.alert_rendered(mention_id, revision, closed, self.clock.now())
+            log.info("digest %d updated: %d mention(s) closed", digest.id, sum(c for _, _, c in members))
 
-    def _edit(self, channel: str, ts: str | None, message: SlackMessage, now: datetime, result: SweepResult, what: str) -> bool:
+    def _edit(self, channel: str, ts: str | None, message: SlackMessage, mono: float, result: SweepResult, what: str) -> bool:
         try:
             self.slack.update(channel, ts or "", message)
         except ServiceError as exc:
-            self._note_failure(exc, now, result, f"could not update {what}")
+            self._note_failure(exc, mono, result, f"could not update {what}")
             return False
+        finally:
+            self.pacer.used(self.channel, mono, Slot.EDIT)
         result.updated += 1
         return True
 
     # --- escalations and reminders ---------------------------------------------------------------------
 
-    def _queue_follow_ups(self, repo: Repository, now: datetime, checked: datetime | None) -> None:
-        """Queue the escalations and reminders that are due, one per thread, in the same transaction that notes them.
+    def _queue_follow_ups(self, now: datetime, result: SweepResult) -> None:
+        """Queue the escalations and reminders that are due, one per thread. Before anyone is pinged, their
+        mentions are looked up on X in one batch: a deleted one is closed (its alert then says so) instead."""
+        with self.store.read() as repo:
+            planned = self._plan_follow_ups(repo, now)
+        if not planned:
+            return
+        looked_up = {m.id for _, m, _ in planned} - self._close_deleted([m for _, m, _ in planned], result)
+        groups: dict[tuple[str, FollowUp, bool], list[Mention]] = {}
+        with self.store.unit() as repo:
+            for alert, mention, follow_up in self._plan_follow_ups(repo, now):  # again: a poll may have answered some
+                if mention.id in looked_up:
+                    first = follow_up.kind != "woke" and alert.escalated_at is None
+                    groups.setdefault((alert.ts, follow_up, first), []).append(mention)
+            for (thread_ts, follow_up, first), mentions in groups.items():
+                key = f"{follow_up.kind}:{thread_ts}:{mentions[0].id}:{now.isoformat()}"
+                repo.add_notice(key, follow_up_message(follow_up, mentions, now).text, now, thread_ts=thread_ts)
+                repo.followed_up([m.id for m in mentions], now, first=first)
+                log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
 
-        Judged as of the last read of the replies, not as of now: a reply made before the escalation was due
-        but not read yet must not let it go out (the same reason no alert goes out before replies are read)."""
+    def _plan_follow_ups(self, repo: Repository, now: datetime) -> list[tuple[Alert, Mention, FollowUp]]:
+        """The escalations and reminders due, judged as of the last read of the replies, not as of now: a reply made
+        before a follow-up was due but not read yet must not let it go out (as for alerts)."""
         cfg = self.config
         hours, tz = cfg.hours(), cfg.tz
+        checked = self._replies_checked(repo)
         if checked is None or (hours is not None and not sched.is_open(hours, tz, now)):
-            return  # outside business hours nobody is pinged
+            return []  # outside business hours nobody is pinged
         as_of = min(now, checked)
         backup, on_call = self._on_call(now, backup=True), self._on_call(now)
         escalate_to = (backup,) if backup else cfg.escalate_to
@@ -352,20 +399,15 @@ class SweepService:
         def later(start: datetime, duration: timedelta) -> datetime:
             return sched.due_at(start, duration, hours, tz)
 
-        groups: dict[tuple[str, FollowUp, bool], list[Mention]] = {}
+        planned = []
         for alert, mention in repo.alerted_open():
             follow_up = rules.follow_up(
                 mention, alert.escalated_at, alert.reminded_at, as_of, cfg.escalate_after, cfg.remind_every,
                 escalate_to, remind_to, later,
             )
             if follow_up is not None and alert.ts is not None:
-                first = follow_up.kind != "woke" and alert.escalated_at is None
-                groups.setdefault((alert.ts, follow_up, first), []).append(mention)
-        for (thread_ts, follow_up, first), mentions in groups.items():
-            key = f"{follow_up.kind}:{thread_ts}:{mentions[0].id}:{now.isoformat()}"
-            repo.add_notice(key, follow_up_message(follow_up, mentions, now).text, now, thread_ts=thread_ts)
-            repo.followed_up([m.id for m in mentions], now, first=first)
-            log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
+                planned.append((alert, mention, follow_up))
+        return planned
 
     # --- on call ---------------------------------------------------------------------------------------
 
@@ -397,10 +439,10 @@ class SweepService:
                 log.info("handoff: %s on call until %s", holder, until.isoformat())
         self._announced = key
 
-    def _sync_usergroups(self, now: datetime) -> None:
+    def _sync_usergroups(self, now: datetime, mono: float) -> None:
         """Keep each rotation's user group equal to who holds it (idempotent: redone once after a restart)."""
         schedule = self.config.schedule
-        if schedule is None or (self._groups_retry_at is not None and now < self._groups_retry_at):
+        if schedule is None or (self._groups_retry_at is not None and mono < self._groups_retry_at):
             return
         for rotation in (schedule.oncall, schedule.backup):
             if rotation is None or rotation.usergroup is None:
@@ -412,7 +454,7 @@ class SweepService:
                 self.slack.set_usergroup(rotation.usergroup, [holder])
             except ServiceError as exc:
                 log.warning("could not set user group %s to %s: %s", rotation.usergroup, holder, exc.message)
-                self._groups_retry_at = now + RATE_LIMIT_PAUSE
+                self._groups_retry_at = mono + RATE_LIMIT_PAUSE.total_seconds()
                 return
             self._groups[rotation.usergroup] = holder
             log.info("user group %s is now %s", rotation.usergroup, holder)
@@ -420,25 +462,32 @@ class SweepService:
     # --- deleted posts --------------------------------------------------------------------------------
 
     def _drop_deleted(self, due: list[Mention], result: SweepResult) -> list[Mention]:
-        """Look the due mentions up once before alerting; deleted ones close instead. A failed lookup alerts anyway."""
+        """Look each due mention up once before its alert; deleted ones close instead."""
         fresh = [m for m in due if m.id not in self._looked_up]
-        if self.x is None or not fresh or self._x_failing():
-            return due
-        versions = {m.post.version_id or m.id: m.id for m in fresh}
+        deleted = self._close_deleted(fresh, result)
+        self._looked_up.update(m.id for m in fresh)
+        return [m for m in due if m.id not in deleted]
+
+    def _close_deleted(self, mentions: list[Mention], result: SweepResult) -> set[int]:
+        """Look these mentions up on X in one batch (`GET /2/tweets`, one post read each) and close the deleted ones.
+        Returns their ids. Nothing is looked up when look-ups are off (CHECK_DELETED) or X's mentions read is
+        failing; a failed look-up lets the alert or ping go out all the same."""
+        if self.x is None or not mentions or self._x_failing():
+            return set()
+        versions = {m.post.version_id or m.id: m.id for m in mentions}
         try:
             gone = self.x.deleted(list(versions))
         except ServiceError as exc:
-            log.warning("could not check due mentions for deletion, alerting anyway: %s", exc.message)
-            return due
-        self._looked_up.update(versions.values())
+            log.warning("could not look %d mention(s) up on X, going ahead: %s", len(versions), exc.message)
+            return set()
         deleted = {versions[v] for v in gone}
         if deleted:
             with self.store.unit() as repo:
                 for mention_id in deleted:
                     repo.mark_deleted(mention_id)
-            log.info("%d due mention(s) were deleted on X; closed without an alert", len(deleted))
+            log.info("%d mention(s) were deleted on X; closed, nobody is pinged about them", len(deleted))
             result.deleted += len(deleted)
-        return [m for m in due if m.id not in deleted]
+        return deleted
 
     def _x_failing(self) -> bool:
         with self.store.unit() as repo:

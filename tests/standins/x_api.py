@@ -52,6 +52,8 @@ class FakeX:
         self._last_ms = 0
         self._lock = threading.Lock()
         self.remaining: dict[str, int] = {}
+        self.window_reset: dict[str, int] = {}
+        self.limit = 450  # requests per endpoint per window
         self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
         self.url = self.http.url
@@ -144,12 +146,17 @@ class FakeX:
         return auth.startswith("OAuth ") and f'oauth_consumer_key="{self.api_key}"' in auth
 
     def _with_limits(self, endpoint: str, reply: Reply) -> Reply:
-        self.remaining[endpoint] = self.remaining.get(endpoint, 450) - 1
+        """450 requests per endpoint per 15-minute window, which starts with the first request and then resets."""
+        now = int(self.now().timestamp())
+        if now >= self.window_reset.get(endpoint, 0):
+            self.window_reset[endpoint] = now + 900
+            self.remaining[endpoint] = self.limit
+        self.remaining[endpoint] -= 1
         reply.headers.update(
             {
-                "x-rate-limit-limit": "450",
+                "x-rate-limit-limit": str(self.limit),
                 "x-rate-limit-remaining": str(max(0, self.remaining[endpoint])),
-                "x-rate-limit-reset": str(int(self.now().timestamp()) + 900),
+                "x-rate-limit-reset": str(self.window_reset[endpoint]),
             }
         )
         return reply

@@ -2,31 +2,79 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 
 from bot.scheduler import build_scheduler, guarded
 from tests.standins.http import wait_for
 
 
-def test_a_run_that_finds_the_last_one_still_going_is_skipped_loudly(caplog: pytest.LogCaptureFixture) -> None:
-    release = threading.Event()
-    runs: list[int] = []
+def test_a_run_that_overruns_its_interval_skips_loudly_and_never_overlaps(caplog: pytest.LogCaptureFixture) -> None:
+    running, overlaps, runs = threading.Lock(), [], []
 
     def slow() -> None:
-        runs.append(1)
-        release.wait(5)
+        if not running.acquire(blocking=False):
+            overlaps.append(1)
+            return
+        try:
+            runs.append(time.monotonic())
+            time.sleep(0.5 if len(runs) == 1 else 0)
+        finally:
+            running.release()
 
     caplog.set_level(logging.WARNING)
-    scheduler = build_scheduler([("poll", slow, timedelta(seconds=0.2))])
+    scheduler = build_scheduler([("poll", slow, timedelta(seconds=0.1))])
     scheduler.start()
     try:
-        assert wait_for(lambda: any("skipped" in r.getMessage() for r in caplog.records), timeout=5)
+        assert wait_for(lambda: len(runs) >= 3, timeout=5)
     finally:
-        release.set()
         scheduler.shutdown(wait=True)
-    assert len(runs) == 1, "never two at once"
+    [warning] = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert warning.startswith("poll took 0.5s, longer than its 0.1s interval:")
+    assert overlaps == [], "never two at once"
+    assert runs[1] - runs[0] >= 0.5, "the ticks the slow run covered were skipped, not run back to back"
+
+
+def test_runs_keep_their_cadence(caplog: pytest.LogCaptureFixture) -> None:
+    runs: list[float] = []
+    scheduler = build_scheduler([("poll", lambda: runs.append(time.monotonic()), timedelta(seconds=0.2))])
+    scheduler.start()
+    try:
+        assert wait_for(lambda: len(runs) >= 8, timeout=5)
+    finally:
+        scheduler.shutdown(wait=True)
+    gaps = [b - a for a, b in zip(runs, runs[1:], strict=False)]
+    assert all(0.18 <= g <= 0.22 for g in gaps[:7]), gaps
+
+
+def test_a_wall_clock_stepped_back_does_not_stop_the_jobs() -> None:
+    """NTP steps the clock back a minute (a VM resumed): the jobs go on at their interval regardless."""
+    runs: list[float] = []
+    with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
+        scheduler = build_scheduler([("poll", lambda: runs.append(time.monotonic()), timedelta(seconds=0.2))])
+        scheduler.start()
+        try:
+            assert wait_for(lambda: len(runs) >= 2, timeout=5)
+            traveller.shift(-60)
+            stepped = len(runs)
+            assert wait_for(lambda: len(runs) >= stepped + 5, timeout=3), "jobs stalled after the clock stepped back"
+        finally:
+            scheduler.shutdown(wait=True)
+
+
+def test_a_job_can_be_woken_early() -> None:
+    runs: list[float] = []
+    scheduler = build_scheduler([("sweep", lambda: runs.append(time.monotonic()), timedelta(seconds=30))])
+    scheduler.start()
+    try:
+        assert wait_for(lambda: len(runs) == 1, timeout=5)
+        scheduler.wake("sweep")
+        assert wait_for(lambda: len(runs) == 2, timeout=2), "woken, it runs at once instead of in 30 s"
+    finally:
+        scheduler.shutdown(wait=True)
 
 
 def test_an_unexpected_error_is_one_line_and_the_job_survives(caplog: pytest.LogCaptureFixture) -> None:
