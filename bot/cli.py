@@ -222,7 +222,8 @@ def _oncall(settings: Settings, args: argparse.Namespace) -> int:
         holder = sched.on_call(rotation, tz, now)
         override = any(o.start <= now < o.end for o in rotation.overrides)
         until = sched.next_handoff(rotation, tz, now)
-        print(f"{label + ':':<9} {holder} until {_local(until, tz)}" + (" (override)" if override else ""))
+        ahead = f"until {_local(until, tz)}" if until else "with no handoff ahead"
+        print(f"{label + ':':<9} {holder} {ahead}" + (" (override)" if override else ""))
     for label, rotation in (("on call", schedule.oncall), ("backup", schedule.backup)):
         if rotation is None:
             continue

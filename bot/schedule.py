@@ -5,17 +5,22 @@ at "mon 09:00" stays at 09:00 across daylight-saving changes. Functions take and
 
 - **Who is on call** at a moment: the override covering it, if any; else the rotation's member whose shift it
   is. Shift k starts at the first handoff plus k periods (1 day, 7 days, or N days), at the handoff time.
+- **A handoff** is a moment the holder changes. A shift start or an override edge that leaves the same person on
+  call (a shift start hidden under an override, an override by whoever holds the shift anyway, every shift of a
+  rotation of one) is not one: nobody is told "until" then, and nothing is announced there.
 - **Business hours**: a weekday left out is closed, holidays are closed. `add_open_time` counts a duration in
   open time only: 30 minutes from 23:00 is 09:30 on the next open day.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import count, groupby, takewhile
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +29,7 @@ from bot.model import SLACK_GROUP_ID, SLACK_USER_ID
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SEARCH_DAYS = 800  # how far ahead to look for the next open day (a year of holidays would still be found)
+_TICK = timedelta(microseconds=1)  # a datetime's finest step: the holder a tick before a moment is the one it took over from
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _HANDOFF = re.compile(r"(?:(daily)|weekly\s+(mon|tue|wed|thu|fri|sat|sun)|every\s+(\d{1,3})d)\s+(\d{1,2}:\d{2})")
 _SPAN = re.compile(r"(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})")
@@ -112,25 +118,47 @@ def on_call(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> str:
 
 
 def handoffs(rotation: Rotation, tz: ZoneInfo, after: datetime, until: datetime) -> list[tuple[datetime, str]]:
-    """Every handoff in (after, until]: shift changes and override starts and ends, with who takes over."""
-    moments = {o.start for o in rotation.overrides} | {o.end for o in rotation.overrides}
-    k = shift_index(rotation, tz, after) + 1
-    while (start := shift_start(rotation, tz, k)) <= until:
-        moments.add(start)
-        k += 1
-    return [(m, on_call(rotation, tz, m)) for m in sorted(m for m in moments if after < m <= until)]
+    """Every handoff in (after, until], with who takes over."""
+    edges = takewhile(lambda m: _utc(m) <= _utc(until), _edges(rotation, tz, after, forward=True))
+    return list(_changes(rotation, tz, edges))
 
 
-def last_handoff(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> datetime:
-    """The latest handoff at or before `moment`: when the current holder took over."""
-    latest = shift_start(rotation, tz, shift_index(rotation, tz, moment))
-    edges = [m for o in rotation.overrides for m in (o.start, o.end) if m <= moment]
-    return max([latest, *edges])
+def last_handoff(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> datetime | None:
+    """When the holder at `moment` took over; None if they always have (a rotation of one, before any override)."""
+    return next((m for m, _ in _changes(rotation, tz, _edges(rotation, tz, moment, forward=False))), None)
 
 
-def next_handoff(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> datetime:
-    found = handoffs(rotation, tz, moment, moment + timedelta(days=rotation.every_days))
-    return found[0][0]
+def next_handoff(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> datetime | None:
+    """When the holder at `moment` hands over to someone else; None if nobody else ever takes over."""
+    return next((m for m, _ in _changes(rotation, tz, _edges(rotation, tz, moment, forward=True))), None)
+
+
+def _edges(rotation: Rotation, tz: ZoneInfo, moment: datetime, forward: bool) -> Iterator[datetime]:
+    """The moments someone else may take over, each once, nearest first: after `moment` going forward, at or before
+    it going back. Override edges, and the shift starts at which the rotation itself passes to another member.
+
+    A search for a change always ends: beyond the overrides the first of these shift starts is a change, and when
+    every member is the same person there are none, only the override edges."""
+    members, k = rotation.members, shift_index(rotation, tz, moment)
+    turns = {i for i in range(len(members)) if members[i] != members[i - 1]}  # i - 1 = -1: the last member hands to the first
+    ks = count(k + 1) if forward else count(k, -1)
+    shifts = (shift_start(rotation, tz, i) for i in ks if i % len(members) in turns) if turns else iter(())
+    edges = [m for o in rotation.overrides for m in (o.start, o.end) if (_utc(m) > _utc(moment)) == forward]
+    merged = heapq.merge(shifts, sorted(edges, key=_utc, reverse=not forward), key=_utc, reverse=not forward)
+    return (next(same) for _, same in groupby(merged, key=_utc))  # a shift may start just as an override starts or ends
+
+
+def _changes(rotation: Rotation, tz: ZoneInfo, edges: Iterator[datetime]) -> Iterator[tuple[datetime, str]]:
+    """The edges at which someone else takes over, with who."""
+    for moment in edges:
+        holder = on_call(rotation, tz, moment)
+        if holder != on_call(rotation, tz, _utc(moment) - _TICK):
+            yield moment, holder
+
+
+def _utc(moment: datetime) -> datetime:
+    # Aware datetimes sharing a tzinfo compare by wall clock, which is ambiguous in the hour that repeats in autumn.
+    return moment.astimezone(UTC)
 
 
 # --- business hours ----------------------------------------------------------------------------------

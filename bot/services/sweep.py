@@ -419,13 +419,15 @@ class SweepService:
         if rotation is None:
             return
         tz = schedule.tz
-        since = sched.last_handoff(rotation, tz, now)
-        key = f"handoff:{since.astimezone(UTC).isoformat()}"
+        since, holder = sched.last_handoff(rotation, tz, now), sched.on_call(rotation, tz, now)
+        # Someone who has always held it (a rotation of one) is announced once, and again only if the file names another.
+        key = f"handoff:{since.astimezone(UTC).isoformat()}" if since else f"handoff:always:{holder}"
         hours = schedule.hours
         if key == self._announced or (hours is not None and not sched.is_open(hours, tz, now)):
             return
-        holder, until = sched.on_call(rotation, tz, now), sched.next_handoff(rotation, tz, now)
-        text = f":busts_in_silhouette: Handoff: {slack_mention(holder)} is on call until {local_time(until, tz)}."
+        until = sched.next_handoff(rotation, tz, now)
+        ahead = f"until {local_time(until, tz)}" if until else "with no handoff ahead"
+        text = f":busts_in_silhouette: Handoff: {slack_mention(holder)} is on call {ahead}."
         if schedule.backup is not None:
             text += f" Backup: {slack_mention(sched.on_call(schedule.backup, tz, now))}."
         with self.store.unit() as repo:
@@ -436,7 +438,7 @@ class SweepService:
             else:
                 text += " No mention is waiting for a reply."
             if repo.add_notice(key, text, now):
-                log.info("handoff: %s on call until %s", holder, until.isoformat())
+                log.info("handoff: %s on call %s", holder, ahead)
         self._announced = key
 
     def _sync_usergroups(self, now: datetime, mono: float) -> None:

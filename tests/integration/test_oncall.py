@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 MIN = timedelta(minutes=1)
 JANE, OMAR, PRIYA, LEAD = "U01JANE", "U02OMAR", "U03PRIYA", "U04LEAD"
 PING = re.compile(r"<@U\w+>|<!subteam\^\w+>|<!here>|<!channel>")
+WHO_UNTIL = re.compile(r"<@U\w+> is on call[^.]*")
 
 WEEK = {
     "timezone": "Europe/Berlin",
@@ -95,6 +97,57 @@ def test_a_week_on_call(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN0
     assert all(f"/status/{i}" in json.dumps(friday.blocks) for i in overnight[:3])
     [weekend] = loop.slack.alerts_for(overnight[3])
     assert berlin(datetime.fromtimestamp(weekend.received_at, UTC)).strftime("%a %H:%M") == "Mon 09:30"
+
+
+# Daily: Wednesday 11-25 Priya, Thursday Jane, Friday Omar, Saturday Priya. The lead covers Thursday 14:00 to Friday
+# 12:00, across Friday's 09:00 handoff from Jane to Omar, which changes nobody while the override holds.
+COVERED = f"""timezone = "Europe/Berlin"
+[oncall]
+members = ["{JANE}", "{OMAR}", "{PRIYA}"]
+handoff = "daily 09:00"
+start = "2026-11-23"
+[[oncall.overrides]]
+member = "{LEAD}"
+from = "2026-11-26 14:00"
+until = "2026-11-27 12:00"
+"""
+
+
+def handoff_messages(loop) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(when, who until when) for each handoff message sent, Berlin time."""
+    found = [m for m in loop.slack.notices() if m.text.startswith(":busts_in_silhouette: Handoff")]
+    return [(berlin(datetime.fromtimestamp(m.received_at, UTC)).strftime("%a %H:%M"), WHO_UNTIL.search(m.text).group()) for m in found]
+
+
+def test_an_override_covering_a_handoff_is_one_handoff(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN001
+    loop = make_loop(fake_x, fake_slack, sqlite_store, schedule=sched.parse(tomllib.loads(COVERED)), display_tz=BERLIN)
+    for step in range(3 * 24 * 2):  # Wednesday 10:00 Berlin to Saturday 09:30, half an hour a tick
+        loop.tick(timedelta(minutes=30) if step else timedelta(0))
+    assert handoff_messages(loop) == [
+        ("Wed 10:00", f"<@{PRIYA}> is on call until 2026-11-26 09:00 CET"),
+        ("Thu 09:00", f"<@{JANE}> is on call until 2026-11-26 14:00 CET"),
+        ("Thu 14:00", f"<@{LEAD}> is on call until 2026-11-27 12:00 CET"),  # the override's end, not Friday 09:00
+        ("Fri 12:00", f"<@{OMAR}> is on call until 2026-11-28 09:00 CET"),  # nothing at Friday 09:00
+        ("Sat 09:00", f"<@{PRIYA}> is on call until 2026-11-29 09:00 CET"),
+    ]
+
+
+def test_a_rotation_of_one_is_announced_once(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN001
+    alone = sched.parse({"timezone": "Europe/Berlin", "oncall": {"members": [LEAD], "handoff": "daily 09:00", "start": "2026-11-23"}})
+    loop = make_loop(fake_x, fake_slack, sqlite_store, schedule=alone, display_tz=BERLIN)
+    for step in range(3 * 24):  # Wednesday 10:00 Berlin to Saturday 09:00, an hour a tick: three daily shift changes
+        loop.tick(timedelta(hours=1) if step else timedelta(0))
+    assert handoff_messages(loop) == [("Wed 10:00", f"<@{LEAD}> is on call with no handoff ahead")]
+
+
+def test_oncall_inside_an_override_gives_its_end_as_until(env, tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "replywatch.toml").write_text(COVERED)
+    for moment in ("2026-11-27 08:00", "2026-11-27 10:00"):  # either side of the handoff the override hides
+        result = cli(env, "oncall", "--at", moment)
+        assert result.returncode == 0, result.stderr
+        assert f"on call:  {LEAD} until Fri 2026-11-27 12:00 CET (override)\n" in result.stdout, result.stdout
+        handoffs = result.stdout.split("on call handoffs in the next 14 days:\n")[1].splitlines()[:2]
+        assert handoffs == [f"  Fri 2026-11-27 12:00 CET  {OMAR}", f"  Sat 2026-11-28 09:00 CET  {PRIYA}"], result.stdout
 
 
 def test_closed_hours_mean_no_alert_and_status_shows_the_next_opening(env, fake_x, fake_slack, tmp_path) -> None:  # noqa: ANN001

@@ -73,18 +73,73 @@ def test_who_is_on_call(case: str, rot, moment: datetime, expected: str) -> None
     assert sched.on_call(rot[0], rot[1], moment) == expected, case
 
 
-def test_handoffs_list_shift_changes_and_override_edges() -> None:
-    rot, tz = WEEKLY
-    found = sched.handoffs(rot, tz, local("2026-12-20 00:00"), local("2027-01-05 00:00"))
-    assert [(m.astimezone(tz).strftime("%a %m-%d %H:%M"), who) for m, who in found] == [
-        ("Mon 12-21 09:00", B),
-        ("Thu 12-24 09:00", OMAR),
-        ("Sun 12-27 09:00", B),
-        ("Mon 12-28 09:00", C),
-        ("Mon 01-04 09:00", A),
-    ]
-    assert sched.last_handoff(rot, tz, local("2026-12-25 12:00")) == local("2026-12-24 09:00")
-    assert sched.next_handoff(rot, tz, local("2026-12-25 12:00")) == local("2026-12-27 09:00")
+def overridden(member: str, start: str, until: str, members=(A, B, C)) -> tuple[sched.Rotation, ZoneInfo]:  # noqa: ANN001
+    """The weekly rotation with one override."""
+    return rotation("weekly mon 09:00", "2026-11-23", members, [{"member": member, "from": start, "until": until}])
+
+
+# The weekly rotation's week 5 (Mon 12-21) is Priya's, week 6 (Mon 12-28) the lead's, week 7 (Mon 01-04) Jane's.
+COVERING = overridden(OMAR, "2026-12-26 09:00", "2026-12-29 09:00")  # Saturday to Tuesday, across Monday's handoff
+NEXT_ONE_EARLY = overridden(C, "2026-12-26 09:00", "2026-12-29 09:00")  # the lead, whose week starts on that Monday
+SAME_ONE = overridden(B, "2026-12-24 09:00", "2026-12-27 09:00")  # Priya, in her own week
+ONE = rotation("weekly mon 09:00", "2026-11-23", members=(A,))
+ONE_AWAY = overridden(B, "2026-12-24 09:00", "2026-12-27 09:00", members=(A,))
+TWICE = rotation("daily 09:00", "2026-03-27", members=(A, A, B))
+
+
+def week(*rows: tuple[str, str]) -> list[tuple[datetime, str]]:
+    return [(local(f"{day} 09:00"), who) for day, who in rows]
+
+
+@pytest.mark.parametrize(
+    ("case", "rot", "after", "until", "expected"),
+    [
+        ("shift changes and override edges", WEEKLY, local("2026-12-20 00:00"), local("2027-01-05 00:00"),
+         week(("2026-12-21", B), ("2026-12-24", OMAR), ("2026-12-27", B), ("2026-12-28", C), ("2027-01-04", A))),
+        ("an override covering a handoff: its start and end, not the handoff it hides", COVERING, local("2026-12-20 00:00"),
+         local("2027-01-05 00:00"), week(("2026-12-21", B), ("2026-12-26", OMAR), ("2026-12-29", C), ("2027-01-04", A))),
+        ("the next shift's holder covering early: no handoff when that shift starts or the override ends",
+         NEXT_ONE_EARLY, local("2026-12-20 00:00"), local("2027-01-05 00:00"),
+         week(("2026-12-21", B), ("2026-12-26", C), ("2027-01-04", A))),
+        ("an override by the one already on call changes nobody", SAME_ONE, local("2026-12-20 00:00"), local("2027-01-05 00:00"),
+         week(("2026-12-21", B), ("2026-12-28", C), ("2027-01-04", A))),
+        ("a rotation of one never hands off", ONE, local("2026-12-20 00:00"), local("2027-01-05 00:00"), []),
+        ("a rotation of one: only an override's edges", ONE_AWAY, local("2026-12-20 00:00"), local("2027-01-05 00:00"),
+         week(("2026-12-24", B), ("2026-12-27", A))),
+        ("the same member twice in a row is one shift", TWICE, local("2026-03-27 00:00"), local("2026-03-31 00:00"),
+         week(("2026-03-27", A), ("2026-03-29", B), ("2026-03-30", A))),
+    ],
+)
+def test_handoffs_are_the_moments_the_holder_changes(case: str, rot, after: datetime, until: datetime, expected) -> None:  # noqa: ANN001
+    assert sched.handoffs(rot[0], rot[1], after, until) == expected, case
+
+
+@pytest.mark.parametrize(
+    ("case", "rot", "moment", "since", "until"),
+    [
+        ("an override mid-shift", WEEKLY, local("2026-12-25 12:00"), local("2026-12-24 09:00"), local("2026-12-27 09:00")),
+        ("just before an override covering a handoff", COVERING, local("2026-12-26 08:59"), local("2026-12-21 09:00"),
+         local("2026-12-26 09:00")),
+        ("inside it, before the handoff it hides", COVERING, local("2026-12-27 12:00"), local("2026-12-26 09:00"),
+         local("2026-12-29 09:00")),
+        ("inside the same override, after the hidden handoff: the same until", COVERING, local("2026-12-28 12:00"),
+         local("2026-12-26 09:00"), local("2026-12-29 09:00")),
+        ("after it: the holder of the covered shift", COVERING, local("2026-12-29 09:00"), local("2026-12-29 09:00"),
+         local("2027-01-04 09:00")),
+        ("the override's member holds the next shift: until that shift ends, more than a week away", NEXT_ONE_EARLY,
+         local("2026-12-26 12:00"), local("2026-12-26 09:00"), local("2027-01-04 09:00")),
+        ("an override by the one already on call", SAME_ONE, local("2026-12-25 12:00"), local("2026-12-21 09:00"),
+         local("2026-12-28 09:00")),
+        ("a rotation of one: no handoff either way", ONE, local("2026-12-25 12:00"), None, None),
+        ("a rotation of one during an override", ONE_AWAY, local("2026-12-25 12:00"), local("2026-12-24 09:00"),
+         local("2026-12-27 09:00")),
+        ("a rotation of one after its override: no handoff ahead", ONE_AWAY, local("2027-02-01 12:00"), local("2026-12-27 09:00"), None),
+        ("the same member twice in a row", TWICE, local("2026-03-28 12:00"), local("2026-03-27 09:00"), local("2026-03-29 09:00")),
+    ],
+)
+def test_last_and_next_handoff(case: str, rot, moment: datetime, since: datetime | None, until: datetime | None) -> None:  # noqa: ANN001
+    assert sched.last_handoff(rot[0], rot[1], moment) == since, case
+    assert sched.next_handoff(rot[0], rot[1], moment) == until, case
 
 
 def test_daylight_saving_handoffs_stay_at_nine_local() -> None:
