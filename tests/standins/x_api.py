@@ -4,6 +4,9 @@ Posts: `{"data": [...], "includes": {"users": [...]}, "meta": {"result_count", "
 "next_token"}}`, newest first; only the fields asked for in `tweet.fields` (by default X returns just id, text and
 edit_history_tweet_ids); text HTML-escaped as X does; rate-limit headers on every answer; 401 problem bodies for a
 wrong token; unknown users as HTTP 200 with an `errors` entry. Ids are snowflakes (above 2^53).
+
+`paging` makes it misbehave the way a broken API or proxy can: "repeat": every answer is the first page with the
+same `next_token`; "endless": every answer carries a `next_token`, past the last page too.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from tests.standins.http import Reply, Request, StandIn
 
@@ -52,6 +56,7 @@ class FakeX:
         self._last_ms = 0
         self._lock = threading.Lock()
         self.remaining: dict[str, int] = {}
+        self.paging: Literal["honest", "repeat", "endless"] = "honest"
         self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
         self.url = self.http.url
@@ -235,17 +240,20 @@ class FakeX:
         size = int(query.get("max_results", 10))
         if not min_size <= size <= 100:
             return Reply(400, {"errors": [{"message": "max_results out of range"}], "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.", "type": "https://api.twitter.com/2/problems/invalid-request"})
-        offset = int(query.get(token_name, "0") or 0)
+        offset = 0 if self.paging == "repeat" else int(query.get(token_name, "0") or 0)
         page = found[offset : offset + size]
+        next_token = str(offset + size) if offset + size < len(found) or self.paging == "endless" else None
+        if self.paging == "repeat":
+            next_token = "the-same-page-again"
         if not page:
-            return Reply(200, {"meta": {"result_count": 0}})
+            return Reply(200, {"meta": {"result_count": 0, **({"next_token": next_token} if next_token else {})}})
         meta: dict[str, object] = {
             "result_count": len(page),
             "newest_id": str(page[0].id),
             "oldest_id": str(page[-1].id),
         }
-        if offset + size < len(found):
-            meta["next_token"] = str(offset + size)
+        if next_token:
+            meta["next_token"] = next_token
         fields = set(filter(None, query.get("tweet.fields", "").split(",")))
         body: dict[str, object] = {"data": [self._render(t, fields) for t in page], "meta": meta}
         if "author_id" in query.get("expansions", ""):
