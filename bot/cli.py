@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(message: str, settings: Settings | None) -> int:
     text = logs.one_line(message.splitlines()[0] if message else "failed")
     if settings is not None:
-        text = logs.RedactingFormatter(settings.secrets(), json_format=False).redact(text)
+        text = logs.Redactor(settings.secrets()).redact(text)
     print(f"replywatch: {text}", file=sys.stderr)
     return 2
 
