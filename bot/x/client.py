@@ -1,5 +1,6 @@
 """The X adapter: tweepy's v2 Client, pointed at `X_API_BASE_URL`, with a timeout on every call, and X's JSON
-translated into `Post`s once, here. Errors come out as the classes in bot.errors."""
+translated into `Post`s once, here. Errors come out as the classes in bot.errors, with the credentials this client
+holds redacted from their messages (X's answer, or a proxy's, can echo them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import requests
 import tweepy
 
-from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, Unavailable, UnknownAccount
+from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, Unavailable, UnknownAccount
+from bot.logs import Redactor
 from bot.model import Account, Post, RateInfo, Timeline
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class XClient:
         user_keys: tuple[str, str, str, str] | None = None,
     ) -> None:
         self.user_auth = user_keys is not None
+        self._redactor = Redactor(s for s in (bearer_token, *(user_keys or ())) if s)
         consumer_key, consumer_secret, access_token, access_secret = user_keys or (None, None, None, None)
         self._client = tweepy.Client(
             bearer_token=bearer_token,
@@ -172,6 +175,14 @@ class XClient:
         return self._call_with_rate(what, method, *args, **kwargs)[0]
 
     def _call_with_rate(self, what: str, method, *args, **kwargs) -> tuple[dict, RateInfo | None]:  # noqa: ANN001, ANN002, ANN003
+        """One request; every error it raises has this client's credentials redacted from its message."""
+        try:
+            return self._request(what, method, *args, **kwargs)
+        except ServiceError as exc:
+            raise exc.redact(self._redactor.redact) from None
+
+    @staticmethod
+    def _request(what: str, method, *args, **kwargs) -> tuple[dict, RateInfo | None]:  # noqa: ANN001, ANN002, ANN003
         try:
             response = method(*args, **kwargs)
         except tweepy.TooManyRequests as exc:

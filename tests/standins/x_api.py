@@ -5,8 +5,9 @@ Posts: `{"data": [...], "includes": {"users": [...]}, "meta": {"result_count", "
 edit_history_tweet_ids); text HTML-escaped as X does; rate-limit headers on every answer; 401 problem bodies for a
 wrong token; unknown users as HTTP 200 with an `errors` entry. Ids are snowflakes (above 2^53).
 
-`paging` makes it misbehave the way a broken API or proxy can: "repeat": every answer is the first page with the
-same `next_token`; "endless": every answer carries a `next_token`, past the last page too.
+Two switches make it misbehave the way a broken API, proxy or gateway can: `paging` ("repeat": every answer is
+the first page with the same `next_token`; "endless": every answer carries a `next_token`, past the last page too)
+and `echo_credentials` (a 401 answer repeats the Authorization header it received, raw, URL-encoded and decoded).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+from urllib.parse import quote, unquote
 
 from tests.standins.http import Reply, Request, StandIn
 
@@ -57,6 +59,7 @@ class FakeX:
         self._lock = threading.Lock()
         self.remaining: dict[str, int] = {}
         self.paging: Literal["honest", "repeat", "endless"] = "honest"
+        self.echo_credentials = False
         self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
         self.url = self.http.url
@@ -127,7 +130,7 @@ class FakeX:
 
     def handle(self, request: Request) -> Reply:
         if not self._authorized(request):
-            return Reply(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+            return self._unauthorized(request)
         path = request.path
         if match := re.fullmatch(r"/2/users/by/username/(\w+)", path):
             return self._with_limits("users/by", self._user_lookup(match.group(1)))
@@ -147,6 +150,14 @@ class FakeX:
         if auth.startswith("Bearer "):
             return auth[len("Bearer ") :] == self.bearer
         return auth.startswith("OAuth ") and f'oauth_consumer_key="{self.api_key}"' in auth
+
+    def _unauthorized(self, request: Request) -> Reply:
+        if not self.echo_credentials:
+            return Reply(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+        auth = request.headers.get("authorization", "")
+        echo = f"{auth} (encoded {quote(auth, safe='')}, decoded {unquote(auth)})"
+        body = {"title": f"Unauthorized: {echo}", "type": "about:blank", "status": 401, "detail": f"Rejected credentials {echo}"}
+        return Reply(401, body)
 
     def _with_limits(self, endpoint: str, reply: Reply) -> Reply:
         self.remaining[endpoint] = self.remaining.get(endpoint, 450) - 1
