@@ -176,3 +176,12 @@ def test_no_adapter_error_carries_a_secret_the_server_echoed(adapter: str) -> No
     assert "invalid_auth" in exc.message or "Rejected credentials" in exc.message, exc.message  # the echo was read
     assert _leaked(exc.message) == [] and _leaked(str(exc)) == []
 
+
+def test_check_prints_no_secret_that_slack_sends_back(fake_slack: FakeSlack, env: dict[str, str]) -> None:
+    echo = f"Acme ({fake_slack.token}, {quote(fake_slack.token, safe='')})"
+    fake_slack.http.fail("auth.test", Reply(200, {"ok": True, "team": echo, "user": "replywatch", "team_id": "T0ACME", "user_id": "U0BOT"}))
+    result = cli(env, "check")
+    assert result.returncode == 0, result.stderr
+    assert "slack: token ok (team 'Acme (" in result.stdout  # the team name Slack sent was shown
+    assert fake_slack.token not in result.stdout + result.stderr
+    assert quote(fake_slack.token, safe="") not in result.stdout + result.stderr
