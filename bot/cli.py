@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(message: str, settings: Settings | None) -> int:
     text = logs.one_line(message.splitlines()[0] if message else "failed")
     if settings is not None:
-        text = logs.RedactingFormatter(settings.secrets(), json_format=False).redact(text)
+        text = logs.Redactor(settings.secrets()).redact(text)
     print(f"replywatch: {text}", file=sys.stderr)
     return 2
 
@@ -248,29 +248,35 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _check(settings: Settings, _args: argparse.Namespace) -> int:
+    redactor = logs.Redactor(settings.secrets())
+
+    def say(line: str) -> None:
+        """print, with the secrets taken out: the lines show what X and Slack answered."""
+        print(redactor.redact(line))
+
     schedule = load_schedule(settings)
     slack = build_slack(settings)
     identity = verify(settings, build_x(settings), slack)
-    print("settings: ok")
-    print(f"slack: token ok (team {identity.slack_team!r}, bot user {identity.slack_user!r}); alerts go to {settings.slack_channel} ({identity.channel})")
+    say("settings: ok")
+    say(f"slack: token ok (team {identity.slack_team!r}, bot user {identity.slack_user!r}); alerts go to {settings.slack_channel} ({identity.channel})")
     schedule = resolve_people(schedule, slack)
     if schedule is not None:
-        print(f"on call: {schedule.source} ok" + (f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""))
+        say(f"on call: {schedule.source} ok" + (f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""))
     socket = build_socket(settings, lambda *_: None)
     if socket is not None:
         check_socket(socket)
-        print("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")
+        say("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")
     else:
-        print("slack: SLACK_APP_TOKEN not set; alerts carry a link and no buttons")
+        say("slack: SLACK_APP_TOKEN not set; alerts carry a link and no buttons")
     account = identity.account
     auth = "user context" if settings.user_context else "app-only bearer token"
-    print(f"x: token ok ({auth}); watching @{account.username} (id {account.id})")
+    say(f"x: token ok ({auth}); watching @{account.username} (id {account.id})")
     for responder in identity.responders:
-        print(f"x: replies by @{responder.username} (id {responder.id}) count as answers")
+        say(f"x: replies by @{responder.username} (id {responder.id}) count as answers")
     store = build_store(settings)
     with store.unit() as repo:
         open_count = len(repo.open_mentions())
-    print(f"database: ok, schema up to date, {open_count} open mention(s)")
+    say(f"database: ok, schema up to date, {open_count} open mention(s)")
     return 0
 
 

@@ -9,12 +9,17 @@ Services never see a tweepy, requests or slack_sdk exception; they see one of th
     ├── Rejected              the server understood and said no (unknown channel, bad request): not retryable
     └── BadResponse           the answer was not in the documented shape
 
-No message carries a secret: adapters build them from status codes and error codes, never from requests.
+No message carries a secret. Adapters build messages from status codes, error codes and what the server said, and
+the server can echo the credentials it was sent (a proxy's or gateway's 401 page), so each adapter passes every
+error it raises through `redact` with a `logs.Redactor` of the secrets it holds: the message then goes safely to
+the logs, the database (an endpoint's last error), `status` and the Slack channel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Self
 
 
 class ServiceError(Exception):
@@ -22,6 +27,12 @@ class ServiceError(Exception):
         super().__init__(f"{service}: {message}")
         self.service = service
         self.message = message
+
+    def redact(self, redact: Callable[[str], str]) -> Self:
+        """This error with `redact` applied to its message (and so to its str)."""
+        self.message = redact(self.message)
+        self.args = (f"{self.service}: {self.message}",)
+        return self
 
 
 class AuthFailed(ServiceError):

@@ -3,6 +3,10 @@
 tweepy logs request headers (with `Authorization: Bearer …`) at DEBUG and requests-oauthlib logs signed
 headers, so guarding our own lines is not enough: the formatter on the root handler redacts the final text of
 every record, raw, URL-encoded and URL-decoded, and escapes control characters so a record is always one line.
+
+Logs are not the only way out: a server can echo the credentials it was sent (a proxy's 401 page), and an error
+message goes to the database, `status`, Slack. `Redactor` is the one implementation of redaction; the formatter
+uses it, and so do the adapters on every error message they raise, and the CLI on what it prints.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from urllib.parse import quote, quote_plus, unquote
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 REDACTED = "[redacted]"
 _TICKET = re.compile(r"(ticket=)[^&\s\"'\\]+")  # Socket Mode's websocket URL carries a one-time credential
@@ -24,17 +29,32 @@ def one_line(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+class Redactor:
+    """Takes secrets out of a text: raw, URL-encoded and URL-decoded, and Socket Mode's one-time `ticket=`. Matching
+    ignores case, so a proxy's lower-case percent-escapes are caught too (redacting a little more is harmless).
+    Values shorter than 4 characters are left alone: they would redact ordinary words."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        variants = {
+            v for s in secrets if len(s) >= 4 for v in (s, quote(s, safe=""), quote_plus(s), unquote(s), unquote_plus(s))
+        }
+        longest_first = sorted(variants, key=len, reverse=True)  # a secret inside a longer form of another goes too
+        self._pattern = re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE) if variants else None
+
+    def redact(self, text: str) -> str:
+        if self._pattern is not None:
+            text = self._pattern.sub(REDACTED, text)
+        return _TICKET.sub(rf"\1{REDACTED}", text)
+
+
 class RedactingFormatter(logging.Formatter):
     def __init__(self, secrets: list[str], json_format: bool) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        variants = {v for s in secrets if len(s) >= 4 for v in (s, quote(s, safe=""), quote_plus(s), unquote(s))}
-        self._secrets = sorted(variants, key=len, reverse=True)
+        self._redactor = Redactor(secrets)
         self._json = json_format
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return _TICKET.sub(rf"\1{REDACTED}", text)
+        return self._redactor.redact(text)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")

@@ -1,5 +1,6 @@
 """The Slack adapter: slack_sdk's WebClient with a timeout and **no automatic retry** (a retry after a dropped
-connection can post the same alert twice), errors translated into bot.errors."""
+connection can post the same alert twice), errors translated into bot.errors with the token redacted from their
+messages (Slack's `error` field is outside text, and a proxy can put the token in it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, Unavailable
+from bot.logs import Redactor
 from bot.model import SlackMessage
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,7 @@ HISTORY_PAGES = 5
 class SlackClient:
     def __init__(self, *, token: str, base_url: str, timeout: float) -> None:
         self._client = WebClient(token=token, base_url=base_url, timeout=max(1, round(timeout)), retry_handlers=[])
+        self._redactor = Redactor([token])
 
     def auth_test(self) -> dict:
         """Who the token belongs to; AuthFailed if Slack rejects it."""
@@ -112,6 +115,14 @@ class SlackClient:
         return str(user["id"]) if user.get("id") else None
 
     def _call(self, method: str, func, **kwargs) -> dict:  # noqa: ANN001, ANN003
+        """One Web API call; every error it raises has the token redacted from its message."""
+        try:
+            return self._request(method, func, **kwargs)
+        except ServiceError as exc:
+            raise exc.redact(self._redactor.redact) from None
+
+    @staticmethod
+    def _request(method: str, func, **kwargs) -> dict:  # noqa: ANN001, ANN003
         try:
             response = func(**kwargs)
         except SlackApiError as exc:

@@ -1,6 +1,7 @@
 """The Socket Mode adapter: slack_sdk's built-in SocketModeClient (a websocket opened from inside the container,
 so no public URL is needed). Every request is acknowledged first — Slack wants that within 3 seconds — with
-what the handler says to send back; the handler's slower work runs after."""
+what the handler says to send back; the handler's slower work runs after. Errors carry no app token: their
+messages are redacted like the Web API adapter's."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.errors import AuthFailed, ServiceError, Unavailable
+from bot.logs import Redactor
 from bot.services.actions import Answer
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 class SocketListener:
     def __init__(self, *, app_token: str, base_url: str, timeout: float, handler: Callable[[str, dict], Answer]) -> None:
         self._handler = handler
+        self._redactor = Redactor([app_token])
         web = WebClient(token=app_token, base_url=base_url, timeout=max(1, round(timeout)), retry_handlers=[])
         self._client = SocketModeClient(
             app_token=app_token,
@@ -37,6 +40,12 @@ class SocketListener:
 
     def check(self) -> str:
         """Ask Slack for a websocket URL (apps.connections.open); AuthFailed if the app token is refused."""
+        try:
+            return self._open()
+        except ServiceError as exc:
+            raise exc.redact(self._redactor.redact) from None
+
+    def _open(self) -> str:
         try:
             return self._client.issue_new_wss_url()
         except SlackApiError as exc:

@@ -1,5 +1,6 @@
 """The X adapter: tweepy's v2 Client, pointed at `X_API_BASE_URL`, with a timeout on every call, and X's JSON
-translated into `Post`s once, here. Errors come out as the classes in bot.errors."""
+translated into `Post`s once, here. Errors come out as the classes in bot.errors, with the credentials this client
+holds redacted from their messages (X's answer, or a proxy's, can echo them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import requests
 import tweepy
 
-from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, Unavailable, UnknownAccount
+from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, Unavailable, UnknownAccount
+from bot.logs import Redactor
 from bot.model import Account, Post, RateInfo, Timeline
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,13 @@ TWEET_FIELDS = [
 ]
 USER_FIELDS = ["username", "name", "protected", "public_metrics"]
 PAGE_SIZE = 100
+# The most pages one read follows. X serves at most the 800 newest mentions (8 pages of 100) and a user's 3,200
+# newest posts (32 pages); two spare pages each for a last, empty page. Recent search has no count cap: 200 pages
+# is 20,000 mentions in the gap being recovered, about $100 at the pay-per-use price and under its 450 requests
+# per 15 minutes; more than that is a server paging for ever, not a read.
+MENTIONS_PAGES = 10
+POSTS_PAGES = 34
+SEARCH_PAGES = 200
 _X_ENTITIES = re.compile(r"&(amp|lt|gt);")
 _X_UNESCAPE = {"amp": "&", "lt": "<", "gt": ">"}
 
@@ -57,6 +66,7 @@ class XClient:
         user_keys: tuple[str, str, str, str] | None = None,
     ) -> None:
         self.user_auth = user_keys is not None
+        self._redactor = Redactor(s for s in (bearer_token, *(user_keys or ())) if s)
         consumer_key, consumer_secret, access_token, access_secret = user_keys or (None, None, None, None)
         self._client = tweepy.Client(
             bearer_token=bearer_token,
@@ -78,10 +88,16 @@ class XClient:
         return Account(id=_int(data["id"]), username=str(data.get("username", username)), name=str(data.get("name", "")))
 
     def mentions(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline:
-        return self._timeline("mentions", self._client.get_users_mentions, "pagination_token", account.id, since_id=since_id, start_time=start_time)
+        return self._timeline(
+            "mentions", self._client.get_users_mentions, "pagination_token", MENTIONS_PAGES, account.id,
+            since_id=since_id, start_time=start_time,
+        )
 
     def own_posts(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline:
-        return self._timeline("own posts", self._client.get_users_tweets, "pagination_token", account.id, since_id=since_id, start_time=start_time)
+        return self._timeline(
+            "own posts", self._client.get_users_tweets, "pagination_token", POSTS_PAGES, account.id,
+            since_id=since_id, start_time=start_time,
+        )
 
     def search_mentions(
         self, account: Account, since_id: int | None, until_id: int, start_time: datetime | None
@@ -89,7 +105,8 @@ class XClient:
         """Mentions from recent search (last 7 days), between the ids: how a gap past the 800 cap is recovered."""
         query = f"@{account.username} -is:retweet"
         return self._timeline(
-            "search", self._client.search_recent_tweets, "next_token", query, since_id=since_id, until_id=until_id, start_time=start_time
+            "search", self._client.search_recent_tweets, "next_token", SEARCH_PAGES, query,
+            since_id=since_id, until_id=until_id, start_time=start_time,
         )
 
     def deleted(self, post_ids: list[int]) -> set[int]:
@@ -104,8 +121,12 @@ class XClient:
                         gone.add(post_id)
         return gone & set(post_ids)
 
-    def _timeline(self, what, method, token_name: str, *args, since_id=None, until_id=None, start_time=None) -> Timeline:  # noqa: ANN001
-        """Every post newer than `since_id` (or since `start_time`), following the page token with the same since_id."""
+    def _timeline(self, what, method, token_name: str, pages: int, *args, since_id=None, until_id=None, start_time=None) -> Timeline:  # noqa: ANN001
+        """Every post newer than `since_id` (or since `start_time`), following the page token with the same since_id.
+
+        A server that sends a page token it sent before, or still one after `pages` pages, would keep the read going
+        for ever: the read stops there with one warning and keeps the posts read so far (the next read starts after
+        the newest of them)."""
         params: dict[str, Any] = {
             "max_results": PAGE_SIZE,
             "tweet_fields": TWEET_FIELDS,
@@ -118,27 +139,50 @@ class XClient:
             params["since_id"] = since_id
         elif start_time is not None:
             params["start_time"] = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        posts: list[Post] = []
+        posts: dict[tuple[int, int | None], Post] = {}  # a page served twice must not count twice (the 800 cap)
         newest_id: int | None = None
         token: str | None = None
+        seen: set[str] = set()
         rate: RateInfo | None = None
-        while True:
+        for page in range(1, pages + 1):
             body, rate = self._call_with_rate(what, method, *args, **{token_name: token}, **params)
             meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
             if newest_id is None and _optional_int(meta.get("newest_id")) is not None:
                 newest_id = _int(meta["newest_id"])
-            posts.extend(_posts(body))
+            for post in _posts(body):
+                posts.setdefault((post.id, post.version_id), post)
             token = meta.get("next_token")
             if not token or not isinstance(token, str):
                 break
-        if newest_id is None and posts:
-            newest_id = max(p.version_id or p.id for p in posts)
-        return Timeline(posts=posts, newest_id=newest_id, rate=rate)
+            if token in seen:
+                log.warning(
+                    "X %s (%s): next_token repeated, a page already read; stopped after %d pages, keeping the %d posts read",
+                    what, args[0], page, len(posts),
+                )
+                break
+            seen.add(token)
+        else:
+            log.warning(
+                "X %s (%s): still a next_token after %d pages, the page budget of one read; stopped, keeping the %d posts read",
+                what, args[0], pages, len(posts),
+            )
+        read = list(posts.values())
+        if newest_id is None and read:
+            newest_id = max(p.version_id or p.id for p in read)
+        return Timeline(posts=read, newest_id=newest_id, rate=rate)
 
     def _call(self, what: str, method, *args, **kwargs) -> dict:  # noqa: ANN001, ANN002, ANN003
         return self._call_with_rate(what, method, *args, **kwargs)[0]
 
     def _call_with_rate(self, what: str, method, *args, **kwargs) -> tuple[dict, RateInfo | None]:  # noqa: ANN001, ANN002, ANN003
+        """One request; every error it raises has this client's credentials redacted from its message."""
+        try:
+            return self._request(what, method, *args, **kwargs)
+        except ServiceError as exc:
+            raise exc.redact(self._redactor.redact) from None
+
+    @staticmethod
+    def _request(what: str, method, *args, **kwargs) -> tuple[dict, RateInfo | None]:  # noqa: ANN001, ANN002, ANN003
         try:
             response = method(*args, **kwargs)
         except tweepy.TooManyRequests as exc:

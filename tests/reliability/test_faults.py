@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
 import time
 from datetime import timedelta
 
@@ -125,3 +127,54 @@ def test_hung_servers_end_at_the_timeout_and_polling_goes_on(fake_x: FakeX, fake
     for _ in range(3):
         loop.tick(5 * SEC)
     assert sorted(loop.slack.alerted()) == sorted([first, second])
+
+
+def _cut_off_after(x: FakeX, path: str, limit: int) -> None:
+    """A safety valve for the code under test: past `limit` requests to `path` the stand-in drops the connection,
+    so a client that pages for ever fails the test (the read errs, nothing is stored) instead of hanging it."""
+    count = itertools.count(1)
+    x.http.before = lambda r: "drop" if path in r.path and next(count) > limit else None
+
+
+def _open_ids(loop: Loop) -> set[int]:
+    with loop.store.unit() as repo:
+        return {m.id for m, _ in repo.open_mentions()}
+
+
+def test_a_repeating_page_token_ends_the_read_and_keeps_what_was_read(loop: Loop, caplog: pytest.LogCaptureFixture) -> None:
+    bob = loop.x.add_user("bob")
+    mentions = [loop.post(bob, f"@acme question {i}") for i in range(150)]
+    loop.x.paging = "repeat"  # every answer: the first page again, with the same next_token
+    _cut_off_after(loop.x, "/2/users/", 300)  # mentions and own posts
+    caplog.set_level(logging.WARNING, logger="bot.x")
+    loop.tick()
+    assert len(loop.x.http.calls("/mentions")) == 2, "the first page, then the same page again: stop there"
+    assert _open_ids(loop) == set(mentions[-100:]), "the 100 mentions of the page read are kept"
+    with loop.store.unit() as repo:
+        assert repo.endpoint("acme", "mentions").last_error is None
+    assert len(loop.x.http.calls("/tweets")) == 2, "own posts too"
+    warnings = sorted(r.getMessage() for r in caplog.records if r.name.startswith("bot.x"))
+    assert len(warnings) == 2 and warnings[0].startswith("X mentions") and warnings[1].startswith("X own posts"), warnings
+    assert all("repeated" in w for w in warnings), "one line each, saying why"
+    loop.x.paging = "honest"
+    later = loop.post(bob, "@acme still there?")
+    loop.tick(MIN)
+    assert later in _open_ids(loop), "the next poll reads as usual"
+
+
+def test_a_page_token_that_never_ends_stops_at_the_page_budget(loop: Loop, caplog: pytest.LogCaptureFixture) -> None:
+    bob = loop.x.add_user("bob")
+    mentions = [loop.post(bob, f"@acme question {i}") for i in range(250)]
+    loop.x.paging = "endless"  # a new next_token on every answer, empty pages after the third
+    _cut_off_after(loop.x, "/2/users/", 300)  # mentions and own posts
+    caplog.set_level(logging.WARNING, logger="bot.x")
+    loop.tick()
+    assert len(loop.x.http.calls("/mentions")) == 10, "X serves at most 800 mentions (8 pages); the budget is 10 pages"
+    assert _open_ids(loop) == set(mentions), "all three real pages are kept"
+    warnings = sorted(r.getMessage() for r in caplog.records if r.name.startswith("bot.x"))
+    assert len(warnings) == 2 and warnings[0].startswith("X mentions") and warnings[1].startswith("X own posts"), warnings
+    assert all("budget" in w for w in warnings), "one line each, saying why"
+    loop.x.paging = "honest"
+    later = loop.post(bob, "@acme still there?")
+    loop.tick(MIN)
+    assert later in _open_ids(loop), "the next poll reads as usual"

@@ -4,6 +4,10 @@ Posts: `{"data": [...], "includes": {"users": [...]}, "meta": {"result_count", "
 "next_token"}}`, newest first; only the fields asked for in `tweet.fields` (by default X returns just id, text and
 edit_history_tweet_ids); text HTML-escaped as X does; rate-limit headers on every answer; 401 problem bodies for a
 wrong token; unknown users as HTTP 200 with an `errors` entry. Ids are snowflakes (above 2^53).
+
+Two switches make it misbehave the way a broken API, proxy or gateway can: `paging` ("repeat": every answer is
+the first page with the same `next_token`; "endless": every answer carries a `next_token`, past the last page too)
+and `echo_credentials` (a 401 answer repeats the Authorization header it received, raw, URL-encoded and decoded).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
+from urllib.parse import quote, unquote
 
 from tests.standins.http import Reply, Request, StandIn
 
@@ -54,6 +60,8 @@ class FakeX:
         self.remaining: dict[str, int] = {}
         self.window_reset: dict[str, int] = {}
         self.limit = 450  # requests per endpoint per window
+        self.paging: Literal["honest", "repeat", "endless"] = "honest"
+        self.echo_credentials = False
         self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
         self.url = self.http.url
@@ -124,7 +132,7 @@ class FakeX:
 
     def handle(self, request: Request) -> Reply:
         if not self._authorized(request):
-            return Reply(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+            return self._unauthorized(request)
         path = request.path
         if match := re.fullmatch(r"/2/users/by/username/(\w+)", path):
             return self._with_limits("users/by", self._user_lookup(match.group(1)))
@@ -144,6 +152,14 @@ class FakeX:
         if auth.startswith("Bearer "):
             return auth[len("Bearer ") :] == self.bearer
         return auth.startswith("OAuth ") and f'oauth_consumer_key="{self.api_key}"' in auth
+
+    def _unauthorized(self, request: Request) -> Reply:
+        if not self.echo_credentials:
+            return Reply(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+        auth = request.headers.get("authorization", "")
+        echo = f"{auth} (encoded {quote(auth, safe='')}, decoded {unquote(auth)})"
+        body = {"title": f"Unauthorized: {echo}", "type": "about:blank", "status": 401, "detail": f"Rejected credentials {echo}"}
+        return Reply(401, body)
 
     def _with_limits(self, endpoint: str, reply: Reply) -> Reply:
         """450 requests per endpoint per 15-minute window, which starts with the first request and then resets."""
@@ -242,17 +258,20 @@ class FakeX:
         size = int(query.get("max_results", 10))
         if not min_size <= size <= 100:
             return Reply(400, {"errors": [{"message": "max_results out of range"}], "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.", "type": "https://api.twitter.com/2/problems/invalid-request"})
-        offset = int(query.get(token_name, "0") or 0)
+        offset = 0 if self.paging == "repeat" else int(query.get(token_name, "0") or 0)
         page = found[offset : offset + size]
+        next_token = str(offset + size) if offset + size < len(found) or self.paging == "endless" else None
+        if self.paging == "repeat":
+            next_token = "the-same-page-again"
         if not page:
-            return Reply(200, {"meta": {"result_count": 0}})
+            return Reply(200, {"meta": {"result_count": 0, **({"next_token": next_token} if next_token else {})}})
         meta: dict[str, object] = {
             "result_count": len(page),
             "newest_id": str(page[0].id),
             "oldest_id": str(page[-1].id),
         }
-        if offset + size < len(found):
-            meta["next_token"] = str(offset + size)
+        if next_token:
+            meta["next_token"] = next_token
         fields = set(filter(None, query.get("tweet.fields", "").split(",")))
         body: dict[str, object] = {"data": [self._render(t, fields) for t in page], "meta": meta}
         if "author_id" in query.get("expansions", ""):

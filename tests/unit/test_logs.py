@@ -29,6 +29,20 @@ def test_secrets_are_redacted_raw_encoded_and_decoded(captured) -> None:  # noqa
     assert out.count(logs.REDACTED) == 3
 
 
+def test_the_redactor_takes_a_secret_out_of_any_text_in_every_form() -> None:
+    redactor = logs.Redactor(["AAAA%2Fbearer+token==", "abc"])  # "abc": too short to be a secret worth redacting
+    forms = {
+        "raw": "AAAA%2Fbearer+token==",
+        "URL-encoded": "AAAA%252Fbearer%2Btoken%3D%3D",
+        "URL-encoded, lower-case hex": "AAAA%252fbearer%2btoken%3d%3d",
+        "URL-decoded": "AAAA/bearer+token==",
+        "form-decoded": "AAAA/bearer token==",
+    }
+    for name, form in forms.items():
+        assert redactor.redact(f"401: {form}; abc") == f"401: {logs.REDACTED}; abc", name
+    assert redactor.redact("wss://x/link?ticket=0123-abcd&app_id=A1") == f"wss://x/link?ticket={logs.REDACTED}&app_id=A1"
+
+
 def test_each_record_is_one_line_with_control_characters_escaped(captured) -> None:  # noqa: ANN001
     out = captured("text", [], lambda log: log.warning("bad name: %s", "Eve\n2026-01-01 INFO forged\x1b[31m"))
     assert out.count("\n") == 1
