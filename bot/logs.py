@@ -82,8 +82,6 @@ def configure(level: str, fmt: str, secrets: list[str]) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # APScheduler logs every run and job change at INFO; its warnings (skipped runs) and errors still come through.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     # slack_sdk logs its own ERROR for every failed call; the adapter already reports each in one line.
     logging.getLogger("slack_sdk").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.CRITICAL)
