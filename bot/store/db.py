@@ -1,5 +1,7 @@
 """Engines and migrations. SQLite gets WAL, a busy timeout, foreign keys and `BEGIN IMMEDIATE` transactions,
-so that two jobs writing at once wait for each other instead of failing with "database is locked"."""
+so that two jobs writing at once wait for each other instead of failing with "database is locked", and
+`synchronous=FULL`, so that a commit is on disk before the call that follows it (an alert's row before its Slack
+post) even when the disk fails under it."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def make_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -107,7 +107,6 @@ def test_sqlite_settings(tmp_path) -> None:  # noqa: ANN001
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     engine.dispose()
 
 
@@ -203,4 +202,23 @@ def test_a_read_does_not_wait_for_a_writer(tmp_path) -> None:  # noqa: ANN001
     finally:
         release.set()
         thread.join()
+    store.dispose()
+
+
+def test_every_sqlite_connection_syncs_each_commit_to_disk(tmp_path) -> None:  # noqa: ANN001
+    """synchronous=FULL: a commit survives the disk failing under it (power loss, a file system forced read-only),
+    so an alert's row is on disk before its Slack call is made. NORMAL loses the last commits there."""
+    engine = make_engine(f"sqlite:///{tmp_path}/r.db")
+    upgrade(engine)
+    store = Store(engine)
+    held = [engine.raw_connection() for _ in range(3)]  # three at once: three connections, each set up on its own
+    try:
+        assert [c.driver_connection.execute("PRAGMA synchronous").fetchone()[0] for c in held] == [2, 2, 2]  # FULL
+    finally:
+        for c in held:
+            c.close()
+    with store.unit() as repo:
+        assert repo.session.connection().exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    with store.read() as repo:
+        assert repo.session.connection().exec_driver_sql("PRAGMA synchronous").scalar() == 2
     store.dispose()
