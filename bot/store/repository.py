@@ -1,10 +1,15 @@
-"""The store: the only code that speaks SQL. Services open a unit of work (one transaction) and call it."""
+"""The store: the only code that speaks SQL. Services open a unit of work (one transaction) and call it.
+
+Every statement that takes a list of ids or rows takes it in chunks (IDS ids, ROWS rows): PostgreSQL refuses a
+statement with more than 65,535 parameters and SQLite (as built by default) one with more than 32,766, and one poll
+after a long outage can bring tens of thousands of mentions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Engine, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,6 +20,15 @@ from bot.store.db import READ_ONLY
 from bot.store.tables import ActionRow, AlertRow, DigestRow, MentionRow, NoticeRow, PollCursorRow, ReplyRow
 
 PENDING, SENDING, SENT, RESOLVED = "pending", "sending", "sent", "resolved"
+T = TypeVar("T")
+IDS = 5000  # ids a statement (at most twice: id or version id, so 10,000 parameters)
+ROWS = 1000  # rows a statement (16 columns at most, so 16,000 parameters)
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """`items` `size` at a time, in order."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class Store:
@@ -67,12 +81,11 @@ class Repository:
             }
             for post, verdict in judged
         ]
-        if not rows:
-            return []
         stmt = self._insert(MentionRow).on_conflict_do_nothing(index_elements=["id"]).returning(MentionRow.id)
-        new = [row[0] for row in self.session.execute(stmt, rows)]
+        new = [row[0] for chunk in _chunks(rows, ROWS) for row in self.session.execute(stmt, chunk)]
+        stored = set(new)
         for row in rows:
-            if row["version_id"] is not None and row["id"] not in new:
+            if row["version_id"] is not None and row["id"] not in stored:
                 self._apply_edit(row["id"], row["version_id"], row["text"])
         return new
 
@@ -108,37 +121,38 @@ class Repository:
             }
             for r in replies
         ]
-        if rows:
-            self.session.execute(self._insert(ReplyRow).on_conflict_do_nothing(index_elements=["id"]), rows)
+        stmt = self._insert(ReplyRow).on_conflict_do_nothing(index_elements=["id"])
+        for chunk in _chunks(rows, ROWS):
+            self.session.execute(stmt, chunk)
 
     def open_mentions_in(self, conversation_ids: Iterable[int]) -> list[Mention]:
-        ids = list(set(conversation_ids))
-        if not ids:
-            return []
-        rows = self.session.scalars(
-            select(MentionRow).where(MentionRow.status == Status.OPEN, MentionRow.conversation_id.in_(ids))
-        )
-        return [_mention(r) for r in rows]
+        return [
+            _mention(r)
+            for chunk in _chunks(list(set(conversation_ids)), IDS)
+            for r in self.session.scalars(
+                select(MentionRow).where(MentionRow.status == Status.OPEN, MentionRow.conversation_id.in_(chunk))
+            )
+        ]
 
     def open_mentions_replied_to(self, post_ids: Iterable[int]) -> list[Mention]:
-        ids = list(set(post_ids))
-        if not ids:
-            return []
-        rows = self.session.scalars(
-            select(MentionRow).where(
-                MentionRow.status == Status.OPEN, MentionRow.id.in_(ids) | MentionRow.version_id.in_(ids)
+        """Open mentions whose id, or whose original's id (an edit), is among `post_ids`."""
+        found: dict[int, MentionRow] = {}  # by id: a mention may match in two chunks (itself and its original)
+        for chunk in _chunks(list(set(post_ids)), IDS):
+            rows = self.session.scalars(
+                select(MentionRow).where(
+                    MentionRow.status == Status.OPEN, MentionRow.id.in_(chunk) | MentionRow.version_id.in_(chunk)
+                )
             )
-        )
-        return [_mention(r) for r in rows]
+            found.update((r.id, r) for r in rows)
+        return [_mention(r) for r in found.values()]
 
     def replies_for(self, account_id: int, conversation_ids: Iterable[int], post_ids: Iterable[int]) -> list[Post]:
         """The account's stored replies in these conversations or directly to these posts."""
-        conversations, posts = list(set(conversation_ids)), list(set(post_ids))
-        if not conversations and not posts:
-            return []
-        rows = self.session.scalars(
-            select(ReplyRow).where(ReplyRow.conversation_id.in_(conversations) | ReplyRow.replied_to_id.in_(posts))
-        )
+        found: dict[int, ReplyRow] = {}  # by id: a reply may be in one of the conversations and to one of the posts
+        for column, ids in ((ReplyRow.conversation_id, conversation_ids), (ReplyRow.replied_to_id, post_ids)):
+            for chunk in _chunks(list(set(ids)), IDS):
+                found.update((r.id, r) for r in self.session.scalars(select(ReplyRow).where(column.in_(chunk))))
+        rows = found.values()
         return [
             Post(
                 id=r.id,
@@ -262,7 +276,8 @@ class Repository:
     def followed_up(self, mention_ids: list[int], now: datetime, *, first: bool) -> None:
         """Note a nudge in the thread: `first` is the one due at ESCALATE_AFTER, the rest are reminders."""
         values = {"escalated_at": now} if first else {"reminded_at": now}
-        self.session.execute(update(AlertRow).where(AlertRow.mention_id.in_(mention_ids)).values(**values))
+        for chunk in _chunks(mention_ids, IDS):
+            self.session.execute(update(AlertRow).where(AlertRow.mention_id.in_(chunk)).values(**values))
 
     # --- digests --------------------------------------------------------------------------------------
 
@@ -271,10 +286,12 @@ class Repository:
         digest = DigestRow(channel=channel, state=SENDING, created_at=now)
         self.session.add(digest)
         self.session.flush()
-        claimed = [
-            m for m in mention_ids
-            if self._insert_once(AlertRow, "mention_id", mention_id=m, channel=channel, state=SENDING, created_at=now, digest_id=digest.id)
+        rows = [
+            {"mention_id": m, "channel": channel, "state": SENDING, "created_at": now, "digest_id": digest.id}
+            for m in dict.fromkeys(mention_ids)
         ]
+        stmt = self._insert(AlertRow).on_conflict_do_nothing(index_elements=["mention_id"]).returning(AlertRow.id)
+        claimed = [row[0] for chunk in _chunks(rows, ROWS) for row in self.session.execute(stmt, chunk)]
         if not claimed:
             self.session.delete(digest)
             return None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from bot.model import Post, Status, Verdict
 from bot.store.db import current_revision, make_engine, upgrade
@@ -222,3 +223,39 @@ def test_every_sqlite_connection_syncs_each_commit_to_disk(tmp_path) -> None:  #
     with store.read() as repo:
         assert repo.session.connection().exec_driver_sql("PRAGMA synchronous").scalar() == 2
     store.dispose()
+
+
+FLOOD = 50_000  # one poll's worth after a long outage; an IN-list of this many ids is past both databases' limits
+
+
+def test_a_flood_of_mentions_is_stored_and_found_on_both_databases(store: Store) -> None:
+    """Every statement that takes a list of ids or rows is batched: PostgreSQL takes at most 65,535 parameters a
+    statement, SQLite 32,766 as built by default (Debian's build raises it to 250,000: held to the default here)."""
+    if store.engine.dialect.name == "sqlite":
+        store.engine.dispose()
+        event.listen(store.engine, "connect", lambda conn, _: conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32766))
+    ids = list(range(BIG, BIG + FLOOD))
+    unknown = list(range(BIG + FLOOD, BIG + FLOOD + 20_000))  # looked for, never stored
+    replies = [  # one for every tenth mention: 5,000 rows, five statements' worth
+        Post(id=i + 2 * FLOOD, author_id=None, text="", created_at=T0, conversation_id=i, replied_to_id=i, in_reply_to_user_id=BIG + 1)
+        for i in ids[::10]
+    ]
+    later = T0 + timedelta(hours=1)
+    with store.unit() as repo:
+        assert len(repo.add_mentions([(post(i), OPEN) for i in ids], T0)) == FLOOD
+        repo.add_replies(replies)
+    with store.unit() as repo:
+        assert sorted(m.id for m in repo.open_mentions_replied_to(ids + unknown)) == ids
+        assert sorted(m.id for m in repo.open_mentions_in(ids + unknown)) == ids
+        found = repo.replies_for(1, ids + unknown, ids + unknown)
+        assert sorted(r.id for r in found) == [r.id for r in replies], "each reply once, though it matches twice"
+        for first_or_last in (ids[0], ids[-1]):
+            repo.start_alert(first_or_last, "C1", T0)
+            repo.alert_sent(first_or_last, "C1", f"1.{first_or_last}", T0)
+        digest = repo.start_digest(ids, "C1", T0)
+        assert digest is not None
+        repo.followed_up(ids + unknown, later, first=True)
+    with store.read() as repo:
+        assert len(repo.digest(digest)[1]) == FLOOD - 2, "every mention not alerted yet, in one digest"
+        followed = {a.mention_id: a.escalated_at for a, _ in repo.alerted_open()}
+    assert followed == {ids[0]: later, ids[-1]: later}, "in the first chunk of ids and in the last"
