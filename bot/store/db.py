@@ -1,7 +1,7 @@
 """Engines and migrations. SQLite gets WAL, a busy timeout, foreign keys and `BEGIN IMMEDIATE` transactions,
 so that two jobs writing at once wait for each other instead of failing with "database is locked", and
 `synchronous=FULL`, so that a commit is on disk before the call that follows it (an alert's row before its Slack
-post) even when the disk fails under it."""
+post) even when the disk fails under it. Migrations run one process at a time."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 15000
 READ_ONLY = "replywatch_read_only"  # execution option: begin a plain (deferred) transaction
+MIGRATION_LOCK = 0x7265706C7977  # PostgreSQL advisory lock key ("replyw"): one migrating process at a time
 
 
 def make_engine(url: str) -> Engine:
@@ -46,8 +47,11 @@ def make_engine(url: str) -> Engine:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply the Alembic migrations shipped in the package up to `revision`."""
+    """Apply the Alembic migrations shipped in the package up to `revision`, one process at a time: on SQLite
+    `BEGIN IMMEDIATE` makes a second process wait, on PostgreSQL an advisory lock held until the migration commits."""
     with as_file(files("bot.migrations")) as script_location, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
         config = Config()
         config.set_main_option("script_location", str(script_location))
         config.attributes["connection"] = connection

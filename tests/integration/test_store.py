@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -259,3 +261,41 @@ def test_a_flood_of_mentions_is_stored_and_found_on_both_databases(store: Store)
         assert len(repo.digest(digest)[1]) == FLOOD - 2, "every mention not alerted yet, in one digest"
         followed = {a.mention_id: a.escalated_at for a, _ in repo.alerted_open()}
     assert followed == {ids[0]: later, ids[-1]: later}, "in the first chunk of ids and in the last"
+
+
+def _migrate(url: str, barrier, errors) -> None:  # noqa: ANN001
+    """One process starting on a fresh database: connect, wait for the other, migrate."""
+    try:
+        engine = make_engine(url)
+        engine.connect().close()
+        barrier.wait(60)
+        upgrade(engine)
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        errors.put(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+def test_two_processes_starting_at_once_migrate_one_after_the_other(postgres_url: str) -> None:
+    """The first migration of a fresh PostgreSQL database, by two processes at once: both start, none dies on a
+    unique violation in pg_type (each would create the same tables)."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, errors = ctx.Barrier(2), ctx.Queue()
+    starts = [ctx.Process(target=_migrate, args=(postgres_url, barrier, errors)) for _ in range(2)]
+    for p in starts:
+        p.start()
+    for p in starts:
+        p.join(120)
+        if p.is_alive():
+            p.kill()
+    problems = []
+    while True:
+        try:
+            problems.append(errors.get(timeout=0.5))
+        except queue.Empty:
+            break
+    assert problems == [] and [p.exitcode for p in starts] == [0, 0]
+    engine = make_engine(postgres_url)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
+    assert current_revision(engine) is not None
+    engine.dispose()
