@@ -19,7 +19,7 @@ from bot.scheduler import Jobs
 from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.slack.socket import SocketListener
-from bot.store.db import make_engine, upgrade
+from bot.store.db import make_engine, require_schema, upgrade
 from bot.store.repository import Store
 from bot.x.client import XClient
 
@@ -33,9 +33,21 @@ class StartupError(Exception):
 
 
 def build_store(settings: Settings) -> Store:
-    """Open the database and bring its schema up to date."""
+    """Open the database and bring its schema up to date (for `run` and `db upgrade`)."""
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    return Store(engine)
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the database for reading: nothing is created or migrated and no write lock is taken. Raises
+    SchemaError when the database is missing or its schema is not this replywatch's."""
+    engine = make_engine(settings.database_url, create=False)
+    try:
+        require_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return Store(engine)
 
 

@@ -23,6 +23,7 @@ from bot.app import (
     build_store,
     build_x,
     check_socket,
+    open_store,
     resolve_people,
     sweep_config,
     verify,
@@ -31,6 +32,7 @@ from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_schedule, load_settings
 from bot.scheduler import build_scheduler
 from bot.slack.blocks import format_age, local_time, post_url
+from bot.store.db import SchemaError
 
 log = logging.getLogger("bot")
 
@@ -48,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(settings, args)
     except (ConfigError, StartupError) as exc:
         return _fail(str(exc), settings)
+    except SchemaError as exc:
+        return _fail(f"DATABASE_URL: {exc}", settings)
     except SQLAlchemyError as exc:
         return _fail(f"DATABASE_URL: cannot use the database: {type(exc).__name__}: {exc.args[0] if exc.args else ''}", settings)
     except KeyboardInterrupt:
@@ -115,9 +119,9 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     config = sweep_config(settings, schedule=load_schedule(settings))
-    store = build_store(settings)
+    store = open_store(settings)
     now = SystemClock().now()
-    with store.unit() as repo:
+    with store.read() as repo:
         rows = repo.open_mentions()
         health = repo.health(settings.x_account)
         closed = repo.closed_mentions() if args.all else []
@@ -273,8 +277,14 @@ def _check(settings: Settings, _args: argparse.Namespace) -> int:
     say(f"x: token ok ({auth}); watching @{account.username} (id {account.id})")
     for responder in identity.responders:
         say(f"x: replies by @{responder.username} (id {responder.id}) count as answers")
-    store = build_store(settings)
-    with store.unit() as repo:
+    try:
+        store = open_store(settings)
+    except SchemaError as exc:
+        if not exc.upgradeable:
+            raise
+        say(f"database: {exc}")  # not a failure: `run` migrates on start
+        return 0
+    with store.read() as repo:
         open_count = len(repo.open_mentions())
     say(f"database: ok, schema up to date, {open_count} open mention(s)")
     return 0
@@ -287,9 +297,9 @@ def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _health(settings: Settings, _args: argparse.Namespace) -> int:
-    store = build_store(settings)
+    store = open_store(settings)
     now = SystemClock().now()
-    with store.unit() as repo:
+    with store.read() as repo:
         attempts = [h.last_attempt_at for h in repo.health(settings.x_account) if h.last_attempt_at]
     allowed = settings.poll_interval * 3 + settings.http_timeout * 2 + timedelta(seconds=30)
     if attempts and now - max(attempts) <= allowed:

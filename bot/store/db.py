@@ -1,37 +1,63 @@
 """Engines and migrations. SQLite gets WAL, a busy timeout, foreign keys and `BEGIN IMMEDIATE` transactions,
 so that two jobs writing at once wait for each other instead of failing with "database is locked", and
 `synchronous=FULL`, so that a commit is on disk before the call that follows it (an alert's row before its Slack
-post) even when the disk fails under it. Migrations run one process at a time."""
+post) even when the disk fails under it. Migrations run one process at a time; reads never migrate."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import as_file, files
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 15000
 READ_ONLY = "replywatch_read_only"  # execution option: begin a plain (deferred) transaction
 MIGRATION_LOCK = 0x7265706C7977  # PostgreSQL advisory lock key ("replyw"): one migrating process at a time
+UPGRADE = "run `replywatch db upgrade` (`replywatch run` does it too, on start)"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; for a SQLite file, its folder is created if missing."""
+class SchemaError(Exception):
+    """The database is missing or its schema is not the one this replywatch reads; one line naming the fix.
+    `upgradeable`: `replywatch db upgrade` fixes it."""
+
+    def __init__(self, message: str, upgradeable: bool = True) -> None:
+        super().__init__(message)
+        self.upgradeable = upgradeable
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for `url`. A SQLite file's folder is created if missing; with `create=False` (reads) a missing
+    SQLite file is a SchemaError instead of a new empty database."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # `sqlite:///file:path?mode=ro&uri=true` names a URI, not a path: SQLite opens it as it says.
+    if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
+        path = Path(parsed.database)
+        if not create and not path.exists():
+            raise SchemaError(f"no database at {path}: {UPGRADE}")
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            # A read-only file (or `mode=ro`) not in WAL mode cannot switch; it is still fine to read.
+            if not exc.sqlite_errorname.startswith("SQLITE_READONLY"):
+                raise
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -45,21 +71,57 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply the Alembic migrations shipped in the package up to `revision`, one process at a time: on SQLite
-    `BEGIN IMMEDIATE` makes a second process wait, on PostgreSQL an advisory lock held until the migration commits."""
-    with as_file(files("bot.migrations")) as script_location, engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+@contextmanager
+def _alembic(connection: Connection | None = None) -> Iterator[Config]:
+    """The Alembic configuration of the migrations shipped in the package."""
+    with as_file(files("bot.migrations")) as script_location:
         config = Config()
         config.set_main_option("script_location", str(script_location))
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        yield config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply the migrations up to `revision`, one process at a time: on SQLite `BEGIN IMMEDIATE` makes a second
+    process wait, on PostgreSQL an advisory lock held until the migration commits."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+        with _alembic(connection) as config:
+            command.upgrade(config, revision)
+
+
+def head_revision() -> str:
+    """The newest migration this replywatch ships."""
+    with _alembic() as config:
+        return ScriptDirectory.from_config(config).get_current_head() or ""
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as connection:
+    """The database's schema revision (None before the first migration), read without taking the write lock."""
+    with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def require_schema(engine: Engine) -> None:
+    """Raise SchemaError unless the schema is the one this replywatch reads. Migrates nothing."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    if current is None:
+        raise SchemaError(f"the database has no replywatch schema yet: {UPGRADE}")
+    _refuse_unknown(current)
+    raise SchemaError(f"the database schema is at {current}, this replywatch reads {head}: {UPGRADE}")
+
+
+def _refuse_unknown(current: str | None) -> None:
+    """A revision this replywatch does not ship was written by a newer one: neither reads nor migrations may touch it."""
+    with _alembic() as config:
+        scripts = ScriptDirectory.from_config(config)
+        known = {script.revision for script in scripts.walk_revisions()}
+        head = scripts.get_current_head()
+    if current is not None and current not in known:
+        raise SchemaError(
+            f"the database schema is at {current}, newer than this replywatch knows ({head}): install the newer replywatch",
+            upgradeable=False,
+        )

@@ -42,12 +42,13 @@ def test_every_command_has_help(command: list[str]) -> None:
 
 
 def test_check_reports_what_it_found(env: dict[str, str]) -> None:
+    _stored(env["DATABASE_URL"])
     result = cli(env, "check")
     assert result.returncode == 0, result.stderr
     assert "slack: token ok (team 'Acme'" in result.stdout
     assert "alerts go to #alerts (C0ALERTS)" in result.stdout
     assert "x: token ok (app-only bearer token); watching @acme (id 10001)" in result.stdout
-    assert "database: ok" in result.stdout
+    assert "database: ok, schema up to date, 1 open mention(s)" in result.stdout
 
 
 def test_check_with_user_context_auth(env: dict[str, str], fake_x: FakeX) -> None:
@@ -189,3 +190,87 @@ def test_status_shows_a_failing_timeline(env: dict[str, str], fake_x: FakeX, fak
     data = json.loads(cli(env, "status", "--json").stdout)
     failing = next(c for c in data["collection"] if c["endpoint"] == "mentions")
     assert failing["error"] and failing["failing_since"] and failing["next_attempt_at"]
+
+
+def _stored(url: str, revision: str = "head") -> None:
+    """A database at `revision` with one open mention and a poll a moment ago."""
+    from datetime import UTC, datetime
+
+    from bot.model import Post, Status, Verdict
+    from bot.store.db import make_engine, upgrade
+    from bot.store.repository import Store
+
+    engine = make_engine(url)
+    upgrade(engine, revision)
+    if revision == "head":
+        now = datetime.now(UTC)
+        with Store(engine).unit() as repo:
+            mention = Post(id=4242, author_id=7, text="@acme hello?", created_at=now, conversation_id=4242, author_handle="bob")
+            repo.add_mentions([(mention, Verdict(Status.OPEN, "waiting for a reply"))], now)
+            repo.record_poll("acme", "mentions", now, newest_id=4242)
+    engine.dispose()
+
+
+def test_health_and_status_answer_while_a_writer_holds_the_lock(env: dict[str, str], tmp_path: Path) -> None:
+    """Reads never take the write lock: the container's health check does not wait out the 15 s busy timeout."""
+    import sqlite3
+    import time
+
+    _stored(env["DATABASE_URL"])
+    writer = sqlite3.connect(tmp_path / "replywatch.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # as a poll does while it stores what it read
+    try:
+        for command, expected in (("health", "healthy"), ("status", "open mentions: 1")):
+            started = time.monotonic()
+            result = cli(env, command, timeout=12)
+            took = time.monotonic() - started
+            assert result.returncode == 0, result.stderr
+            assert result.stdout.startswith(expected)
+            assert took < 5, f"{command} took {took:.1f} s"
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+def test_status_reads_a_read_only_copy(env: dict[str, str], tmp_path: Path) -> None:
+    """A copy taken with VACUUM INTO (not in WAL mode), opened read-only through SQLite's URI form."""
+    import sqlite3
+
+    _stored(env["DATABASE_URL"])
+    copy = tmp_path / "copy" / "replywatch.db"
+    copy.parent.mkdir()
+    with sqlite3.connect(tmp_path / "replywatch.db") as source:
+        source.execute("VACUUM INTO ?", (str(copy),))
+    before = copy.read_bytes()
+    env = {**env, "DATABASE_URL": f"sqlite:///file:{copy}?mode=ro&uri=true"}
+    for command, expected in (("status", "open mentions: 1"), ("health", "healthy")):
+        result = cli(env, command)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(expected)
+    assert copy.read_bytes() == before
+    assert not (tmp_path / "file:").exists(), "the URI is not a folder to create"
+
+
+@pytest.mark.parametrize("state", ["behind", "missing"])
+def test_reads_name_the_fix_for_a_schema_that_is_behind(env: dict[str, str], tmp_path: Path, state: str) -> None:
+    """status and health never migrate: a schema one migration behind, or no database at all, is one line naming
+    `replywatch db upgrade`, and the database is left as it was. check says the same and carries on."""
+    from bot.store.db import current_revision, make_engine
+
+    db = tmp_path / "replywatch.db"
+    if state == "behind":
+        _stored(env["DATABASE_URL"], "0002")
+    for command in ("status", "health"):
+        assert_clean_failure(cli(env, command), "run `replywatch db upgrade`", env)
+    checked = cli(env, "check")
+    assert checked.returncode == 0, checked.stderr
+    assert "run `replywatch db upgrade`" in checked.stdout
+    if state == "missing":
+        assert not db.exists(), "a read creates no database"
+    else:
+        engine = make_engine(env["DATABASE_URL"])
+        assert current_revision(engine) == "0002"
+        engine.dispose()
+    assert cli(env, "db", "upgrade").returncode == 0
+    assert cli(env, "status").stdout.startswith("open mentions: 0")
+
