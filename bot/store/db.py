@@ -87,6 +87,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+        _refuse_unknown(MigrationContext.configure(connection).get_current_revision())
         with _alembic(connection) as config:
             command.upgrade(config, revision)
 

@@ -274,3 +274,15 @@ def test_reads_name_the_fix_for_a_schema_that_is_behind(env: dict[str, str], tmp
     assert cli(env, "db", "upgrade").returncode == 0
     assert cli(env, "status").stdout.startswith("open mentions: 0")
 
+
+def test_a_schema_newer_than_this_replywatch_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    """A database a newer replywatch migrated: reads and `db upgrade` stop with one line instead of a traceback."""
+    import sqlite3
+
+    _stored(env["DATABASE_URL"])
+    db = sqlite3.connect(tmp_path / "replywatch.db")
+    with db:
+        db.execute("UPDATE alembic_version SET version_num = '0999'")
+    db.close()
+    for command in (["status"], ["db", "upgrade"]):
+        assert_clean_failure(cli(env, *command), "the database schema is at 0999, newer than this replywatch knows", env)
