@@ -13,9 +13,13 @@ from bot.config import Settings, load_schedule
 from bot.schedule import Schedule
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.model import Account
-from bot.services.actions import ActionService
-from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
 from bot.scheduler import Jobs
+from bot.services.actions import ActionService
+from bot.services.deleted import DeletionCheck
+from bot.services.followups import FollowUpService
+from bot.services.health import HealthService
+from bot.services.oncall import OnCallService
+from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
 from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.slack.socket import SocketListener
@@ -206,11 +210,20 @@ class App:
     identity: Identity
     poll: PollService
     sweep: SweepService
+    follow_ups: FollowUpService
+    on_call: OnCallService
+    health: HealthService
     socket: SocketListener | None = None
 
     def jobs(self) -> Jobs:
-        """What `replywatch run` schedules: (name, job, interval)."""
-        jobs: Jobs = [("poll", self.poll.run_once, self.settings.poll_interval), ("sweep", self.sweep.run_once, SWEEP_EVERY)]
+        """What `replywatch run` schedules: (name, job, interval), each on its own thread."""
+        jobs: Jobs = [
+            ("poll", self.poll.run_once, self.settings.poll_interval),
+            ("sweep", self.sweep.run_once, SWEEP_EVERY),
+            ("follow-ups", self.follow_ups.run_once, SWEEP_EVERY),
+            ("on call", self.on_call.run_once, SWEEP_EVERY),
+            ("health", self.health.run_once, SWEEP_EVERY),
+        ]
         if self.socket is not None:
             jobs.append(("socket", self.socket.keep_connected, SOCKET_RETRY))  # runs at once, then until it connects
         return jobs
@@ -229,9 +242,19 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         signals=signals(settings, identity), responders=identity.responders,
     )
     config = sweep_config(settings, identity, schedule)
-    sweep = SweepService(slack, store, identity.account, clock, config, x if settings.check_deleted else None)
+    deletions = DeletionCheck(x if settings.check_deleted else None, store, identity.account)
     actions = ActionService(store, slack, clock, identity.channel, config.display_tz)
     socket = build_socket(settings, actions.handle)
     if socket is not None:
         check_socket(socket)
-    return App(settings=settings, store=store, identity=identity, poll=poll, sweep=sweep, socket=socket)
+    return App(
+        settings=settings,
+        store=store,
+        identity=identity,
+        poll=poll,
+        sweep=SweepService(slack, store, identity.account, clock, config, deletions),
+        follow_ups=FollowUpService(store, identity.account, clock, config, deletions),
+        on_call=OnCallService(slack, store, clock, config),
+        health=HealthService(store, identity.account, clock, settings.poll_interval),
+        socket=socket,
+    )

@@ -3,16 +3,19 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.clock import FakeClock
 from bot.model import Account
-from bot.services.poll import PollService
 from bot.rules import Signals
-from bot.services.poll import OWN_POSTS, reply_endpoint
+from bot.services.deleted import DeletionCheck
+from bot.services.followups import FollowUpService
+from bot.services.health import HealthService
+from bot.services.oncall import OnCallService
+from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
 from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.store.db import make_engine, upgrade
@@ -126,7 +129,8 @@ def env(fake_x: FakeX, fake_slack: FakeSlack, tmp_path, monkeypatch) -> dict[str
 
 @dataclass
 class Loop:
-    """The poll and sweep services wired to the stand-ins through the real adapters, on a fake clock."""
+    """The services wired to the stand-ins through the real adapters, on a fake clock. A tick runs each once, in
+    the order in which what one writes is what the next reads."""
 
     x: FakeX
     slack: FakeSlack
@@ -135,12 +139,21 @@ class Loop:
     account: Account
     poll: PollService
     sweep: SweepService
+    follow_ups: FollowUpService
+    on_call: OnCallService
+    health: HealthService
     acme: User
 
     def tick(self, advance: timedelta = timedelta(0)) -> None:
         self.clock.advance(advance)
-        self.poll.run_once()
-        self.sweep.run_once()
+        for service in (self.poll, self.health, self.on_call, self.follow_ups, self.sweep):
+            service.run_once()
+
+    def configure(self, **changes: object) -> None:
+        """Change SweepConfig fields for every service that reads them."""
+        config = replace(self.sweep.config, **changes)
+        for service in (self.sweep, self.follow_ups, self.on_call):
+            service.config = config
 
     def post(self, author: User, text: str, **kwargs: object) -> int:
         return self.x.post(author, text, at=self.clock.now(), **kwargs)  # type: ignore[arg-type]
@@ -173,6 +186,7 @@ def make_loop(
         reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in helpers)),
         **sweep,  # type: ignore[arg-type]
     )
+    deletions = DeletionCheck(x, store, account)
     return Loop(
         x=fake_x,
         slack=fake_slack,
@@ -180,7 +194,10 @@ def make_loop(
         clock=clock,
         account=account,
         poll=PollService(x, store, account, clock, interval, rand=lambda: 0.5, signals=rules, responders=helpers),
-        sweep=SweepService(slack, store, account, clock, config, x),
+        sweep=SweepService(slack, store, account, clock, config, deletions),
+        follow_ups=FollowUpService(store, account, clock, config, deletions),
+        on_call=OnCallService(slack, store, clock, config),
+        health=HealthService(store, account, clock, interval),
         acme=fake_x.user("acme"),
     )
 

@@ -397,6 +397,14 @@ class Repository:
             row.failures = (row.failures or 0) + 1
             row.failing_since = row.failing_since or now
 
+    def replies_read_at(self, account: str, endpoints: Iterable[str]) -> datetime | None:
+        """When the last completed read of every timeline whose replies answer mentions started (the earliest of
+        them); None if one was never read."""
+        states = [self.endpoint(account, e) for e in endpoints]
+        if any(s is None or s.last_success_at is None for s in states):
+            return None
+        return min(s.last_success_at for s in states)  # type: ignore[union-attr]
+
     def endpoint(self, account: str, endpoint: str) -> EndpointHealth | None:
         row = self.session.get(PollCursorRow, (account, endpoint))
         return _health(row) if row else None

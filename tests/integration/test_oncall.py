@@ -39,7 +39,7 @@ def test_a_week_on_call(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN0
                      escalate_to=("U0NOBODY",), digest_threshold=5)
     schedule = resolve_people(sched.parse(WEEK), loop.sweep.slack)
     assert schedule.oncall.members == (JANE, OMAR, PRIYA), "the e-mail was looked up in Slack"
-    loop.sweep.config = type(loop.sweep.config)(**{**loop.sweep.config.__dict__, "schedule": schedule, "display_tz": BERLIN})
+    loop.configure(schedule=schedule, display_tz=BERLIN)
     fans = [loop.x.add_user(f"fan{i}") for i in range(30)]
     daily: dict[str, int] = {}
     overnight: list[int] = []
@@ -219,7 +219,7 @@ def test_a_vip_breaks_through_closed_hours_only_when_allowed(fake_x, fake_slack,
     for _ in range(5):
         loop.tick(timedelta(seconds=1))
     assert loop.slack.alerted() == [], "closed: nobody is pinged, VIP or not"
-    loop.sweep.config = type(loop.sweep.config)(**{**loop.sweep.config.__dict__, "vip_ignores_hours": True})
+    loop.configure(vip_ignores_hours=True)
     loop.tick(timedelta(seconds=1))
     assert loop.slack.alerted() == [vip], "VIP_IGNORES_HOURS=true: the VIP gets through, the other waits for Monday"
 

@@ -15,6 +15,8 @@ from bot import logs
 from bot.clock import FakeClock
 from bot.errors import ServiceError
 from bot.services.poll import PollService
+from bot.services.deleted import DeletionCheck
+from bot.services.health import HealthService
 from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.slack.socket import SocketListener
@@ -63,7 +65,10 @@ def test_the_loop_at_debug_writes_no_secret(auth: str, sqlite_store: Store, capf
         slack = SlackClient(token=SECRETS["slack"], base_url=fake_slack.url, timeout=2)
         account = x.lookup_account("acme")
         poll = PollService(x, sqlite_store, account, clock, timedelta(seconds=60))
-        sweep = SweepService(slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), x)
+        sweep = SweepService(
+            slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), DeletionCheck(x, sqlite_store, account)
+        )
+        health = HealthService(sqlite_store, account, clock, timedelta(seconds=60))
         fake_x.post(bob, "@acme hi", at=clock.now())
         for step in range(6):
             if step == 2:
@@ -72,6 +77,7 @@ def test_the_loop_at_debug_writes_no_secret(auth: str, sqlite_store: Store, capf
             if step == 3:
                 fake_x.http.fail("/mentions", delay=5)
             poll.run_once()
+            health.run_once()
             sweep.run_once()
             clock.advance(timedelta(minutes=2))
         logging.getLogger("urllib3").debug("Authorization: Bearer %s", SECRETS["bearer"])
@@ -111,7 +117,10 @@ def test_credentials_echoed_by_x_reach_neither_the_store_nor_status_slack_or_che
     slack = SlackClient(token=SECRETS["slack"], base_url=fake_slack.url, timeout=2)
     account = x.lookup_account("acme")
     poll = PollService(x, sqlite_store, account, clock, timedelta(seconds=60))
-    sweep = SweepService(slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), x)
+    sweep = SweepService(
+        slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), DeletionCheck(x, sqlite_store, account)
+    )
+    health = HealthService(sqlite_store, account, clock, timedelta(seconds=60))
     fake_x.post(fake_x.add_user("bob"), "@acme hi", at=clock.now())
     poll.run_once()
     # The credentials are refused now, and the gateway in front of X repeats them in its 401 answer.
@@ -123,6 +132,7 @@ def test_credentials_echoed_by_x_reach_neither_the_store_nor_status_slack_or_che
     for _ in range(3):
         clock.advance(timedelta(minutes=2))
         poll.run_once()
+        health.run_once()
         sweep.run_once()
 
     with sqlite_store.unit() as repo:

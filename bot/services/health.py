@@ -1,0 +1,58 @@
+"""Collection health: one notice in the channel when reading X has failed for three poll intervals (or X refused
+the token), and one when it recovers. The notices go out through the sweep, like every message."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.clock import Clock
+from bot.model import Account
+from bot.services.poll import TOKEN_REFUSED
+from bot.slack.blocks import escape
+
+if TYPE_CHECKING:
+    from bot.store.repository import Store
+
+BROKEN_AFTER_INTERVALS = 3
+
+
+class HealthService:
+    def __init__(self, store: Store, account: Account, clock: Clock, poll_interval: timedelta) -> None:
+        self.store = store
+        self.account = account
+        self.clock = clock
+        self.poll_interval = poll_interval
+
+    def run_once(self) -> None:
+        now = self.clock.now()
+        with self.store.unit() as repo:
+            states = repo.health(self.account.username)
+            broken = [
+                s for s in states
+                if s.failing_since is not None
+                and (now - s.failing_since > self.poll_interval * BROKEN_AFTER_INTERVALS or _auth_error(s.last_error))
+            ]
+            if broken:
+                first = min(broken, key=lambda s: s.failing_since)
+                since = first.failing_since
+                repo.add_notice(
+                    f"collection:{since.isoformat()}:broken",
+                    f":warning: Mentions of @{self.account.username} are not being collected since "
+                    f"{since:%Y-%m-%d %H:%M} UTC: {escape(first.last_error or 'unknown error')}",
+                    now,
+                )
+                return
+            last = repo.last_notice("collection:")
+            if last is not None and last.endswith(":broken") and all(s.failing_since is None for s in states):
+                since = last[len("collection:") : -len(":broken")]
+                repo.add_notice(
+                    f"collection:{since}:recovered",
+                    f":white_check_mark: Mentions of @{self.account.username} are being collected again "
+                    f"(not collected since {since[:16].replace('T', ' ')} UTC).",
+                    now,
+                )
+
+
+def _auth_error(error: str | None) -> bool:
+    return error is not None and error.startswith(TOKEN_REFUSED)
