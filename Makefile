@@ -27,6 +27,7 @@ status: $(VENV)/.installed
 	$(BIN)/replywatch status
 
 test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev

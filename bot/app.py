@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from bot import rules
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_schedule
-from bot.schedule import Schedule
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.model import Account
+from bot.schedule import Schedule
 from bot.scheduler import Jobs
 from bot.services.actions import ActionService
 from bot.services.deleted import DeletionCheck

@@ -262,10 +262,14 @@ def _check(settings: Settings, _args: argparse.Namespace) -> int:
     slack = build_slack(settings)
     identity = verify(settings, build_x(settings), slack)
     say("settings: ok")
-    say(f"slack: token ok (team {identity.slack_team!r}, bot user {identity.slack_user!r}); alerts go to {settings.slack_channel} ({identity.channel})")
+    say(
+        f"slack: token ok (team {identity.slack_team!r}, bot user {identity.slack_user!r}); "
+        f"alerts go to {settings.slack_channel} ({identity.channel})"
+    )
     schedule = resolve_people(schedule, slack)
     if schedule is not None:
-        say(f"on call: {schedule.source} ok" + (f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""))
+        now_on_call = f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""
+        say(f"on call: {schedule.source} ok{now_on_call}")
     socket = build_socket(settings, lambda *_: None)
     if socket is not None:
         check_socket(socket)

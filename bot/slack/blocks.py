@@ -204,7 +204,8 @@ def digest_message(members: list[Mention], now: datetime, on_call: str | None = 
         text = "\n".join(lines[i : i + DIGEST_LINES_PER_SECTION])
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if len(lines) > shown:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {len(lines) - shown} more: `/replywatch` lists them all"}]})
+        more = f"and {len(lines) - shown} more: `/replywatch` lists them all"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
     fallback = f"{len(waiting)} of {len(members)} mentions are waiting for a reply"
     return SlackMessage(text=fallback, blocks=blocks)
 

@@ -204,8 +204,15 @@ def test_slash_command_lists_the_open_queue_oldest_first_for_the_asker_only(work
         {"type": "block_actions", "user": {"id": "<!channel>"}, "actions": [{"action_id": "claim", "value": "1"}]},
         {"type": "block_actions", "user": {"id": JANE}, "actions": [{"action_id": "claim", "value": "not-a-number"}]},
         {"type": "block_actions", "user": {"id": JANE}, "actions": [{"action_id": "snooze", "selected_option": {"value": "5:forever"}}]},
-        {"type": "view_submission", "user": {"id": JANE}, "view": {"callback_id": "close_reason", "private_metadata": "{",
-                                                                   "state": {"values": {"reason": {"choice": {"selected_option": {"value": "spam"}}}}}}},
+        {
+            "type": "view_submission",
+            "user": {"id": JANE},
+            "view": {
+                "callback_id": "close_reason",
+                "private_metadata": "{",
+                "state": {"values": {"reason": {"choice": {"selected_option": {"value": "spam"}}}}},
+            },
+        },
         {"type": "shortcut", "user": {"id": JANE}},
         [],
     ],

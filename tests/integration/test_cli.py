@@ -129,7 +129,7 @@ def test_status_lists_open_mentions_oldest_first(env: dict[str, str], fake_x: Fa
     assert lines[0] == "open mentions: 2 (oldest first)"
     assert "@bob" in lines[1] and "alerted" in lines[1] and "not alerted" not in lines[1]
     carol_due = (now - timedelta(minutes=5) + timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M")
-    assert "@carol" in lines[2] and f" due " in lines[2] and f"{carol_due} UTC" in lines[2], "when ALERT_AFTER ends"
+    assert "@carol" in lines[2] and " due " in lines[2] and f"{carol_due} UTC" in lines[2], "when ALERT_AFTER ends"
     assert "mentions   last success" in result.stdout and "next read in" in result.stdout
 
     data = json.loads(cli(env, "status", "--json").stdout)

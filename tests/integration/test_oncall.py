@@ -156,7 +156,7 @@ def test_closed_hours_mean_no_alert_and_status_shows_the_next_opening(env, fake_
     today = datetime.now(BERLIN).date()
     config = tmp_path / "replywatch.toml"
     holidays = ", ".join(f'"{today + timedelta(days=i)}"' for i in range(2))
-    config.write_text(f'timezone = "Europe/Berlin"\n[hours]\n' + "".join(f'{d} = "09:00-18:00"\n' for d in sched.WEEKDAYS)
+    config.write_text('timezone = "Europe/Berlin"\n[hours]\n' + "".join(f'{d} = "09:00-18:00"\n' for d in sched.WEEKDAYS)
                       + f"holidays = [{holidays}]\n")
     opening = datetime.combine(today + timedelta(days=2), datetime.min.time().replace(hour=9), tzinfo=BERLIN)
     env = {**env, "ALERT_AFTER": "1s", "POLL_INTERVAL": "1s", "REPLYWATCH_CONFIG": str(config)}

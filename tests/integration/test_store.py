@@ -90,7 +90,8 @@ def test_one_alert_per_mention(store: Store) -> None:
 def test_due_mentions_and_answers(store: Store) -> None:
     with store.unit() as repo:
         repo.add_mentions([(post(20, conv=5), OPEN), (post(21, conv=5), OPEN), (post(22), OPEN)], T0)
-        repo.add_replies([Post(id=30, author_id=None, text="", created_at=T0, conversation_id=5, replied_to_id=21, in_reply_to_user_id=BIG + 1)])
+        reply = Post(id=30, author_id=None, text="", created_at=T0, conversation_id=5, replied_to_id=21, in_reply_to_user_id=BIG + 1)
+        repo.add_replies([reply])
     with store.unit() as repo:
         assert [m.id for m in repo.due_without_alert(T0, T0)] == [20, 21, 22]
         assert repo.due_without_alert(T0 - timedelta(seconds=1), T0) == []

@@ -32,7 +32,8 @@ def test_x_429_with_reset_6s_away_is_respected(fast: Loop) -> None:
     bob = fast.x.add_user("bob")
     fast.tick()
     reset = int((fast.clock.now() + 6 * SEC).timestamp())
-    fast.x.http.fail("/mentions", Reply(429, {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}, {"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"}))
+    body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+    fast.x.http.fail("/mentions", Reply(429, body, {"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"}))
     mention = fast.post(bob, "@acme hello?")
     seen: list[float] = []
     fast.x.http.before = lambda r: seen.append(fast.clock.now().timestamp()) if "/mentions" in r.path else None
@@ -48,7 +49,8 @@ def test_x_429_with_reset_6s_away_is_respected(fast: Loop) -> None:
 def test_monthly_cap_is_reported_not_hammered(fast: Loop) -> None:
     fast.tick()
     reset = int((fast.clock.now() + timedelta(days=9)).timestamp())
-    fast.x.http.fail("/mentions", Reply(429, {"title": "UsageCapExceeded", "detail": "Usage cap exceeded: Monthly product cap", "type": "about:blank"}, {"x-rate-limit-reset": str(reset)}))
+    body = {"title": "UsageCapExceeded", "detail": "Usage cap exceeded: Monthly product cap", "type": "about:blank"}
+    fast.x.http.fail("/mentions", Reply(429, body, {"x-rate-limit-reset": str(reset)}))
     for _ in range(30):
         fast.tick(MIN)
     assert len(fast.x.http.calls("/mentions")) == 2, "one good read, one refused; then nothing until the reset"

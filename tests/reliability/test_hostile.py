@@ -6,11 +6,10 @@ import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from types import SimpleNamespace
 
 from bot.model import FollowUp, Mention, Post, Status
 from bot.slack.blocks import alert_message, answered_message, close_view, closed_message, digest_message, follow_up_message, queue_message

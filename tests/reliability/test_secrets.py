@@ -14,9 +14,9 @@ import pytest
 from bot import logs
 from bot.clock import FakeClock
 from bot.errors import ServiceError
-from bot.services.poll import PollService
 from bot.services.deleted import DeletionCheck
 from bot.services.health import HealthService
+from bot.services.poll import PollService
 from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.slack.socket import SocketListener
@@ -66,7 +66,8 @@ def test_the_loop_at_debug_writes_no_secret(auth: str, sqlite_store: Store, capf
         account = x.lookup_account("acme")
         poll = PollService(x, sqlite_store, account, clock, timedelta(seconds=60))
         sweep = SweepService(
-            slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), DeletionCheck(x, sqlite_store, account)
+            slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)),
+            DeletionCheck(x, sqlite_store, account),
         )
         health = HealthService(sqlite_store, account, clock, timedelta(seconds=60))
         fake_x.post(bob, "@acme hi", at=clock.now())
@@ -118,7 +119,8 @@ def test_credentials_echoed_by_x_reach_neither_the_store_nor_status_slack_or_che
     account = x.lookup_account("acme")
     poll = PollService(x, sqlite_store, account, clock, timedelta(seconds=60))
     sweep = SweepService(
-        slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), DeletionCheck(x, sqlite_store, account)
+        slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)),
+        DeletionCheck(x, sqlite_store, account),
     )
     health = HealthService(sqlite_store, account, clock, timedelta(seconds=60))
     fake_x.post(fake_x.add_user("bob"), "@acme hi", at=clock.now())

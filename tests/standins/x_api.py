@@ -69,7 +69,8 @@ class FakeX:
     # --- the world ------------------------------------------------------------------------------------
 
     def add_user(self, username: str, name: str | None = None, followers: int = 0, protected: bool = False) -> User:
-        user = User(id=10_000 + len(self.users) + 1, username=username, name=name or username.title(), followers=followers, protected=protected)
+        user_id = 10_000 + len(self.users) + 1
+        user = User(id=user_id, username=username, name=name or username.title(), followers=followers, protected=protected)
         self.users[user.id] = user
         return user
 
@@ -257,7 +258,12 @@ class FakeX:
             found = [t for t in found if t.created_at >= start]
         size = int(query.get("max_results", 10))
         if not min_size <= size <= 100:
-            return Reply(400, {"errors": [{"message": "max_results out of range"}], "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.", "type": "https://api.twitter.com/2/problems/invalid-request"})
+            return Reply(400, {
+                "errors": [{"message": "max_results out of range"}],
+                "title": "Invalid Request",
+                "detail": "One or more parameters to your request was invalid.",
+                "type": "https://api.twitter.com/2/problems/invalid-request",
+            })
         offset = 0 if self.paging == "repeat" else int(query.get(token_name, "0") or 0)
         page = found[offset : offset + size]
         next_token = str(offset + size) if offset + size < len(found) or self.paging == "endless" else None

@@ -19,7 +19,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch: 
     import os
 
     for key in list(os.environ):
-        if key.startswith(("X_", "SLACK_")) or key in {"ALERT_AFTER", "POLL_INTERVAL", "DATABASE_URL", "HTTP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT"}:
+        if key.startswith(("X_", "SLACK_")) or key in {
+            "ALERT_AFTER", "POLL_INTERVAL", "DATABASE_URL", "HTTP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT",
+        }:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     for key, value in BASE.items():

@@ -23,7 +23,9 @@ def test_secrets_are_redacted_raw_encoded_and_decoded(captured) -> None:  # noqa
     out = captured(
         "text",
         [secret],
-        lambda log: log.debug("Headers: {'Authorization': 'Bearer %s'} %s %s", secret, "AAAA%252Fbearer%2Btoken%3D%3D", "AAAA/bearer+token=="),
+        lambda log: log.debug(
+            "Headers: {'Authorization': 'Bearer %s'} %s %s", secret, "AAAA%252Fbearer%2Btoken%3D%3D", "AAAA/bearer+token=="
+        ),
     )
     assert "bearer" not in out.replace("Bearer", "")
     assert out.count(logs.REDACTED) == 3

@@ -23,7 +23,8 @@ def local(text: str, tz: ZoneInfo = BERLIN) -> datetime:
 
 
 def rotation(handoff: str, start: str, members=(A, B, C), overrides=(), tz: str = "Europe/Berlin") -> tuple[sched.Rotation, ZoneInfo]:  # noqa: ANN001
-    s = sched.parse({"timezone": tz, "oncall": {"members": list(members), "handoff": handoff, "start": start, "overrides": list(overrides)}})
+    oncall = {"members": list(members), "handoff": handoff, "start": start, "overrides": list(overrides)}
+    s = sched.parse({"timezone": tz, "oncall": oncall})
     return s.oncall, s.tz
 
 
