@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import quote, quote_plus, unquote
 
@@ -14,6 +15,7 @@ import pytest
 from bot import logs
 from bot.clock import FakeClock
 from bot.errors import ServiceError
+from bot.model import Account
 from bot.services.deleted import DeletionCheck
 from bot.services.health import HealthService
 from bot.services.poll import PollService
@@ -40,6 +42,21 @@ SECRETS = {
 }
 
 
+def _services(x: XClient, slack: SlackClient, store: Store, account: Account, clock: FakeClock) -> Callable[[], None]:
+    """Poll, collection health and sweep, run once each, in that order."""
+    poll = PollService(x, store, account, clock, timedelta(seconds=60))
+    health = HealthService(store, account, clock, timedelta(seconds=60))
+    sweep = SweepService(
+        slack, store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), DeletionCheck(x, store, account)
+    )
+
+    def run_once() -> None:
+        for service in (poll, health, sweep):
+            service.run_once()
+
+    return run_once
+
+
 def _leaked(text: str) -> list[str]:
     """The names of the secrets found in `text`, in any form: raw, URL-encoded or URL-decoded."""
     return sorted(
@@ -64,12 +81,7 @@ def test_the_loop_at_debug_writes_no_secret(auth: str, sqlite_store: Store, capf
             x = XClient(base_url=fake_x.url, timeout=2, user_keys=keys)
         slack = SlackClient(token=SECRETS["slack"], base_url=fake_slack.url, timeout=2)
         account = x.lookup_account("acme")
-        poll = PollService(x, sqlite_store, account, clock, timedelta(seconds=60))
-        sweep = SweepService(
-            slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)),
-            DeletionCheck(x, sqlite_store, account),
-        )
-        health = HealthService(sqlite_store, account, clock, timedelta(seconds=60))
+        run_once = _services(x, slack, sqlite_store, account, clock)
         fake_x.post(bob, "@acme hi", at=clock.now())
         for step in range(6):
             if step == 2:
@@ -77,9 +89,7 @@ def test_the_loop_at_debug_writes_no_secret(auth: str, sqlite_store: Store, capf
                 fake_slack.http.fail("chat.postMessage", Reply(200, {"ok": False, "error": "invalid_auth"}))
             if step == 3:
                 fake_x.http.fail("/mentions", delay=5)
-            poll.run_once()
-            health.run_once()
-            sweep.run_once()
+            run_once()
             clock.advance(timedelta(minutes=2))
         logging.getLogger("urllib3").debug("Authorization: Bearer %s", SECRETS["bearer"])
     finally:
@@ -117,14 +127,9 @@ def test_credentials_echoed_by_x_reach_neither_the_store_nor_status_slack_or_che
         x = XClient(base_url=fake_x.url, timeout=2, user_keys=keys)
     slack = SlackClient(token=SECRETS["slack"], base_url=fake_slack.url, timeout=2)
     account = x.lookup_account("acme")
-    poll = PollService(x, sqlite_store, account, clock, timedelta(seconds=60))
-    sweep = SweepService(
-        slack, sqlite_store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)),
-        DeletionCheck(x, sqlite_store, account),
-    )
-    health = HealthService(sqlite_store, account, clock, timedelta(seconds=60))
+    run_once = _services(x, slack, sqlite_store, account, clock)
     fake_x.post(fake_x.add_user("bob"), "@acme hi", at=clock.now())
-    poll.run_once()
+    run_once()
     # The credentials are refused now, and the gateway in front of X repeats them in its 401 answer.
     fake_x.echo_credentials = True
     if auth == "bearer":
@@ -133,9 +138,7 @@ def test_credentials_echoed_by_x_reach_neither_the_store_nor_status_slack_or_che
         fake_x.api_key = "revoked"
     for _ in range(3):
         clock.advance(timedelta(minutes=2))
-        poll.run_once()
-        health.run_once()
-        sweep.run_once()
+        run_once()
 
     with sqlite_store.unit() as repo:
         errors = [h.last_error or "" for h in repo.health("acme")]
