@@ -5,6 +5,7 @@ messages (Slack's `error` field is outside text, and a proxy can put the token i
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.error import HTTPError, URLError
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 TAG_EVENT = "replywatch"
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 HISTORY_PAGES = 5
+_ERROR_CODE = re.compile(r"[a-z0-9_.]{1,100}|HTTP \d{3}")  # what Slack puts in "error" (or we do, without one)
 
 
 class SlackClient:
@@ -144,6 +146,10 @@ def _classify(method: str, exc: SlackApiError) -> ServiceError:
     status = getattr(response, "status_code", 0)
     data = response.data if isinstance(getattr(response, "data", None), dict) else {}
     code = str(data.get("error") or f"HTTP {status}")
+    if not _ERROR_CODE.fullmatch(code):
+        # Not one of Slack's error codes: slack_sdk puts "Received a response in a non-JSON format…" here when the
+        # body is cut or garbled. Slack may have done what was asked, so this is a doubt, never a refusal.
+        return BadResponse("Slack", f"{method}: HTTP {status}, unreadable answer")
     if status == 429 or code == "ratelimited":
         retry_after = _retry_after(response.headers)
         wait = timedelta(seconds=retry_after) if retry_after is not None else None

@@ -180,3 +180,14 @@ def test_a_page_token_that_never_ends_stops_at_the_page_budget(loop: Loop, caplo
     later = loop.post(bob, "@acme still there?")
     loop.tick(MIN)
     assert later in _open_ids(loop), "the next poll reads as usual"
+
+
+def test_a_garbled_answer_after_slack_posted_is_a_doubt_not_a_refusal(loop: Loop) -> None:
+    mention = loop.post(loop.x.add_user("bob"), "@acme hello?")
+    loop.tick()
+    loop.slack.http.fail("chat.postMessage", garble=True)  # Slack posts it; the 200 answer is cut short
+    loop.tick(31 * MIN)
+    for _ in range(5):
+        loop.tick(SEC)
+    assert loop.slack.alerted() == [mention], "one alert: the tagged message was looked up and adopted, not posted again"
+    assert loop.slack.http.calls("conversations.history")

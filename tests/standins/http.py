@@ -49,6 +49,7 @@ class Fault:
     times: int = 1
     delay: float = 0.0
     drop: bool = False
+    garble: bool = False  # the request is carried out, then answered 200 with a body cut short
 
 
 class StandIn:
@@ -121,19 +122,19 @@ class StandIn:
         if fault is None:
             with self._lock:
                 return self._handle(request)
-        if fault.drop:
+        if fault.drop or fault.garble:
             with self._lock:
                 self._handle(request)
-            return None
+            return Reply(200, raw=b'{"ok": true, "chan') if fault.garble else None
         if fault.delay:
             self._closing.wait(fault.delay)
         return fault.reply
 
     def fail(
-        self, path: str, reply: Reply | None = None, *, times: int = 1, delay: float = 0.0, drop: bool = False
+        self, path: str, reply: Reply | None = None, *, times: int = 1, delay: float = 0.0, drop: bool = False, garble: bool = False
     ) -> None:
         with self._lock:
-            self.faults.append(Fault(path, reply, times, delay, drop))
+            self.faults.append(Fault(path, reply, times, delay, drop, garble))
 
     def calls(self, path: str) -> list[Request]:
         with self._lock:
