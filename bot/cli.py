@@ -35,6 +35,7 @@ from bot.slack.blocks import format_age, local_time, post_url
 from bot.store.db import SchemaError
 
 log = logging.getLogger("bot")
+CHANNEL_UNHEALTHY_AFTER = timedelta(minutes=2)  # a Slack channel failing longer than this makes `health` fail
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,6 +126,8 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         rows = repo.open_mentions()
         health = repo.health(settings.x_account)
         closed = repo.closed_mentions() if args.all else []
+        parked = repo.parked()
+        channels = repo.failing_channels()
     if args.json:
         print(
             json.dumps(
@@ -167,6 +170,10 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
                         }
                         for h in health
                     ],
+                    "parked": [{"kind": p.kind, "what": p.what, "reason": p.reason} for p in parked],
+                    "slack_channels_failing": [
+                        {"channel": channel, "failing_since": _iso(since), "error": error} for channel, since, error in channels
+                    ],
                 },
                 indent=2,
             )
@@ -204,6 +211,12 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             since = format_age(now - h.failing_since) if h.failing_since else "?"
             line += f", FAILING for {since}: {logs.one_line(h.last_error)}"
         print(line)
+    for channel, since, error in channels:
+        print(f"slack: channel {channel} takes no messages for {format_age(now - since)}: {logs.one_line(error)}")
+    if parked:
+        print(f"parked (Slack refused them for good): {len(parked)}")
+    for p in parked:
+        print(f"  {p.kind:<7} {logs.one_line(p.what)}: {logs.one_line(p.reason)}")
     return 0
 
 
@@ -305,12 +318,18 @@ def _health(settings: Settings, _args: argparse.Namespace) -> int:
     now = SystemClock().now()
     with store.read() as repo:
         attempts = [h.last_attempt_at for h in repo.health(settings.x_account) if h.last_attempt_at]
+        channels = repo.failing_channels()
     allowed = settings.poll_interval * 3 + settings.http_timeout * 2 + timedelta(seconds=30)
-    if attempts and now - max(attempts) <= allowed:
-        print("healthy")
-        return 0
-    print("unhealthy: no poll attempt recently", file=sys.stderr)
-    return 1
+    if not attempts or now - max(attempts) > allowed:
+        print("unhealthy: no poll attempt recently", file=sys.stderr)
+        return 1
+    for channel, since, error in channels:
+        if now - since > CHANNEL_UNHEALTHY_AFTER:
+            age = format_age(now - since)
+            print(f"unhealthy: Slack channel {channel} takes no messages for {age}: {logs.one_line(error)}", file=sys.stderr)
+            return 1
+    print("healthy")
+    return 0
 
 
 if __name__ == "__main__":

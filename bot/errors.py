@@ -6,7 +6,8 @@ Services never see a tweepy, requests or slack_sdk exception; they see one of th
     ├── AuthFailed            the token was rejected or revoked: collection or delivery is broken until fixed
     ├── RateLimited           told to wait: `.until` (X: the reset time) or `.retry_after` (Slack: Retry-After)
     ├── Unavailable           5xx, timeout, refused or dropped connection: try again later, with back-off
-    ├── Rejected              the server understood and said no (unknown channel, bad request): not retryable
+    ├── ChannelUnavailable    Slack: the channel cannot take messages (archived, not found, the bot not in it)
+    ├── Rejected              the server understood and said no (bad request, too long): not retryable as it is
     └── BadResponse           the answer was not in the documented shape
 
 No message carries a secret. Adapters build messages from status codes, error codes and what the server said, and
@@ -49,6 +50,10 @@ class RateLimited(ServiceError):
 
 
 class Unavailable(ServiceError):
+    pass
+
+
+class ChannelUnavailable(ServiceError):
     pass
 
 

@@ -96,6 +96,7 @@ class Alert:
     rendered: int = 0  # the revision the message shows
     escalated_at: datetime | None = None
     reminded_at: datetime | None = None
+    refusals: int = 0  # clear "no"s from Slack in a row, to the post or to the last edit
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class Digest:
     state: str
     created_at: datetime
     ts: str | None = None
+    refusals: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,16 @@ class Notice:
     state: str
     created_at: datetime
     thread_ts: str | None = None
+    refusals: int = 0
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A message Slack refused for good, kept for `status`: what it was and why."""
+
+    kind: str  # alert, digest, notice, edit
+    what: str
+    reason: str
 
 
 @dataclass(frozen=True)

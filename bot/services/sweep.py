@@ -13,6 +13,13 @@ Never too early: a mention is alerted only once a read of the replies that *star
 has completed without finding an answer (the poll records when each read started); escalations and reminders
 likewise. A reply made just before the deadline is therefore always seen first.
 
+One bad message never blocks the rest: a message Slack refuses (too long, blocks it rejects, a thread that is
+gone, an alert message deleted by someone) is tried again on its own schedule, with back-off recorded on its
+row, in its fallback form (plain text without blocks; a top-level post instead of a reply in a thread), and after
+MAX_REFUSALS it is parked: one notice says what and why, and `status` lists it. A channel that cannot take
+messages at all (archived, not found, the bot removed, the token revoked) is left alone, with back-off, until it
+works again; `status` and `health` report it.
+
 Politely: at most one message per second per channel, new posts and edits alike, and nothing at all to a channel
 before its Retry-After has passed. When both wait, they take turns, so an "answered" edit never starves behind a
 stream of new alerts. Pacing runs on the monotonic clock. Nothing here sleeps: what cannot go now goes on a later
@@ -30,15 +37,15 @@ from zoneinfo import ZoneInfo
 
 from bot import schedule as sched
 from bot.clock import Clock
-from bot.errors import RateLimited, Rejected, ServiceError
-from bot.model import Account, Mention, SlackMessage, Status
+from bot.errors import AuthFailed, ChannelUnavailable, RateLimited, Rejected, ServiceError
+from bot.model import Account, Alert, Mention, SlackMessage, Status
 from bot.services.deleted import DeletionCheck
 from bot.services.poll import OWN_POSTS
-from bot.slack.blocks import alert_message, closed_message, digest_message, notice_message
+from bot.slack.blocks import alert_message, closed_message, digest_message, escape, notice_message, post_url
 
 if TYPE_CHECKING:
     from bot.ports import SlackSink
-    from bot.store.repository import Store
+    from bot.store.repository import Repository, Store
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,10 @@ POST_SPACING = timedelta(seconds=1)
 FAILURE_PAUSE = timedelta(seconds=3)  # after a 5xx or a timeout, so an outage is not hammered every sweep
 RATE_LIMIT_PAUSE = timedelta(seconds=30)  # a 429 without Retry-After
 DUE_LIMIT = 1000  # due mentions read at a time: one digest holds them all
+MAX_REFUSALS = 3  # a message Slack refuses this many times in a row is parked
+REFUSAL_BACKOFF = timedelta(seconds=10)  # then 20 s, 40 s …
+CHANNEL_BACKOFF, CHANNEL_MAX_BACKOFF = timedelta(seconds=5), timedelta(minutes=15)
+GONE = "message_not_found"  # an edit refused with this: someone deleted the alert message in Slack
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,7 @@ class _Outgoing:
     tag: str
     since: datetime
     thread_ts: str | None = None
+    refusals: int = 0  # Slack's clear "no"s so far: from the first on, the fallback form is posted
 
     @property
     def kind(self) -> str:
@@ -162,6 +174,7 @@ class SweepService:
         self.deletions = deletions
         self.pacer = Pacer()
         self._looked_up: set[int] = set()  # due mentions already looked up on X: once each before its alert
+        self._channel_failures: int | None = None  # channel-level failures in a row; None: not known since start
 
     def run_once(self) -> SweepResult:
         now, mono = self.clock.now(), self.clock.monotonic()
@@ -178,9 +191,11 @@ class SweepService:
         cfg = self.config
         with self.store.read() as repo:
             checked = repo.replies_read_at(self.account.username, cfg.reply_endpoints)
-            in_doubt = [_Outgoing(f"mention:{a.mention_id}", a.created_at) for a in repo.alerts_in_doubt()]
-            in_doubt += [_Outgoing(f"digest:{d.id}", d.created_at) for d in repo.digests_in_doubt()]
-            notices = repo.notices_unsent()
+            in_doubt = [_Outgoing(f"mention:{a.mention_id}", a.created_at, refusals=a.refusals) for a in repo.alerts_in_doubt()]
+            in_doubt += [_Outgoing(f"digest:{d.id}", d.created_at, refusals=d.refusals) for d in repo.digests_in_doubt()]
+            retries = [_Outgoing(f"mention:{a.mention_id}", a.created_at, refusals=a.refusals) for a in repo.alerts_to_retry(now)]
+            retries += [_Outgoing(f"digest:{d.id}", d.created_at, refusals=d.refusals) for d in repo.digests_to_retry(now)]
+            notices = repo.notices_unsent(now)
             due = []
             if checked is not None and self.pacer.ready(self.channel, mono):
                 as_of = min(now, checked)
@@ -189,8 +204,11 @@ class SweepService:
                 due = [m for m in due if cfg.due_at(m) <= as_of]
         for item in in_doubt:
             self._deliver(item, now, mono, result, in_doubt=True)
+        for item in retries:
+            self._deliver(item, now, mono, result, in_doubt=False)
         for notice in notices:
-            item = _Outgoing(f"notice:{notice.key}", notice.created_at, notice.thread_ts)
+            thread = notice.thread_ts if notice.refusals == 0 else None  # refused in its thread: said at the top level
+            item = _Outgoing(f"notice:{notice.key}", notice.created_at, thread, notice.refusals)
             self._deliver(item, now, mono, result, in_doubt=notice.state == "sending")
         fresh = [m for m in due if m.id not in self._looked_up]
         self._looked_up.update(m.id for m in fresh)
@@ -226,6 +244,9 @@ class SweepService:
         if in_doubt:
             try:
                 found = self.slack.find_tagged(self.channel, item.tag, item.since, item.thread_ts)
+            except (ChannelUnavailable, AuthFailed) as exc:
+                self._channel_failed(exc, now, mono, result)
+                return
             except Rejected as exc:
                 log.warning("cannot search Slack for %s (%s); posting it", item.tag, exc.message)
                 found = None
@@ -242,9 +263,12 @@ class SweepService:
         self._mark(item, "sending", None, now)
         try:
             channel, ts = self.slack.post(self.channel, message, item.tag, item.thread_ts)
+        except (ChannelUnavailable, AuthFailed) as exc:
+            self._mark(item, "retry", None, now)  # not the message's fault: it goes once the channel works
+            self._channel_failed(exc, now, mono, result)
+            return
         except Rejected as exc:
-            log.error("Slack refused %s: %s", item.tag, exc.message)
-            self._mark(item, "retry", None, now)
+            self._refused(item, exc, now)
             result.errors += 1
             return
         except ServiceError as exc:
@@ -253,20 +277,71 @@ class SweepService:
         finally:
             self.pacer.used(self.channel, mono, Slot.POST)
         self._mark(item, "sent", (channel, ts), self.clock.now())
+        self._channel_works()
         log.info("posted %s (%s)", item.tag, ts)
         counter = {"mention": "alerted", "digest": "digests"}.get(item.kind, "notices")
         setattr(result, counter, getattr(result, counter) + 1)
 
     def _message(self, item: _Outgoing, now: datetime) -> SlackMessage | None:
-        with self.store.unit() as repo:
+        """What to post for `item`; once Slack has refused it, an alert or digest goes as plain text, no blocks."""
+        with self.store.read() as repo:
             if item.kind == "mention":
                 mention = repo.mention(int(item.key))
-                return self._alert_message(mention, now) if mention is not None else None
-            if item.kind == "digest":
+                message = self._alert_message(mention, now) if mention is not None else None
+            elif item.kind == "digest":
                 found = repo.digest(int(item.key))
-                return digest_message(found[1], now, on_call=self.config.on_call(now)) if found else None
-            text = repo.notice_text(item.key)
-            return notice_message(text) if text is not None else None
+                message = digest_message(found[1], now, on_call=self.config.on_call(now)) if found else None
+            else:
+                text = repo.notice_text(item.key)
+                return notice_message(text) if text is not None else None
+        return SlackMessage(message.text, []) if message is not None and item.refusals else message
+
+    def _refused(self, item: _Outgoing, exc: Rejected, now: datetime) -> None:
+        """Slack said no to this message: try again later on its own (its fallback form), or park it for good."""
+        refusals = item.refusals + 1
+        reason = f"Slack refused it {refusals} time(s): {exc.message}"
+        parked = reason if refusals >= MAX_REFUSALS else None
+        retry_at = None if parked else now + REFUSAL_BACKOFF * 2 ** (refusals - 1)
+        kind = "alert" if item.kind == "mention" else item.kind
+        with self.store.unit() as repo:
+            repo.refused(kind, item.key, refusals, retry_at, parked)
+            if parked and kind != "notice":
+                repo.add_notice(f"parked:{item.tag}", self._parked_text(repo, item, exc.message), now)
+        if parked:
+            log.error("Slack refused %s %d times (%s); parked: `replywatch status` lists it", item.tag, refusals, exc.message)
+        else:
+            log.warning("Slack refused %s (%s); trying again at %s", item.tag, exc.message, f"{retry_at:%H:%M:%S}")
+
+    @staticmethod
+    def _parked_text(repo: Repository, item: _Outgoing, why: str) -> str:
+        what = "a digest of mentions"
+        if item.kind == "mention" and (mention := repo.mention(int(item.key))) is not None:
+            what = f"the mention by @{escape(mention.post.author_handle)} ({post_url(mention.post.author_handle, mention.id)})"
+        return (
+            f":warning: Slack refused the alert for {what} {MAX_REFUSALS} times ({escape(why)}). It is parked, not "
+            "retried: `replywatch status` lists it."
+        )
+
+    def _channel_failed(self, exc: ServiceError, now: datetime, mono: float, result: SweepResult) -> None:
+        """The channel cannot take messages: post nothing else into it, with back-off, until it works again."""
+        result.errors += 1
+        self._channel_failures = (self._channel_failures or 0) + 1
+        wait = min(CHANNEL_MAX_BACKOFF, CHANNEL_BACKOFF * 2 ** min(self._channel_failures - 1, 20))
+        self.pacer.hold(self.channel, mono + wait.total_seconds())
+        with self.store.unit() as repo:
+            first = repo.channel_failed(self.channel, exc.message, now)
+        if first:
+            log.error("Slack channel %s cannot take messages: %s; retrying with back-off", self.channel, exc.message)
+
+    def _channel_works(self) -> None:
+        """A message went through: the channel works (said once, also after a restart that found it failing)."""
+        if self._channel_failures == 0:
+            return
+        with self.store.unit() as repo:
+            was_failing = repo.channel_works(self.channel)
+        if was_failing:
+            log.info("Slack channel %s takes messages again", self.channel)
+        self._channel_failures = 0
 
     def _alert_message(self, mention: Mention, now: datetime) -> SlackMessage:
         return alert_message(mention, now, buttons=self.config.buttons, tz=self.config.display_tz, on_call=self.config.on_call(now))
@@ -274,6 +349,8 @@ class SweepService:
     def _mark(self, item: _Outgoing, state: str, posted: tuple[str, str] | None, now: datetime) -> None:
         """Record how posting went: sending (about to), sent (with the ts), retry (Slack surely did not post)."""
         with self.store.unit() as repo:
+            if state == "sending" and item.refusals and item.kind != "notice":
+                repo.sending("alert" if item.kind == "mention" else item.kind, int(item.key))
             if item.kind == "mention":
                 if state == "sent" and posted is not None:
                     repo.alert_sent(int(item.key), posted[0], posted[1], now)
@@ -304,7 +381,7 @@ class SweepService:
         if not self.pacer.ready(self.channel, mono):
             return
         with self.store.read() as repo:
-            stale = repo.alerts_to_refresh()
+            stale = repo.alerts_to_refresh(now)
         if not stale:
             return
         stale.sort(key=lambda pair: pair[1].status is Status.OPEN)
@@ -312,31 +389,58 @@ class SweepService:
         if alert.digest_id is None:
             closed = mention.status is not Status.OPEN
             message = closed_message(mention, self.account.username) if closed else self._alert_message(mention, now)
-            if self._edit(alert.channel, alert.ts, message, mono, result, f"the alert for mention {mention.id}"):
-                with self.store.unit() as repo:
-                    repo.alert_rendered(mention.id, alert.revision, closed, self.clock.now())
+            members = [(alert, closed)]
+            if self._edit(alert.channel, alert.ts, message, members, now, mono, result, f"the alert for mention {mention.id}"):
                 log.info("alert for mention %d updated: %s", mention.id, mention.reason)
             return
-        members = [(m.id, a.revision, m.status is not Status.OPEN) for a, m in stale if a.digest_id == alert.digest_id]
+        members = [(a, m.status is not Status.OPEN) for a, m in stale if a.digest_id == alert.digest_id]
         with self.store.read() as repo:
             found = repo.digest(alert.digest_id)
         if found is None or found[0].ts is None:
             return
         digest, mentions = found
         message = digest_message(mentions, now, on_call=self.config.on_call(now))
-        if self._edit(digest.channel, digest.ts, message, mono, result, f"digest {digest.id}"):
-            with self.store.unit() as repo:
-                for mention_id, revision, closed in members:
-                    repo.alert_rendered(mention_id, revision, closed, self.clock.now())
-            log.info("digest %d updated: %d mention(s) closed", digest.id, sum(c for _, _, c in members))
+        if self._edit(digest.channel, digest.ts, message, members, now, mono, result, f"digest {digest.id}"):
+            log.info("digest %d updated: %d mention(s) closed", digest.id, sum(c for _, c in members))
 
-    def _edit(self, channel: str, ts: str | None, message: SlackMessage, mono: float, result: SweepResult, what: str) -> bool:
+    def _edit(
+        self, channel: str, ts: str | None, message: SlackMessage, members: list[tuple[Alert, bool]],
+        now: datetime, mono: float, result: SweepResult, what: str,
+    ) -> bool:
+        """Edit one message standing for `members` (alert, closed?); record the outcome on their rows."""
         try:
             self.slack.update(channel, ts or "", message)
+        except (ChannelUnavailable, AuthFailed) as exc:
+            self._channel_failed(exc, now, mono, result)
+            return False
+        except Rejected as exc:
+            self._edit_refused(members, exc, now, what)
+            result.errors += 1
+            return False
         except ServiceError as exc:
             self._note_failure(exc, mono, result, f"could not update {what}")
             return False
         finally:
             self.pacer.used(self.channel, mono, Slot.EDIT)
+        with self.store.unit() as repo:
+            for alert, closed in members:
+                repo.alert_rendered(alert.mention_id, alert.revision, closed, self.clock.now())
+        self._channel_works()
         result.updated += 1
         return True
+
+    def _edit_refused(self, members: list[tuple[Alert, bool]], exc: Rejected, now: datetime, what: str) -> None:
+        """An edit Slack refused: tried again later; parked after MAX_REFUSALS, at once if the message is gone
+        (someone deleted it in Slack: there is nothing left to edit)."""
+        gone = exc.message.endswith(GONE)
+        with self.store.unit() as repo:
+            for alert, _ in members:
+                refusals = alert.refusals + 1
+                parked = None
+                if gone:
+                    parked = "the alert message was deleted in Slack; it is no longer edited"
+                elif refusals >= MAX_REFUSALS:
+                    parked = f"Slack refused its edit {refusals} time(s): {exc.message}"
+                retry_at = None if parked else now + REFUSAL_BACKOFF * 2 ** (refusals - 1)
+                repo.refused("edit", str(alert.mention_id), refusals, retry_at, parked)
+        log.warning("Slack refused to update %s (%s)%s", what, exc.message, "; not edited again" if gone else "")

@@ -5,23 +5,23 @@ messages (Slack's `error` field is outside text, and a proxy can put the token i
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime, timedelta
 from urllib.error import HTTPError, URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
-from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, Unavailable
+from bot.errors import AuthFailed, BadResponse, ChannelUnavailable, RateLimited, Rejected, ServiceError, Unavailable
 from bot.logs import Redactor
 from bot.model import SlackMessage
 
 log = logging.getLogger(__name__)
 
 TAG_EVENT = "replywatch"
+_CHANNEL_ERRORS = {"channel_not_found", "not_in_channel", "is_archived"}
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 HISTORY_PAGES = 5
-_ERROR_CODE = re.compile(r"[a-z0-9_.]{1,100}|HTTP \d{3}")  # what Slack puts in "error" (or we do, without one)
+_UNREADABLE = "Received a response in a non-JSON format"  # slack_sdk's "error" for a body it could not decode
 
 
 class SlackClient:
@@ -146,9 +146,9 @@ def _classify(method: str, exc: SlackApiError) -> ServiceError:
     status = getattr(response, "status_code", 0)
     data = response.data if isinstance(getattr(response, "data", None), dict) else {}
     code = str(data.get("error") or f"HTTP {status}")
-    if not _ERROR_CODE.fullmatch(code):
-        # Not one of Slack's error codes: slack_sdk puts "Received a response in a non-JSON format…" here when the
-        # body is cut or garbled. Slack may have done what was asked, so this is a doubt, never a refusal.
+    if code.startswith(_UNREADABLE):
+        # slack_sdk's word for a body it could not decode (cut short, garbled): Slack may well have done what was
+        # asked, so this is a doubt, never a refusal.
         return BadResponse("Slack", f"{method}: HTTP {status}, unreadable answer")
     if status == 429 or code == "ratelimited":
         retry_after = _retry_after(response.headers)
@@ -158,6 +158,8 @@ def _classify(method: str, exc: SlackApiError) -> ServiceError:
         return Unavailable("Slack", f"{method}: {code}")
     if code in _AUTH_ERRORS:
         return AuthFailed("Slack", f"{method}: {code}")
+    if code in _CHANNEL_ERRORS:
+        return ChannelUnavailable("Slack", f"{method}: {code}")
     if not data:
         return BadResponse("Slack", f"{method}: HTTP {status} without a Slack answer")
     return Rejected("Slack", f"{method}: {code}")

@@ -15,11 +15,25 @@ from sqlalchemy import Engine, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.model import Alert, Digest, EndpointHealth, Mention, Notice, Post, Status, Verdict
+from bot.model import Alert, Digest, EndpointHealth, Mention, Notice, Parked, Post, Status, Verdict
 from bot.store.db import READ_ONLY
-from bot.store.tables import ActionRow, AlertRow, DigestRow, MentionRow, NoticeRow, PollCursorRow, ReplyRow
+from bot.store.tables import (
+    ActionRow,
+    AlertRow,
+    DigestRow,
+    MentionRow,
+    NoticeRow,
+    PollCursorRow,
+    ReplyRow,
+    SlackChannelRow,
+)
 
 PENDING, SENDING, SENT, RESOLVED = "pending", "sending", "sent", "resolved"
+REFUSED, PARKED = "refused", "parked"  # Slack said no: tried again at retry_at; or no more, with the reason
+
+
+def _retry_due(table: type[AlertRow | DigestRow | NoticeRow], now: datetime):  # noqa: ANN202
+    return (table.state == REFUSED) & (table.retry_at <= now)
 T = TypeVar("T")
 IDS = 5000  # ids a statement (at most twice: id or version id, so 10,000 parameters)
 ROWS = 1000  # rows a statement (16 columns at most, so 16,000 parameters)
@@ -229,7 +243,7 @@ class Repository:
         self.session.execute(
             update(AlertRow)
             .where(AlertRow.mention_id == mention_id)
-            .values(channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now)
+            .values(channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now, refusals=0, retry_at=None)
         )
 
     def drop_alert(self, mention_id: int) -> None:
@@ -246,19 +260,67 @@ class Repository:
         rows = self.session.scalars(select(AlertRow).where(AlertRow.state == SENDING, AlertRow.digest_id.is_(None)))
         return [_alert(r) for r in rows]
 
-    def alerts_to_refresh(self) -> list[tuple[Alert, Mention]]:
-        """Sent alerts whose message is out of date: the mention closed, or someone acted on it in Slack."""
+    def alerts_to_retry(self, now: datetime) -> list[Alert]:
+        """Alerts Slack refused, due for another try."""
+        rows = self.session.scalars(select(AlertRow).where(_retry_due(AlertRow, now), AlertRow.digest_id.is_(None)))
+        return [_alert(r) for r in rows]
+
+    def digests_to_retry(self, now: datetime) -> list[Digest]:
+        return [_digest(r) for r in self.session.scalars(select(DigestRow).where(_retry_due(DigestRow, now)))]
+
+    def refused(self, kind: str, key: str, refusals: int, retry_at: datetime | None, parked: str | None) -> None:
+        """Slack said no to a post (`kind` alert, digest or notice) or to an alert's edit (`edit`): try again at
+        `retry_at`, or never (`parked`, with the reason). A digest parked parks its mentions' alerts with it."""
+        values: dict = {"refusals": refusals, "retry_at": retry_at, "parked": parked}
+        if kind == "edit":
+            self.session.execute(update(AlertRow).where(AlertRow.mention_id == int(key)).values(**values))
+            return
+        values["state"] = PARKED if parked else REFUSED
+        if kind == "alert":
+            self.session.execute(update(AlertRow).where(AlertRow.mention_id == int(key)).values(**values))
+        elif kind == "digest":
+            self.session.execute(update(DigestRow).where(DigestRow.id == int(key)).values(**values))
+            if parked:
+                self.session.execute(update(AlertRow).where(AlertRow.digest_id == int(key)).values(state=PARKED, parked=parked))
+        else:
+            self.session.execute(update(NoticeRow).where(NoticeRow.key == key).values(**values))
+
+    def sending(self, kind: str, key: int) -> None:
+        """A refused alert or digest is being posted again: in doubt until Slack confirms it, like a new one."""
+        table = AlertRow if kind == "alert" else DigestRow
+        where = AlertRow.mention_id == key if kind == "alert" else DigestRow.id == key
+        self.session.execute(update(table).where(where, table.state == REFUSED).values(state=SENDING))
+
+    def parked(self) -> list[Parked]:
+        """Everything Slack refused for good, for `status`."""
+        found = [
+            Parked("alert" if a.state == PARKED else "edit", f"alert for mention {a.mention_id}", a.parked or "")
+            for a in self.session.scalars(select(AlertRow).where(AlertRow.parked.is_not(None), AlertRow.digest_id.is_(None)))
+        ]
+        digests = self.session.scalars(select(DigestRow).where(DigestRow.parked.is_not(None)))
+        found += [Parked("digest", f"digest {d.id}", d.parked or "") for d in digests]
+        notices = self.session.scalars(select(NoticeRow).where(NoticeRow.parked.is_not(None)))
+        found += [Parked("notice", n.key, n.parked or "") for n in notices]
+        return found
+
+    def alerts_to_refresh(self, now: datetime) -> list[tuple[Alert, Mention]]:
+        """Sent alerts whose message is out of date (the mention closed, or someone acted on it in Slack), unless
+        an edit was refused and waits for its retry, or was refused for good."""
         rows = self.session.execute(
             select(AlertRow, MentionRow)
             .join(MentionRow, AlertRow.mention_id == MentionRow.id)
-            .where(and_(AlertRow.state == SENT, (MentionRow.status != Status.OPEN) | (AlertRow.revision > AlertRow.rendered)))
+            .where(
+                and_(AlertRow.state == SENT, (MentionRow.status != Status.OPEN) | (AlertRow.revision > AlertRow.rendered)),
+                AlertRow.parked.is_(None),
+                AlertRow.retry_at.is_(None) | (AlertRow.retry_at <= now),
+            )
             .order_by(AlertRow.id)
         )
         return [(_alert(a), _mention(m)) for a, m in rows]
 
     def alert_rendered(self, mention_id: int, revision: int, resolved: bool, now: datetime) -> None:
         """The message now shows `revision`; a closed mention's alert is done with."""
-        values: dict = {"rendered": revision, "updated_at": now}
+        values: dict = {"rendered": revision, "updated_at": now, "refusals": 0, "retry_at": None}
         if resolved:
             values["state"] = RESOLVED
         self.session.execute(update(AlertRow).where(AlertRow.mention_id == mention_id).values(**values))
@@ -415,6 +477,33 @@ class Repository:
         )
         return [_health(r) for r in rows]
 
+    # --- Slack channels -------------------------------------------------------------------------------
+
+    def channel_failed(self, channel: str, error: str, now: datetime) -> bool:
+        """Note that the channel cannot take messages; True if it worked until now."""
+        row = self.session.get(SlackChannelRow, channel)
+        if row is None:
+            row = SlackChannelRow(channel=channel, failures=0)
+            self.session.add(row)
+        first = row.failing_since is None
+        row.failing_since = row.failing_since or now
+        row.failures = (row.failures or 0) + 1
+        row.last_error = error
+        return first
+
+    def channel_works(self, channel: str) -> bool:
+        """Note that the channel takes messages; True if it was failing."""
+        row = self.session.get(SlackChannelRow, channel)
+        if row is None or row.failing_since is None:
+            return False
+        row.failing_since, row.failures, row.last_error = None, 0, None
+        return True
+
+    def failing_channels(self) -> list[tuple[str, datetime, str]]:
+        """(channel, failing since, last error) for every channel that cannot take messages."""
+        rows = self.session.scalars(select(SlackChannelRow).where(SlackChannelRow.failing_since.is_not(None)))
+        return [(r.channel, r.failing_since, r.last_error or "") for r in rows]
+
     # --- notices --------------------------------------------------------------------------------------
 
     def add_notice(self, key: str, text: str, now: datetime, thread_ts: str | None = None) -> bool:
@@ -427,9 +516,15 @@ class Repository:
             select(NoticeRow.key).where(NoticeRow.key.startswith(prefix)).order_by(NoticeRow.id.desc()).limit(1)
         )
 
-    def notices_unsent(self) -> list[Notice]:
-        rows = self.session.scalars(select(NoticeRow).where(NoticeRow.state != SENT).order_by(NoticeRow.id))
-        return [Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at, thread_ts=r.thread_ts) for r in rows]
+    def notices_unsent(self, now: datetime) -> list[Notice]:
+        """Notices to post now: new, in doubt, or refused before and due for another try."""
+        rows = self.session.scalars(
+            select(NoticeRow).where(NoticeRow.state.in_([PENDING, SENDING]) | _retry_due(NoticeRow, now)).order_by(NoticeRow.id)
+        )
+        return [
+            Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at, thread_ts=r.thread_ts, refusals=r.refusals or 0)
+            for r in rows
+        ]
 
     def notice_text(self, key: str) -> str | None:
         return self.session.scalar(select(NoticeRow.text).where(NoticeRow.key == key))
@@ -490,8 +585,9 @@ def _alert(row: AlertRow) -> Alert:
         rendered=row.rendered or 0,
         escalated_at=row.escalated_at,
         reminded_at=row.reminded_at,
+        refusals=row.refusals or 0,
     )
 
 
 def _digest(row: DigestRow) -> Digest:
-    return Digest(id=row.id, channel=row.channel, state=row.state, created_at=row.created_at, ts=row.ts)
+    return Digest(id=row.id, channel=row.channel, state=row.state, created_at=row.created_at, ts=row.ts, refusals=row.refusals or 0)

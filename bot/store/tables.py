@@ -120,6 +120,9 @@ class DigestRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refusals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # clear "no"s from Slack in a row
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not tried again before this, after a refusal
+    parked: Mapped[str | None] = mapped_column(Text)  # why it is no longer tried (refused for good)
 
 
 class AlertRow(Base):
@@ -144,6 +147,9 @@ class AlertRow(Base):
     rendered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refusals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # clear "no"s from Slack in a row
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not tried again before this, after a refusal
+    parked: Mapped[str | None] = mapped_column(Text)  # why it is no longer tried (refused for good)
 
 
 class ActionRow(Base):
@@ -175,3 +181,18 @@ class NoticeRow(Base):
     ts: Mapped[str | None] = mapped_column(String(32))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     thread_ts: Mapped[str | None] = mapped_column(String(32))
+    refusals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # clear "no"s from Slack in a row
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not tried again before this, after a refusal
+    parked: Mapped[str | None] = mapped_column(Text)  # why it is no longer tried (refused for good)
+
+
+class SlackChannelRow(Base):
+    """A channel that cannot take messages (archived, not found, the bot removed, the token revoked): since when,
+    and why. No row, or `failing_since` empty: the channel works."""
+
+    __tablename__ = "slack_channels"
+
+    channel: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

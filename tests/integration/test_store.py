@@ -29,7 +29,7 @@ def test_migrations_create_the_schema_the_models_describe(db_url: str) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
     upgrade(engine)  # twice is harmless
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0004"
     assert {"mentions", "replies", "alerts", "poll_cursors"} <= set(inspect(engine).get_table_names())
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
@@ -165,7 +165,7 @@ def test_digests_actions_and_closing_on_both_databases(store: Store) -> None:
         assert not repo.close(BIG + 1, "again", "U0OMAR"), "closed once"
         repo.record_action(BIG + 1, "U0OMAR", "close", "no reply needed: spam", T0)
     with store.unit() as repo:
-        stale = {a.mention_id: (a.revision, a.rendered, a.digest_id) for a, _ in repo.alerts_to_refresh()}
+        stale = {a.mention_id: (a.revision, a.rendered, a.digest_id) for a, _ in repo.alerts_to_refresh(T0)}
         assert stale == {BIG: (1, 0, None), BIG + 1: (1, 0, digest)}
         assert repo.actions(BIG) == [("U0JANE", "claim", "", T0)]
         assert [(m.id, m.status, m.reason, m.claimed_by) for m in repo.closed_mentions()] == [
@@ -174,7 +174,7 @@ def test_digests_actions_and_closing_on_both_databases(store: Store) -> None:
         repo.alert_rendered(BIG, 1, False, T0)
         repo.alert_rendered(BIG + 1, 1, True, T0)
     with store.unit() as repo:
-        assert repo.alerts_to_refresh() == []
+        assert repo.alerts_to_refresh(T0) == []
         assert {m.id for _, m in repo.alerted_open()} == {BIG, BIG + 2}
 
 

@@ -8,6 +8,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tests.standins.http import Reply, Request, StandIn
@@ -41,6 +42,9 @@ class FakeSlack:
         self.emails: dict[str, str] = {}  # users.lookupByEmail: e-mail → user ID
         self.usergroups: dict[str, list[str]] = {}  # group ID → members, as usergroups.users.update left them
         self.usergroup_updates: list[tuple[str, list[str], float]] = []
+        self.archived: set[str] = set()  # channel IDs: posts and edits answer is_archived
+        # A test's refusals: given a chat.postMessage or chat.update's arguments, an error code to answer with.
+        self.refuse: Callable[[dict], str | None] = lambda _args: None
         self._ts = itertools.count(1)
         self.now = time.time  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
@@ -76,6 +80,8 @@ class FakeSlack:
         channel = self._channel(str(args.get("channel", "")))
         if channel is None:
             return _error("channel_not_found")
+        if problem := ("is_archived" if channel in self.archived else self.refuse(args)):
+            return _error(problem)
         blocks = _decode(args.get("blocks")) or []
         if not args.get("text") and not blocks:
             return _error("no_text")
@@ -100,6 +106,8 @@ class FakeSlack:
         channel = str(args.get("channel", ""))
         if channel not in self.channels:
             return _error("channel_not_found")
+        if problem := ("is_archived" if channel in self.archived else self.refuse(args)):
+            return _error(problem)
         message = next((m for m in self.messages if m.channel == channel and m.ts == args.get("ts")), None)
         if message is None:
             return _error("message_not_found")
@@ -187,6 +195,10 @@ class FakeSlack:
 
     def tagged(self, tag: str) -> list[Message]:
         return [m for m in self.messages if m.metadata and (m.metadata.get("event_payload") or {}).get("tag") == tag]
+
+    def delete(self, ts: str) -> None:
+        """Someone deletes a message in Slack."""
+        self.messages = [m for m in self.messages if m.ts != ts]
 
     def alerts_for(self, mention_id: int) -> list[Message]:
         return self.tagged(f"mention:{mention_id}")
