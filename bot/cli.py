@@ -38,7 +38,7 @@ from bot.store.db import SchemaError
 
 log = logging.getLogger("bot")
 
-SHUTDOWN_GRACE = 4.0  # seconds from SIGTERM to exit, whatever X and Slack do; Docker kills 10 s after SIGTERM
+SHUTDOWN_GRACE = 3.0  # seconds a stop waits for runs under way; exit follows within 5 s of SIGTERM, Docker kills at 10
 
 
 def main(argv: Sequence[str] | None = None) -> int:
