@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -36,6 +38,8 @@ from bot.store.db import SchemaError
 
 log = logging.getLogger("bot")
 CHANNEL_UNHEALTHY_AFTER = timedelta(minutes=2)  # a Slack channel failing longer than this makes `health` fail
+
+SHUTDOWN_GRACE = 3.0  # seconds a stop waits for runs under way; exit follows within 5 s of SIGTERM, Docker kills at 10
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,10 +115,20 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
     scheduler.start()
     stop.wait()
     log.info("stopping")
-    if app.socket is not None:
-        app.socket.close()
-    scheduler.shutdown(wait=True)
-    app.store.dispose()
+    deadline = time.monotonic() + SHUTDOWN_GRACE
+    closing = None
+    if app.socket is not None:  # its close waits for button work that may be stuck on Slack: bounded like the jobs
+        closing = threading.Thread(target=app.socket.close, name="replywatch-socket-close", daemon=True)
+        closing.start()
+    scheduler.shutdown(wait=True, timeout=deadline - time.monotonic())
+    app.store.dispose()  # closes only idle connections; one an abandoned job holds goes when the process does
+    if closing is not None:
+        closing.join(max(0.0, deadline - time.monotonic()))
+        if closing.is_alive():
+            # Python would join the socket's worker threads at exit, however long their calls hang: leave now.
+            log.warning("stopping without waiting any longer for Slack button work: abandoned mid-call")
+            logging.shutdown()
+            os._exit(0)
     return 0
 
 

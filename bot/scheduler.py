@@ -5,7 +5,8 @@ Not APScheduler: its main loop compares job times with `datetime.now()`, so a wa
 `Event.wait`, which never step. Runs keep their cadence (tick k at start + k·interval, not "interval after the
 last run ended"); a run that overruns its interval skips the ticks it missed and says so in one line. A job can
 be woken early (`wake`): the sweep runs as soon as a poll has stored something, instead of up to half a second
-later.
+later. Stopping waits for the runs under way only up to a deadline: a run stuck in a call is abandoned, so a stop
+takes seconds whatever X and Slack do.
 """
 
 from __future__ import annotations
@@ -65,15 +66,24 @@ class Scheduler:
         """Run job `name` now rather than at its next tick (its cadence stays as it was)."""
         self._jobs[name].woken.set()
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop scheduling; with `wait`, let the runs under way finish (they are not interrupted)."""
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> list[str]:
+        """Stop scheduling; with `wait`, let the runs under way finish, for at most `timeout` seconds in all.
+
+        Returns the jobs still running then. They are abandoned, not interrupted: their threads are daemon threads,
+        so a run blocked in a call does not keep the process alive, and what it had not committed is redone after
+        a restart (rows it left `sending` are checked before anything is posted again).
+        """
         self._stop.set()
         for job in self._jobs.values():
             job.woken.set()
-        if wait:
-            for job in self._jobs.values():
-                if job.thread is not None:
-                    job.thread.join()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for job in self._jobs.values():
+            if wait and job.thread is not None:
+                job.thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        running = [job.name for job in self._jobs.values() if job.thread is not None and job.thread.is_alive()]
+        if wait and running:
+            log.warning("stopping without waiting any longer for %s: abandoned mid-run, redone after a restart", ", ".join(running))
+        return running
 
     def _loop(self, job: _Job) -> None:
         due = self._monotonic()

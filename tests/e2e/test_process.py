@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +34,17 @@ class Bot:
         assert self.proc is not None
         self.proc.send_signal(sig)
         return self.proc.wait(timeout=20)
+
+    def stop_timed(self, sig: int, timeout: float = 20) -> tuple[int | None, float]:
+        """Signal it; its exit code (None if still running after `timeout`) and how long it took to exit."""
+        assert self.proc is not None
+        sent = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            code: int | None = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        return code, time.monotonic() - sent
 
 
 def test_alert_update_kill_restart(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path) -> None:
@@ -136,3 +148,94 @@ def test_socket_mode_in_the_running_process(env: dict[str, str], fake_x: FakeX, 
         socket.close()
     log = bot.log_path.read_text()
     assert fake_slack.app_token not in log and "t-secret-ticket" not in log, "app token and websocket ticket redacted"
+
+
+def test_sigterm_while_x_and_slack_hang_exits_0_in_5s_and_loses_nothing(
+    env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Docker sends SIGTERM and kills 10 s later. With an alert post and a poll both hanging, the bot still exits
+    0 within 5 s; after the restart every mention is alerted exactly once, the one in flight included."""
+    bot = Bot({**env, "ALERT_AFTER": "2s", "POLL_INTERVAL": "1s", "HTTP_TIMEOUT": "10s"}, tmp_path / "bot.log")
+    acme, bob, carol = fake_x.user("acme"), fake_x.add_user("bob"), fake_x.add_user("carol")
+    fake_x.limit = 100_000
+    release = threading.Event()
+
+    def posted_but_unanswered(request: object) -> str | None:
+        # Slack posts the alert, then its answer never comes: the worst case for "exactly once".
+        if "chat.postMessage" in request.path and not release.is_set():  # type: ignore[attr-defined]
+            release.wait(60)
+            return "drop"
+        return None
+
+    bot.start()
+    try:
+        first = fake_x.post(bob, "@acme hello?")
+        assert wait_for(lambda: fake_slack.alerts_for(first), timeout=20), bot.log_path.read_text()[-3000:]
+
+        fake_slack.http.after = posted_but_unanswered
+        fake_slack.http.fail("chat.update", delay=60, times=100)
+        in_flight = fake_x.post(carol, "@acme still waiting")
+        assert wait_for(lambda: fake_slack.alerts_for(in_flight), timeout=15), bot.log_path.read_text()[-3000:]
+        polls = len(fake_x.http.calls("/mentions"))
+        fake_x.http.fail("/mentions", delay=60, times=100)
+        fake_x.http.fail("/tweets", delay=60, times=100)
+        assert wait_for(lambda: len(fake_x.http.calls("/mentions")) > polls, timeout=5), "a poll is hanging"
+        during = fake_x.post(bob, "@acme and another thing")
+        fake_x.post(acme, "@bob hi!", reply_to=first)  # its "answered" edit waits for the restart too
+
+        code, took = bot.stop_timed(signal.SIGTERM)
+        assert code == 0 and took <= 5, f"exit {code} after {took:.1f}s\n{bot.log_path.read_text()[-3000:]}"
+
+        release.set()
+        fake_slack.http.after = None
+        fake_slack.http.faults.clear()
+        fake_x.http.faults.clear()
+        bot.start()
+        assert wait_for(lambda: fake_slack.alerts_for(during), timeout=20), bot.log_path.read_text()[-3000:]
+        [alert] = fake_slack.alerts_for(first)
+        assert wait_for(lambda: alert.edits, timeout=10), bot.log_path.read_text()[-3000:]
+        polls = len(fake_x.http.calls("/mentions"))
+        assert wait_for(lambda: len(fake_x.http.calls("/mentions")) >= polls + 2, timeout=10), "two more polls and sweeps"
+        assert sorted(fake_slack.alerted()) == sorted([first, in_flight, during]), "each alerted exactly once"
+        assert bot.stop(signal.SIGTERM) == 0
+    finally:
+        release.set()
+        if bot.proc and bot.proc.poll() is None:
+            bot.proc.kill()
+    assert "Traceback" not in bot.log_path.read_text()
+
+
+def test_sigterm_while_a_button_click_waits_on_slack_exits_0_in_5s(
+    env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Socket Mode: "No reply needed" was clicked and its form (views.open) hangs; SIGTERM still ends it in 5 s."""
+    from tests.standins.socket_mode import SocketModeStandIn
+
+    socket = SocketModeStandIn()
+    fake_slack.socket_url = socket.url
+    bot = Bot({**env, "ALERT_AFTER": "2s", "POLL_INTERVAL": "1s", "HTTP_TIMEOUT": "10s", "SLACK_APP_TOKEN": fake_slack.app_token},
+              tmp_path / "bot.log")
+    bob = fake_x.add_user("bob")
+    bot.start()
+    try:
+        assert socket.wait_connected(timeout=20), bot.log_path.read_text()[-3000:]
+        mention = fake_x.post(bob, "@acme hello?")
+        assert wait_for(lambda: fake_slack.alerts_for(mention), timeout=15), bot.log_path.read_text()[-3000:]
+        [alert] = fake_slack.alerts_for(mention)
+        [close] = [e for b in alert.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "close"]
+        fake_slack.http.fail("views.open", delay=60)
+        envelope = socket.send("interactive", {
+            "type": "block_actions", "user": {"id": "U0JANE"}, "channel": {"id": alert.channel},
+            "container": {"type": "message", "message_ts": alert.ts}, "trigger_id": "1.2.3",
+            "actions": [{"action_id": "close", "block_id": f"mention:{mention}", "type": "button", "value": close["value"]}],
+        })
+        assert socket.ack(envelope) is not None
+        assert wait_for(lambda: fake_slack.http.calls("views.open"), timeout=5), "the form is hanging"
+
+        code, took = bot.stop_timed(signal.SIGTERM)
+        assert code == 0 and took <= 5, f"exit {code} after {took:.1f}s\n{bot.log_path.read_text()[-3000:]}"
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.proc.kill()
+        socket.close()
+    assert "Traceback" not in bot.log_path.read_text()

@@ -85,3 +85,33 @@ def test_an_unexpected_error_is_one_line_and_the_job_survives(caplog: pytest.Log
     guarded("sweep", broken)()
     [record] = caplog.records
     assert record.getMessage() == "sweep failed unexpectedly: RuntimeError: boom\\nsecond line"
+
+
+def test_shutdown_waits_for_a_run_up_to_its_timeout_then_abandons_it(caplog: pytest.LogCaptureFixture) -> None:
+    """A run stuck in a call does not hold the stop: after `timeout` it is left behind, named, on a daemon thread."""
+    hung, release, idle_runs = threading.Event(), threading.Event(), []
+
+    def stuck() -> None:
+        hung.set()
+        release.wait(60)
+
+    caplog.set_level(logging.WARNING)
+    scheduler = build_scheduler([("poll", stuck, timedelta(seconds=1)), ("sweep", lambda: idle_runs.append(1), timedelta(seconds=1))])
+    scheduler.start()
+    try:
+        assert hung.wait(5) and wait_for(lambda: idle_runs, timeout=5)
+        started = time.monotonic()
+        assert scheduler.shutdown(wait=True, timeout=0.5) == ["poll"], "the idle job stopped, the stuck one is abandoned"
+        assert 0.4 <= time.monotonic() - started < 2
+        assert [t.daemon for t in threading.enumerate() if t.name == "replywatch-poll"] == [True], "it cannot keep the process alive"
+        assert "abandoned" in caplog.text and "poll" in caplog.text
+    finally:
+        release.set()
+
+
+def test_shutdown_between_runs_is_immediate() -> None:
+    scheduler = build_scheduler([("poll", lambda: None, timedelta(seconds=30))])
+    scheduler.start()
+    started = time.monotonic()
+    assert scheduler.shutdown(wait=True, timeout=4) == []
+    assert time.monotonic() - started < 1, "a job waiting for its next tick stops at once"
