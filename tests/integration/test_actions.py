@@ -386,6 +386,34 @@ def test_through_socket_mode_every_envelope_is_acknowledged_within_3_seconds(wor
         socket.close()
 
 
+def test_replywatch_run_takes_the_workspace_and_app_from_auth_test_and_the_channels_from_the_settings(
+    env, fake_slack, monkeypatch  # noqa: ANN001
+) -> None:
+    from bot.app import build_app
+    from bot.config import load_settings
+
+    for key, value in {**env, "SLACK_APP_TOKEN": fake_slack.app_token, "ALLOW_QUEUE_IN": "C0TEAM"}.items():
+        monkeypatch.setenv(key, value)
+    socket = SocketModeStandIn()
+    fake_slack.socket_url = socket.url
+    app = build_app(load_settings())
+    try:
+        app.socket.connect()
+        assert socket.wait_connected()
+
+        def answer(payload: dict) -> str:
+            return socket.ack(socket.send("slash_commands", payload))[0]["text"]
+
+        assert answer(slash()) == answer(slash(channel="C0TEAM")) == ":white_check_mark: Nothing is waiting for a reply."
+        assert "shows the queue only in <#C0ALERTS>, <#C0TEAM>" in answer(slash(channel="C0RANDOM"))
+        assert "only to members of the workspace" in answer(slash(team="T0PARTNER"))
+        assert "named another Slack app" in answer(slash(app="A0OTHER"))
+    finally:
+        app.socket.close()
+        socket.close()
+        app.store.dispose()
+
+
 def _claimed(loop: Loop, mention: int) -> str | None:
     with loop.store.unit() as repo:
         return repo.mention(mention).claimed_by
