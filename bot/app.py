@@ -14,7 +14,7 @@ from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.model import Account
 from bot.schedule import Schedule
 from bot.scheduler import Jobs
-from bot.services.actions import ActionService
+from bot.services.actions import Access, ActionService
 from bot.services.deleted import DeletionCheck
 from bot.services.followups import FollowUpService
 from bot.services.health import HealthService
@@ -82,6 +82,9 @@ class Identity:
     slack_user: str
     channel: str
     responders: list[Account] = field(default_factory=list)
+    slack_team_id: str = ""  # auth.test: the workspace …
+    slack_enterprise_id: str = ""  # … its Enterprise organization, if it is in one …
+    slack_app_id: str = ""  # … and the app, when auth.test names it
 
 
 def verify(settings: Settings, x: XClient, slack: SlackClient) -> Identity:
@@ -103,7 +106,12 @@ def verify(settings: Settings, x: XClient, slack: SlackClient) -> Identity:
     except ServiceError as exc:
         raise StartupError(f"cannot reach X at X_API_BASE_URL: {exc.message}") from None
     responders = [_responder(handle, x) for handle in settings.responders]
-    return Identity(account, str(who.get("team", "")), str(who.get("user", "")), channel, responders)
+    return Identity(
+        account, str(who.get("team", "")), str(who.get("user", "")), channel, responders,
+        slack_team_id=str(who.get("team_id") or ""),
+        slack_enterprise_id=str(who.get("enterprise_id") or ""),
+        slack_app_id=str(who.get("app_id") or ""),
+    )
 
 
 def _responder(handle: str, x: XClient) -> Account:
@@ -165,6 +173,18 @@ def sweep_config(settings: Settings, identity: Identity | None = None, schedule:
         display_tz=display,
         schedule=schedule,
         vip_ignores_hours=settings.vip_ignores_hours,
+    )
+
+
+def action_access(settings: Settings, identity: Identity) -> Access:
+    """Who may use the buttons and `/replywatch`: the workspace and app auth.test named, in the alert channel (and
+    for the queue, the channels of ALLOW_QUEUE_IN)."""
+    return Access(
+        alert_channels=frozenset({identity.channel}),
+        teams=frozenset(t for t in (identity.slack_team_id, identity.slack_enterprise_id) if t),
+        app=identity.slack_app_id or None,
+        queue_channels=settings.queue_channels,
+        queue_for_external=settings.queue_for_external,
     )
 
 
@@ -243,7 +263,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     )
     config = sweep_config(settings, identity, schedule)
     deletions = DeletionCheck(x if settings.check_deleted else None, store, identity.account)
-    actions = ActionService(store, slack, clock, identity.channel, config.display_tz)
+    actions = ActionService(store, slack, clock, identity.channel, config.display_tz, action_access(settings, identity))
     socket = build_socket(settings, actions.handle)
     if socket is not None:
         check_socket(socket)

@@ -55,6 +55,7 @@ def _split(value: object) -> object:
 
 CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split)]
 _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
 SECRET_FIELDS = (
     "x_bearer_token",
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     slack_channel: str
     slack_api_base_url: str = "https://slack.com/api/"
     slack_app_token: SecretStr | None = None
+    allow_queue_in: CommaList = ()
 
     alert_after: Duration = timedelta(minutes=30)
     poll_interval: Duration = timedelta(seconds=60)
@@ -206,6 +208,14 @@ class Settings(BaseSettings):
             raise ValueError("a channel ID such as C0123ABCD or a #channel-name")
         return value
 
+    @field_validator("allow_queue_in")
+    @classmethod
+    def _queue_places(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for place in value:
+            if place.lower() != "external" and not _CHANNEL_ID.fullmatch(place):
+                raise ValueError(f"comma-separated channel IDs (C…, G…, D…) and optionally external; got {place[:40]!r}")
+        return tuple("external" if p.lower() == "external" else p for p in value)
+
     @field_validator("x_api_base_url", "slack_api_base_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -251,6 +261,16 @@ class Settings(BaseSettings):
             return Path(self.replywatch_config)
         default = Path(DEFAULT_CONFIG)
         return default if default.is_file() else None
+
+    @property
+    def queue_channels(self) -> frozenset[str]:
+        """The channels of ALLOW_QUEUE_IN, where `/replywatch` answers besides the alert channel."""
+        return frozenset(p for p in self.allow_queue_in if p != "external")
+
+    @property
+    def queue_for_external(self) -> bool:
+        """ALLOW_QUEUE_IN has `external`: people of another organization in those channels may see the queue."""
+        return "external" in self.allow_queue_in
 
     @property
     def user_context(self) -> bool:

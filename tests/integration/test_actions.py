@@ -5,13 +5,15 @@ websocket stand-in of Socket Mode itself."""
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.model import Status
-from bot.services.actions import ActionService, Answer
+from bot.services.actions import Access, ActionService, Answer
 from bot.slack.socket import SocketListener
 from tests.conftest import Loop, make_loop
 from tests.standins.http import wait_for
@@ -20,12 +22,13 @@ from tests.standins.socket_mode import SocketModeStandIn
 SEC, MIN = timedelta(seconds=1), timedelta(minutes=1)
 JANE, OMAR = "U0JANE", "U0OMAR"
 BERLIN = ZoneInfo("Europe/Berlin")
+ACME = Access(alert_channels=frozenset({"C0ALERTS"}), teams=frozenset({"T0ACME"}), app="A0APP")  # what auth.test says
 
 
 @pytest.fixture
 def worked(fake_x, fake_slack, sqlite_store) -> tuple[Loop, ActionService]:  # noqa: ANN001
     loop = make_loop(fake_x, fake_slack, sqlite_store, buttons=True, display_tz=BERLIN, escalate_after=None)
-    return loop, ActionService(loop.store, loop.sweep.slack, loop.clock, "C0ALERTS", BERLIN)
+    return loop, ActionService(loop.store, loop.sweep.slack, loop.clock, "C0ALERTS", BERLIN, ACME)
 
 
 def alerted(loop: Loop, text: str = "@acme where is my refund?") -> tuple[int, object]:
@@ -37,8 +40,12 @@ def alerted(loop: Loop, text: str = "@acme where is my refund?") -> tuple[int, o
     return mention, alert
 
 
-def click(alert, action_id: str, user: str = JANE, option: str | None = None) -> dict:  # noqa: ANN001
-    """A block_actions payload as Slack sends it for a click on the alert message."""
+def click(  # noqa: ANN001
+    alert, action_id: str, user: str = JANE, option: str | None = None, *,
+    team: str = "T0ACME", user_team: str | None = None, app: str = "A0APP", channel: str | None = None,
+) -> dict:
+    """A block_actions payload as Slack sends it for a click on the alert message (by default in its channel, by
+    someone of the workspace)."""
     [buttons] = [b for b in alert.blocks if b["type"] == "actions"]
     element = next(e for e in buttons["elements"] if e["action_id"] == action_id)
     action = {"action_id": action_id, "block_id": buttons["block_id"], "type": element["type"], "action_ts": "1764061200.000100"}
@@ -47,29 +54,33 @@ def click(alert, action_id: str, user: str = JANE, option: str | None = None) ->
     else:
         action["value"] = element.get("value")
         action["text"] = element["text"]
+    channel = channel or alert.channel
     return {
         "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0ACME"},
-        "api_app_id": "A0APP",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": user_team or team},
+        "api_app_id": app,
         "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": alert.ts, "channel_id": alert.channel, "is_ephemeral": False},
+        "container": {"type": "message", "message_ts": alert.ts, "channel_id": channel, "is_ephemeral": False},
         "trigger_id": "1234.5678.abcdef",
-        "team": {"id": "T0ACME", "domain": "acme"},
-        "channel": {"id": alert.channel, "name": "alerts"},
+        "team": {"id": team, "domain": "acme"},
+        "channel": {"id": channel, "name": "alerts"},
         "message": {"type": "message", "ts": alert.ts, "text": alert.text, "blocks": alert.blocks},
         "response_url": "https://hooks.slack.com/actions/T0ACME/1/abc",
         "actions": [action],
     }
 
 
-def submission(view: dict, reason: str | None, note: str | None, user: str = JANE) -> dict:
+def submission(
+    view: dict, reason: str | None, note: str | None, user: str = JANE, *,
+    team: str = "T0ACME", user_team: str | None = None, app: str = "A0APP",
+) -> dict:
     """The view_submission payload for the close form."""
     selected = {"text": {"type": "plain_text", "text": reason or ""}, "value": reason} if reason else None
     return {
         "type": "view_submission",
-        "team": {"id": "T0ACME", "domain": "acme"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0ACME"},
-        "api_app_id": "A0APP",
+        "team": {"id": team, "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "team_id": user_team or team},
+        "api_app_id": app,
         "trigger_id": "2345.6789.bcdef",
         "view": {
             "id": "V0001",
@@ -86,11 +97,12 @@ def submission(view: dict, reason: str | None, note: str | None, user: str = JAN
     }
 
 
-def slash(user: str = JANE) -> dict:
+def slash(user: str = JANE, *, channel: str = "C0ALERTS", team: str = "T0ACME", app: str = "A0APP") -> dict:
     return {
-        "token": "legacy-verification-token", "team_id": "T0ACME", "team_domain": "acme", "channel_id": "C0ALERTS",
+        "token": "legacy-verification-token", "team_id": team, "team_domain": "acme", "channel_id": channel,
         "channel_name": "alerts", "user_id": user, "user_name": user.lower(), "command": "/replywatch", "text": "",
-        "api_app_id": "A0APP", "response_url": "https://hooks.slack.com/commands/T0ACME/1/abc", "trigger_id": "3456.7890.cdef",
+        "api_app_id": app, "is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/T0ACME/1/abc",
+        "trigger_id": "3456.7890.cdef",
     }
 
 
@@ -197,6 +209,119 @@ def test_slash_command_lists_the_open_queue_oldest_first_for_the_asker_only(work
     assert "order 555" not in shown and "protected account" in shown
 
 
+def _unknown_item(payload: dict) -> dict:
+    payload["actions"][0]["value"] = "4242"  # no such mention
+    return payload
+
+
+REFUSED_CLICKS = {
+    "another team": (lambda a: click(a, "claim", team="T0OTHER"), "C0ALERTS", "Only members of the workspace"),
+    "another app": (lambda a: click(a, "claim", app="A0OTHER"), "C0ALERTS", "named another Slack app"),
+    "another channel": (lambda a: click(a, "claim", channel="C0RANDOM"), "C0RANDOM", "only on its alerts in <#C0ALERTS>"),
+    "an unknown item": (lambda a: _unknown_item(click(a, "claim")), "C0ALERTS", "no alert for that mention in this channel"),
+    "an external user": (
+        lambda a: click(a, "snooze", option="tomorrow", user_team="T0PARTNER\nINFO forged"), "C0ALERTS", "Only members of the workspace",
+    ),
+    "a close click from outside": (lambda a: click(a, "close", team="T0OTHER"), "C0ALERTS", "Only members of the workspace"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_CLICKS.values(), ids=REFUSED_CLICKS.keys())
+def test_a_click_from_outside_is_refused_to_the_clicker_only_logged_once_and_changes_nothing(worked, case, caplog) -> None:  # noqa: ANN001
+    loop, actions = worked
+    loop.slack.channels["C0RANDOM"] = "random"  # the bot is in another channel too
+    mention, alert = alerted(loop)
+    make, where, says = case
+    with caplog.at_level(logging.INFO, logger="bot.services.actions"):
+        assert run(actions.handle("interactive", make(alert))) is None
+    [told] = loop.slack.ephemeral
+    assert (told["channel"], told["user"]) == (where, JANE) and says in told["text"]
+    assert loop.slack.views == [], "no close form"
+    with loop.store.unit() as repo:
+        m = repo.mention(mention)
+        assert (m.status, m.claimed_by, m.snoozed_until, repo.actions(mention)) == (Status.OPEN, None, None, [])
+    [line] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert "\n" not in line and "legacy-verification-token" not in line and "hooks.slack.com" not in line
+    loop.tick(SEC)
+    assert "claimed by" not in str(alert.blocks) and "snoozed" not in str(alert.blocks)
+
+
+def _never_alerted(loop: Loop) -> dict:
+    """A close form for a mention that was never alerted (not due yet): what a forged private_metadata can name."""
+    fresh = loop.post(loop.x.add_user("carol"), "@acme just now")
+    loop.tick(MIN)
+    assert loop.slack.alerts_for(fresh) == [], "stored, not due yet"
+    return {"callback_id": "close_reason", "private_metadata": json.dumps({"mention": str(fresh), "channel": "C0ALERTS"})}
+
+
+REFUSED_FORMS = {
+    "a mention never alerted": (_never_alerted, {}, "no alert for that mention in this channel"),
+    "another channel": (lambda _: None, {"channel": "C0RANDOM"}, "only on its alerts in <#C0ALERTS>"),
+    "another team": (lambda _: None, {"team": "T0OTHER"}, "Only members of the workspace"),
+    "another app": (lambda _: None, {"app": "A0OTHER"}, "named another Slack app"),
+    "an external user": (lambda _: None, {"user_team": "T0PARTNER"}, "Only members of the workspace"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_FORMS.values(), ids=REFUSED_FORMS.keys())
+def test_a_close_form_from_outside_or_for_a_mention_not_alerted_there_is_refused_in_the_form(worked, case) -> None:  # noqa: ANN001
+    loop, actions = worked
+    mention, alert = alerted(loop)
+    run(actions.handle("interactive", click(alert, "close")))
+    view = loop.slack.views[0]["view"]
+    forge, change, says = case
+    forged = forge(loop)
+    if forged is not None:
+        view = forged
+    elif "channel" in change:
+        view = {**view, "private_metadata": json.dumps({"mention": str(mention), "channel": change.pop("channel")})}
+    answer = actions.handle("interactive", submission(view, "spam", None, **change))
+    assert answer.later is None
+    assert answer.ack["response_action"] == "errors" and says in answer.ack["errors"]["reason"]
+    with loop.store.unit() as repo:
+        assert all(m.status is Status.OPEN for m, _ in repo.open_mentions())
+        assert len(repo.open_mentions()) == (2 if forged else 1)
+        assert repo.actions(mention) == []
+
+
+REFUSED_QUEUES = {
+    "another channel": (slash(channel="C0RANDOM"), "shows the queue only in <#C0ALERTS>"),
+    "a direct message": (slash(channel="D0JANE"), "shows the queue only in <#C0ALERTS>"),
+    "an external user in the shared alert channel": (slash(team="T0PARTNER"), "only to members of the workspace"),
+    "another app": (slash(app="A0OTHER"), "named another Slack app"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_QUEUES.values(), ids=REFUSED_QUEUES.keys())
+def test_the_queue_is_never_shown_outside_the_alert_channel_or_to_other_organizations(worked, case) -> None:  # noqa: ANN001
+    loop, actions = worked
+    mention, _ = alerted(loop, "@acme order 555 never came")
+    payload, says = case
+    answer = actions.handle("slash_commands", payload)
+    assert answer.later is None
+    assert answer.ack["response_type"] == "ephemeral" and says in answer.ack["text"]
+    shown = json.dumps(answer.ack)
+    assert "order 555" not in shown and str(mention) not in shown and "open mention" not in shown
+
+
+def test_allow_queue_in_adds_channels_and_lets_other_organizations_in_only_with_external(worked) -> None:  # noqa: ANN001
+    loop, _ = worked
+    mention, _ = alerted(loop)
+
+    def queue(access: Access, payload: dict) -> str:
+        actions = ActionService(loop.store, loop.sweep.slack, loop.clock, "C0ALERTS", BERLIN, access)
+        return json.dumps(actions.handle("slash_commands", payload).ack)
+
+    team = replace(ACME, queue_channels=frozenset({"C0TEAM"}))
+    assert f"/status/{mention}" in queue(team, slash(channel="C0TEAM"))
+    assert f"/status/{mention}" in queue(team, slash(channel="C0ALERTS"))
+    assert "only to members of the workspace" in queue(team, slash(channel="C0TEAM", team="T0PARTNER"))
+    assert "shows the queue only in <#C0ALERTS>, <#C0TEAM>" in queue(team, slash(channel="C0RANDOM"))
+    shared = replace(team, queue_for_external=True)
+    assert f"/status/{mention}" in queue(shared, slash(channel="C0TEAM", team="T0PARTNER"))
+    assert "shows the queue only in" in queue(shared, slash(channel="C0RANDOM", team="T0PARTNER")), "still only there"
+
+
 @pytest.mark.parametrize(
     "payload",
     [
@@ -259,6 +384,34 @@ def test_through_socket_mode_every_envelope_is_acknowledged_within_3_seconds(wor
     finally:
         listener.close()
         socket.close()
+
+
+def test_replywatch_run_takes_the_workspace_and_app_from_auth_test_and_the_channels_from_the_settings(
+    env, fake_slack, monkeypatch  # noqa: ANN001
+) -> None:
+    from bot.app import build_app
+    from bot.config import load_settings
+
+    for key, value in {**env, "SLACK_APP_TOKEN": fake_slack.app_token, "ALLOW_QUEUE_IN": "C0TEAM"}.items():
+        monkeypatch.setenv(key, value)
+    socket = SocketModeStandIn()
+    fake_slack.socket_url = socket.url
+    app = build_app(load_settings())
+    try:
+        app.socket.connect()
+        assert socket.wait_connected()
+
+        def answer(payload: dict) -> str:
+            return socket.ack(socket.send("slash_commands", payload))[0]["text"]
+
+        assert answer(slash()) == answer(slash(channel="C0TEAM")) == ":white_check_mark: Nothing is waiting for a reply."
+        assert "shows the queue only in <#C0ALERTS>, <#C0TEAM>" in answer(slash(channel="C0RANDOM"))
+        assert "only to members of the workspace" in answer(slash(team="T0PARTNER"))
+        assert "named another Slack app" in answer(slash(app="A0OTHER"))
+    finally:
+        app.socket.close()
+        socket.close()
+        app.store.dispose()
 
 
 def _claimed(loop: Loop, mention: int) -> str | None:

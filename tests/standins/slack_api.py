@@ -74,7 +74,11 @@ class FakeSlack:
         return next((cid for cid, cname in self.channels.items() if cname == bare), None)
 
     def _auth_test(self, _args: dict) -> Reply:
-        return _ok(url="https://acme.slack.com/", team="Acme", user="replywatch", team_id="T0ACME", user_id="U0BOT", bot_id="B0BOT")
+        """As for a bot token: no enterprise_id outside an Enterprise organization; app_id as Slack's SDKs type it."""
+        return _ok(
+            url="https://acme.slack.com/", team="Acme", user="replywatch", team_id="T0ACME", user_id="U0BOT",
+            bot_id="B0BOT", app_id="A0APP", is_enterprise_install=False,
+        )
 
     def _chat_postMessage(self, args: dict) -> Reply:  # noqa: N802
         channel = self._channel(str(args.get("channel", "")))

@@ -20,7 +20,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch: 
 
     for key in list(os.environ):
         if key.startswith(("X_", "SLACK_")) or key in {
-            "ALERT_AFTER", "POLL_INTERVAL", "DATABASE_URL", "HTTP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT",
+            "ALERT_AFTER", "POLL_INTERVAL", "DATABASE_URL", "HTTP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT", "ALLOW_QUEUE_IN",
         }:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
@@ -80,6 +80,7 @@ def test_dotenv_in_working_folder_is_read(clean_env: pytest.MonkeyPatch, tmp_pat
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be one of 'text' or 'json'"),
         ("X_BEARER_TOKEN", None, "X credentials are required: set X_BEARER_TOKEN, or X_API_KEY"),
         ("X_API_KEY", "key-only-secret", "missing X_API_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET"),
+        ("ALLOW_QUEUE_IN", "C0TEAM,#general", "ALLOW_QUEUE_IN must be comma-separated channel IDs (C…, G…, D…) and optionally external"),
     ],
 )
 def test_bad_settings_name_the_variable(clean_env: pytest.MonkeyPatch, name: str, value: str | None, message: str) -> None:
@@ -107,3 +108,11 @@ def test_user_context_is_preferred_when_complete(clean_env: pytest.MonkeyPatch) 
 def test_database_password_counts_as_a_secret(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("DATABASE_URL", "postgresql+psycopg://bot:pa55word@db:5432/replywatch")
     assert "pa55word" in load_settings().secrets()
+
+
+def test_the_queue_is_shown_in_the_alert_channel_only_unless_allow_queue_in_says_more(clean_env: pytest.MonkeyPatch) -> None:
+    default = load_settings()
+    assert (default.queue_channels, default.queue_for_external) == (frozenset(), False)
+    clean_env.setenv("ALLOW_QUEUE_IN", " C0TEAM, D0JANE ,External")
+    s = load_settings()
+    assert (s.queue_channels, s.queue_for_external) == (frozenset({"C0TEAM", "D0JANE"}), True)
