@@ -161,7 +161,7 @@ def refusal(request: Request, access: Access, item: tuple[Status | None, str | N
     if request.channel not in access.alert_channels:
         return Refusal.NOT_ALERT_CHANNEL
     status, alerted_in = item
-    if status is None or (status is Status.OPEN and alerted_in != request.channel):
+    if status is None or alerted_in != request.channel:
         return Refusal.NO_ALERT_HERE
     return None  # an item already closed says so, and changes nothing
 
@@ -214,10 +214,8 @@ class ActionService:
             return None, None
         with self.store.read() as repo:
             mention = repo.mention(request.mention)
-            if mention is None or mention.status is not Status.OPEN:
-                return (mention.status if mention else None), None
-            alert = next((a for m, a in repo.open_mentions() if m.id == request.mention), None)
-        return Status.OPEN, alert.channel if alert else None
+            alert = repo.alert(request.mention) if mention is not None else None
+        return (mention.status if mention else None), (alert.channel if alert is not None and alert.ts else None)
 
     def _refuse(self, request: Request, why: Refusal) -> Answer:
         log.warning(

@@ -255,6 +255,11 @@ class Repository:
             update(AlertRow).where(AlertRow.mention_id == mention_id).values(state=RESOLVED, updated_at=now)
         )
 
+    def alert(self, mention_id: int) -> Alert | None:
+        """The alert about a mention, if it has one (its own message, or its line in a digest)."""
+        row = self.session.scalar(select(AlertRow).where(AlertRow.mention_id == mention_id))
+        return _alert(row) if row is not None else None
+
     def alerts_in_doubt(self) -> list[Alert]:
         """Alerts whose post may or may not have reached Slack (the process stopped or the call failed)."""
         rows = self.session.scalars(select(AlertRow).where(AlertRow.state == SENDING, AlertRow.digest_id.is_(None)))
