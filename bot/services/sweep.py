@@ -299,9 +299,7 @@ class SweepService:
     def _refused(self, item: _Outgoing, exc: Rejected, now: datetime) -> None:
         """Slack said no to this message: try again later on its own (its fallback form), or park it for good."""
         refusals = item.refusals + 1
-        reason = f"Slack refused it {refusals} time(s): {exc.message}"
-        parked = reason if refusals >= MAX_REFUSALS else None
-        retry_at = None if parked else now + REFUSAL_BACKOFF * 2 ** (refusals - 1)
+        retry_at, parked = _next_try(refusals, now, f"Slack refused it {refusals} time(s): {exc.message}")
         kind = "alert" if item.kind == "mention" else item.kind
         with self.store.unit() as repo:
             repo.refused(kind, item.key, refusals, retry_at, parked)
@@ -435,12 +433,17 @@ class SweepService:
         gone = exc.message.endswith(GONE)
         with self.store.unit() as repo:
             for alert, _ in members:
-                refusals = alert.refusals + 1
-                parked = None
-                if gone:
-                    parked = "the alert message was deleted in Slack; it is no longer edited"
-                elif refusals >= MAX_REFUSALS:
-                    parked = f"Slack refused its edit {refusals} time(s): {exc.message}"
-                retry_at = None if parked else now + REFUSAL_BACKOFF * 2 ** (refusals - 1)
+                refusals = MAX_REFUSALS if gone else alert.refusals + 1
+                why = "the alert message was deleted in Slack; it is no longer edited" if gone else (
+                    f"Slack refused its edit {refusals} time(s): {exc.message}"
+                )
+                retry_at, parked = _next_try(refusals, now, why)
                 repo.refused("edit", str(alert.mention_id), refusals, retry_at, parked)
         log.warning("Slack refused to update %s (%s)%s", what, exc.message, "; not edited again" if gone else "")
+
+
+def _next_try(refusals: int, now: datetime, why: str) -> tuple[datetime | None, str | None]:
+    """After `refusals` in a row: when to try again (10 s, 20 s …), or, from MAX_REFUSALS on, why not any more."""
+    if refusals >= MAX_REFUSALS:
+        return None, why
+    return now + REFUSAL_BACKOFF * 2 ** (refusals - 1), None
