@@ -2,7 +2,8 @@
 
 Text from X arrives unescaped (the adapter undid X's HTML escaping). Here it is escaped for Slack exactly
 once: `&`, `<`, `>` become `&amp;`, `&lt;`, `&gt;`, so nobody on X can write `<!channel>`, `<@U…>` or
-`<https://evil|https://good>` into our channel. Control characters are dropped; lengths stay inside Block Kit's
+`<https://evil|https://good>` into our channel. Control characters and every bidirectional control are dropped
+(they would let a post reorder the text around it); lengths stay inside Block Kit's
 limits. Everything that goes into a message passes through `_safe`.
 """
 
@@ -17,7 +18,8 @@ from bot.model import SLACK_GROUP_ID, SLACK_USER_ID, FollowUp, Mention, SlackMes
 SECTION_LIMIT = 3000
 TEXT_LIMIT = 2500  # the quoted post, leaving room for the header lines
 NAME_LIMIT = 100
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # Arabic letter mark, LRM/RLM, embeddings, overrides, isolates
+_CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d{_BIDI}]")
 _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
 PROTECTED = "protected account — open on X to read it"
 SNOOZES = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "until tomorrow 09:00"}
