@@ -51,6 +51,24 @@ def test_long_text_is_cut_inside_block_kit_limits_without_splitting_an_entity() 
     assert section.rstrip().endswith("…")
 
 
+def test_a_long_post_of_many_short_lines_stays_inside_the_section_limit_once_quoted() -> None:
+    msg = alert_message(mention("ok\n" * 2000), T0 + timedelta(hours=1))  # 6,000 characters, 2,000 quoted lines
+    section = msg.blocks[0]["text"]["text"]
+    assert len(section) <= 3000, "Slack refuses a longer section, and would refuse every retry"
+    assert section.split("\n")[1:4] == ["&gt; ok", "&gt; ok", "&gt; ok"], "the post is still shown quoted"
+    assert section.endswith("…"), "and visibly cut"
+
+
+def test_a_long_notice_is_cut_without_splitting_an_entity_or_a_link() -> None:
+    link = "<https://x.com/bob/status/5|@bob>"
+    msg = notice_message("a" + "&amp;" * 599 + link + " and more")
+    section = msg.blocks[0]["text"]["text"]
+    assert len(section) <= 3000
+    assert re.search(r"&(?!amp;|lt;|gt;)", section) is None, "no half entity"
+    assert "<" not in section.replace(link, ""), "no half link"
+    assert section.endswith("…")
+
+
 BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
