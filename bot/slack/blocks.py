@@ -2,8 +2,12 @@
 
 Text from X arrives unescaped (the adapter undid X's HTML escaping). Here it is escaped for Slack exactly
 once: `&`, `<`, `>` become `&amp;`, `&lt;`, `&gt;`, so nobody on X can write `<!channel>`, `<@U…>` or
-`<https://evil|https://good>` into our channel. Control characters are dropped; lengths stay inside Block Kit's
-limits. Everything that goes into a message passes through `_safe`.
+`<https://evil|https://good>` into our channel. Control characters and every bidirectional control are dropped
+(they would let a post reorder the text around it). Everything from X passes through `_safe` or `_quote`.
+
+Lengths stay inside Block Kit's limits by construction: every block is made by `_section`, `_context` or
+`_button` and every message by `_message`, which cut the finished text with `cut` (after quoting and escaping,
+never inside an entity or a link we built). Slack refuses an over-long message, and would refuse every retry.
 """
 
 from __future__ import annotations
@@ -14,16 +18,22 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.model import SLACK_GROUP_ID, SLACK_USER_ID, FollowUp, Mention, SlackMessage, Status
 
-SECTION_LIMIT = 3000
-TEXT_LIMIT = 2500  # the quoted post, leaving room for the header lines
+# Block Kit's limits (PLATFORM.md, Slack section; Slack's reference gives button text 75, not 150).
+SECTION_LIMIT = 3000  # a section's text, and any mrkdwn text object
+BUTTON_LIMIT = 75  # a button's or an option's text
+BLOCK_LIMIT = 50  # blocks a message
+FALLBACK_LIMIT = 40_000  # the top-level `text`
 NAME_LIMIT = 100
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # Arabic letter mark, LRM/RLM, embeddings, overrides, isolates
+_CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d{_BIDI}]")
 _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
 PROTECTED = "protected account — open on X to read it"
 SNOOZES = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "until tomorrow 09:00"}
 CLOSE_REASONS = {"spam": "spam", "elsewhere": "handled elsewhere", "not_for_us": "not for us", "other": "other"}
 DIGEST_LINES_PER_SECTION = 8  # a line is at most ~300 characters; a section holds 3,000
 DIGEST_SECTIONS = 45  # Block Kit allows 50 blocks a message
+QUEUE_LINES_PER_SECTION = 10
+QUEUE_MOST = (BLOCK_LIMIT - 1) * QUEUE_LINES_PER_SECTION - 1  # the head, and the "and N more" line, still fit
 EXCERPT = 90
 _SLACK_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
@@ -33,21 +43,27 @@ def escape(text: str) -> str:
     return "".join(_SLACK_ESCAPES.get(ch, ch) for ch in text)
 
 
-def _safe(text: str, limit: int, *, single_line: bool = False) -> str:
-    """Drop control characters, cut to `limit` characters of escaped text without splitting an entity."""
+def cut(mrkdwn: str, limit: int) -> str:
+    """Cut finished mrkdwn to at most `limit` characters, ending in "…", never inside an entity or a `<…>` link."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    kept = mrkdwn[: limit - 1]
+    if kept.rfind("<") > kept.rfind(">"):  # inside a link or ping we built (X's own < > are escaped by now)
+        kept = kept[: kept.rfind("<")]
+    amp = kept.rfind("&", max(0, len(kept) - 4))
+    if amp >= 0 and ";" not in kept[amp:]:  # inside &amp; &lt; or &gt;
+        kept = kept[:amp]
+    return kept.rstrip() + "…"
+
+
+def _clean(text: str, *, single_line: bool = False) -> str:
     text = _CONTROL.sub("", text)
-    if single_line:
-        text = " ".join(text.split())
-    out: list[str] = []
-    size = 0
-    for ch in text:
-        piece = _SLACK_ESCAPES.get(ch, ch)
-        if size + len(piece) > limit - 1:
-            out.append("…")
-            break
-        out.append(piece)
-        size += len(piece)
-    return "".join(out)
+    return " ".join(text.split()) if single_line else text
+
+
+def _safe(text: str, limit: int, *, single_line: bool = False) -> str:
+    """Drop control characters, escape, cut to `limit` characters without splitting an entity."""
+    return cut(escape(_clean(text, single_line=single_line)[: limit + 1]), limit)
 
 
 def post_url(handle: str, post_id: int) -> str:
@@ -78,9 +94,10 @@ def _who(mention: Mention) -> tuple[str, str]:
 
 
 def _quote(mention: Mention) -> str:
+    """The post as a quote, not yet cut: its section is cut as a whole, after every line got its `&gt; `."""
     if mention.post.author_protected:
         return f"&gt; _{PROTECTED}_"
-    body = _safe(mention.post.text, TEXT_LIMIT)
+    body = escape(_clean(mention.post.text)[: SECTION_LIMIT + 1])  # more would be cut anyway
     return "\n".join("&gt; " + line if line else "&gt;" for line in body.split("\n")) if body else "&gt; (no text)"
 
 
@@ -107,6 +124,27 @@ def _plain(text: str) -> dict:
     return {"type": "plain_text", "text": text}
 
 
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, SECTION_LIMIT)}}
+
+
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, SECTION_LIMIT)}]}
+
+
+def _button(action_id: str, text: str, **fields: str) -> dict:
+    return {"type": "button", "action_id": action_id, "text": _plain(cut(text, BUTTON_LIMIT)), **fields}
+
+
+def _option(text: str, value: str) -> dict:
+    return {"text": _plain(cut(text, BUTTON_LIMIT)), "value": value}
+
+
+def _message(text: str, blocks: list[dict]) -> SlackMessage:
+    """A message Slack accepts: the fallback cut to its limit, at most 50 blocks (each layout keeps below that)."""
+    return SlackMessage(text=cut(text, FALLBACK_LIMIT), blocks=blocks[:BLOCK_LIMIT])
+
+
 def alert_message(
     mention: Mention, now: datetime, *, buttons: bool = False, tz: tzinfo = UTC, on_call: str | None = None
 ) -> SlackMessage:
@@ -127,14 +165,11 @@ def alert_message(
         context.append(f"claimed by {slack_mention(mention.claimed_by)}")
     if mention.snoozed_until and mention.snoozed_until > now:
         context.append(f"snoozed until {local_time(mention.snoozed_until, tz)} by {slack_mention(mention.snoozed_by or '')}")
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{headline}\n{_quote(mention)}"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]},
-    ]
+    blocks = [_section(f"{headline}\n{_quote(mention)}"), _context(" · ".join(context))]
     if buttons:
         blocks.append(_actions(mention, url))
     fallback = f"{name} ({handle}) has been waiting {age} for a reply: {_excerpt(mention, 200)}"
-    return SlackMessage(text=fallback, blocks=blocks)
+    return _message(fallback, blocks)
 
 
 def _actions(mention: Mention, url: str) -> dict:
@@ -143,15 +178,15 @@ def _actions(mention: Mention, url: str) -> dict:
         "type": "actions",
         "block_id": f"mention:{key}",
         "elements": [
-            {"type": "button", "action_id": "claim", "text": _plain("I'll take it"), "value": key, "style": "primary"},
+            _button("claim", "I'll take it", value=key, style="primary"),
             {
                 "type": "static_select",
                 "action_id": "snooze",
                 "placeholder": _plain("Snooze"),
-                "options": [{"text": _plain(label), "value": f"{key}:{value}"} for value, label in SNOOZES.items()],
+                "options": [_option(label, f"{key}:{value}") for value, label in SNOOZES.items()],
             },
-            {"type": "button", "action_id": "close", "text": _plain("No reply needed"), "value": key},
-            {"type": "button", "action_id": "open", "text": _plain("Open on X"), "url": url},
+            _button("close", "No reply needed", value=key),
+            _button("open", "Open on X", url=url),
         ],
     }
 
@@ -167,7 +202,7 @@ def close_view(mention: Mention, channel: str) -> dict:
         "submit": _plain("Close it"),
         "close": _plain("Cancel"),
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{name}* ({handle}): {_excerpt(mention, 200)}"}},
+            _section(f"*{name}* ({handle}): {_excerpt(mention, 200)}"),
             {
                 "type": "input",
                 "block_id": "reason",
@@ -175,7 +210,7 @@ def close_view(mention: Mention, channel: str) -> dict:
                 "element": {
                     "type": "radio_buttons",
                     "action_id": "choice",
-                    "options": [{"text": _plain(label.capitalize()), "value": value} for value, label in CLOSE_REASONS.items()],
+                    "options": [_option(label.capitalize(), value) for value, label in CLOSE_REASONS.items()],
                 },
             },
             {
@@ -199,15 +234,13 @@ def digest_message(members: list[Mention], now: datetime, on_call: str | None = 
         headline += f"; {len(members) - len(waiting)} since answered or closed, {len(waiting)} still waiting"
     lines = [_digest_line(m, now) for m in members]
     shown = DIGEST_LINES_PER_SECTION * DIGEST_SECTIONS
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": headline}}]
+    blocks = [_section(headline)]
     for i in range(0, min(len(lines), shown), DIGEST_LINES_PER_SECTION):
-        text = "\n".join(lines[i : i + DIGEST_LINES_PER_SECTION])
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        blocks.append(_section("\n".join(lines[i : i + DIGEST_LINES_PER_SECTION])))
     if len(lines) > shown:
-        more = f"and {len(lines) - shown} more: `/replywatch` lists them all"
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
+        blocks.append(_context(f"and {len(lines) - shown} more: `/replywatch` lists them all"))
     fallback = f"{len(waiting)} of {len(members)} mentions are waiting for a reply"
-    return SlackMessage(text=fallback, blocks=blocks)
+    return _message(fallback, blocks)
 
 
 def _digest_line(mention: Mention, now: datetime) -> str:
@@ -239,11 +272,12 @@ def follow_up_message(follow_up: FollowUp, mentions: list[Mention], now: datetim
     handles = ", ".join(f"<{post_url(m.post.author_handle, m.id)}|{_who(m)[1]}>" for m in mentions[:10])
     more = f" and {len(mentions) - 10} more" if len(mentions) > 10 else ""
     text = f"{icon} {word}: {pings + ' ' if pings else ''}{what} after {format_age(now - oldest)}: {handles}{more}"
-    return SlackMessage(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+    return _message(text, [_section(text)])
 
 
 def queue_message(rows: list[Mention], now: datetime, tz: tzinfo = UTC, limit: int = 40) -> dict:
     """The `/replywatch` answer: the open queue, oldest first, only for whoever asked."""
+    limit = min(limit, QUEUE_MOST)
     if not rows:
         return {"response_type": "ephemeral", "text": ":white_check_mark: Nothing is waiting for a reply."}
     lines = []
@@ -260,10 +294,11 @@ def queue_message(rows: list[Mention], now: datetime, tz: tzinfo = UTC, limit: i
     head = f"*{len(rows)} open mention(s)*, oldest first:"
     if len(rows) > limit:
         lines.append(f"and {len(rows) - limit} more (`replywatch status` lists them all)")
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
-    for i in range(0, len(lines), 10):
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines[i : i + 10])}})
-    return {"response_type": "ephemeral", "text": f"{len(rows)} open mention(s)", "blocks": blocks}
+    blocks = [_section(head)]
+    for i in range(0, len(lines), QUEUE_LINES_PER_SECTION):
+        blocks.append(_section("\n".join(lines[i : i + QUEUE_LINES_PER_SECTION])))
+    message = _message(f"{len(rows)} open mention(s)", blocks)
+    return {"response_type": "ephemeral", "text": message.text, "blocks": message.blocks}
 
 
 def closed_message(mention: Mention, account_handle: str) -> SlackMessage:
@@ -276,28 +311,22 @@ def closed_message(mention: Mention, account_handle: str) -> SlackMessage:
     url = post_url(mention.post.author_handle, mention.id)
     by = f" by {slack_mention(mention.claimed_by)}" if mention.claimed_by else ""
     headline = f":heavy_check_mark: *{name}* ({handle}): closed{by}, {_safe(mention.reason, 300, single_line=True)}"
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{headline}\n{_quote(mention)}"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{url}|Mention on X> · posted {_stamp(mention)}"}]},
-    ]
-    return SlackMessage(text=f"Closed: {name} ({handle})", blocks=blocks)
+    blocks = [_section(f"{headline}\n{_quote(mention)}"), _context(f"<{url}|Mention on X> · posted {_stamp(mention)}")]
+    return _message(f"Closed: {name} ({handle})", blocks)
 
 
 def deleted_message(mention: Mention) -> SlackMessage:
     """Deleted on X: the text is gone from the store and from the channel."""
     name, handle = _who(mention)
     headline = f":wastebasket: *{name}* ({handle}) deleted this post on X; no reply needed"
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"posted {_stamp(mention)}"}]},
-    ]
-    return SlackMessage(text=f"Deleted on X: {name} ({handle})", blocks=blocks)
+    blocks = [_section(headline), _context(f"posted {_stamp(mention)}")]
+    return _message(f"Deleted on X: {name} ({handle})", blocks)
 
 
 def notice_message(text: str) -> SlackMessage:
     """A notice about replywatch itself; `text` is already Slack-safe (built by us, X's parts escaped)."""
-    text = _CONTROL.sub("", text)[:SECTION_LIMIT]
-    return SlackMessage(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+    text = _CONTROL.sub("", text)
+    return _message(text, [_section(text)])
 
 
 def answered_message(mention: Mention, account_handle: str) -> SlackMessage:
@@ -308,13 +337,10 @@ def answered_message(mention: Mention, account_handle: str) -> SlackMessage:
     reply = post_url(account_handle, mention.answered_by) if mention.answered_by else url
     headline = f":white_check_mark: *{name}* ({handle}) was answered after {after}"
     blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{headline}\n{_quote(mention)}"}},
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"<{reply}|Reply on X> · <{url}|Mention on X> · posted {_stamp(mention)}"}],
-        },
+        _section(f"{headline}\n{_quote(mention)}"),
+        _context(f"<{reply}|Reply on X> · <{url}|Mention on X> · posted {_stamp(mention)}"),
     ]
-    return SlackMessage(text=f"Answered after {after}: {name} ({handle})", blocks=blocks)
+    return _message(f"Answered after {after}: {name} ({handle})", blocks)
 
 
 def _stamp(mention: Mention) -> str:

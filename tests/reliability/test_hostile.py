@@ -12,7 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.model import FollowUp, Mention, Post, Status
-from bot.slack.blocks import alert_message, answered_message, close_view, closed_message, digest_message, follow_up_message, queue_message
+from bot.slack.blocks import (
+    alert_message,
+    answered_message,
+    close_view,
+    closed_message,
+    digest_message,
+    escape,
+    follow_up_message,
+    notice_message,
+    queue_message,
+)
 from bot.x.client import unescape_x
 from tests.conftest import Loop
 from tests.reliability.figures import FIGURES
@@ -21,9 +31,15 @@ from tests.standins.http import Reply
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CONTROL_SEQUENCE = re.compile(r"<[!@#]|<https?:|<mailto:|<tel:")
 LONE_AMP = re.compile(r"&(?!amp;|lt;|gt;)")
+BIDI = list("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")  # every direction control
 PIECES = ["<!channel>", "<!here>", "<!everyone>", "<@U1>", "<#C1>", "<!subteam^S1>", "<https://evil|https://acme.com>",
-          "&amp;", "&lt;", "&gt;", "&", "<", ">", "|", "\n", "\x1b[31m", "\u202e", "*", "_", "`", "@", "#"]
-hostile = st.one_of(st.text(), st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=5)), max_size=30).map("".join))
+          "&amp;", "&lt;", "&gt;", "&", "<", ">", "|", "\n", "\x1b[31m", "*", "_", "`", "@", "#", *BIDI]
+short = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=5)), max_size=30).map("".join)
+# A long post of many lines: each line grows by "&gt; " when quoted, and each & < > by up to three characters.
+long_lines = st.builds(lambda line, n: "\n".join([line] * n), short, st.integers(min_value=50, max_value=1000))
+hostile = st.one_of(st.text(), short, long_lines)
+# Block Kit's limits (PLATFORM.md, Slack section): beyond them Slack refuses the message, on every retry.
+SECTION, BUTTON, BLOCKS, FALLBACK = 3000, 75, 50, 40_000
 
 
 def _fields(message) -> list[str]:  # noqa: ANN001
@@ -56,6 +72,7 @@ def test_10000_hostile_strings_never_form_a_control_sequence_or_a_double_escape(
         follow_up_message(FollowUp("escalation", ("U0LEAD",)), [waiting, mention], now),
         SimpleNamespace(text=queue["text"], blocks=queue["blocks"]),
         SimpleNamespace(text="", blocks=close_view(waiting, "C0ALERTS")["blocks"][:1]),
+        notice_message(f"{escape(text)} <https://x.com/i/web/status/{2**62}|Open on X>"),  # a notice quoting X
     )
     for message in messages:
         for shown in _fields(message):
@@ -72,7 +89,39 @@ def test_10000_hostile_strings_never_form_a_control_sequence_or_a_double_escape(
             shown_as = re.sub(r"&(amp|lt|gt);", lambda m: {"amp": "&", "lt": "<", "gt": ">"}[m.group(1)], rest)
             for entity in ("&amp;", "&lt;", "&gt;"):
                 assert entity not in shown_as or entity in text + name, f"{entity} shown but never typed: escaped twice"
-            assert len(shown) <= 3000
+        assert_within_slack_limits(message)
+
+
+def assert_within_slack_limits(message) -> None:  # noqa: ANN001
+    """What Slack would refuse: an over-long field, too many blocks, or text that reorders itself (bidi)."""
+    assert len(message.text) <= FALLBACK
+    assert len(message.blocks) <= BLOCKS
+    for block in message.blocks:
+        if "text" in block:
+            assert len(block["text"]["text"]) <= SECTION, block
+        for element in block.get("elements", []):
+            if element.get("type") == "button":
+                assert len(element["text"]["text"]) <= BUTTON, element
+            elif isinstance(element.get("text"), str):
+                assert len(element["text"]) <= SECTION, element
+            for option in element.get("options", []):
+                assert len(option["text"]["text"]) <= BUTTON, option
+    everything = json.dumps([message.text, message.blocks], ensure_ascii=False)
+    assert not [ch for ch in BIDI if ch in everything], "a direction control reached Slack"
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=short, count=st.integers(min_value=1, max_value=600), shown=st.integers(min_value=1, max_value=600))
+def test_hundreds_of_mentions_fit_in_one_message(text: str, count: int, shown: int) -> None:
+    posts = [Post(id=2**62 + i, author_id=5, text=text, created_at=T0, author_handle="bob", author_name=text) for i in range(count)]
+    mentions = [Mention(post=p, status=Status.OPEN, reason="", first_seen_at=T0) for p in posts]
+    now = T0 + timedelta(minutes=31)
+    queue = queue_message(mentions, now, limit=shown)
+    for message in (digest_message(mentions, now, "U0LEAD"), follow_up_message(FollowUp("reminder", ("U0LEAD",) * 40), mentions, now),
+                    SimpleNamespace(text=queue["text"], blocks=queue["blocks"])):
+        assert_within_slack_limits(message)
+    listed = sum(b["text"]["text"].count("\n• ") + b["text"]["text"].startswith("• ") for b in queue["blocks"])
+    assert listed == count or f"and {count - listed} more" in queue["blocks"][-1]["text"]["text"], "the queue says what it left out"
 
 
 def test_malformed_answers_from_x_are_logged_in_one_line_and_the_loop_goes_on(loop: Loop, caplog) -> None:  # noqa: ANN001

@@ -8,7 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.model import Mention, Post, Status
-from bot.slack.blocks import alert_message, answered_message, escape, format_age, post_url
+from bot.slack.blocks import (
+    alert_message,
+    answered_message,
+    close_view,
+    closed_message,
+    digest_message,
+    escape,
+    format_age,
+    notice_message,
+    post_url,
+)
 from bot.x.client import unescape_x
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -16,7 +26,7 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 def mention(text: str = "hi", name: str = "Bob", handle: str = "bob", **kw: object) -> Mention:
     p = Post(id=1900000000000000001, author_id=2, text=text, created_at=T0, author_handle=handle, author_name=name)
-    return Mention(post=p, status=Status.OPEN, reason="", first_seen_at=T0, **kw)  # type: ignore[arg-type]
+    return Mention(post=p, first_seen_at=T0, **{"status": Status.OPEN, "reason": "", **kw})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -39,6 +49,40 @@ def test_long_text_is_cut_inside_block_kit_limits_without_splitting_an_entity() 
     assert len(section) <= 3000
     assert re.search(r"&(?!amp;|lt;|gt;)", section) is None
     assert section.rstrip().endswith("…")
+
+
+def test_a_long_post_of_many_short_lines_stays_inside_the_section_limit_once_quoted() -> None:
+    msg = alert_message(mention("ok\n" * 2000), T0 + timedelta(hours=1))  # 6,000 characters, 2,000 quoted lines
+    section = msg.blocks[0]["text"]["text"]
+    assert len(section) <= 3000, "Slack refuses a longer section, and would refuse every retry"
+    assert section.split("\n")[1:4] == ["&gt; ok", "&gt; ok", "&gt; ok"], "the post is still shown quoted"
+    assert section.endswith("…"), "and visibly cut"
+
+
+def test_a_long_notice_is_cut_without_splitting_an_entity_or_a_link() -> None:
+    link = "<https://x.com/bob/status/5|@bob>"
+    msg = notice_message("a" + "&amp;" * 599 + link + " and more")
+    section = msg.blocks[0]["text"]["text"]
+    assert len(section) <= 3000
+    assert re.search(r"&(?!amp;|lt;|gt;)", section) is None, "no half entity"
+    assert "<" not in section.replace(link, ""), "no half link"
+    assert section.endswith("…")
+
+
+BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_every_bidirectional_control_is_removed_from_what_slack_shows() -> None:
+    m = mention(f"pay {BIDI}here", name=f"Bob{BIDI}", priority=f"vip{BIDI}")
+    closed = mention(f"pay {BIDI}here", name=f"Bob{BIDI}", status=Status.CLOSED, reason=f"spam{BIDI}")
+    now = T0 + timedelta(hours=1)
+    shown = [alert_message(m, now, buttons=True), closed_message(closed, "acme"), digest_message([m, closed], now),
+             notice_message(f"X says {BIDI}no")]
+    for msg in shown:
+        everything = msg.text + repr(msg.blocks)
+        assert not any(ch in everything for ch in BIDI), msg
+    assert not any(ch in repr(close_view(m, "C1")) for ch in BIDI)
+    assert "pay here" in alert_message(m, now).blocks[0]["text"]["text"]
 
 
 def test_control_characters_and_newlines_in_names_are_removed() -> None:
