@@ -134,7 +134,8 @@ def test_socket_mode_in_the_running_process(env: dict[str, str], fake_x: FakeX, 
         [alert] = fake_slack.alerts_for(mention)
         [claim] = [e for b in alert.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "claim"]
         envelope = socket.send("interactive", {
-            "type": "block_actions", "user": {"id": "U0JANE"}, "channel": {"id": alert.channel},
+            "type": "block_actions", "team": {"id": "T0ACME"}, "api_app_id": "A0APP",
+            "user": {"id": "U0JANE", "team_id": "T0ACME"}, "channel": {"id": alert.channel},
             "container": {"type": "message", "message_ts": alert.ts}, "trigger_id": "1.2.3",
             "actions": [{"action_id": "claim", "block_id": f"mention:{mention}", "type": "button", "value": claim["value"]}],
         })
@@ -225,7 +226,8 @@ def test_sigterm_while_a_button_click_waits_on_slack_exits_0_in_5s(
         [close] = [e for b in alert.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "close"]
         fake_slack.http.fail("views.open", delay=60)
         envelope = socket.send("interactive", {
-            "type": "block_actions", "user": {"id": "U0JANE"}, "channel": {"id": alert.channel},
+            "type": "block_actions", "team": {"id": "T0ACME"}, "api_app_id": "A0APP",
+            "user": {"id": "U0JANE", "team_id": "T0ACME"}, "channel": {"id": alert.channel},
             "container": {"type": "message", "message_ts": alert.ts}, "trigger_id": "1.2.3",
             "actions": [{"action_id": "close", "block_id": f"mention:{mention}", "type": "button", "value": close["value"]}],
         })
