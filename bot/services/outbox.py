@@ -1,0 +1,263 @@
+"""Delivery to the alert channel: each message exactly once, and politely.
+
+Exactly once: every message is a row before it is a Slack message (alerts and digests `sending` → `sent`;
+notices, escalations and reminders `pending` → `sending` → `sent`), and carries a tag in its Slack metadata. When
+the process stops, or a call fails in a way that leaves unknown whether Slack posted (a timeout, a dropped
+connection, an answer that cannot be read), the row stays `sending`; the next sweep looks for the tagged message
+in the channel's history (or the thread) before posting again. Only a clear "no" from Slack lets it be posted
+afresh.
+
+One bad message never blocks the rest: a message Slack refuses (too long, blocks it rejects, a thread that is
+gone) is tried again on its own schedule, with back-off recorded on its row, in its fallback form (plain text
+without blocks; a top-level post instead of a reply in a thread), and after MAX_REFUSALS it is parked: one
+notice says what and why, and `status` lists it. A channel that cannot take messages at all (archived, not
+found, the bot removed, the token revoked) is left alone, with back-off, until it works again; `status` and
+`health` report it.
+
+Politely: at most one message per second per channel, new posts and edits alike, and nothing at all to a channel
+before its Retry-After has passed. When both wait, they take turns, so an "answered" edit never starves behind a
+stream of new alerts. Pacing runs on the monotonic clock. Nothing here sleeps: what cannot go now goes later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from bot.clock import Clock
+from bot.errors import AuthFailed, ChannelUnavailable, RateLimited, Rejected, ServiceError
+from bot.model import Mention, SlackMessage
+from bot.slack.blocks import escape, notice_message, post_url
+
+if TYPE_CHECKING:
+    from bot.ports import SlackSink
+    from bot.store.repository import Repository, Store
+
+log = logging.getLogger(__name__)
+
+POST_SPACING = timedelta(seconds=1)
+FAILURE_PAUSE = timedelta(seconds=3)  # after a 5xx or a timeout, so an outage is not hammered every sweep
+RATE_LIMIT_PAUSE = timedelta(seconds=30)  # a 429 without Retry-After
+MAX_REFUSALS = 3  # a message Slack refuses this many times in a row is parked
+REFUSAL_BACKOFF = timedelta(seconds=10)  # then 20 s, 40 s …
+CHANNEL_BACKOFF, CHANNEL_MAX_BACKOFF = timedelta(seconds=5), timedelta(minutes=15)
+
+
+@dataclass
+class SweepResult:
+    alerted: int = 0
+    digests: int = 0
+    updated: int = 0
+    notices: int = 0
+    deleted: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to post once: `tag` is kind:key (mention, digest or notice), `since` when it was first tried."""
+
+    tag: str
+    since: datetime
+    thread_ts: str | None = None
+    refusals: int = 0  # Slack's clear "no"s so far: from the first on, the fallback form is posted
+
+    @property
+    def kind(self) -> str:
+        return self.tag.split(":", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.tag.split(":", 1)[1]
+
+
+class Slot(StrEnum):
+    POST = "post"
+    EDIT = "edit"
+
+
+@dataclass
+class Pacer:
+    """Per channel, on the monotonic clock: when the next message may go (one a second, posts and edits alike),
+    any Retry-After hold, and what took the last slot, so that posts and edits take turns when both wait."""
+
+    spacing: float = POST_SPACING.total_seconds()
+    not_before: dict[str, float] = field(default_factory=dict)
+    last: dict[str, Slot] = field(default_factory=dict)
+
+    def ready(self, channel: str, mono: float) -> bool:
+        return mono >= self.not_before.get(channel, mono)
+
+    def used(self, channel: str, mono: float, slot: Slot) -> None:
+        self.not_before[channel] = max(self.not_before.get(channel, mono), mono + self.spacing)
+        self.last[channel] = slot
+
+    def hold(self, channel: str, until: float) -> None:
+        self.not_before[channel] = max(self.not_before.get(channel, until), until)
+
+    def edits_first(self, channel: str) -> bool:
+        return self.last.get(channel) is Slot.POST
+
+
+class Outbox:
+    """Posts to one channel; `render_alert` and `render_digest` lay the messages out."""
+
+    def __init__(
+        self,
+        slack: SlackSink,
+        store: Store,
+        clock: Clock,
+        channel: str,
+        render_alert: Callable[[Mention, datetime], SlackMessage],
+        render_digest: Callable[[list[Mention], datetime], SlackMessage],
+    ) -> None:
+        self.slack = slack
+        self.store = store
+        self.clock = clock
+        self.channel = channel
+        self.render_alert = render_alert
+        self.render_digest = render_digest
+        self.pacer = Pacer()
+        self._channel_failures: int | None = None  # channel-level failures in a row; None: not known since start
+
+    def deliver(self, item: Outgoing, now: datetime, mono: float, result: SweepResult, *, in_doubt: bool) -> None:
+        """Post `item` once. If an earlier try may have reached Slack, look for it first."""
+        if not self.pacer.ready(self.channel, mono):
+            return
+        if in_doubt:
+            try:
+                found = self.slack.find_tagged(self.channel, item.tag, item.since, item.thread_ts)
+            except (ChannelUnavailable, AuthFailed) as exc:
+                self.channel_failed(exc, now, mono, result)
+                return
+            except Rejected as exc:
+                log.warning("cannot search Slack for %s (%s); posting it", item.tag, exc.message)
+                found = None
+            except ServiceError as exc:
+                self.note_failure(exc, mono, result, f"cannot check Slack for {item.tag} yet")
+                return
+            if found is not None:
+                self._mark(item, "sent", found, now)
+                log.info("%s was already in Slack (%s); adopted it", item.tag, found[1])
+                return
+        message = self._message(item, now)
+        if message is None:
+            return
+        self._mark(item, "sending", None, now)
+        try:
+            channel, ts = self.slack.post(self.channel, message, item.tag, item.thread_ts)
+        except (ChannelUnavailable, AuthFailed) as exc:
+            self._mark(item, "retry", None, now)  # not the message's fault: it goes once the channel works
+            self.channel_failed(exc, now, mono, result)
+            return
+        except Rejected as exc:
+            self._refused(item, exc, now)
+            result.errors += 1
+            return
+        except ServiceError as exc:
+            self.note_failure(exc, mono, result, f"{item.tag} not confirmed, will check before retrying")
+            return
+        finally:
+            self.pacer.used(self.channel, mono, Slot.POST)
+        self._mark(item, "sent", (channel, ts), self.clock.now())
+        self.channel_works()
+        log.info("posted %s (%s)", item.tag, ts)
+        counter = {"mention": "alerted", "digest": "digests"}.get(item.kind, "notices")
+        setattr(result, counter, getattr(result, counter) + 1)
+
+    def _message(self, item: Outgoing, now: datetime) -> SlackMessage | None:
+        """What to post for `item`; once Slack has refused it, an alert or digest goes as plain text, no blocks."""
+        with self.store.read() as repo:
+            if item.kind == "mention":
+                mention = repo.mention(int(item.key))
+                message = self.render_alert(mention, now) if mention is not None else None
+            elif item.kind == "digest":
+                found = repo.digest(int(item.key))
+                message = self.render_digest(found[1], now) if found else None
+            else:
+                text = repo.notice_text(item.key)
+                return notice_message(text) if text is not None else None
+        return SlackMessage(message.text, []) if message is not None and item.refusals else message
+
+    def _refused(self, item: Outgoing, exc: Rejected, now: datetime) -> None:
+        """Slack said no to this message: try again later on its own (its fallback form), or park it for good."""
+        refusals = item.refusals + 1
+        retry_at, parked = next_try(refusals, now, f"Slack refused it {refusals} time(s): {exc.message}")
+        kind = "alert" if item.kind == "mention" else item.kind
+        with self.store.unit() as repo:
+            repo.refused(kind, item.key, refusals, retry_at, parked)
+            if parked and kind != "notice":
+                repo.add_notice(f"parked:{item.tag}", self._parked_text(repo, item, exc.message), now)
+        if parked:
+            log.error("Slack refused %s %d times (%s); parked: `replywatch status` lists it", item.tag, refusals, exc.message)
+        else:
+            log.warning("Slack refused %s (%s); trying again at %s", item.tag, exc.message, f"{retry_at:%H:%M:%S}")
+
+    @staticmethod
+    def _parked_text(repo: Repository, item: Outgoing, why: str) -> str:
+        what = "a digest of mentions"
+        if item.kind == "mention" and (mention := repo.mention(int(item.key))) is not None:
+            what = f"the mention by @{escape(mention.post.author_handle)} ({post_url(mention.post.author_handle, mention.id)})"
+        return (
+            f":warning: Slack refused the alert for {what} {MAX_REFUSALS} times ({escape(why)}). It is parked, not "
+            "retried: `replywatch status` lists it."
+        )
+
+    def channel_failed(self, exc: ServiceError, now: datetime, mono: float, result: SweepResult) -> None:
+        """The channel cannot take messages: post nothing else into it, with back-off, until it works again."""
+        result.errors += 1
+        self._channel_failures = (self._channel_failures or 0) + 1
+        wait = min(CHANNEL_MAX_BACKOFF, CHANNEL_BACKOFF * 2 ** min(self._channel_failures - 1, 20))
+        self.pacer.hold(self.channel, mono + wait.total_seconds())
+        with self.store.unit() as repo:
+            first = repo.channel_failed(self.channel, exc.message, now)
+        if first:
+            log.error("Slack channel %s cannot take messages: %s; retrying with back-off", self.channel, exc.message)
+
+    def channel_works(self) -> None:
+        """A message went through: the channel works (said once, also after a restart that found it failing)."""
+        if self._channel_failures == 0:
+            return
+        with self.store.unit() as repo:
+            was_failing = repo.channel_works(self.channel)
+        if was_failing:
+            log.info("Slack channel %s takes messages again", self.channel)
+        self._channel_failures = 0
+
+    def _mark(self, item: Outgoing, state: str, posted: tuple[str, str] | None, now: datetime) -> None:
+        """Record how posting went: sending (about to), sent (with the ts), retry (Slack surely did not post)."""
+        with self.store.unit() as repo:
+            if state == "sending" and item.refusals and item.kind != "notice":
+                repo.sending("alert" if item.kind == "mention" else item.kind, int(item.key))
+            if item.kind == "mention":
+                if state == "sent" and posted is not None:
+                    repo.alert_sent(int(item.key), posted[0], posted[1], now)
+                elif state == "retry":
+                    repo.drop_alert(int(item.key))
+            elif item.kind == "digest":
+                if state == "sent" and posted is not None:
+                    repo.digest_sent(int(item.key), posted[0], posted[1], now)
+                elif state == "retry":
+                    repo.drop_digest(int(item.key))
+            elif state == "sent" and posted is not None:
+                repo.notice_state(item.key, "sent", posted[0], posted[1], now)
+            else:
+                repo.notice_state(item.key, "pending" if state == "retry" else state)
+
+    def note_failure(self, exc: ServiceError, mono: float, result: SweepResult, what: str) -> None:
+        """Slack said wait (Retry-After), or failed: leave the channel alone for a while either way."""
+        result.errors += 1
+        wait = (exc.retry_after or RATE_LIMIT_PAUSE) if isinstance(exc, RateLimited) else FAILURE_PAUSE
+        self.pacer.hold(self.channel, mono + wait.total_seconds())
+        log.warning("%s: %s", what, exc.message)
+
+
+def next_try(refusals: int, now: datetime, why: str) -> tuple[datetime | None, str | None]:
+    """After `refusals` in a row: when to try again (10 s, 20 s …), or, from MAX_REFUSALS on, why not any more."""
+    if refusals >= MAX_REFUSALS:
+        return None, why
+    return now + REFUSAL_BACKOFF * 2 ** (refusals - 1), None
