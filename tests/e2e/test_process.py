@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.standins.http import wait_for
-from tests.standins.slack_api import FakeSlack
+from tests.standins.slack_api import FakeSlack, Message
 from tests.standins.x_api import FakeX
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,18 +128,8 @@ def test_socket_mode_in_the_running_process(env: dict[str, str], fake_x: FakeX, 
     bob = fake_x.add_user("bob")
     bot.start()
     try:
-        assert socket.wait_connected(timeout=20), bot.log_path.read_text()[-3000:]
-        mention = fake_x.post(bob, "@acme hello?")
-        assert wait_for(lambda: fake_slack.alerts_for(mention), timeout=15), bot.log_path.read_text()[-3000:]
-        [alert] = fake_slack.alerts_for(mention)
-        [claim] = [e for b in alert.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "claim"]
-        envelope = socket.send("interactive", {
-            "type": "block_actions", "team": {"id": "T0ACME"}, "api_app_id": "A0APP",
-            "user": {"id": "U0JANE", "team_id": "T0ACME"}, "channel": {"id": alert.channel},
-            "container": {"type": "message", "message_ts": alert.ts}, "trigger_id": "1.2.3",
-            "actions": [{"action_id": "claim", "block_id": f"mention:{mention}", "type": "button", "value": claim["value"]}],
-        })
-        acked = socket.ack(envelope)
+        alert = _alerted_over_socket_mode(bot, socket, fake_x, fake_slack, bob)
+        acked = socket.ack(_click(socket, alert, "claim"))
         assert acked is not None and acked[1] < 3
         assert wait_for(lambda: "claimed by <@U0JANE>" in json.dumps(alert.blocks), timeout=10), bot.log_path.read_text()[-3000:]
         assert bot.stop(signal.SIGTERM) == 0
@@ -219,19 +209,9 @@ def test_sigterm_while_a_button_click_waits_on_slack_exits_0_in_5s(
     bob = fake_x.add_user("bob")
     bot.start()
     try:
-        assert socket.wait_connected(timeout=20), bot.log_path.read_text()[-3000:]
-        mention = fake_x.post(bob, "@acme hello?")
-        assert wait_for(lambda: fake_slack.alerts_for(mention), timeout=15), bot.log_path.read_text()[-3000:]
-        [alert] = fake_slack.alerts_for(mention)
-        [close] = [e for b in alert.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "close"]
+        alert = _alerted_over_socket_mode(bot, socket, fake_x, fake_slack, bob)
         fake_slack.http.fail("views.open", delay=60)
-        envelope = socket.send("interactive", {
-            "type": "block_actions", "team": {"id": "T0ACME"}, "api_app_id": "A0APP",
-            "user": {"id": "U0JANE", "team_id": "T0ACME"}, "channel": {"id": alert.channel},
-            "container": {"type": "message", "message_ts": alert.ts}, "trigger_id": "1.2.3",
-            "actions": [{"action_id": "close", "block_id": f"mention:{mention}", "type": "button", "value": close["value"]}],
-        })
-        assert socket.ack(envelope) is not None
+        assert socket.ack(_click(socket, alert, "close")) is not None
         assert wait_for(lambda: fake_slack.http.calls("views.open"), timeout=5), "the form is hanging"
 
         code, took = bot.stop_timed(signal.SIGTERM)
@@ -241,3 +221,22 @@ def test_sigterm_while_a_button_click_waits_on_slack_exits_0_in_5s(
             bot.proc.kill()
         socket.close()
     assert "Traceback" not in bot.log_path.read_text()
+
+
+def _alerted_over_socket_mode(bot: Bot, socket, fake_x: FakeX, fake_slack: FakeSlack, author) -> Message:  # noqa: ANN001
+    """Once the bot is connected over Socket Mode, a mention by `author` and its alert."""
+    assert socket.wait_connected(timeout=20), bot.log_path.read_text()[-3000:]
+    mention = fake_x.post(author, "@acme hello?")
+    assert wait_for(lambda: fake_slack.alerts_for(mention), timeout=15), bot.log_path.read_text()[-3000:]
+    return fake_slack.alerts_for(mention)[0]
+
+
+def _click(socket, alert: Message, action: str) -> str:  # noqa: ANN001
+    """Jane clicks a button of the alert, as Slack sends it over Socket Mode; returns the envelope id."""
+    [button] = [e for b in alert.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == action]
+    return socket.send("interactive", {
+        "type": "block_actions", "team": {"id": "T0ACME"}, "api_app_id": "A0APP",
+        "user": {"id": "U0JANE", "team_id": "T0ACME"}, "channel": {"id": alert.channel},
+        "container": {"type": "message", "message_ts": alert.ts}, "trigger_id": "1.2.3",
+        "actions": [{"action_id": action, "block_id": alert.metadata["event_payload"]["tag"], "type": "button", "value": button["value"]}],
+    })
