@@ -215,7 +215,8 @@ class ActionService:
         with self.store.read() as repo:
             mention = repo.mention(request.mention)
             alert = repo.alert(request.mention) if mention is not None else None
-        return (mention.status if mention else None), (alert.channel if alert is not None and alert.ts else None)
+        # The row names its channel from the moment the alert is claimed: a click can come before its ts is recorded.
+        return (mention.status if mention else None), (alert.channel if alert is not None else None)
 
     def _refuse(self, request: Request, why: Refusal) -> Answer:
         log.warning(
