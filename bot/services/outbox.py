@@ -169,6 +169,29 @@ class Outbox:
         counter = {"mention": "alerted", "digest": "digests"}.get(item.kind, "notices")
         setattr(result, counter, getattr(result, counter) + 1)
 
+    def edit(
+        self, channel: str, ts: str | None, message: SlackMessage, now: datetime, mono: float, result: SweepResult, what: str,
+        refused: Callable[[Rejected], None],
+    ) -> bool:
+        """Edit a posted message, taking an edit's slot of the channel's pace; a clear "no" goes to `refused`."""
+        try:
+            self.slack.update(channel, ts or "", message)
+        except (ChannelUnavailable, AuthFailed) as exc:
+            self.channel_failed(exc, now, mono, result)
+            return False
+        except Rejected as exc:
+            refused(exc)
+            result.errors += 1
+            return False
+        except ServiceError as exc:
+            self.note_failure(exc, mono, result, f"could not update {what}")
+            return False
+        finally:
+            self.pacer.used(self.channel, mono, Slot.EDIT)
+        self.channel_works()
+        result.updated += 1
+        return True
+
     def _message(self, item: Outgoing, now: datetime) -> SlackMessage | None:
         """What to post for `item`; once Slack has refused it, an alert or digest goes as plain text, no blocks."""
         with self.store.read() as repo:

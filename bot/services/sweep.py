@@ -17,15 +17,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot import schedule as sched
 from bot.clock import Clock
-from bot.errors import AuthFailed, ChannelUnavailable, Rejected, ServiceError
+from bot.errors import Rejected
 from bot.model import Account, Alert, Mention, SlackMessage, Status
 from bot.services.deleted import DeletionCheck
-from bot.services.outbox import MAX_REFUSALS, Outbox, Outgoing, Slot, SweepResult, next_try
+from bot.services.outbox import MAX_REFUSALS, Outbox, Outgoing, SweepResult, next_try
 from bot.services.poll import OWN_POSTS
 from bot.slack.blocks import alert_message, closed_message, digest_message
 
@@ -201,25 +202,12 @@ class SweepService:
         now: datetime, mono: float, result: SweepResult, what: str,
     ) -> bool:
         """Edit one message standing for `members` (alert, closed?); record the outcome on their rows."""
-        try:
-            self.slack.update(channel, ts or "", message)
-        except (ChannelUnavailable, AuthFailed) as exc:
-            self.outbox.channel_failed(exc, now, mono, result)
+        refused = partial(self._edit_refused, members, now=now, what=what)
+        if not self.outbox.edit(channel, ts, message, now, mono, result, what, refused):
             return False
-        except Rejected as exc:
-            self._edit_refused(members, exc, now, what)
-            result.errors += 1
-            return False
-        except ServiceError as exc:
-            self.outbox.note_failure(exc, mono, result, f"could not update {what}")
-            return False
-        finally:
-            self.pacer.used(self.channel, mono, Slot.EDIT)
         with self.store.unit() as repo:
             for alert, closed in members:
                 repo.alert_rendered(alert.mention_id, alert.revision, closed, self.clock.now())
-        self.outbox.channel_works()
-        result.updated += 1
         return True
 
     def _edit_refused(self, members: list[tuple[Alert, bool]], exc: Rejected, now: datetime, what: str) -> None:

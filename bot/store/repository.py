@@ -250,11 +250,6 @@ class Repository:
         """Forget an alert Slack certainly did not post, so the next sweep tries again."""
         self.session.execute(delete(AlertRow).where(AlertRow.mention_id == mention_id, AlertRow.state == SENDING))
 
-    def alert_resolved(self, mention_id: int, now: datetime) -> None:
-        self.session.execute(
-            update(AlertRow).where(AlertRow.mention_id == mention_id).values(state=RESOLVED, updated_at=now)
-        )
-
     def alert(self, mention_id: int) -> Alert | None:
         """The alert about a mention, if it has one (its own message, or its line in a digest)."""
         row = self.session.scalar(select(AlertRow).where(AlertRow.mention_id == mention_id))
