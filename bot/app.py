@@ -16,6 +16,7 @@ from bot.schedule import Schedule
 from bot.scheduler import Jobs
 from bot.services.actions import Access, ActionService
 from bot.services.deleted import DeletionCheck
+from bot.services.expiry import ExpiryService
 from bot.services.followups import FollowUpService
 from bot.services.health import HealthService
 from bot.services.oncall import OnCallService
@@ -29,6 +30,7 @@ from bot.x.client import XClient
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = timedelta(seconds=0.5)  # cheap (a few queries); lets the one-a-second pacing run at full speed
+EXPIRE_EVERY = timedelta(seconds=10)  # an expiry a few seconds late changes nothing
 SOCKET_RETRY = timedelta(seconds=30)  # until Socket Mode first connects; slack_sdk reconnects after that
 
 
@@ -167,6 +169,8 @@ def sweep_config(settings: Settings, identity: Identity | None = None, schedule:
         escalate_after=settings.escalate_after or None,
         escalate_to=settings.escalate_to,
         remind_every=settings.remind_every or None,
+        max_reminders=settings.max_reminders,
+        expire_after=settings.expire_after or None,
         digest_threshold=settings.digest_threshold,
         reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in responders)),
         buttons=settings.slack_app_token is not None,
@@ -233,6 +237,7 @@ class App:
     follow_ups: FollowUpService
     on_call: OnCallService
     health: HealthService
+    expiry: ExpiryService
     socket: SocketListener | None = None
 
     def jobs(self) -> Jobs:
@@ -243,6 +248,7 @@ class App:
             ("follow-ups", self.follow_ups.run_once, SWEEP_EVERY),
             ("on call", self.on_call.run_once, SWEEP_EVERY),
             ("health", self.health.run_once, SWEEP_EVERY),
+            ("expiry", self.expiry.run_once, EXPIRE_EVERY),
         ]
         if self.socket is not None:
             jobs.append(("socket", self.socket.keep_connected, SOCKET_RETRY))  # runs at once, then until it connects
@@ -276,5 +282,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         follow_ups=FollowUpService(store, identity.account, clock, config, deletions),
         on_call=OnCallService(slack, store, clock, config),
         health=HealthService(store, identity.account, clock, settings.poll_interval),
+        expiry=ExpiryService(store, clock, config.expire_after),
         socket=socket,
     )

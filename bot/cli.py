@@ -39,6 +39,7 @@ from bot.store.db import SchemaError
 log = logging.getLogger("bot")
 CHANNEL_UNHEALTHY_AFTER = timedelta(minutes=2)  # a Slack channel failing longer than this makes `health` fail
 
+STATUS_LIMIT = 50  # open mentions `status` lists unless told otherwise
 SHUTDOWN_GRACE = 3.0  # seconds a stop waits for runs under way; exit follows within 5 s of SIGTERM, Docker kills at 10
 
 
@@ -83,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show open mentions, oldest first, and how collection is going")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.add_argument("--all", action="store_true", help="also list closed mentions, newest first, with why each closed")
+    status.add_argument("--limit", type=_count, default=STATUS_LIMIT, metavar="N",
+                        help=f"list the N oldest open mentions (and N closed ones with --all); 0: all (default {STATUS_LIMIT})")
     status.set_defaults(func=_status)
     check = sub.add_parser("check", help="validate the settings and both tokens, and say what was found")
     check.set_defaults(func=_check)
@@ -133,67 +136,79 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
+    """The open queue (a summary and the oldest --limit), collection, failing channels and parked messages. Rows are
+    read a thousand at a time and written as they come: fast and small however long the queue is."""
     config = sweep_config(settings, schedule=load_schedule(settings))
     store = open_store(settings)
     now = SystemClock().now()
+    limit = args.limit or None
     with store.read() as repo:
-        rows = repo.open_mentions()
+        total, alerted, oldest = repo.open_summary()
         health = repo.health(settings.x_account)
-        closed = repo.closed_mentions() if args.all else []
+        closed = repo.closed_mentions(args.limit or 1000) if args.all else None
         parked = repo.parked()
         channels = repo.failing_channels()
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "closed": [
-                        {
-                            "id": str(m.id),
-                            "author_handle": m.post.author_handle,
-                            "created_at": m.post.created_at.isoformat(),
-                            "status": m.status.value,
-                            "reason": m.reason,
-                            "url": post_url(m.post.author_handle, m.id),
-                        }
-                        for m in closed
-                    ],
-                    "open": [
-                        {
-                            "id": str(m.id),
-                            "author_handle": m.post.author_handle,
-                            "author_name": m.post.author_name,
-                            "created_at": m.post.created_at.isoformat(),
-                            "age_seconds": int((now - m.post.created_at).total_seconds()),
-                            "alerted": alert is not None and alert.ts is not None,
-                            "due_at": config.due_at(m).isoformat(),
-                            "claimed_by": m.claimed_by,
-                            "snoozed_until": _iso(m.snoozed_until),
-                            "vip": m.priority,
-                            "url": post_url(m.post.author_handle, m.id),
-                        }
-                        for m, alert in rows
-                    ],
-                    "collection": [
-                        {
-                            "endpoint": h.endpoint,
-                            "last_success_at": _iso(h.last_success_at),
-                            "last_attempt_at": _iso(h.last_attempt_at),
-                            "next_attempt_at": _iso(h.next_attempt_at),
-                            "failing_since": _iso(h.failing_since),
-                            "error": h.last_error,
-                        }
-                        for h in health
-                    ],
-                    "parked": [{"kind": p.kind, "what": p.what, "reason": p.reason} for p in parked],
-                    "slack_channels_failing": [
-                        {"channel": channel, "failing_since": _iso(since), "error": error} for channel, since, error in channels
-                    ],
-                },
-                indent=2,
-            )
-        )
-        return 0
-    print(f"open mentions: {len(rows)}" + (" (oldest first)" if rows else ""))
+        rows = repo.iter_open_mentions(limit)
+        if args.json:
+            summary = {"open": total, "alerted": alerted, "oldest_created_at": _iso(oldest), "listed": min(total, limit or total)}
+            _status_json(summary, rows, closed, health, parked, channels, config, now)
+        else:
+            _status_text(total, limit, rows, closed, health, parked, channels, config, now)
+    return 0
+
+
+def _status_json(summary, rows, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
+    """One JSON document, its open list streamed."""
+    write = sys.stdout.write
+    write('{"summary": ' + json.dumps(summary) + ', "open": [')
+    for i, (m, alert) in enumerate(rows):
+        item = {
+            "id": str(m.id),
+            "author_handle": m.post.author_handle,
+            "author_name": m.post.author_name,
+            "created_at": m.post.created_at.isoformat(),
+            "age_seconds": int((now - m.post.created_at).total_seconds()),
+            "alerted": alert is not None and alert.ts is not None,
+            "due_at": config.due_at(m).isoformat(),
+            "claimed_by": m.claimed_by,
+            "snoozed_until": _iso(m.snoozed_until),
+            "vip": m.priority,
+            "url": post_url(m.post.author_handle, m.id),
+        }
+        write(("" if i == 0 else ", ") + "\n  " + json.dumps(item))
+    rest = {
+        "closed": [
+            {
+                "id": str(m.id),
+                "author_handle": m.post.author_handle,
+                "created_at": m.post.created_at.isoformat(),
+                "status": m.status.value,
+                "reason": m.reason,
+                "url": post_url(m.post.author_handle, m.id),
+            }
+            for m in closed or []
+        ],
+        "collection": [
+            {
+                "endpoint": h.endpoint,
+                "last_success_at": _iso(h.last_success_at),
+                "last_attempt_at": _iso(h.last_attempt_at),
+                "next_attempt_at": _iso(h.next_attempt_at),
+                "failing_since": _iso(h.failing_since),
+                "error": h.last_error,
+            }
+            for h in health
+        ],
+        "parked": [{"kind": p.kind, "what": p.what, "reason": p.reason} for p in parked],
+        "slack_channels_failing": [
+            {"channel": channel, "failing_since": _iso(since), "error": error} for channel, since, error in channels
+        ],
+    }
+    write("\n], " + json.dumps(rest, indent=2)[1:] + "\n")
+
+
+def _status_text(total, limit, rows, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
+    print(f"open mentions: {total}" + (" (oldest first)" if total else ""))
     for m, alert in rows:
         who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
         due = config.due_at(m)
@@ -207,12 +222,14 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             ) if text
         )
         print(f"  {age:>8}  {logs.one_line(who):<18} {alerted:<12} {post_url(m.post.author_handle, m.id)}{logs.one_line(extra)}")
-    if args.all:
+    if limit is not None and total > limit:
+        print(f"  … and {total - limit} more (--limit N shows N, --limit 0 all)")
+    if closed is not None:
         print(f"closed mentions: {len(closed)}" + (" (newest first)" if closed else ""))
-        for m in closed:
-            who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
-            stamp = f"{m.post.created_at:%Y-%m-%d %H:%M}"
-            print(f"  {stamp}  {logs.one_line(who):<18} {m.status.value:<9} {logs.one_line(m.reason)}")
+    for m in closed or []:
+        who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
+        stamp = f"{m.post.created_at:%Y-%m-%d %H:%M}"
+        print(f"  {stamp}  {logs.one_line(who):<18} {m.status.value:<9} {logs.one_line(m.reason)}")
     print("collection:")
     if not health:
         print("  no poll yet")
@@ -231,7 +248,12 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         print(f"parked (Slack refused them for good): {len(parked)}")
     for p in parked:
         print(f"  {p.kind:<7} {logs.one_line(p.what)}: {logs.one_line(p.reason)}")
-    return 0
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"a whole number of at least 0, not {text!r}")
+    return int(text)
 
 
 def _oncall(settings: Settings, args: argparse.Namespace) -> int:
@@ -316,7 +338,7 @@ def _check(settings: Settings, _args: argparse.Namespace) -> int:
         say(f"database: {exc}")  # not a failure: `run` migrates on start
         return 0
     with store.read() as repo:
-        open_count = len(repo.open_mentions())
+        open_count, _, _ = repo.open_summary()
     say(f"database: ok, schema up to date, {open_count} open mention(s)")
     return 0
 

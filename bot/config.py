@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     escalate_after: Duration = timedelta(hours=2)
     escalate_to: CommaList = ()
     remind_every: Duration = timedelta(hours=2)
+    max_reminders: int = 5
+    expire_after: Duration = timedelta(days=7)
     digest_threshold: int = 5
 
     ignore_implicit: bool = True
@@ -187,6 +189,13 @@ class Settings(BaseSettings):
             raise ValueError("a whole number of at least 1")
         return value
 
+    @field_validator("max_reminders")
+    @classmethod
+    def _reminders(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("a whole number of at least 0 (0: the escalation only)")
+        return value
+
     @field_validator("vip_min_followers", mode="before")
     @classmethod
     def _followers(cls, value: object) -> object:
@@ -230,7 +239,7 @@ class Settings(BaseSettings):
             raise ValueError("a duration above zero, such as 45s, 15m, 2h or 1d")
         return value
 
-    @field_validator("alert_after", "alert_after_vip", "escalate_after", "remind_every")
+    @field_validator("alert_after", "alert_after_vip", "escalate_after", "remind_every", "expire_after")
     @classmethod
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):
@@ -241,6 +250,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _expiry(self) -> Settings:
+        if self.expire_after and self.expire_after <= self.alert_after:
+            raise ValueError("EXPIRE_AFTER must be longer than ALERT_AFTER (a mention must be able to fall due), or 0 for never")
+        return self
 
     @model_validator(mode="after")
     def _x_auth(self) -> Settings:

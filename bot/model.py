@@ -17,6 +17,7 @@ class Status(StrEnum):
     IGNORED = "ignored"
     DELETED = "deleted"
     CLOSED = "closed"  # closed from Slack: "no reply needed", with the reason given
+    EXPIRED = "expired"  # open longer than EXPIRE_AFTER: no longer waited for, and counted as never answered
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Alert:
     escalated_at: datetime | None = None
     reminded_at: datetime | None = None
     refusals: int = 0  # clear "no"s from Slack in a row, to the post or to the last edit
+    reminders: int = 0  # reminders sent in its thread so far
 
 
 @dataclass(frozen=True)

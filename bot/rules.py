@@ -11,8 +11,10 @@
   was posted on X (`alert_after_vip` for a VIP: a listed author or one with enough followers), counted in
   business hours when there are some (`bot.schedule.due_at`).
 - An alerted mention still open `escalate_after` after it was posted gets one **escalation** in the alert's
-  thread, naming `escalate_to`; then a **reminder** every `remind_every`. A claimed mention reminds only its
-  claimer (its escalation becomes a reminder to them); a snoozed one nothing until it wakes, and then once.
+  thread, naming `escalate_to`; then a **reminder** every `remind_every`, `max_reminders` at most. A claimed
+  mention reminds only its claimer (its escalation becomes a reminder to them); a snoozed one nothing until it
+  wakes, and then once. `next_follow_up_at` says when `follow_up` will next say something, so the store can
+  find what is due without asking every open mention every tick.
 """
 
 from __future__ import annotations
@@ -125,26 +127,53 @@ def follow_up(
     escalate_to: tuple[str, ...],
     remind_to: tuple[str, ...] | None = None,
     later: Callable[[datetime, timedelta], datetime] = operator.add,
+    reminders: int = 0,
+    max_reminders: int | None = None,
 ) -> FollowUp | None:
     """Whether an alerted mention needs a nudge in its thread now, and whom it pings (Slack user/group IDs, here,
-    channel). Reminders go to the claimer, else `remind_to` (default: `escalate_to`). `later(start, duration)`
-    is when a duration after `start` ends: plain addition, or counted in business hours."""
+    channel). Reminders go to the claimer, else `remind_to` (default: `escalate_to`), until `reminders` (sent so
+    far) reaches `max_reminders`. `later(start, duration)` is when a duration after `start` ends: plain
+    addition, or counted in business hours."""
+    at = next_follow_up_at(mention, escalated_at, reminded_at, escalate_after, remind_every, later, reminders, max_reminders)
+    if at is None or now < at:
+        return None
+    holder = (mention.claimed_by,) if mention.claimed_by else ()
+    if _waking(mention, reminded_at):
+        return FollowUp("woke", holder or ((mention.snoozed_by,) if mention.snoozed_by else ()))
+    if escalated_at is None:
+        return FollowUp("reminder", holder) if holder else FollowUp("escalation", escalate_to)
+    return FollowUp("reminder", holder or (escalate_to if remind_to is None else remind_to))
+
+
+def next_follow_up_at(
+    mention: Mention,
+    escalated_at: datetime | None,
+    reminded_at: datetime | None,
+    escalate_after: timedelta | None,
+    remind_every: timedelta | None,
+    later: Callable[[datetime, timedelta], datetime] = operator.add,
+    reminders: int = 0,
+    max_reminders: int | None = None,
+) -> datetime | None:
+    """When `follow_up` will next nudge this alert (None: never, as things stand)."""
     if mention.status is not Status.OPEN:
         return None
     snoozed = mention.snoozed_until
-    if snoozed is not None and now < snoozed:
-        return None
-    holder = (mention.claimed_by,) if mention.claimed_by else ()
-    if snoozed is not None and (reminded_at is None or reminded_at < snoozed):
-        return FollowUp("woke", holder or ((mention.snoozed_by,) if mention.snoozed_by else ()))
+    if _waking(mention, reminded_at):
+        return snoozed
     if escalated_at is None:
-        if escalate_after is None or now < later(mention.post.created_at, escalate_after):
-            return None
-        return FollowUp("reminder", holder) if holder else FollowUp("escalation", escalate_to)
-    last = max(escalated_at, reminded_at or escalated_at)
-    if remind_every and now >= later(last, remind_every):
-        return FollowUp("reminder", holder or (escalate_to if remind_to is None else remind_to))
-    return None
+        due = later(mention.post.created_at, escalate_after) if escalate_after is not None else None
+    elif remind_every and (max_reminders is None or reminders < max_reminders):
+        due = later(max(escalated_at, reminded_at or escalated_at), remind_every)
+    else:
+        due = None
+    return max(due, snoozed) if due is not None and snoozed is not None else due
+
+
+def _waking(mention: Mention, reminded_at: datetime | None) -> bool:
+    """A snooze that has not yet ended with its one nudge."""
+    snoozed = mention.snoozed_until
+    return snoozed is not None and (reminded_at is None or reminded_at < snoozed)
 
 
 SNOOZE_CHOICES = ("1h", "4h", "tomorrow")

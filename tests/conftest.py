@@ -12,6 +12,7 @@ from bot.clock import FakeClock
 from bot.model import Account
 from bot.rules import Signals
 from bot.services.deleted import DeletionCheck
+from bot.services.expiry import ExpiryService
 from bot.services.followups import FollowUpService
 from bot.services.health import HealthService
 from bot.services.oncall import OnCallService
@@ -142,11 +143,12 @@ class Loop:
     follow_ups: FollowUpService
     on_call: OnCallService
     health: HealthService
+    expiry: ExpiryService
     acme: User
 
     def tick(self, advance: timedelta = timedelta(0)) -> None:
         self.clock.advance(advance)
-        for service in (self.poll, self.health, self.on_call, self.follow_ups, self.sweep):
+        for service in (self.poll, self.expiry, self.health, self.on_call, self.follow_ups, self.sweep):
             service.run_once()
 
     def configure(self, **changes: object) -> None:
@@ -154,6 +156,8 @@ class Loop:
         config = replace(self.sweep.config, **changes)
         for service in (self.sweep, self.follow_ups, self.on_call):
             service.config = config
+        self.sweep._rejudged = self.follow_ups._rejudged = False  # as a restart with new settings does
+        self.expiry.expire_after = config.expire_after
 
     def post(self, author: User, text: str, **kwargs: object) -> int:
         return self.x.post(author, text, at=self.clock.now(), **kwargs)  # type: ignore[arg-type]
@@ -198,6 +202,7 @@ def make_loop(
         follow_ups=FollowUpService(store, account, clock, config, deletions),
         on_call=OnCallService(slack, store, clock, config),
         health=HealthService(store, account, clock, interval),
+        expiry=ExpiryService(store, clock, config.expire_after),
         acme=fake_x.user("acme"),
     )
 

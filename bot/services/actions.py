@@ -29,7 +29,7 @@ from bot import rules
 from bot.clock import Clock
 from bot.errors import ServiceError
 from bot.model import SLACK_USER_ID, Mention, Status
-from bot.slack.blocks import CLOSE_REASONS, close_view, queue_message
+from bot.slack.blocks import CLOSE_REASONS, QUEUE_MOST, close_view, queue_message
 
 if TYPE_CHECKING:
     from bot.ports import SlackSink
@@ -235,8 +235,9 @@ class ActionService:
 
     def _queue(self) -> Answer:
         with self.store.read() as repo:  # answered in the acknowledgement: must not wait for a writer
-            rows = [m for m, _ in repo.open_mentions()]
-        return Answer(ack=queue_message(rows, self.clock.now(), self.tz))
+            total, _, _ = repo.open_summary()
+            rows = [m for m, _ in repo.open_mentions(limit=QUEUE_MOST)]
+        return Answer(ack=queue_message(rows, self.clock.now(), self.tz, total=total))
 
     # --- buttons --------------------------------------------------------------------------------------
 

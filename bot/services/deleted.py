@@ -9,6 +9,7 @@ the same: an alert about a deleted post is better than no alert about a live one
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.errors import ServiceError
@@ -28,7 +29,7 @@ class DeletionCheck:
         self.store = store
         self.account = account
 
-    def close_deleted(self, mentions: list[Mention]) -> set[int]:
+    def close_deleted(self, mentions: list[Mention], now: datetime) -> set[int]:
         """Look these mentions up in one batch and close the deleted ones; returns their ids."""
         if self.x is None or not mentions or self._x_failing():
             return set()
@@ -41,8 +42,7 @@ class DeletionCheck:
         deleted = {versions[v] for v in gone}
         if deleted:
             with self.store.unit() as repo:
-                for mention_id in deleted:
-                    repo.mark_deleted(mention_id)
+                repo.mark_deleted(sorted(deleted), now)
             log.info("%d mention(s) were deleted on X; closed, nobody is pinged about them", len(deleted))
         return deleted
 

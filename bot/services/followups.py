@@ -4,6 +4,10 @@ which and to whom), queued as notices, one per thread, for the sweep to post.
 Judged as of the last completed read of the replies, not as of now: a reply made before a follow-up was due but
 not read yet must not let it go out (the rule alerts follow too). Outside business hours nobody is pinged. Before
 anyone is, the mentions are looked up on X in one batch: a deleted one is closed instead (bot.services.deleted).
+
+Each sent alert keeps in the store when its next follow-up may be due (bot.rules.next_follow_up_at); a tick
+reads only the alerts whose time has come, and stores the next time of each it judged. Anything that can change
+it (a reply, an action in Slack, a restart with other settings) sets the time back to now, to be judged again.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+BATCH = 5000  # alerts judged a tick at most: a burst due at once (a digest's) is one notice per thread
+
+
 class FollowUpService:
     def __init__(self, store: Store, account: Account, clock: Clock, config: SweepConfig, deletions: DeletionCheck) -> None:
         self.store = store
@@ -33,47 +40,72 @@ class FollowUpService:
         self.clock = clock
         self.config = config
         self.deletions = deletions
+        self._rejudged = False  # the stored follow-up times were worked out again since start (settings may differ)
 
     def run_once(self) -> None:
         now = self.clock.now()
+        if not self._rejudged:
+            with self.store.unit() as repo:
+                repo.rejudge_follow_ups()
+            self._rejudged = True
         with self.store.read() as repo:
-            planned = self._plan(repo, now)
-        if not planned:
+            as_of = self._as_of(repo, now)
+            due = repo.follow_ups_due(as_of, BATCH) if as_of is not None else []
+        if not due or as_of is None:
             return
-        live = {m.id for _, m, _ in planned} - self.deletions.close_deleted([m for _, m, _ in planned])
+        planned, _ = self._plan(due, as_of, now)
+        self.deletions.close_deleted([m for _, m, _ in planned], now)
         groups: dict[tuple[str, FollowUp, bool], list[Mention]] = {}
         with self.store.unit() as repo:
-            for alert, mention, follow_up in self._plan(repo, now):  # again: a poll may have answered some meanwhile
-                if mention.id in live:
-                    first = follow_up.kind != "woke" and alert.escalated_at is None
-                    groups.setdefault((alert.ts, follow_up, first), []).append(mention)
+            # Again: a poll may have answered some meanwhile, and the deleted ones are closed now.
+            planned, times = self._plan(repo.follow_ups_due(as_of, BATCH, [a.mention_id for a, _ in due]), as_of, now)
+            for alert, mention, follow_up in planned:
+                first = follow_up.kind != "woke" and alert.escalated_at is None
+                groups.setdefault((alert.ts or "", follow_up, first), []).append(mention)
             for (thread_ts, follow_up, first), mentions in groups.items():
                 key = f"{follow_up.kind}:{thread_ts}:{mentions[0].id}:{now.isoformat()}"
                 repo.add_notice(key, follow_up_message(follow_up, mentions, now).text, now, thread_ts=thread_ts)
-                repo.followed_up([m.id for m in mentions], now, first=first)
+                repo.followed_up([m.id for m in mentions], now, first=first, reminder=not first and follow_up.kind == "reminder")
                 log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
+            repo.next_follow_ups(times)
 
-    def _plan(self, repo: Repository, now: datetime) -> list[tuple[Alert, Mention, FollowUp]]:
-        """The follow-ups due, with their alert and mention."""
+    def _as_of(self, repo: Repository, now: datetime) -> datetime | None:
+        """The moment follow-ups are judged at: the last completed read of the replies; None while none has
+        completed, or outside business hours (nobody is pinged then)."""
+        cfg = self.config
+        hours = cfg.hours()
+        checked = repo.replies_read_at(self.account.username, cfg.reply_endpoints)
+        if checked is None or (hours is not None and not sched.is_open(hours, cfg.tz, now)):
+            return None
+        return min(now, checked)
+
+    def _plan(
+        self, due: list[tuple[Alert, Mention]], as_of: datetime, now: datetime
+    ) -> tuple[list[tuple[Alert, Mention, FollowUp]], list[tuple[int, datetime | None]]]:
+        """The follow-ups to send now, and when each alert's next one may be due (after this one goes out)."""
         cfg = self.config
         hours, tz = cfg.hours(), cfg.tz
-        checked = repo.replies_read_at(self.account.username, cfg.reply_endpoints)
-        if checked is None or (hours is not None and not sched.is_open(hours, tz, now)):
-            return []
-        as_of = min(now, checked)
         backup, on_call = cfg.on_call(now, backup=True), cfg.on_call(now)
         escalate_to = (backup,) if backup else cfg.escalate_to
         remind_to = (on_call,) if on_call else None
+        limits = (cfg.escalate_after, cfg.remind_every)
 
         def later(start: datetime, duration: timedelta) -> datetime:
             return sched.due_at(start, duration, hours, tz)
 
-        planned = []
-        for alert, mention in repo.alerted_open():
+        planned, times = [], []
+        for alert, mention in due:
+            escalated, reminded, reminders = alert.escalated_at, alert.reminded_at, alert.reminders
             follow_up = rules.follow_up(
-                mention, alert.escalated_at, alert.reminded_at, as_of, cfg.escalate_after, cfg.remind_every,
-                escalate_to, remind_to, later,
+                mention, escalated, reminded, as_of, *limits, escalate_to, remind_to, later, reminders, cfg.max_reminders
             )
             if follow_up is not None and alert.ts is not None:
                 planned.append((alert, mention, follow_up))
-        return planned
+                if follow_up.kind != "woke" and escalated is None:
+                    escalated = now
+                else:
+                    reminded, reminders = now, reminders + (follow_up.kind == "reminder")
+            next_at = rules.next_follow_up_at(mention, escalated, reminded, *limits, later, reminders, cfg.max_reminders)
+            times.append((mention.id, next_at))
+        return planned, times
+

@@ -57,10 +57,9 @@ class OnCallService:
         if schedule.backup is not None:
             text += f" Backup: {slack_mention(sched.on_call(schedule.backup, tz, now))}."
         with self.store.unit() as repo:
-            waiting = repo.open_mentions()
-            if waiting:
-                oldest = format_age(now - waiting[0][0].post.created_at)
-                text += f" {len(waiting)} mention(s) open, the oldest waiting {oldest}."
+            waiting, _, oldest = repo.open_summary()
+            if waiting and oldest is not None:
+                text += f" {waiting} mention(s) open, the oldest waiting {format_age(now - oldest)}."
             else:
                 text += " No mention is waiting for a reply."
             if repo.add_notice(key, text, now):

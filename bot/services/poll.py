@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from bot import policy, rules
 from bot.clock import Clock
 from bot.errors import AuthFailed, RateLimited, ServiceError
-from bot.model import Account, Post, Timeline
+from bot.model import Account, Post, Status, Timeline
 
 if TYPE_CHECKING:
     from bot.ports import XSource
@@ -110,7 +110,8 @@ class PollService:
         ]
         with self.store.unit() as repo:
             judged = [(p, rules.classify(p, self.signals)) for p in mention_posts]
-            result.new_mentions = len(repo.add_mentions(judged, now))
+            stored = set(repo.add_mentions(judged, now))
+            result.new_mentions = len(stored)
             repo.add_replies(replies)
             result.new_replies = len(replies)
             for endpoint, read in reads.items():
@@ -119,7 +120,8 @@ class PollService:
                     repo.record_poll(user, endpoint, now, newest, read.error, read.next_attempt_at)
             if gap_notice is not None:
                 repo.add_notice(*gap_notice, now)
-            result.answered = self._resolve(repo, mention_posts + replies)
+            fresh = [(p, p.id in stored and v.status is Status.OPEN) for p, v in judged]
+            result.answered = self._resolve(repo, fresh, replies, now)
         for endpoint, read in reads.items():
             if read.next_attempt_at is not None:
                 self._not_before[endpoint] = mono + policy.wait_before_next(now, read.next_attempt_at, self.interval).total_seconds()
@@ -194,23 +196,34 @@ class PollService:
         log.warning("poll mentions: hit the %d cap; recovered %d from search (%s)", MENTIONS_CAP, len(posts), period)
         return posts, (f"gap:{oldest}", text)
 
-    def _resolve(self, repo: Repository, new_posts: list[Post]) -> int:
-        """Apply the reply rules to the open mentions that the new posts could concern."""
-        conversations = {p.conversation_id for p in new_posts if p.conversation_id is not None}
-        targets = {p.replied_to_id for p in new_posts if p.replied_to_id is not None} | {i for p in new_posts for i in p.ids}
-        candidates = {m.id: m for m in repo.open_mentions_in(conversations)}
-        candidates.update({m.id: m for m in repo.open_mentions_replied_to(targets)})
+    def _resolve(self, repo: Repository, mentions: list[tuple[Post, bool]], replies: list[Post], now: datetime) -> int:
+        """Apply the reply rules where the new posts could change something: the new open mentions (`mentions`:
+        each post with whether it is newly stored and open) against the replies to them, and the new replies
+        against the open mentions they could answer. Replies are matched through two look-up tables (by the post
+        they reply to, and by conversation and the author they reply to), never each against each."""
+        targets = {r.replied_to_id for r in replies if r.replied_to_id is not None}
+        targets |= {i for post, fresh in mentions if not fresh for i in post.ids}  # read again: perhaps edited
+        threads = {(r.conversation_id, r.in_reply_to_user_id) for r in replies if r.conversation_id and r.in_reply_to_user_id}
+        candidates = {p.id: p for p in repo.open_posts(targets, threads)}
+        candidates.update((post.id, post) for post, fresh in mentions if fresh)
         if not candidates:
             return 0
-        replies = repo.replies_for(
+        found = {r.id: r for r in repo.replies_to(
             self.account.id,
-            {m.post.conversation_id for m in candidates.values() if m.post.conversation_id is not None},
-            {i for m in candidates.values() for i in m.post.ids},
-        )
-        answered = 0
+            {i for p in candidates.values() for i in p.ids},
+            {(p.conversation_id, p.author_id) for p in candidates.values() if p.conversation_id and p.author_id},
+        )}
+        found.update((r.id, r) for r in replies)
+        by_target: dict[int, list[Post]] = {}
+        by_thread: dict[tuple[int | None, int | None], list[Post]] = {}
+        for reply in found.values():
+            by_target.setdefault(reply.replied_to_id or 0, []).append(reply)
+            by_thread.setdefault((reply.conversation_id, reply.in_reply_to_user_id), []).append(reply)
+        answered = []
         for mention in candidates.values():
-            reply = rules.first_answer(mention.post, replies, self.signals.answerers)
+            near = [r for i in mention.ids for r in by_target.get(i, ())] + by_thread.get((mention.conversation_id, mention.author_id), [])
+            reply = rules.first_answer(mention, near, self.signals.answerers)
             if reply is not None:
-                repo.mark_answered(mention.id, reply)
-                answered += 1
-        return answered
+                answered.append((mention.id, reply))
+        repo.mark_answered(answered, now)
+        return len(answered)

@@ -7,6 +7,10 @@ Never too early: a mention is alerted only once a read of the replies that *star
 has completed without finding an answer (the poll records when each read started); escalations and reminders
 likewise. A reply made just before the deadline is therefore always seen first.
 
+Work in proportion to what is due, not to what is open: each open mention not yet alerted keeps its due time in
+the store (a lower bound until the sweep has worked out the exact one, in business hours), and an alert that
+shows less than it should keeps since when; a tick reads only those that have come, through their indexes.
+
 Edits share the channel's pace with new posts and take turns with them. A refused edit waits on its own alert
 row like a refused post (parked after MAX_REFUSALS), and one whose message someone deleted in Slack is noted
 and never tried again: the other alerts are still edited.
@@ -51,6 +55,8 @@ class SweepConfig:
     escalate_after: timedelta | None = timedelta(hours=2)
     escalate_to: tuple[str, ...] = ()
     remind_every: timedelta | None = timedelta(hours=2)
+    max_reminders: int | None = 5
+    expire_after: timedelta | None = timedelta(days=7)
     digest_threshold: int = 5
     reply_endpoints: tuple[str, ...] = (OWN_POSTS,)  # every timeline whose replies count as answers
     buttons: bool = False  # Socket Mode is on: alerts carry the action buttons
@@ -100,10 +106,15 @@ class SweepService:
         self.outbox = Outbox(slack, store, clock, config.channel, self._alert_message, self._digest_message)
         self.pacer = self.outbox.pacer
         self._looked_up: set[int] = set()  # due mentions already looked up on X: once each before its alert
+        self._rejudged = False  # the stored due times were worked out again since start (settings may differ)
 
     def run_once(self) -> SweepResult:
         now, mono = self.clock.now(), self.clock.monotonic()
         result = SweepResult()
+        if not self._rejudged:
+            with self.store.unit() as repo:
+                repo.rejudge_due()
+            self._rejudged = True
         if self.pacer.edits_first(self.channel):
             self._refresh(now, mono, result)
         self._post(now, mono, result)
@@ -128,12 +139,10 @@ class SweepService:
             retries = [Outgoing(f"mention:{a.mention_id}", a.created_at, refusals=a.refusals) for a in repo.alerts_to_retry(now)]
             retries += [Outgoing(f"digest:{d.id}", d.created_at, refusals=d.refusals) for d in repo.digests_to_retry(now)]
             notices = repo.notices_unsent(now)
-            due = []
-            if checked is not None and self.pacer.ready(self.channel, mono):
-                as_of = min(now, checked)
-                vip_cutoff = as_of - min(cfg.alert_after_vip, cfg.alert_after)
-                due = repo.due_without_alert(as_of - cfg.alert_after, checked, DUE_LIMIT, vip_cutoff)
-                due = [m for m in due if cfg.due_at(m) <= as_of]
+            as_of = min(now, checked) if checked is not None else None
+            due = repo.due_mentions(as_of, checked, DUE_LIMIT) if as_of and self.pacer.ready(self.channel, mono) else []
+        if due:
+            due = self._exactly_due(due, as_of)
         for item in in_doubt:
             self.outbox.deliver(item, now, mono, result, in_doubt=True)
         for item in retries:
@@ -142,9 +151,10 @@ class SweepService:
             thread = notice.thread_ts if notice.refusals == 0 else None  # refused in its thread: said at the top level
             item = Outgoing(f"notice:{notice.key}", notice.created_at, thread, notice.refusals)
             self.outbox.deliver(item, now, mono, result, in_doubt=notice.state == "sending")
+        self._looked_up &= {m.id for m in due}  # forget those alerted or closed since
         fresh = [m for m in due if m.id not in self._looked_up]
         self._looked_up.update(m.id for m in fresh)
-        deleted = self.deletions.close_deleted(fresh) if self.deletions else set()
+        deleted = self.deletions.close_deleted(fresh, now) if self.deletions else set()
         result.deleted += len(deleted)
         due = [m for m in due if m.id not in deleted]
         if len(due) > cfg.digest_threshold or self._overnight(due):
@@ -162,6 +172,15 @@ class SweepService:
                     continue
             self.outbox.deliver(Outgoing(f"mention:{mention.id}", now), now, mono, result, in_doubt=False)
 
+    def _exactly_due(self, due: list[Mention], as_of: datetime) -> list[Mention]:
+        """Of the mentions whose stored due time has come, those really due; the others keep their exact time."""
+        later = [(m.id, at) for m in due if (at := self.config.due_at(m)) > as_of]
+        if later:
+            with self.store.unit() as repo:
+                repo.postpone(later)
+        waiting = {mention_id for mention_id, _ in later}
+        return [m for m in due if m.id not in waiting]
+
     def _overnight(self, due: list[Mention]) -> bool:
         """Several due mentions that came in while closed: they go out together, as the morning digest."""
         hours = self.config.hours()
@@ -175,10 +194,9 @@ class SweepService:
         if not self.pacer.ready(self.channel, mono):
             return
         with self.store.read() as repo:
-            stale = repo.alerts_to_refresh(now)
+            stale = repo.alerts_to_refresh(now, limit=1)
         if not stale:
             return
-        stale.sort(key=lambda pair: pair[1].status is Status.OPEN)
         alert, mention = stale[0]
         if alert.digest_id is None:
             closed = mention.status is not Status.OPEN
@@ -187,9 +205,10 @@ class SweepService:
             if self._edit(alert.channel, alert.ts, message, members, now, mono, result, f"the alert for mention {mention.id}"):
                 log.info("alert for mention %d updated: %s", mention.id, mention.reason)
             return
-        members = [(a, m.status is not Status.OPEN) for a, m in stale if a.digest_id == alert.digest_id]
         with self.store.read() as repo:
+            stale = repo.alerts_to_refresh(now, digest_id=alert.digest_id, limit=DUE_LIMIT)
             found = repo.digest(alert.digest_id)
+        members = [(a, m.status is not Status.OPEN) for a, m in stale]
         if found is None or found[0].ts is None:
             return
         digest, mentions = found

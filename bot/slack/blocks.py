@@ -275,9 +275,11 @@ def follow_up_message(follow_up: FollowUp, mentions: list[Mention], now: datetim
     return _message(text, [_section(text)])
 
 
-def queue_message(rows: list[Mention], now: datetime, tz: tzinfo = UTC, limit: int = 40) -> dict:
-    """The `/replywatch` answer: the open queue, oldest first, only for whoever asked."""
+def queue_message(rows: list[Mention], now: datetime, tz: tzinfo = UTC, limit: int = 40, total: int | None = None) -> dict:
+    """The `/replywatch` answer: the open queue, oldest first (`rows`, the oldest of `total`), only for whoever
+    asked."""
     limit = min(limit, QUEUE_MOST)
+    total = len(rows) if total is None else total
     if not rows:
         return {"response_type": "ephemeral", "text": ":white_check_mark: Nothing is waiting for a reply."}
     lines = []
@@ -291,13 +293,13 @@ def queue_message(rows: list[Mention], now: datetime, tz: tzinfo = UTC, limit: i
         extra = f" _({', '.join(state)})_" if state else ""
         url = post_url(m.post.author_handle, m.id)
         lines.append(f"• {format_age(now - m.post.created_at)} <{url}|{handle}>{extra}: {_excerpt(m, 80)}")
-    head = f"*{len(rows)} open mention(s)*, oldest first:"
-    if len(rows) > limit:
-        lines.append(f"and {len(rows) - limit} more (`replywatch status` lists them all)")
+    head = f"*{total} open mention(s)*, oldest first:"
+    if total > limit:
+        lines.append(f"and {total - limit} more (`replywatch status` lists them)")
     blocks = [_section(head)]
     for i in range(0, len(lines), QUEUE_LINES_PER_SECTION):
         blocks.append(_section("\n".join(lines[i : i + QUEUE_LINES_PER_SECTION])))
-    message = _message(f"{len(rows)} open mention(s)", blocks)
+    message = _message(f"{total} open mention(s)", blocks)
     return {"response_type": "ephemeral", "text": message.text, "blocks": message.blocks}
 
 
@@ -311,6 +313,8 @@ def closed_message(mention: Mention, account_handle: str) -> SlackMessage:
     url = post_url(mention.post.author_handle, mention.id)
     by = f" by {slack_mention(mention.claimed_by)}" if mention.claimed_by else ""
     headline = f":heavy_check_mark: *{name}* ({handle}): closed{by}, {_safe(mention.reason, 300, single_line=True)}"
+    if mention.status is Status.EXPIRED:
+        headline = f":hourglass: *{name}* ({handle}): {_safe(mention.reason, 300, single_line=True)}"
     blocks = [_section(f"{headline}\n{_quote(mention)}"), _context(f"<{url}|Mention on X> · posted {_stamp(mention)}")]
     return _message(f"Closed: {name} ({handle})", blocks)
 

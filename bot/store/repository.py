@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Engine, and_, delete, func, select, update
+from sqlalchemy import Engine, bindparam, case, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -73,7 +73,8 @@ class Repository:
     # --- mentions and replies -------------------------------------------------------------------------
 
     def add_mentions(self, judged: Iterable[tuple[Post, Verdict]], seen_at: datetime) -> list[int]:
-        """Store new mentions; ones already stored are left as they are. Returns the ids newly stored."""
+        """Store new mentions; ones already stored are left as they are (an edit updates the text). Returns the ids
+        newly stored. An open one waits for its alert from its post time on (the sweep works out the exact time)."""
         rows = [
             {
                 "id": post.id,
@@ -92,10 +93,12 @@ class Repository:
                 "first_seen_at": seen_at,
                 "author_protected": post.author_protected,
                 "priority": verdict.priority,
+                "due_at": post.created_at if verdict.status is Status.OPEN else None,
             }
             for post, verdict in judged
         ]
-        stmt = self._insert(MentionRow).on_conflict_do_nothing(index_elements=["id"]).returning(MentionRow.id)
+        table = MentionRow.__table__
+        stmt = self._insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
         new = [row[0] for chunk in _chunks(rows, ROWS) for row in self.session.execute(stmt, chunk)]
         stored = set(new)
         for row in rows:
@@ -115,13 +118,29 @@ class Repository:
             .values(version_id=version_id, text=text)
         )
 
-    def mark_deleted(self, mention_id: int) -> None:
+    def mark_deleted(self, mention_ids: Sequence[int], now: datetime) -> None:
         """Deleted on X: closed, and its text removed from the store (X's terms)."""
-        self.session.execute(
-            update(MentionRow)
-            .where(MentionRow.id == mention_id)
-            .values(status=Status.DELETED, status_reason="deleted on X", text="")
-        )
+        for chunk in _chunks(mention_ids, IDS):
+            self.session.execute(
+                update(MentionRow)
+                .where(MentionRow.id.in_(chunk))
+                .values(status=Status.DELETED, status_reason="deleted on X", text="", due_at=None)
+            )
+        self._show_change(mention_ids, now)
+
+    def _show_change(self, mention_ids: Sequence[int], now: datetime) -> None:
+        """These mentions changed in a way their alerts must show (closed, or acted on): edit them, and judge
+        their follow-ups again."""
+        for chunk in _chunks(mention_ids, IDS):
+            self.session.execute(
+                update(AlertRow)
+                .where(AlertRow.mention_id.in_(chunk))
+                .values(
+                    revision=AlertRow.revision + 1,
+                    edit_at=func.coalesce(AlertRow.edit_at, now),
+                    follow_up_at=case((AlertRow.state == SENT, now), else_=AlertRow.follow_up_at),
+                )
+            )
 
     def add_replies(self, replies: Iterable[Post]) -> None:
         rows = [
@@ -139,34 +158,33 @@ class Repository:
         for chunk in _chunks(rows, ROWS):
             self.session.execute(stmt, chunk)
 
-    def open_mentions_in(self, conversation_ids: Iterable[int]) -> list[Mention]:
+    def open_posts(self, ids: Iterable[int], threads: Iterable[tuple[int, int]]) -> list[Post]:
+        """Open mentions that a reply could answer: those whose id or newest edit's id is among `ids`, and those by
+        author A in conversation C for each (C, A) in `threads`. Only what the reply rules look at is read."""
+        columns = (MentionRow.id, MentionRow.version_id, MentionRow.author_id, MentionRow.conversation_id, MentionRow.created_at)
+        open_ = MentionRow.status == Status.OPEN
+        found = {}
+        for chunk in _chunks(list(set(ids)), IDS):
+            found.update((r.id, r) for r in self.session.execute(
+                select(*columns).where(open_, MentionRow.id.in_(chunk) | MentionRow.version_id.in_(chunk))
+            ))
+        for chunk in _chunks(list(set(threads)), IDS):
+            found.update((r.id, r) for r in self.session.execute(
+                select(*columns).where(open_, tuple_(MentionRow.conversation_id, MentionRow.author_id).in_(chunk))
+            ))
         return [
-            _mention(r)
-            for chunk in _chunks(list(set(conversation_ids)), IDS)
-            for r in self.session.scalars(
-                select(MentionRow).where(MentionRow.status == Status.OPEN, MentionRow.conversation_id.in_(chunk))
-            )
+            Post(r.id, r.author_id, "", r.created_at, conversation_id=r.conversation_id, version_id=r.version_id)
+            for r in found.values()
         ]
 
-    def open_mentions_replied_to(self, post_ids: Iterable[int]) -> list[Mention]:
-        """Open mentions whose id, or whose original's id (an edit), is among `post_ids`."""
-        found: dict[int, MentionRow] = {}  # by id: a mention may match in two chunks (itself and its original)
-        for chunk in _chunks(list(set(post_ids)), IDS):
-            rows = self.session.scalars(
-                select(MentionRow).where(
-                    MentionRow.status == Status.OPEN, MentionRow.id.in_(chunk) | MentionRow.version_id.in_(chunk)
-                )
-            )
-            found.update((r.id, r) for r in rows)
-        return [_mention(r) for r in found.values()]
-
-    def replies_for(self, account_id: int, conversation_ids: Iterable[int], post_ids: Iterable[int]) -> list[Post]:
-        """The account's stored replies in these conversations or directly to these posts."""
-        found: dict[int, ReplyRow] = {}  # by id: a reply may be in one of the conversations and to one of the posts
-        for column, ids in ((ReplyRow.conversation_id, conversation_ids), (ReplyRow.replied_to_id, post_ids)):
-            for chunk in _chunks(list(set(ids)), IDS):
-                found.update((r.id, r) for r in self.session.scalars(select(ReplyRow).where(column.in_(chunk))))
-        rows = found.values()
+    def replies_to(self, account_id: int, ids: Iterable[int], threads: Iterable[tuple[int, int]]) -> list[Post]:
+        """The stored replies to any of `ids`, or in conversation C to author A for each (C, A) in `threads`."""
+        found: dict[int, ReplyRow] = {}  # by id: a reply may match both ways
+        for chunk in _chunks(list(set(ids)), IDS):
+            found.update((r.id, r) for r in self.session.scalars(select(ReplyRow).where(ReplyRow.replied_to_id.in_(chunk))))
+        for chunk in _chunks(list(set(threads)), IDS):
+            where = tuple_(ReplyRow.conversation_id, ReplyRow.in_reply_to_user_id).in_(chunk)
+            found.update((r.id, r) for r in self.session.scalars(select(ReplyRow).where(where)))
         return [
             Post(
                 id=r.id,
@@ -177,56 +195,92 @@ class Repository:
                 replied_to_id=r.replied_to_id,
                 in_reply_to_user_id=r.in_reply_to_user_id,
             )
-            for r in rows
+            for r in found.values()
         ]
 
-    def mark_answered(self, mention_id: int, reply: Post) -> None:
-        self.session.execute(
-            update(MentionRow)
-            .where(MentionRow.id == mention_id, MentionRow.status == Status.OPEN)
-            .values(
-                status=Status.ANSWERED,
-                status_reason=f"answered by post {reply.id}",
-                answered_by=reply.id,
-                answered_at=reply.created_at,
-            )
+    def mark_answered(self, answered: Sequence[tuple[int, Post]], now: datetime) -> None:
+        """Each (mention id, the reply that answers it), in one statement a chunk."""
+        table = MentionRow.__table__
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("mention"), table.c.status == Status.OPEN)
+            .values(status=Status.ANSWERED, status_reason=bindparam("reason"), answered_by=bindparam("reply"),
+                    answered_at=bindparam("at"), due_at=None)
         )
+        rows = [{"mention": m, "reason": f"answered by post {r.id}", "reply": r.id, "at": r.created_at} for m, r in answered]
+        for chunk in _chunks(rows, ROWS):
+            self.session.execute(stmt, chunk)
+        self._show_change([m for m, _ in answered], now)
 
     def mention(self, mention_id: int) -> Mention | None:
         row = self.session.get(MentionRow, mention_id)
         return _mention(row) if row else None
 
-    def open_mentions(self) -> list[tuple[Mention, Alert | None]]:
-        """Every open mention, oldest first, with its alert if it has one."""
-        rows = self.session.execute(
+    def open_mentions(self, limit: int | None = None) -> list[tuple[Mention, Alert | None]]:
+        """Open mentions, oldest first (the `limit` oldest), with their alerts."""
+        return list(self.iter_open_mentions(limit))
+
+    def iter_open_mentions(self, limit: int | None = None) -> Iterator[tuple[Mention, Alert | None]]:
+        """As `open_mentions`, read a thousand rows at a time (consume it inside the unit)."""
+        stmt = (
             select(MentionRow, AlertRow)
             .outerjoin(AlertRow, AlertRow.mention_id == MentionRow.id)
             .where(MentionRow.status == Status.OPEN)
             .order_by(MentionRow.created_at, MentionRow.id)
+            .limit(limit)
+            .execution_options(yield_per=1000)
         )
-        return [(_mention(m), _alert(a) if a else None) for m, a in rows]
+        for m, a in self.session.execute(stmt):
+            yield _mention(m), (_alert(a) if a else None)
 
-    def due_without_alert(
-        self, posted_before: datetime, seen_before: datetime, limit: int = 100, vip_posted_before: datetime | None = None
-    ) -> list[Mention]:
-        """Open mentions posted before the cutoff (VIPs: before theirs), checked for replies since they were
-        stored, not yet alerted."""
-        posted = MentionRow.created_at <= posted_before
-        if vip_posted_before is not None:
-            posted = posted | (MentionRow.priority.is_not(None) & (MentionRow.created_at <= vip_posted_before))
+    def open_summary(self) -> tuple[int, int, datetime | None]:
+        """(open mentions, how many of them are alerted, when the oldest was posted)."""
+        total, oldest = self.session.execute(
+            select(func.count(), func.min(MentionRow.created_at)).where(MentionRow.status == Status.OPEN)
+        ).one()
+        alerted = self.session.scalar(
+            select(func.count())
+            .select_from(AlertRow)
+            .join(MentionRow, AlertRow.mention_id == MentionRow.id)
+            .where(MentionRow.status == Status.OPEN, AlertRow.ts.is_not(None))
+        )
+        return total, alerted or 0, oldest
+
+    def due_mentions(self, as_of: datetime, seen_before: datetime, limit: int) -> list[Mention]:
+        """Open mentions not alerted yet whose stored due time has come, stored before `seen_before` (checked for
+        replies since), earliest first."""
         rows = self.session.scalars(
             select(MentionRow)
-            .outerjoin(AlertRow, AlertRow.mention_id == MentionRow.id)
-            .where(
-                MentionRow.status == Status.OPEN,
-                posted,
-                MentionRow.first_seen_at <= seen_before,
-                AlertRow.id.is_(None),
-            )
-            .order_by(MentionRow.created_at, MentionRow.id)
+            .where(MentionRow.due_at <= as_of, MentionRow.status == Status.OPEN, MentionRow.first_seen_at <= seen_before)
+            .order_by(MentionRow.due_at, MentionRow.id)
             .limit(limit)
         )
         return [_mention(r) for r in rows]
+
+    def postpone(self, due: Sequence[tuple[int, datetime]]) -> None:
+        """Store each (mention id, the exact time its alert is due)."""
+        table = MentionRow.__table__
+        stmt = update(table).where(table.c.id == bindparam("mention"), table.c.due_at.is_not(None)).values(due_at=bindparam("due"))
+        for chunk in _chunks([{"mention": m, "due": d} for m, d in due], ROWS):
+            self.session.execute(stmt, chunk)
+
+    def rejudge_due(self) -> None:
+        """Forget the stored exact due times (the settings may have changed): each is worked out again."""
+        self.session.execute(update(MentionRow).where(MentionRow.due_at.is_not(None)).values(due_at=MentionRow.created_at))
+
+    def expire(self, posted_before: datetime, reason: str, now: datetime, limit: int) -> int:
+        """Close up to `limit` open mentions posted before `posted_before` as expired; how many were."""
+        ids = list(self.session.scalars(
+            select(MentionRow.id).where(MentionRow.status == Status.OPEN, MentionRow.created_at < posted_before).limit(limit)
+        ))
+        for chunk in _chunks(ids, IDS):
+            self.session.execute(
+                update(MentionRow)
+                .where(MentionRow.id.in_(chunk), MentionRow.status == Status.OPEN)
+                .values(status=Status.EXPIRED, status_reason=reason, due_at=None)
+            )
+        self._show_change(ids, now)
+        return len(ids)
 
     # --- alerts ---------------------------------------------------------------------------------------
 
@@ -237,18 +291,33 @@ class Repository:
 
     def start_alert(self, mention_id: int, channel: str, now: datetime) -> bool:
         """Claim the right to post the alert for a mention. False if one exists already."""
-        return self._insert_once(AlertRow, "mention_id", mention_id=mention_id, channel=channel, state=SENDING, created_at=now)
+        if not self._insert_once(AlertRow, "mention_id", mention_id=mention_id, channel=channel, state=SENDING, created_at=now):
+            return False
+        self.session.execute(update(MentionRow).where(MentionRow.id == mention_id).values(due_at=None))
+        return True
+
+    def _due_again(self, alerts: object) -> None:
+        """The open mentions of these alert rows (about to be forgotten) wait for an alert again."""
+        self.session.execute(
+            update(MentionRow)
+            .where(MentionRow.id.in_(select(AlertRow.mention_id).where(alerts)), MentionRow.status == Status.OPEN)
+            .values(due_at=MentionRow.created_at)
+        )
 
     def alert_sent(self, mention_id: int, channel: str, ts: str, now: datetime) -> None:
         self.session.execute(
             update(AlertRow)
             .where(AlertRow.mention_id == mention_id)
-            .values(channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now, refusals=0, retry_at=None)
+            .values(
+                channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now, refusals=0, retry_at=None, follow_up_at=now
+            )
         )
 
     def drop_alert(self, mention_id: int) -> None:
         """Forget an alert Slack certainly did not post, so the next sweep tries again."""
-        self.session.execute(delete(AlertRow).where(AlertRow.mention_id == mention_id, AlertRow.state == SENDING))
+        doomed = (AlertRow.mention_id == mention_id) & (AlertRow.state == SENDING)
+        self._due_again(doomed)
+        self.session.execute(delete(AlertRow).where(doomed))
 
     def alert(self, mention_id: int) -> Alert | None:
         """The alert about a mention, if it has one (its own message, or its line in a digest)."""
@@ -303,41 +372,71 @@ class Repository:
         found += [Parked("notice", n.key, n.parked or "") for n in notices]
         return found
 
-    def alerts_to_refresh(self, now: datetime) -> list[tuple[Alert, Mention]]:
-        """Sent alerts whose message is out of date (the mention closed, or someone acted on it in Slack), unless
-        an edit was refused and waits for its retry, or was refused for good."""
-        rows = self.session.execute(
+    def alerts_to_refresh(self, now: datetime, digest_id: int | None = None, limit: int = 100) -> list[tuple[Alert, Mention]]:
+        """Sent alerts whose message shows less than it should (the mention closed, or someone acted on it in
+        Slack), closed ones first, unless an edit was refused and waits for its retry, or was refused for good;
+        with `digest_id`, those of that digest."""
+        stmt = (
             select(AlertRow, MentionRow)
             .join(MentionRow, AlertRow.mention_id == MentionRow.id)
             .where(
-                and_(AlertRow.state == SENT, (MentionRow.status != Status.OPEN) | (AlertRow.revision > AlertRow.rendered)),
+                AlertRow.edit_at.is_not(None),
+                AlertRow.state == SENT,
                 AlertRow.parked.is_(None),
                 AlertRow.retry_at.is_(None) | (AlertRow.retry_at <= now),
             )
-            .order_by(AlertRow.id)
+            .order_by(case((MentionRow.status == Status.OPEN, 1), else_=0), AlertRow.edit_at, AlertRow.id)
+            .limit(limit)
         )
-        return [(_alert(a), _mention(m)) for a, m in rows]
+        if digest_id is not None:
+            stmt = stmt.where(AlertRow.digest_id == digest_id)
+        return [(_alert(a), _mention(m)) for a, m in self.session.execute(stmt)]
 
     def alert_rendered(self, mention_id: int, revision: int, resolved: bool, now: datetime) -> None:
-        """The message now shows `revision`; a closed mention's alert is done with."""
-        values: dict = {"rendered": revision, "updated_at": now, "refusals": 0, "retry_at": None}
+        """The message now shows `revision` (up to date unless something changed meanwhile); a closed mention's
+        alert is done with."""
+        values: dict = {
+            "rendered": revision, "updated_at": now, "refusals": 0, "retry_at": None,
+            "edit_at": case((AlertRow.revision > revision, AlertRow.edit_at), else_=None),
+        }
         if resolved:
-            values["state"] = RESOLVED
+            values.update(state=RESOLVED, follow_up_at=None)
         self.session.execute(update(AlertRow).where(AlertRow.mention_id == mention_id).values(**values))
 
-    def alerted_open(self) -> list[tuple[Alert, Mention]]:
-        """Sent alerts whose mention is still open: the candidates for escalations and reminders."""
-        rows = self.session.execute(
+    def follow_ups_due(self, as_of: datetime, limit: int, mention_ids: Sequence[int] | None = None) -> list[tuple[Alert, Mention]]:
+        """Sent alerts whose stored follow-up time has come, earliest first (of `mention_ids`, if given)."""
+        stmt = (
             select(AlertRow, MentionRow)
             .join(MentionRow, AlertRow.mention_id == MentionRow.id)
-            .where(and_(AlertRow.state == SENT, MentionRow.status == Status.OPEN))
-            .order_by(MentionRow.created_at, MentionRow.id)
+            .where(AlertRow.follow_up_at <= as_of, AlertRow.state == SENT)
+            .order_by(AlertRow.follow_up_at, AlertRow.id)
+            .limit(limit)
         )
-        return [(_alert(a), _mention(m)) for a, m in rows]
+        if mention_ids is not None:
+            stmt = stmt.where(AlertRow.mention_id.in_(mention_ids))
+        return [(_alert(a), _mention(m)) for a, m in self.session.execute(stmt)]
 
-    def followed_up(self, mention_ids: list[int], now: datetime, *, first: bool) -> None:
-        """Note a nudge in the thread: `first` is the one due at ESCALATE_AFTER, the rest are reminders."""
-        values = {"escalated_at": now} if first else {"reminded_at": now}
+    def next_follow_ups(self, times: Sequence[tuple[int, datetime | None]]) -> None:
+        """Store each (mention id, when its alert's next follow-up may be due; None: never)."""
+        stmt = update(AlertRow.__table__).where(AlertRow.__table__.c.mention_id == bindparam("mention")).values(
+            follow_up_at=bindparam("at")
+        )
+        for chunk in _chunks([{"mention": m, "at": at} for m, at in times], ROWS):
+            self.session.execute(stmt, chunk)
+
+    def rejudge_follow_ups(self) -> None:
+        """Forget the stored follow-up times of open mentions' alerts (the settings may have changed)."""
+        open_ = select(MentionRow.id).where(MentionRow.status == Status.OPEN)
+        self.session.execute(
+            update(AlertRow).where(AlertRow.state == SENT, AlertRow.mention_id.in_(open_)).values(follow_up_at=AlertRow.created_at)
+        )
+
+    def followed_up(self, mention_ids: list[int], now: datetime, *, first: bool, reminder: bool = False) -> None:
+        """Note a nudge in the thread: `first` is the one due at ESCALATE_AFTER, the rest are reminders (counted
+        when `reminder`) or a snooze ending."""
+        values: dict = {"escalated_at": now} if first else {"reminded_at": now}
+        if reminder:
+            values["reminders"] = AlertRow.reminders + 1
         for chunk in _chunks(mention_ids, IDS):
             self.session.execute(update(AlertRow).where(AlertRow.mention_id.in_(chunk)).values(**values))
 
@@ -357,6 +456,8 @@ class Repository:
         if not claimed:
             self.session.delete(digest)
             return None
+        members = select(AlertRow.mention_id).where(AlertRow.digest_id == digest.id)
+        self.session.execute(update(MentionRow).where(MentionRow.id.in_(members)).values(due_at=None))
         return digest.id
 
     def digest_sent(self, digest_id: int, channel: str, ts: str, now: datetime) -> None:
@@ -366,12 +467,14 @@ class Repository:
         self.session.execute(
             update(AlertRow)
             .where(AlertRow.digest_id == digest_id)
-            .values(channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now)
+            .values(channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now, follow_up_at=now)
         )
 
     def drop_digest(self, digest_id: int) -> None:
         """Forget a digest Slack certainly did not post; its mentions become due again."""
-        self.session.execute(delete(AlertRow).where(AlertRow.digest_id == digest_id, AlertRow.state == SENDING))
+        doomed = (AlertRow.digest_id == digest_id) & (AlertRow.state == SENDING)
+        self._due_again(doomed)
+        self.session.execute(delete(AlertRow).where(doomed))
         self.session.execute(delete(DigestRow).where(DigestRow.id == digest_id, DigestRow.state == SENDING))
 
     def digest(self, digest_id: int) -> tuple[Digest, list[Mention]] | None:
@@ -395,18 +498,26 @@ class Repository:
     def record_action(self, mention_id: int, user_id: str, action: str, detail: str, now: datetime) -> None:
         """Keep who did what, and make the alert's message show it."""
         self.session.add(ActionRow(mention_id=mention_id, user_id=user_id, action=action, detail=detail, at=now))
-        self.session.execute(
-            update(AlertRow).where(AlertRow.mention_id == mention_id).values(revision=AlertRow.revision + 1)
-        )
+        self._show_change([mention_id], now)
 
     def claim(self, mention_id: int, user_id: str) -> None:
         self.session.execute(
             update(MentionRow).where(MentionRow.id == mention_id).values(claimed_by=user_id, snoozed_until=None, snoozed_by=None)
         )
+        self._rearm(mention_id)
 
     def snooze(self, mention_id: int, user_id: str, until: datetime) -> None:
         self.session.execute(
             update(MentionRow).where(MentionRow.id == mention_id).values(snoozed_until=until, snoozed_by=user_id)
+        )
+        self._rearm(mention_id)
+
+    def _rearm(self, mention_id: int) -> None:
+        """Its follow-ups are judged again at the next tick (a claim or a snooze changes when they fall due)."""
+        self.session.execute(
+            update(AlertRow)
+            .where(AlertRow.mention_id == mention_id, AlertRow.state == SENT)
+            .values(follow_up_at=AlertRow.created_at)
         )
 
     def close(self, mention_id: int, reason: str, user_id: str) -> bool:
@@ -414,7 +525,7 @@ class Repository:
         result = self.session.execute(
             update(MentionRow)
             .where(MentionRow.id == mention_id, MentionRow.status == Status.OPEN)
-            .values(status=Status.CLOSED, status_reason=reason, claimed_by=user_id, snoozed_until=None)
+            .values(status=Status.CLOSED, status_reason=reason, claimed_by=user_id, snoozed_until=None, due_at=None)
         )
         return result.rowcount > 0
 
@@ -519,7 +630,9 @@ class Repository:
     def notices_unsent(self, now: datetime) -> list[Notice]:
         """Notices to post now: new, in doubt, or refused before and due for another try."""
         rows = self.session.scalars(
-            select(NoticeRow).where(NoticeRow.state.in_([PENDING, SENDING]) | _retry_due(NoticeRow, now)).order_by(NoticeRow.id)
+            select(NoticeRow)
+            .where(NoticeRow.state.in_([PENDING, SENDING, REFUSED]), (NoticeRow.state != REFUSED) | (NoticeRow.retry_at <= now))
+            .order_by(NoticeRow.id)
         )
         return [
             Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at, thread_ts=r.thread_ts, refusals=r.refusals or 0)
@@ -586,6 +699,7 @@ def _alert(row: AlertRow) -> Alert:
         escalated_at=row.escalated_at,
         reminded_at=row.reminded_at,
         refusals=row.refusals or 0,
+        reminders=row.reminders or 0,
     )
 
 

@@ -76,8 +76,14 @@ class MentionRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(32))  # Slack user ID
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     snoozed_by: Mapped[str | None] = mapped_column(String(32))
+    # Not before this is an alert due: set while the mention is open and not alerted, None otherwise. A lower
+    # bound (the post's time when new or when the settings may have changed); the sweep stores the exact time.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
-    __table_args__ = (Index("ix_mentions_status_created_at", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_mentions_status_created_at", "status", "created_at"),
+        Index("ix_mentions_version_id", "version_id"),
+    )
 
 
 class ReplyRow(Base):
@@ -124,6 +130,8 @@ class DigestRow(Base):
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not tried again before this, after a refusal
     parked: Mapped[str | None] = mapped_column(Text)  # why it is no longer tried (refused for good)
 
+    __table_args__ = (Index("ix_digests_state", "state"),)
+
 
 class AlertRow(Base):
     """One per alerted mention: its own Slack message, or its line in a digest (`digest_id`, sharing its ts).
@@ -150,6 +158,13 @@ class AlertRow(Base):
     refusals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # clear "no"s from Slack in a row
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not tried again before this, after a refusal
     parked: Mapped[str | None] = mapped_column(Text)  # why it is no longer tried (refused for good)
+    # Not before this is a follow-up due (a lower bound, like mentions.due_at); None: none ever will be.
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # reminders sent so far
+    # Since when the message shows less than it should (`revision` > `rendered`); None: it is up to date.
+    edit_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (Index("ix_alerts_state", "state"),)
 
 
 class ActionRow(Base):
@@ -184,6 +199,8 @@ class NoticeRow(Base):
     refusals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # clear "no"s from Slack in a row
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not tried again before this, after a refusal
     parked: Mapped[str | None] = mapped_column(Text)  # why it is no longer tried (refused for good)
+
+    __table_args__ = (Index("ix_notices_state", "state"),)
 
 
 class SlackChannelRow(Base):

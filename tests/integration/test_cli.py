@@ -286,3 +286,31 @@ def test_a_schema_newer_than_this_replywatch_is_one_line(env: dict[str, str], tm
     db.close()
     for command in (["status"], ["db", "upgrade"]):
         assert_clean_failure(cli(env, *command), "the database schema is at 0999, newer than this replywatch knows", env)
+
+
+def test_status_lists_the_oldest_and_sums_up_the_rest(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack) -> None:
+    """A long queue: a summary and the oldest --limit, in text and in (streamed) JSON."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.model import Post, Status, Verdict
+    from bot.store.db import make_engine, upgrade
+    from bot.store.repository import Store
+
+    engine = make_engine(env["DATABASE_URL"])
+    upgrade(engine)
+    now = datetime.now(UTC)
+    posts = [Post(id=1000 + i, author_id=7, text="hi", created_at=now - timedelta(minutes=i), author_handle=f"fan{i}") for i in range(120)]
+    with Store(engine).unit() as repo:
+        repo.add_mentions([(p, Verdict(Status.OPEN, "waiting for a reply")) for p in posts], now)
+    engine.dispose()
+
+    lines = cli(env, "status").stdout.splitlines()
+    assert lines[0] == "open mentions: 120 (oldest first)"
+    assert "@fan119 " in lines[1] and "@fan70 " in lines[50], "the 50 oldest"
+    assert lines[51].strip() == "… and 70 more (--limit N shows N, --limit 0 all)"
+    assert sum("@fan" in line for line in cli(env, "status", "--limit", "0").stdout.splitlines()) == 120
+    data = json.loads(cli(env, "status", "--json", "--limit", "3").stdout)
+    assert data["summary"]["open"] == 120 and data["summary"]["listed"] == 3 and data["summary"]["alerted"] == 0
+    assert [m["author_handle"] for m in data["open"]] == ["fan119", "fan118", "fan117"]
+    bad = cli(env, "status", "--limit", "some")
+    assert bad.returncode == 2 and "--limit: a whole number of at least 0" in bad.stderr and "Traceback" not in bad.stderr

@@ -29,7 +29,7 @@ def test_migrations_create_the_schema_the_models_describe(db_url: str) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
     upgrade(engine)  # twice is harmless
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0005"
     assert {"mentions", "replies", "alerts", "poll_cursors"} <= set(inspect(engine).get_table_names())
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
@@ -93,14 +93,19 @@ def test_due_mentions_and_answers(store: Store) -> None:
         reply = Post(id=30, author_id=None, text="", created_at=T0, conversation_id=5, replied_to_id=21, in_reply_to_user_id=BIG + 1)
         repo.add_replies([reply])
     with store.unit() as repo:
-        assert [m.id for m in repo.due_without_alert(T0, T0)] == [20, 21, 22]
-        assert repo.due_without_alert(T0 - timedelta(seconds=1), T0) == []
-        assert repo.due_without_alert(T0, T0 - timedelta(seconds=1)) == [], "not before replies were checked"
-        [reply] = repo.replies_for(1, [5], [])
-        assert reply.author_id == 1
-        repo.mark_answered(21, reply)
+        assert [m.id for m in repo.due_mentions(T0, T0, 100)] == [20, 21, 22]
+        assert repo.due_mentions(T0 - timedelta(seconds=1), T0, 100) == []
+        assert repo.due_mentions(T0, T0 - timedelta(seconds=1), 100) == [], "not before replies were checked"
+        repo.postpone([(22, T0 + timedelta(minutes=5))])
+        assert [m.id for m in repo.due_mentions(T0, T0, 100)] == [20, 21], "its exact due time is later"
+        assert repo.replies_to(1, [99], [(5, BIG + 2)]) == [], "another post, another author"
+        [reply] = repo.replies_to(1, [], [(5, BIG + 1)])
+        assert reply.author_id == 1 and repo.replies_to(1, [21], []) == [reply]
+        assert sorted(p.id for p in repo.open_posts([], [(5, BIG + 1)])) == [20, 21]
+        repo.mark_answered([(21, reply)], T0)
     with store.unit() as repo:
-        assert [m.id for m in repo.open_mentions_in([5])] == [20]
+        assert [p.id for p in repo.open_posts([21], [(5, BIG + 1)])] == [20]
+        assert [m.id for m in repo.due_mentions(T0 + timedelta(hours=1), T0, 100)] == [20, 22], "an answered one is never due"
         answered = repo.mention(21)
     assert (answered.status, answered.answered_by, answered.answered_at) == (Status.ANSWERED, 30, T0)
 
@@ -175,7 +180,7 @@ def test_digests_actions_and_closing_on_both_databases(store: Store) -> None:
         repo.alert_rendered(BIG + 1, 1, True, T0)
     with store.unit() as repo:
         assert repo.alerts_to_refresh(T0) == []
-        assert {m.id for _, m in repo.alerted_open()} == {BIG, BIG + 2}
+        assert {m.id for _, m in repo.follow_ups_due(T0, 100)} == {BIG, BIG + 2}, "a closed mention's alert has none"
 
 
 def test_a_read_does_not_wait_for_a_writer(tmp_path) -> None:  # noqa: ANN001
@@ -248,9 +253,10 @@ def test_a_flood_of_mentions_is_stored_and_found_on_both_databases(store: Store)
         assert len(repo.add_mentions([(post(i), OPEN) for i in ids], T0)) == FLOOD
         repo.add_replies(replies)
     with store.unit() as repo:
-        assert sorted(m.id for m in repo.open_mentions_replied_to(ids + unknown)) == ids
-        assert sorted(m.id for m in repo.open_mentions_in(ids + unknown)) == ids
-        found = repo.replies_for(1, ids + unknown, ids + unknown)
+        threads = [(i, BIG + 1) for i in ids + unknown]
+        assert sorted(p.id for p in repo.open_posts(ids + unknown, [])) == ids
+        assert sorted(p.id for p in repo.open_posts([], threads)) == ids
+        found = repo.replies_to(1, ids + unknown, threads)
         assert sorted(r.id for r in found) == [r.id for r in replies], "each reply once, though it matches twice"
         for first_or_last in (ids[0], ids[-1]):
             repo.start_alert(first_or_last, "C1", T0)
@@ -260,7 +266,7 @@ def test_a_flood_of_mentions_is_stored_and_found_on_both_databases(store: Store)
         repo.followed_up(ids + unknown, later, first=True)
     with store.read() as repo:
         assert len(repo.digest(digest)[1]) == FLOOD - 2, "every mention not alerted yet, in one digest"
-        followed = {a.mention_id: a.escalated_at for a, _ in repo.alerted_open()}
+        followed = {i: repo.alert(i).escalated_at for i in (ids[0], ids[-1])}
     assert followed == {ids[0]: later, ids[-1]: later}, "in the first chunk of ids and in the last"
 
 

@@ -120,7 +120,7 @@ def test_alerted_then_deleted_mention_has_its_alert_updated(loop: Loop) -> None:
     [alert] = loop.slack.alerts_for(mention)
     loop.x.delete(mention)
     with loop.store.unit() as repo:
-        repo.mark_deleted(mention)  # as the next check finds it
+        repo.mark_deleted([mention], loop.clock.now())  # as the next check finds it
     loop.tick(SEC)
     assert "deleted this post" in alert.blocks[0]["text"]["text"] and "a secret" not in str(alert.blocks)
 

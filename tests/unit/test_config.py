@@ -81,6 +81,9 @@ def test_dotenv_in_working_folder_is_read(clean_env: pytest.MonkeyPatch, tmp_pat
         ("X_BEARER_TOKEN", None, "X credentials are required: set X_BEARER_TOKEN, or X_API_KEY"),
         ("X_API_KEY", "key-only-secret", "missing X_API_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET"),
         ("ALLOW_QUEUE_IN", "C0TEAM,#general", "ALLOW_QUEUE_IN must be comma-separated channel IDs (C…, G…, D…) and optionally external"),
+        ("EXPIRE_AFTER", "20m", "EXPIRE_AFTER must be longer than ALERT_AFTER (a mention must be able to fall due), or 0 for never"),
+        ("MAX_REMINDERS", "-1", "MAX_REMINDERS must be a whole number of at least 0 (0: the escalation only)"),
+        ("MAX_REMINDERS", "lots", "MAX_REMINDERS must be a whole number"),
     ],
 )
 def test_bad_settings_name_the_variable(clean_env: pytest.MonkeyPatch, name: str, value: str | None, message: str) -> None:
