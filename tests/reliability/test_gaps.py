@@ -43,6 +43,7 @@ def test_900_mentions_while_down_are_all_stored_and_alerted_once_in_one_digest(l
 
 
 def test_a_gap_older_than_search_reaches_says_what_may_be_missing(loop: Loop) -> None:
+    loop.configure(expire_after=None)  # the first mention stays open through the 9 days
     users = [loop.x.add_user(f"fan{i}") for i in range(10)]
     loop.tick()
     first = loop.post(users[0], "@acme before the outage")
