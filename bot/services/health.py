@@ -3,11 +3,11 @@ the token), and one when it recovers. The notices go out through the sweep, like
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock
-from bot.model import Account
+from bot.model import Account, EndpointHealth
 from bot.services.poll import TOKEN_REFUSED
 from bot.slack.blocks import escape
 
@@ -23,35 +23,45 @@ class HealthService:
         self.account = account
         self.clock = clock
         self.poll_interval = poll_interval
+        self._last: str | None = None  # the newest collection notice's key, once read (read once: it scans notices)
+        self._read = False
 
     def run_once(self) -> None:
         now = self.clock.now()
-        with self.store.unit() as repo:
+        with self.store.read() as repo:  # a write only when there is something to say
             states = repo.health(self.account.username)
-            broken = [
-                s for s in states
-                if s.failing_since is not None
-                and (now - s.failing_since > self.poll_interval * BROKEN_AFTER_INTERVALS or _auth_error(s.last_error))
-            ]
-            if broken:
-                first = min(broken, key=lambda s: s.failing_since)
-                since = first.failing_since
-                repo.add_notice(
-                    f"collection:{since.isoformat()}:broken",
-                    f":warning: Mentions of @{self.account.username} are not being collected since "
-                    f"{since:%Y-%m-%d %H:%M} UTC: {escape(first.last_error or 'unknown error')}",
-                    now,
-                )
-                return
-            last = repo.last_notice("collection:")
-            if last is not None and last.endswith(":broken") and all(s.failing_since is None for s in states):
-                since = last[len("collection:") : -len(":broken")]
-                repo.add_notice(
-                    f"collection:{since}:recovered",
-                    f":white_check_mark: Mentions of @{self.account.username} are being collected again "
-                    f"(not collected since {since[:16].replace('T', ' ')} UTC).",
-                    now,
-                )
+            if not self._read:
+                self._last, self._read = repo.last_notice("collection:"), True
+        notice = self._notice(states, now)
+        if notice is not None and notice[0] != self._last:
+            with self.store.unit() as repo:
+                repo.add_notice(*notice, now)
+            self._last = notice[0]
+
+    def _notice(self, states: list[EndpointHealth], now: datetime) -> tuple[str, str] | None:
+        """(key, text) of the notice to queue: collection broken, or working again after one said it broke."""
+        broken = [
+            s for s in states
+            if s.failing_since is not None
+            and (now - s.failing_since > self.poll_interval * BROKEN_AFTER_INTERVALS or _auth_error(s.last_error))
+        ]
+        if broken:
+            first = min(broken, key=lambda s: s.failing_since or now)
+            since = first.failing_since or now
+            return (
+                f"collection:{since.isoformat()}:broken",
+                f":warning: Mentions of @{self.account.username} are not being collected since "
+                f"{since:%Y-%m-%d %H:%M} UTC: {escape(first.last_error or 'unknown error')}",
+            )
+        last = self._last
+        if last is not None and last.endswith(":broken") and all(s.failing_since is None for s in states):
+            since = last[len("collection:") : -len(":broken")]
+            return (
+                f"collection:{since}:recovered",
+                f":white_check_mark: Mentions of @{self.account.username} are being collected again "
+                f"(not collected since {since[:16].replace('T', ' ')} UTC).",
+            )
+        return None
 
 
 def _auth_error(error: str | None) -> bool:

@@ -3,9 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import rules
-from bot.model import Post, Status
+from bot.model import Mention, Post, Status
 
 ACME, BOB, CAROL = 1, 2, 3
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -59,3 +61,35 @@ def test_first_answer_is_the_earliest_of_several() -> None:
     unrelated = post(105, ACME, conv=9, to=8, to_user=CAROL)
     assert rules.first_answer(MENTION, [later, unrelated, earlier], {ACME}) == earlier
     assert rules.first_answer(MENTION, [unrelated], {ACME}) is None
+
+
+_MIN = st.integers(min_value=0, max_value=600).map(lambda m: timedelta(minutes=m))
+_AT = st.one_of(st.none(), st.integers(min_value=0, max_value=900).map(lambda m: T0 + timedelta(minutes=m)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    escalated=_AT, reminded=_AT, snoozed=_AT, claimed=st.booleans(),
+    escalate_after=st.one_of(st.none(), _MIN), remind_every=st.one_of(st.none(), _MIN.filter(bool)),
+    reminders=st.integers(min_value=0, max_value=4), max_reminders=st.one_of(st.none(), st.integers(min_value=0, max_value=4)),
+)
+def test_next_follow_up_at_is_exactly_when_follow_up_first_speaks(  # noqa: PLR0913
+    escalated, reminded, snoozed, claimed, escalate_after, remind_every, reminders, max_reminders,  # noqa: ANN001
+) -> None:
+    """The store keeps `next_follow_up_at` and asks `follow_up` only from then on: before it, `follow_up` must say
+    nothing, and at it, something (else a nudge would be late, or judged again every tick)."""
+    if escalated is None:
+        reminded, reminders = None, 0
+    mention = Mention(post(10, BOB), Status.OPEN, "waiting", T0, claimed_by="U0JANE" if claimed else None,
+                      snoozed_until=snoozed, snoozed_by="U0OMAR" if snoozed else None)
+    args = (escalate_after, remind_every)
+    at = rules.next_follow_up_at(mention, escalated, reminded, *args, reminders=reminders, max_reminders=max_reminders)
+
+    def speaks(now: datetime) -> bool:
+        found = rules.follow_up(mention, escalated, reminded, now, *args, ("U0LEAD",), reminders=reminders, max_reminders=max_reminders)
+        return found is not None
+
+    if at is None:
+        assert not speaks(T0 + timedelta(days=30))
+    else:
+        assert speaks(at) and not speaks(at - timedelta(seconds=1))
