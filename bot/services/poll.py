@@ -210,7 +210,7 @@ class PollService:
             return 0
         found = {r.id: r for r in repo.replies_to(
             self.account.id,
-            {i for p in candidates.values() for i in p.ids},
+            {p.id for p in candidates.values()} | {p.version_id for p in candidates.values() if p.version_id},
             {(p.conversation_id, p.author_id) for p in candidates.values() if p.conversation_id and p.author_id},
         )}
         found.update((r.id, r) for r in replies)
