@@ -371,8 +371,9 @@ def run(minutes: float = 5, kill_every: float = 20) -> dict:
 def report(figures: dict, settings: Settings) -> str:
     takeovers = ", ".join(f"{t:.2f}" for t in figures["takeovers"]) or "none"
     return "\n".join([
-        f"{figures['replicas']} replicas on PostgreSQL for {figures['seconds']:.0f} s, Slack {settings.slack_latency:g} s a post or edit, "
-        f"the leader SIGKILLed {figures['kills']} times ({figures['kills_with_slack_call_in_flight']} with a Slack call in flight)",
+        f"{figures['replicas']} replicas on PostgreSQL, a mention every {settings.mention_every:g} s for {settings.seconds:g} s "
+        f"({figures['seconds']:.0f} s in all, with start and drain), Slack {settings.slack_latency:g} s a post or edit, "
+        f"the leader SIGKILLed {figures['kills']} times ({figures['kills_with_slack_call_in_flight']} just after it sent a post or edit)",
         f"  mentions published          {figures['mentions_published']}",
         f"  mentions lost               {figures['mentions_lost']}",
         f"  duplicate alerts            {figures['duplicate_alerts']}  (of {figures['alerts']} alerts)",
