@@ -70,10 +70,10 @@ def lock_key(account: str) -> int:
 
 def open_lease(database_url: str, account: str) -> Lease:
     """The lease for this database and account. Opens nothing yet."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "postgresql":
+    backend = make_url(database_url).get_backend_name()
+    if backend == "postgresql":
         return PostgresLease(database_url, account)
-    path = sqlite_path(database_url)
+    path = sqlite_path(database_url) if backend == "sqlite" else None  # another backend fails when the store opens it
     return FileLease(path) if path is not None else PrivateLease()
 
 

@@ -182,6 +182,8 @@ def test_one_process_per_sqlite_file(tmp_path: Path) -> None:
     second.release()
 
 
-def test_an_in_memory_database_needs_no_lock() -> None:
+def test_no_lock_for_an_in_memory_database_nor_a_url_the_store_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first, second = open_lease("sqlite://", "acme"), open_lease("sqlite://", "acme")
     assert first.acquire() and second.acquire() and first.held()
+    monkeypatch.chdir(tmp_path)
+    assert open_lease("nosuchdb://x", "acme").acquire() and list(tmp_path.iterdir()) == [], "no lock file for a URL the store refuses"
