@@ -11,6 +11,7 @@ from bot import rules
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_schedule
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
+from bot.leadership import Lease, leader_only
 from bot.model import Account
 from bot.schedule import Schedule
 from bot.scheduler import Jobs
@@ -240,8 +241,9 @@ class App:
     expiry: ExpiryService
     socket: SocketListener | None = None
 
-    def jobs(self) -> Jobs:
-        """What `replywatch run` schedules: (name, job, interval), each on its own thread."""
+    def jobs(self, lease: Lease | None = None) -> Jobs:
+        """What `replywatch run` schedules: (name, job, interval), each on its own thread. With a `lease`, all but
+        the socket run only on the replica that leads (bot.leadership)."""
         jobs: Jobs = [
             ("poll", self.poll.run_once, self.settings.poll_interval),
             ("sweep", self.sweep.run_once, SWEEP_EVERY),
@@ -250,7 +252,10 @@ class App:
             ("health", self.health.run_once, SWEEP_EVERY),
             ("expiry", self.expiry.run_once, EXPIRE_EVERY),
         ]
-        if self.socket is not None:
+        if lease is not None:  # after a takeover, what decides and posts Slack messages waits for the old leader's posts
+            grace = self.settings.http_timeout
+            jobs = leader_only(jobs, lease, self.identity.account.username, grace, after_takeover=("sweep", "follow-ups"))
+        if self.socket is not None:  # on every replica: button clicks only write to the database
             jobs.append(("socket", self.socket.keep_connected, SOCKET_RETRY))  # runs at once, then until it connects
         return jobs
 

@@ -32,6 +32,7 @@ from bot.app import (
 )
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_schedule, load_settings
+from bot.leadership import open_lease
 from bot.scheduler import build_scheduler
 from bot.slack.blocks import format_age, local_time, post_url
 from bot.store.db import SchemaError
@@ -102,8 +103,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    lease = open_lease(settings.database_url, settings.x_account)  # one replica leads; on SQLite one process runs
+    if not lease.acquire() and not lease.standby:
+        raise StartupError(f"DATABASE_URL: {lease.problem}")
     app = build_app(settings, SystemClock())
-    scheduler = build_scheduler(app.jobs(), then={"poll": "sweep"})  # what a poll stored is swept at once
+    scheduler = build_scheduler(app.jobs(lease), then={"poll": "sweep"})  # what a poll stored is swept at once
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -124,6 +128,7 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         closing = threading.Thread(target=app.socket.close, name="replywatch-socket-close", daemon=True)
         closing.start()
     scheduler.shutdown(wait=True, timeout=deadline - time.monotonic())
+    lease.release()  # a standby takes over now rather than when this process is gone
     app.store.dispose()  # closes only idle connections; one an abandoned job holds goes when the process does
     if closing is not None:
         closing.join(max(0.0, deadline - time.monotonic()))

@@ -106,6 +106,25 @@ def test_unreachable_database_is_one_line(env: dict[str, str]) -> None:
     assert "dbsecret99" not in result.stderr
 
 
+def test_a_second_run_on_the_same_sqlite_file_is_refused(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path) -> None:
+    """Two processes on one SQLite file would both poll and both post: the second stops before it does anything."""
+    from tests.standins.http import wait_for
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("X_", "SLACK_"))}
+    with (tmp_path / "first.log").open("wb") as log:
+        first = subprocess.Popen([sys.executable, "-m", "bot", "run"], env={**base, **env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=log)
+    try:
+        assert wait_for(lambda: fake_x.http.calls("/mentions"), timeout=20), (tmp_path / "first.log").read_text()
+        checks = len(fake_slack.http.calls("auth.test"))
+        second = cli(env, "run", timeout=20)
+        assert_clean_failure(second, f"DATABASE_URL: another `replywatch run` uses {tmp_path}/replywatch.db", env)
+        assert len(fake_slack.http.calls("auth.test")) == checks, "refused before it checked a token or migrated"
+        assert first.poll() is None, "the first goes on"
+    finally:
+        first.terminate()
+        first.wait(timeout=20)
+
+
 def test_status_lists_open_mentions_oldest_first(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack) -> None:
     from bot.store.db import make_engine, upgrade
     from bot.store.repository import Store

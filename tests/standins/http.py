@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +53,15 @@ class Fault:
     garble: bool = False  # the request is carried out, then answered 200 with a body cut short
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away before its answer (a killed process): nothing wrong here
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class StandIn:
     """Serve `handle(request) -> Reply` on 127.0.0.1 on a free port, with injectable faults."""
 
@@ -63,6 +73,10 @@ class StandIn:
         # unhandled; `after` (called once handled) may return "drop" to close it without sending the answer.
         self.before: Callable[[Request], str | None] | None = None
         self.after: Callable[[Request], str | None] | None = None
+        # A slow service: requests whose path contains a key wait that many seconds, then are carried out and
+        # answered (what they do happens at the end of the wait: a client that gives up or dies meanwhile still
+        # finds it done later).
+        self.delays: dict[str, float] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         outer = self
@@ -99,8 +113,7 @@ class StandIn:
 
             do_GET = do_POST = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -108,6 +121,9 @@ class StandIn:
     def _dispatch(self, request: Request) -> Reply | None:
         if self.before is not None and self.before(request) == "drop":
             return None
+        delay = next((seconds for path, seconds in self.delays.items() if path in request.path), 0.0)
+        if delay:
+            self._closing.wait(delay)
         reply = self._answer(request)
         if self.after is not None and self.after(request) == "drop":
             return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -60,6 +61,7 @@ class FakeX:
         self.remaining: dict[str, int] = {}
         self.window_reset: dict[str, int] = {}
         self.limit = 450  # requests per endpoint per window
+        self.served: Counter[str] = Counter()  # posts returned, per endpoint: mentions, tweets, search, lookup
         self.paging: Literal["honest", "repeat", "endless"] = "honest"
         self.echo_credentials = False
         self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
@@ -163,7 +165,11 @@ class FakeX:
         return Reply(401, body)
 
     def _with_limits(self, endpoint: str, reply: Reply) -> Reply:
-        """450 requests per endpoint per 15-minute window, which starts with the first request and then resets."""
+        """450 requests per endpoint per 15-minute window, which starts with the first request and then resets.
+        Counts the posts each endpoint returns (X bills each one)."""
+        data = reply.body.get("data") if isinstance(reply.body, dict) else None
+        if isinstance(data, list):
+            self.served[endpoint] += len(data)
         now = int(self.now().timestamp())
         if now >= self.window_reset.get(endpoint, 0):
             self.window_reset[endpoint] = now + 900
