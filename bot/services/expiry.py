@@ -30,8 +30,10 @@ class ExpiryService:
             return 0
         now = self.clock.now()
         reason = f"expired: no reply within {format_age(self.expire_after)}; no longer waited for"
-        with self.store.unit() as repo:
-            expired = repo.expire(now - self.expire_after, reason, now, BATCH)
+        with self.store.read() as repo:  # a write only when something expires
+            expired = repo.expirable(now - self.expire_after, BATCH)
         if expired:
-            log.info("%d mention(s) open longer than %s expired", expired, format_age(self.expire_after))
-        return expired
+            with self.store.unit() as repo:
+                repo.expire(expired, reason, now)
+            log.info("%d mention(s) open longer than %s expired", len(expired), format_age(self.expire_after))
+        return len(expired)

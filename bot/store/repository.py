@@ -313,11 +313,14 @@ class Repository:
         """Forget the stored exact due times (the settings may have changed): each is worked out again."""
         self.session.execute(update(MentionRow).where(MentionRow.due_at.is_not(None)).values(due_at=MentionRow.created_at))
 
-    def expire(self, posted_before: datetime, reason: str, now: datetime, limit: int) -> int:
-        """Close up to `limit` open mentions posted before `posted_before` as expired; how many were."""
-        ids = list(self.session.scalars(
+    def expirable(self, posted_before: datetime, limit: int) -> list[int]:
+        """Up to `limit` open mentions posted before `posted_before`."""
+        return list(self.session.scalars(
             select(MentionRow.id).where(MentionRow.status == Status.OPEN, MentionRow.created_at < posted_before).limit(limit)
         ))
+
+    def expire(self, ids: Sequence[int], reason: str, now: datetime) -> None:
+        """Close these mentions, if still open, as expired."""
         for chunk in _chunks(ids, IDS):
             self.session.execute(
                 update(MentionRow)
@@ -325,7 +328,6 @@ class Repository:
                 .values(status=Status.EXPIRED, status_reason=reason, due_at=None)
             )
         self._show_change(ids, now)
-        return len(ids)
 
     # --- alerts ---------------------------------------------------------------------------------------
 
