@@ -7,6 +7,7 @@ import queue
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import event, inspect
@@ -306,3 +307,34 @@ def test_two_processes_starting_at_once_migrate_one_after_the_other(postgres_url
         assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
     assert current_revision(engine) is not None
     engine.dispose()
+
+
+def test_upgrading_to_0005_finds_the_work_already_waiting(db_url: str) -> None:
+    """A database from before stored due times: the mentions waiting for an alert are due again (worked out by the
+    next sweep), and alerts of mentions closed meanwhile are edited."""
+    engine = make_engine(db_url)
+    upgrade(engine, "0004")
+    waiting, alerted, closed = BIG, BIG + 1, BIG + 2
+    with engine.begin() as conn:
+        for mention_id, status in ((waiting, "open"), (alerted, "open"), (closed, "answered")):
+            conn.execute(
+                sqlalchemy.text(
+                    "INSERT INTO mentions (id, author_handle, author_name, text, created_at, reference_types, status, "
+                    "status_reason, first_seen_at, author_protected) VALUES (:id, 'bob', '', 'hi', :at, '', :status, '', :at, false)"
+                ),
+                {"id": mention_id, "at": T0.replace(tzinfo=None), "status": status},
+            )
+        for mention_id in (alerted, closed):
+            conn.execute(
+                sqlalchemy.text(
+                    "INSERT INTO alerts (mention_id, channel, ts, state, created_at, sent_at, revision, rendered, refusals) "
+                    "VALUES (:id, 'C1', '1.0', 'sent', :at, :at, 0, 0, 0)"
+                ),
+                {"id": mention_id, "at": T0.replace(tzinfo=None)},
+            )
+    upgrade(engine)
+    store = Store(engine)
+    with store.read() as repo:
+        assert [m.id for m in repo.due_mentions(T0, T0, 10)] == [waiting]
+        assert [a.mention_id for a, _ in repo.alerts_to_refresh(T0)] == [closed]
+    store.dispose()
