@@ -99,6 +99,7 @@ class Alert:
     reminded_at: datetime | None = None
     refusals: int = 0  # clear "no"s from Slack in a row, to the post or to the last edit
     reminders: int = 0  # reminders sent in its thread so far
+    follow_up_at: datetime | None = None  # not before this is its next follow-up due (None: never)
 
 
 @dataclass(frozen=True)

@@ -40,25 +40,30 @@ class FollowUpService:
         self.clock = clock
         self.config = config
         self.deletions = deletions
-        self._rejudged = False  # the stored follow-up times were worked out again since start (settings may differ)
+        self._rejudged = False  # checked since start that the stored times follow these settings
 
     def run_once(self) -> None:
         now = self.clock.now()
         if not self._rejudged:
             with self.store.unit() as repo:
-                repo.rejudge_follow_ups()
+                if repo.rules_changed("follow-ups", self._rules()):
+                    repo.rejudge_follow_ups()
             self._rejudged = True
         with self.store.read() as repo:
             as_of = self._as_of(repo, now)
-            due = repo.follow_ups_due(as_of, BATCH) if as_of is not None else []
+            waiting = as_of is not None and repo.follow_ups_waiting(as_of)
+            due = repo.follow_ups_due(as_of, BATCH) if waiting and as_of is not None else []
         if not due or as_of is None:
             return
-        planned, _ = self._plan(due, as_of, now)
-        self.deletions.close_deleted([m for _, m, _ in planned], now)
+        planned, times = self._plan(due, as_of, now)
         groups: dict[tuple[str, FollowUp, bool], list[Mention]] = {}
+        if planned:
+            self.deletions.close_deleted([m for _, m, _ in planned], now)
         with self.store.unit() as repo:
-            # Again: a poll may have answered some meanwhile, and the deleted ones are closed now.
-            planned, times = self._plan(repo.follow_ups_due(as_of, BATCH, [a.mention_id for a, _ in due]), as_of, now)
+            if planned:  # again: a poll may have answered some meanwhile, and the deleted ones are closed now
+                again = repo.follow_ups_due(as_of, BATCH, [a.mention_id for a, _, _ in planned])
+                planned, retimed = self._plan(again, as_of, now)
+                times = list({m: (m, was, at) for m, was, at in times + retimed}.values())
             for alert, mention, follow_up in planned:
                 first = follow_up.kind != "woke" and alert.escalated_at is None
                 groups.setdefault((alert.ts or "", follow_up, first), []).append(mention)
@@ -79,10 +84,17 @@ class FollowUpService:
             return None
         return min(now, checked)
 
+    def _rules(self) -> str:
+        """What the stored follow-up times depend on, as text (compared with what they were worked out with)."""
+        cfg, hours = self.config, self.config.hours()
+        shown = None if hours is None else (sorted(hours.days.items()), sorted(hours.holidays))
+        return repr((cfg.escalate_after, cfg.remind_every, cfg.max_reminders, shown, str(cfg.tz)))
+
     def _plan(
         self, due: list[tuple[Alert, Mention]], as_of: datetime, now: datetime
-    ) -> tuple[list[tuple[Alert, Mention, FollowUp]], list[tuple[int, datetime | None]]]:
-        """The follow-ups to send now, and when each alert's next one may be due (after this one goes out)."""
+    ) -> tuple[list[tuple[Alert, Mention, FollowUp]], list[tuple[int, datetime | None, datetime | None]]]:
+        """The follow-ups to send now, and when each alert's next one may be due (after this one goes out): (mention
+        id, the time stored, the next)."""
         cfg = self.config
         hours, tz = cfg.hours(), cfg.tz
         backup, on_call = cfg.on_call(now, backup=True), cfg.on_call(now)
@@ -106,6 +118,6 @@ class FollowUpService:
                 else:
                     reminded, reminders = now, reminders + (follow_up.kind == "reminder")
             next_at = rules.next_follow_up_at(mention, escalated, reminded, *limits, later, reminders, cfg.max_reminders)
-            times.append((mention.id, next_at))
+            times.append((mention.id, alert.follow_up_at, next_at))
         return planned, times
 

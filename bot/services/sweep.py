@@ -115,10 +115,15 @@ class SweepService:
             with self.store.unit() as repo:
                 repo.rejudge_due()
             self._rejudged = True
-        if self.pacer.edits_first(self.channel):
+        with self.store.read() as repo:
+            checked = repo.replies_read_at(self.account.username, self.config.reply_endpoints)
+            posts, edits = repo.sweep_work(now, min(now, checked) if checked else None, checked)
+        if edits and self.pacer.edits_first(self.channel):
             self._refresh(now, mono, result)
-        self._post(now, mono, result)
-        self._refresh(now, mono, result)
+        if posts:
+            self._post(now, mono, result)
+        if edits:
+            self._refresh(now, mono, result)
         return result
 
     def _alert_message(self, mention: Mention, now: datetime) -> SlackMessage:

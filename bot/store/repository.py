@@ -25,6 +25,7 @@ from bot.store.tables import (
     NoticeRow,
     PollCursorRow,
     ReplyRow,
+    RulesSeenRow,
     SlackChannelRow,
 )
 
@@ -450,6 +451,12 @@ class Repository:
             values.update(state=RESOLVED, follow_up_at=None)
         self.session.execute(update(AlertRow).where(AlertRow.mention_id == mention_id).values(**values))
 
+    def follow_ups_waiting(self, as_of: datetime) -> bool:
+        """Whether any sent alert's follow-up time has come (one cheap statement, for a tick with nothing to do)."""
+        alerts = AlertRow.__table__
+        probe = select(alerts.c.id).where(alerts.c.state == SENT, alerts.c.follow_up_at <= as_of).exists()
+        return bool(self.session.execute(select(probe)).scalar())
+
     def follow_ups_due(self, as_of: datetime, limit: int, mention_ids: Sequence[int] | None = None) -> list[tuple[Alert, Mention]]:
         """Sent alerts whose stored follow-up time has come, earliest first (of `mention_ids`, if given)."""
         stmt = (
@@ -463,13 +470,26 @@ class Repository:
             stmt = stmt.where(AlertRow.mention_id.in_(mention_ids))
         return [(_alert(a), _mention(m)) for a, m in self.session.execute(stmt)]
 
-    def next_follow_ups(self, times: Sequence[tuple[int, datetime | None]]) -> None:
-        """Store each (mention id, when its alert's next follow-up may be due; None: never)."""
-        stmt = update(AlertRow.__table__).where(AlertRow.__table__.c.mention_id == bindparam("mention")).values(
-            follow_up_at=bindparam("at")
+    def next_follow_ups(self, times: Sequence[tuple[int, datetime | None, datetime | None]]) -> None:
+        """Store each (mention id, its alert's follow-up time as read, when its next follow-up may be due; None:
+        never), unless the time changed since it was read (an action or a reply asked for it to be judged again)."""
+        table = AlertRow.__table__
+        stmt = (
+            update(table)
+            .where(table.c.mention_id == bindparam("mention"), table.c.follow_up_at == bindparam("was"))
+            .values(follow_up_at=bindparam("at"))
         )
-        for chunk in _chunks([{"mention": m, "at": at} for m, at in times], ROWS):
+        rows = [{"mention": m, "was": was, "at": at} for m, was, at in times if was is not None and was != at]
+        for chunk in _chunks(rows, ROWS):
             self.session.execute(stmt, chunk)
+
+    def rules_changed(self, name: str, value: str) -> bool:
+        """Note that the stored times of `name` are now worked out with `value`; True if they were not before."""
+        row = self.session.get(RulesSeenRow, name)
+        if row is not None and row.value == value:
+            return False
+        self.session.merge(RulesSeenRow(name=name, value=value))
+        return True
 
     def rejudge_follow_ups(self) -> None:
         """Forget the stored follow-up times of open mentions' alerts (the settings may have changed)."""
@@ -620,10 +640,31 @@ class Repository:
     def replies_read_at(self, account: str, endpoints: Iterable[str]) -> datetime | None:
         """When the last completed read of every timeline whose replies answer mentions started (the earliest of
         them); None if one was never read."""
-        states = [self.endpoint(account, e) for e in endpoints]
-        if any(s is None or s.last_success_at is None for s in states):
+        wanted = set(endpoints)
+        table = PollCursorRow.__table__
+        rows = self.session.execute(
+            select(table.c.last_success_at).where(table.c.account == account, table.c.endpoint.in_(wanted))
+        ).all()
+        if len(rows) < len(wanted) or any(r[0] is None for r in rows):
             return None
-        return min(s.last_success_at for s in states)  # type: ignore[union-attr]
+        return min(r[0] for r in rows)
+
+    def sweep_work(self, now: datetime, as_of: datetime | None, seen_before: datetime | None) -> tuple[bool, bool]:
+        """(anything to post, any alert to edit), in one cheap statement: a tick with nothing to do reads no row."""
+        alerts, digests, notices, mentions = (t.__table__ for t in (AlertRow, DigestRow, NoticeRow, MentionRow))
+        post = [
+            select(alerts.c.id).where(alerts.c.state == SENDING),
+            select(alerts.c.id).where(alerts.c.state == REFUSED, alerts.c.retry_at <= now),
+            select(digests.c.id).where(digests.c.state.in_([SENDING, REFUSED])),
+            select(notices.c.id).where(notices.c.state.in_([PENDING, SENDING, REFUSED])),
+        ]
+        if as_of is not None and seen_before is not None:
+            post.append(select(mentions.c.id).where(mentions.c.status == Status.OPEN, mentions.c.due_at <= as_of))
+        edit = select(alerts.c.id).where(alerts.c.state == SENT, alerts.c.edit_at.is_not(None))
+        posts, edits = self.session.execute(
+            select(func.coalesce(*(q.limit(1).scalar_subquery() for q in post), None).is_not(None), edit.exists())
+        ).one()
+        return bool(posts), bool(edits)
 
     def endpoint(self, account: str, endpoint: str) -> EndpointHealth | None:
         row = self.session.get(PollCursorRow, (account, endpoint))
@@ -747,6 +788,7 @@ def _alert(row: AlertRow) -> Alert:
         reminded_at=row.reminded_at,
         refusals=row.refusals or 0,
         reminders=row.reminders or 0,
+        follow_up_at=row.follow_up_at,
     )
 
 

@@ -78,10 +78,13 @@ class MentionRow(Base):
     snoozed_by: Mapped[str | None] = mapped_column(String(32))
     # Not before this is an alert due: set while the mention is open and not alerted, None otherwise. A lower
     # bound (the post's time when new or when the settings may have changed); the sweep stores the exact time.
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # (status, …) pairs: with one index on the status alone, a query for the few due among 100,000 open would
+    # walk all the open ones.
     __table_args__ = (
         Index("ix_mentions_status_created_at", "status", "created_at"),
+        Index("ix_mentions_status_due_at", "status", "due_at"),
         Index("ix_mentions_version_id", "version_id"),
     )
 
@@ -159,12 +162,16 @@ class AlertRow(Base):
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not tried again before this, after a refusal
     parked: Mapped[str | None] = mapped_column(Text)  # why it is no longer tried (refused for good)
     # Not before this is a follow-up due (a lower bound, like mentions.due_at); None: none ever will be.
-    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # reminders sent so far
     # Since when the message shows less than it should (`revision` > `rendered`); None: it is up to date.
-    edit_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    edit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_alerts_state", "state"),)
+    # Each tick's reads: the few sent alerts whose follow-up or edit is due, and those sending or refused.
+    __table_args__ = (
+        Index("ix_alerts_state_follow_up_at", "state", "follow_up_at"),
+        Index("ix_alerts_state_edit_at", "state", "edit_at"),
+    )
 
 
 class ActionRow(Base):
@@ -201,6 +208,16 @@ class NoticeRow(Base):
     parked: Mapped[str | None] = mapped_column(Text)  # why it is no longer tried (refused for good)
 
     __table_args__ = (Index("ix_notices_state", "state"),)
+
+
+class RulesSeenRow(Base):
+    """What the stored due times were worked out with (a setting's value), so that a restart with the same
+    settings need not work them all out again."""
+
+    __tablename__ = "rules_seen"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class SlackChannelRow(Base):
