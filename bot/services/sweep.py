@@ -145,9 +145,12 @@ class SweepService:
             retries += [Outgoing(f"digest:{d.id}", d.created_at, refusals=d.refusals) for d in repo.digests_to_retry(now)]
             notices = repo.notices_unsent(now)
             as_of = min(now, checked) if checked is not None else None
-            due = repo.due_mentions(as_of, checked, DUE_LIMIT) if as_of and self.pacer.ready(self.channel, mono) else []
+            read_due = as_of is not None and self.pacer.ready(self.channel, mono)
+            due = repo.due_mentions(as_of, checked, DUE_LIMIT) if read_due else []
         if due:
             due = self._exactly_due(due, as_of)
+        if read_due:
+            self._looked_up &= {m.id for m in due}  # forget those alerted or closed since
         for item in in_doubt:
             self.outbox.deliver(item, now, mono, result, in_doubt=True)
         for item in retries:
@@ -156,7 +159,6 @@ class SweepService:
             thread = notice.thread_ts if notice.refusals == 0 else None  # refused in its thread: said at the top level
             item = Outgoing(f"notice:{notice.key}", notice.created_at, thread, notice.refusals)
             self.outbox.deliver(item, now, mono, result, in_doubt=notice.state == "sending")
-        self._looked_up &= {m.id for m in due}  # forget those alerted or closed since
         fresh = [m for m in due if m.id not in self._looked_up]
         self._looked_up.update(m.id for m in fresh)
         deleted = self.deletions.close_deleted(fresh, now) if self.deletions else set()
