@@ -134,7 +134,7 @@ def run_rows(backends: dict[str, str | None], open_count: int, warmup: float, id
         "lookups": "look-ups (ids) per alerted mention",
         "p50": f"alert lateness p50, s ({open_count:,} open)",
         "p99": f"alert lateness p99, s ({open_count:,} open)",
-        "alerts": "unanswered alerted on time / false alarms",
+        "alerts": f"unanswered alerted (within {ALERT_WAIT:g} s) / false alarms",
     }
     for backend, reason in backends.items():
         if reason is not None:
