@@ -33,9 +33,9 @@ class Sizes:
     levels: tuple[int, ...] = (1_000, 10_000, 100_000)
     due: int = 100
     due_trials: int = 3
-    tick_budget: float = 10.0  # seconds of ticks per case (at least 3 ticks, at most 50)
+    tick_budget: float = 5.0  # seconds of ticks per case (at least 3 ticks, 2 when slow, at most 50)
     status_runs: int = 3
-    warmup: float = 5.0
+    warmup: float = 3.0
     idle: float = 20.0
     arrivals: int = 15
 

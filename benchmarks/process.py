@@ -68,7 +68,8 @@ def status_rows(backends: dict[str, str | None], open_count: int, runs: int, wor
             world = worlds.get(system, backend)
             world.ensure_open(open_count)
             world.release()
-            results, started = [_status_once(world, system)], time.monotonic()
+            started = time.monotonic()
+            results = [_status_once(world, system)]
             while len(results) < runs and time.monotonic() - started < STATUS_BUDGET:
                 results.append(_status_once(world, system))
             walls[system] = Figure.of(percentile([w for w, _ in results], 50), " s", extra=f"(median of {len(results)})")
