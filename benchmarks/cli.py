@@ -174,10 +174,16 @@ def _replicas(requested: bool, pg: str | None, minutes: float, kill_every: float
     result = importlib.import_module("benchmarks.replicas").run(minutes=minutes, kill_every=kill_every)
     return [
         Row(f"replicas: {key}", "postgresql",
-            Figure.of(value) if isinstance(value, int | float) and not isinstance(value, bool) else Figure.note(str(value)),
+            _figure(value),
             Figure.note("n/a"))
         for key, value in result.items()
     ]
+
+
+def _figure(value: object) -> Figure:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return Figure.note(str(value))
+    return Figure.of(value, digits=3 if isinstance(value, float) else None)
 
 
 def _load() -> str:
@@ -210,18 +216,22 @@ def _notes(sizes: Sizes, groups: set[str]) -> list[str]:
         notes += [
             f"ingest: mentions arrive in polls of {sizes.batch:,}, a third answered by the account in the same poll. "
             "replywatch: each PollService.run_once's wall time minus the time inside the X adapter's calls (HTTP, the "
-            "stand-in, tweepy, translation into Posts), i.e. storing and judging; the baseline: its fetch untimed, "
-            "its store timed.",
+            "stand-in, tweepy, translation into Posts), i.e. storing and judging (X is read once a poll for both "
+            "backends); the baseline: its fetch untimed, its store timed. On PostgreSQL, ANALYZE (untimed) every ten "
+            "polls, as autovacuum would over the ten minutes they stand for: without it the planner keeps the "
+            "statistics of an empty table and the figure measures autovacuum's lag on a fake clock.",
             f"flood: all {sizes.flood:,} mentions (and the replies) were posted before the first poll, on an empty "
             "database; replywatch reads the mentions timeline and recovers the gap from recent search (at most 200 "
-            "pages a read), the baseline pages through the mentions timeline (X serves the newest 800).",
+            "pages a read) and its own posts (at most 34 pages), the baseline pages through both timelines (X serves "
+            "the newest 800 mentions). The first poll's time includes reading X.",
         ]
     if "tick" in groups:
         notes.append(
             "sweep tick: SweepService.run_once + FollowUpService.run_once, as `replywatch run` schedules them every "
             "0.5 s (its on-call and health jobs are not included); the baseline's sweep + reminder pass. Alerted "
             "mentions are seeded through the product's repository API (add_mentions judged by the rules, then "
-            "start_digest + digest_sent, 1,000 a digest), without Slack posts; the baseline's rows get alerted=1. "
+            "start_digest + digest_sent, 1,000 a digest), without Slack posts; the baseline's rows get alerted=1; "
+            "then ANALYZE on PostgreSQL. "
             f"{sizes.due} due: posted, polled, ALERT_AFTER=2s later polled again, then the one tick that alerts them."
         )
     if "run" in groups or "status" in groups:

@@ -36,7 +36,7 @@ ALERT_AFTER = 3.0
 POLL_INTERVAL = 1.0
 ANSWER_AFTER = 1.5
 ALERT_WAIT = 60.0  # seconds after the last mention for the unanswered ones to be alerted; later ones count as missing
-STATUS_BUDGET = 20.0  # seconds: `status` is run up to `runs` times, fewer when one run takes long
+STATUS_BUDGET = 15.0  # seconds: `status` is run up to `runs` times, fewer when one run takes long
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -72,7 +72,8 @@ def status_rows(backends: dict[str, str | None], open_count: int, runs: int, wor
             results = [_status_once(world, system)]
             while len(results) < runs and time.monotonic() - started < STATUS_BUDGET:
                 results.append(_status_once(world, system))
-            walls[system] = Figure.of(percentile([w for w, _ in results], 50), " s", extra=f"(median of {len(results)})")
+            runs_text = f"(median of {len(results)})" if len(results) > 1 else "(1 run)"
+            walls[system] = Figure.of(percentile([w for w, _ in results], 50), " s", extra=runs_text)
             peaks[system] = Figure.of(max(p for _, p in results), " MiB", digits=0)
             log(f"status {system} on {backend}: {walls[system].text}, {peaks[system].text}")
         rows.append(Row(wall_metric, backend, walls["replywatch"], walls["naive"], "lower"))

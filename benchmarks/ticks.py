@@ -21,7 +21,7 @@ from benchmarks.table import Figure, Row
 from benchmarks.world import ALERT_AFTER, World, Worlds, covered, log
 
 SYSTEMS = ("replywatch", "naive")
-DUE_BUDGET = 30.0
+DUE_BUDGET = 20.0
 
 
 def percentile(values: list[float], q: float) -> float:
