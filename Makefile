@@ -30,7 +30,10 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The table (replywatch beside a naive baseline; BENCH_ARGS="--quick", "--only tick", "--backend sqlite" …), then the
+# reliability suite's read and timing figures.
 bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 	$(BIN)/python -m pytest -q -s tests/reliability/test_gaps.py::test_bursts_of_1200_mentions_are_each_read_once tests/reliability/test_timing.py
 
 clean:
