@@ -225,7 +225,7 @@ def _idle(pid: int, seconds: float, log_path: Path) -> tuple[float, float, int, 
 
 
 def _arrivals(world: World, count: int, figures: RunFigures, polls) -> None:  # noqa: ANN001
-    served, looked_up = world.x.served, world.x.looked_up
+    served, looked_up = world.x.read_posts, world.x.looked_up
     posted: dict[int, float] = {}
     answered: set[int] = set()
     timers = []
@@ -255,7 +255,7 @@ def _arrivals(world: World, count: int, figures: RunFigures, polls) -> None:  # 
     figures.missing = sum(m not in first for m in unanswered)
     figures.false_alarms = sum(m in first for m in answered)
     figures.alerted = sum(m in first for m in posted)
-    figures.per_post = (world.x.served - served) / (count + replies)
+    figures.per_post = (world.x.read_posts - served) / (count + replies)
     figures.looked_up = world.x.looked_up - looked_up
 
 

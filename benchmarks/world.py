@@ -54,13 +54,13 @@ class BenchX(FakeX):
     """FakeX with an index and counters. FakeX scans every post on every request (fine for a test's hundred posts,
     quadratic for 100,000); here a timeline read bisects an id index instead, so serving a page costs the page.
     The answers are FakeX's own (`_page` renders them) for posts that are never deleted or edited, which the
-    benchmarks never do. `served` counts posts returned by timeline and search reads, `looked_up` the ids asked
+    benchmarks never do. `read_posts` counts posts returned by timeline and search reads, `looked_up` the ids asked
     for in look-ups (`GET /2/tweets`), `lookups` those requests."""
 
     def __init__(self) -> None:
         super().__init__()
         self.limit = 10**9  # the rate-limit headers would stretch a 1 s poll interval; this measures the bot itself
-        self.served = 0
+        self.read_posts = 0
         self.looked_up = 0
         self.lookups = 0
         self._index_lock = threading.Lock()
@@ -118,7 +118,7 @@ class BenchX(FakeX):
     def _page(self, found: list[Tweet], query: dict[str, str], token_name: str, min_size: int = 5) -> Reply:
         reply = super()._page(found, query, token_name, min_size)
         if isinstance(reply.body, dict):
-            self.served += len(reply.body.get("data") or [])
+            self.read_posts += len(reply.body.get("data") or [])
         return reply
 
     def _lookup(self, query: dict[str, str]) -> Reply:

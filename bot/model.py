@@ -166,6 +166,7 @@ class Timeline:
     posts: list[Post]
     newest_id: int | None
     rate: RateInfo | None = None
+    complete: bool = True  # False: the read stopped with pages left (its page budget, or a server repeating itself)
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,12 @@ class PollService:
             f"read, more than X's mentions timeline returns. {len(posts)} mention(s) from {period} were recovered "
             "from recent search."
         )
+        if not found.complete:
+            oldest_found = min((p.version_id or p.id for p in posts), default=oldest)
+            text += (
+                f" The search stopped before the start of that period: mentions from {gap_start:%Y-%m-%d %H:%M} to "
+                f"{snowflake_time(oldest_found):%Y-%m-%d %H:%M} UTC may be missing."
+            )
         if gap_start < reach:
             text += (
                 f" Mentions from {gap_start:%Y-%m-%d %H:%M} to {reach:%Y-%m-%d %H:%M} UTC may be missing: "

@@ -31,12 +31,12 @@ TWEET_FIELDS = [
 USER_FIELDS = ["username", "name", "protected", "public_metrics"]
 PAGE_SIZE = 100
 # The most pages one read follows. X serves at most the 800 newest mentions (8 pages of 100) and a user's 3,200
-# newest posts (32 pages); two spare pages each for a last, empty page. Recent search has no count cap: 200 pages
-# is 20,000 mentions in the gap being recovered, about $100 at the pay-per-use price and under its 450 requests
-# per 15 minutes; more than that is a server paging for ever, not a read.
+# newest posts (32 pages); two spare pages each for a last, empty page. Recent search has no count cap: 1,000 pages
+# is 100,000 mentions in the gap being recovered (a flood of 50,000 is read in one poll where the rate limit
+# allows it: a 429 midway lets the next poll try again); more than that is a server paging for ever, not a read.
 MENTIONS_PAGES = 10
 POSTS_PAGES = 34
-SEARCH_PAGES = 200
+SEARCH_PAGES = 1000
 _X_ENTITIES = re.compile(r"&(amp|lt|gt);")
 _X_UNESCAPE = {"amp": "&", "lt": "<", "gt": ">"}
 
@@ -140,6 +140,7 @@ class XClient:
         elif start_time is not None:
             params["start_time"] = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         posts: dict[tuple[int, int | None], Post] = {}  # a page served twice must not count twice (the 800 cap)
+        complete = True
         newest_id: int | None = None
         token: str | None = None
         seen: set[str] = set()
@@ -159,6 +160,7 @@ class XClient:
                     "X %s (%s): next_token repeated, a page already read; stopped after %d pages, keeping the %d posts read",
                     what, args[0], page, len(posts),
                 )
+                complete = False
                 break
             seen.add(token)
         else:
@@ -166,10 +168,11 @@ class XClient:
                 "X %s (%s): still a next_token after %d pages, the page budget of one read; stopped, keeping the %d posts read",
                 what, args[0], pages, len(posts),
             )
+            complete = False
         read = list(posts.values())
         if newest_id is None and read:
             newest_id = max(p.version_id or p.id for p in read)
-        return Timeline(posts=read, newest_id=newest_id, rate=rate)
+        return Timeline(posts=read, newest_id=newest_id, rate=rate, complete=complete)
 
     def _call(self, what: str, method, *args, **kwargs) -> dict:  # noqa: ANN001, ANN002, ANN003
         return self._call_with_rate(what, method, *args, **kwargs)[0]
