@@ -153,3 +153,21 @@ def test_an_edited_mention_is_the_same_mention(loop: Loop) -> None:
     loop.post(loop.acme, "@bob on it", reply_to=edited)
     loop.tick(MIN)
     assert loop.slack.alerts_for(original)[0].edits, "a reply to the edited version answers the mention"
+
+
+def test_a_search_that_stops_short_says_which_mentions_may_be_missing(loop: Loop, monkeypatch) -> None:  # noqa: ANN001
+    """Recent search reads a gap newest first, up to its page budget: when the budget ends first, the notice
+    names the period it did not reach instead of claiming the gap recovered."""
+    import bot.x.client
+
+    monkeypatch.setattr(bot.x.client, "SEARCH_PAGES", 2)
+    users = [loop.x.add_user(f"fan{i}") for i in range(10)]
+    loop.tick()
+    for i in range(1200):  # 800 from the timeline, a gap of 400: two pages of search reach 200 of them
+        loop.post(users[i % 10], f"@acme busy day {i}")
+        loop.clock.advance(SEC)
+    loop.tick(MIN)
+    loop.tick(SEC)
+    [notice] = loop.slack.notices()
+    assert "200 mention(s)" in notice.text and "The search stopped before the start of that period" in notice.text
+    assert "may be missing" in notice.text
