@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot import rules
@@ -23,11 +24,13 @@ from bot.services.health import HealthService
 from bot.services.oncall import OnCallService
 from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
 from bot.services.sweep import SweepConfig, SweepService
-from bot.slack.client import SlackClient
-from bot.slack.socket import SocketListener
 from bot.store.db import make_engine, require_schema, upgrade
 from bot.store.repository import Store
-from bot.x.client import XClient
+
+if TYPE_CHECKING:  # imported where they are built: `status` and `health` need neither tweepy nor slack_sdk
+    from bot.slack.client import SlackClient
+    from bot.slack.socket import SocketListener
+    from bot.x.client import XClient
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = timedelta(seconds=0.5)  # cheap (a few queries); lets the one-a-second pacing run at full speed
@@ -59,6 +62,8 @@ def open_store(settings: Settings) -> Store:
 
 
 def build_x(settings: Settings) -> XClient:
+    from bot.x.client import XClient
+
     timeout = settings.http_timeout.total_seconds()
     if settings.user_context:
         keys = tuple(
@@ -71,6 +76,8 @@ def build_x(settings: Settings) -> XClient:
 
 
 def build_slack(settings: Settings) -> SlackClient:
+    from bot.slack.client import SlackClient
+
     return SlackClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_base_url,
@@ -210,6 +217,8 @@ def build_socket(settings: Settings, handler) -> SocketListener | None:  # noqa:
     """The Socket Mode connection, when SLACK_APP_TOKEN is set."""
     if settings.slack_app_token is None:
         return None
+    from bot.slack.socket import SocketListener
+
     return SocketListener(
         app_token=settings.slack_app_token.get_secret_value(),
         base_url=settings.slack_api_base_url,
