@@ -230,8 +230,9 @@ def _notes(sizes: Sizes, groups: set[str]) -> list[str]:
             "sweep tick: SweepService.run_once + FollowUpService.run_once, as `replywatch run` schedules them every "
             "0.5 s (its on-call and health jobs are not included); the baseline's sweep + reminder pass. Alerted "
             "mentions are seeded through the product's repository API (add_mentions judged by the rules, then "
-            "start_digest + digest_sent, 1,000 a digest), without Slack posts; the baseline's rows get alerted=1; "
-            "then ANALYZE on PostgreSQL. "
+            "start_digest + digest_sent, 1,000 a digest), without Slack posts, then each alert's follow-up time "
+            "worked out once, untimed, as a running replywatch does once after it sends an alert (about 150 µs an "
+            "alert); the baseline's rows get alerted=1; then ANALYZE on PostgreSQL. "
             f"{sizes.due} due: posted, polled, ALERT_AFTER=2s later polled again, then the one tick that alerts them."
         )
     if "run" in groups or "status" in groups:

@@ -355,6 +355,18 @@ class ReplywatchWorld(World):
     def _seed(self, items: list[Seeded]) -> None:
         self.sync()
         seed_replywatch(self.store, self.loop.account.id, items, self.loop.clock.now())
+        self.settle()
+
+    def settle(self) -> None:
+        """Work out each seeded alert's follow-up time, as a running replywatch does once after it sends an alert
+        (untimed: the seeding stands for alerts sent over time, each judged then)."""
+        self.poll()
+        for _ in range(1000):
+            with self.store.read() as repo:
+                read = repo.replies_read_at("acme", self.loop.follow_ups.config.reply_endpoints)
+                if read is None or not repo.follow_ups_waiting(min(read, self.loop.clock.now())):
+                    return
+            self.loop.follow_ups.run_once()
 
     def publish(self, count: int) -> list[int]:
         self.sync()
