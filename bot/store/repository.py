@@ -454,8 +454,9 @@ class Repository:
     def follow_ups_waiting(self, as_of: datetime) -> bool:
         """Whether any sent alert's follow-up time has come (one cheap statement, for a tick with nothing to do)."""
         alerts = AlertRow.__table__
-        probe = select(alerts.c.id).where(alerts.c.state == SENT, alerts.c.follow_up_at <= as_of).exists()
-        return bool(self.session.execute(select(probe)).scalar())
+        earliest = select(alerts.c.follow_up_at).where(alerts.c.state == SENT, alerts.c.follow_up_at <= as_of)
+        # ordered by the indexed time, so the plan is the index's whatever the planner believes about the table
+        return self.session.execute(earliest.order_by(alerts.c.follow_up_at).limit(1)).first() is not None
 
     def follow_ups_due(self, as_of: datetime, limit: int, mention_ids: Sequence[int] | None = None) -> list[tuple[Alert, Mention]]:
         """Sent alerts whose stored follow-up time has come, earliest first (of `mention_ids`, if given)."""
@@ -659,10 +660,14 @@ class Repository:
             select(notices.c.id).where(notices.c.state.in_([PENDING, SENDING, REFUSED])),
         ]
         if as_of is not None and seen_before is not None:
-            post.append(select(mentions.c.id).where(mentions.c.status == Status.OPEN, mentions.c.due_at <= as_of))
-        edit = select(alerts.c.id).where(alerts.c.state == SENT, alerts.c.edit_at.is_not(None))
+            due = select(mentions.c.id).where(mentions.c.status == Status.OPEN, mentions.c.due_at <= as_of)
+            post.append(due.order_by(mentions.c.due_at))  # by the indexed time: the index's plan, whatever the statistics
+        edit = select(alerts.c.id).where(alerts.c.state == SENT, alerts.c.edit_at.is_not(None)).order_by(alerts.c.edit_at)
         posts, edits = self.session.execute(
-            select(func.coalesce(*(q.limit(1).scalar_subquery() for q in post), None).is_not(None), edit.exists())
+            select(
+                func.coalesce(*(q.limit(1).scalar_subquery() for q in post), None).is_not(None),
+                edit.limit(1).scalar_subquery().is_not(None),
+            )
         ).one()
         return bool(posts), bool(edits)
 
