@@ -34,5 +34,7 @@ def test_three_replicas_with_the_leader_killed_twice(
     assert figures.drained and figures.follow_ups == figures.mentions_published, "every mention escalated: " + context
     assert all(took < RETRY + 1.5 for took in figures.takeovers), f"a new leader within seconds of each kill: {figures.takeovers}"
     assert figures.longest_without_leader < RETRY + 1.5
-    assert logs.count("leading @acme now (took over;") >= 2 and "standing by: another replica leads @acme" in logs
+    # Each kill hands the lead on: to a standby ("took over"), or to the killed replica restarting before a standby's
+    # next try (it then leads from its own start): the first leader and two more either way.
+    assert logs.count("leading @acme now") >= 3 and "standing by: another replica leads @acme" in logs, context
     assert "Traceback" not in logs
