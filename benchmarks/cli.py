@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.table import Figure, Row, machine, render_markdown, render_text
-from benchmarks.world import POSTGRES_URL, Scratch, Worlds, log, postgres_reason
+from benchmarks.world import Scratch, Worlds, log
+from tests.conftest import POSTGRES_URL, postgres_reason
 
 GROUPS = ("ingest", "tick", "status", "run", "replicas")
 ALIASES = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
 import re
 import shutil
 import sys
@@ -29,13 +28,12 @@ from bot import rules
 from bot.model import Post
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
-from tests.conftest import Loop, make_loop
+from tests.conftest import POSTGRES_URL, Loop, make_loop
 from tests.standins.http import Reply
 from tests.standins.slack_api import FakeSlack
 from tests.standins.x_api import MENTIONS_CAP, TWITTER_EPOCH_MS, FakeX, Tweet, User
 
 ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CHANNEL = "#alerts"
 FANS = 20
 ALERT_AFTER = timedelta(seconds=2)  # in-process worlds: short, so that "100 due" waits two seconds, not 30 minutes
@@ -161,19 +159,6 @@ def covered(slack: FakeSlack) -> dict[int, float]:
 
 
 # --- databases ----------------------------------------------------------------------------------------------
-
-
-def postgres_reason() -> str | None:
-    """Why PostgreSQL cannot be used, or None."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed"
-    try:
-        psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=3).close()
-    except Exception as exc:  # noqa: BLE001
-        return f"no PostgreSQL at {POSTGRES_URL} ({type(exc).__name__})"
-    return None
 
 
 def analyze(url: str) -> None:

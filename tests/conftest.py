@@ -29,7 +29,8 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgre
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-def _postgres_reason() -> str | None:
+def postgres_reason() -> str | None:
+    """Why PostgreSQL cannot be used here, or None (the benchmarks ask too)."""
     try:
         import psycopg
     except ImportError:
@@ -43,7 +44,7 @@ def _postgres_reason() -> str | None:
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
-    reason = _postgres_reason()
+    reason = postgres_reason()
     if reason:
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
