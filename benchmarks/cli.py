@@ -15,6 +15,7 @@ from pathlib import Path
 
 from benchmarks.table import Figure, Row, machine, render_markdown, render_text
 from benchmarks.world import Scratch, Worlds, log
+from bot.x.client import POSTS_PAGES, SEARCH_PAGES
 from tests.conftest import POSTGRES_URL, postgres_reason
 
 GROUPS = ("ingest", "tick", "status", "run", "replicas")
@@ -222,8 +223,8 @@ def _notes(sizes: Sizes, groups: set[str]) -> list[str]:
             "polls, as autovacuum would over the ten minutes they stand for: without it the planner keeps the "
             "statistics of an empty table and the figure measures autovacuum's lag on a fake clock.",
             f"flood: all {sizes.flood:,} mentions (and the replies) were posted before the first poll, on an empty "
-            "database; replywatch reads the mentions timeline and recovers the gap from recent search (at most 200 "
-            "pages a read) and its own posts (at most 34 pages), the baseline pages through both timelines (X serves "
+            "database; replywatch reads the mentions timeline and recovers the gap from recent search (at most "
+            f"{SEARCH_PAGES:,} pages a read) and its own posts (at most {POSTS_PAGES} pages), the baseline pages through both timelines (X serves "
             "the newest 800 mentions). The first poll's time includes reading X.",
         ]
     if "tick" in groups:
