@@ -224,8 +224,8 @@ def _notes(sizes: Sizes, groups: set[str]) -> list[str]:
             "statistics of an empty table and the figure measures autovacuum's lag on a fake clock.",
             f"flood: all {sizes.flood:,} mentions (and the replies) were posted before the first poll, on an empty "
             "database; replywatch reads the mentions timeline and recovers the gap from recent search (at most "
-            f"{SEARCH_PAGES:,} pages a read) and its own posts (at most {POSTS_PAGES} pages), the baseline pages through both timelines (X serves "
-            "the newest 800 mentions). The first poll's time includes reading X.",
+            f"{SEARCH_PAGES:,} pages a read) and its own posts (at most {POSTS_PAGES} pages), the baseline pages "
+            "through both timelines (X serves the newest 800 mentions). The first poll's time includes reading X.",
         ]
     if "tick" in groups:
         notes.append(
