@@ -121,7 +121,7 @@ class SweepService:
         if edits and self.pacer.edits_first(self.channel):
             self._refresh(now, mono, result)
         if posts:
-            self._post(now, mono, result)
+            self._post(now, mono, result, checked)
         if edits:
             self._refresh(now, mono, result)
         return result
@@ -133,12 +133,11 @@ class SweepService:
     def _digest_message(self, mentions: list[Mention], now: datetime) -> SlackMessage:
         return digest_message(mentions, now, on_call=self.config.on_call(now))
 
-    def _post(self, now: datetime, mono: float, result: SweepResult) -> None:
+    def _post(self, now: datetime, mono: float, result: SweepResult, checked: datetime | None) -> None:
         """Post what waits, one message while the channel's pace allows: messages in doubt, notices, then the
         alerts (or one digest) that are due as of the last completed read of the replies."""
         cfg = self.config
         with self.store.read() as repo:
-            checked = repo.replies_read_at(self.account.username, cfg.reply_endpoints)
             in_doubt = [Outgoing(f"mention:{a.mention_id}", a.created_at, refusals=a.refusals) for a in repo.alerts_in_doubt()]
             in_doubt += [Outgoing(f"digest:{d.id}", d.created_at, refusals=d.refusals) for d in repo.digests_in_doubt()]
             retries = [Outgoing(f"mention:{a.mention_id}", a.created_at, refusals=a.refusals) for a in repo.alerts_to_retry(now)]
