@@ -11,11 +11,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import ARRAY, BigInteger, Engine, any_, bindparam, case, cast, delete, func, literal, select, text, update
+from sqlalchemy import Engine, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.model import Alert, Digest, EndpointHealth, Mention, Notice, Parked, Post, Status, Verdict
+from bot.store.bulk import Bulk
 from bot.store.db import READ_ONLY
 from bot.store.tables import (
     ActionRow,
@@ -72,38 +73,7 @@ class Repository:
         self._dialect = session.get_bind().dialect
         self._pg = self._dialect.name == "postgresql"
         self._insert = postgresql.insert if self._pg else sqlite.insert
-
-    def _in(self, column, ids: Sequence[int]):  # noqa: ANN001, ANN202
-        """`column IN ids`; on PostgreSQL `= ANY(array)`, one parameter however many ids (a statement with
-        thousands of parameters costs more to prepare than to run)."""
-        if self._pg:
-            return column == any_(cast(literal(list(ids), ARRAY(BigInteger)), ARRAY(BigInteger)))
-        return column.in_(ids)
-
-    def _insert_new(self, table, rows: list[dict], key: str) -> list[int]:  # noqa: ANN001
-        """Insert the rows whose `key` is not stored yet; returns their keys. PostgreSQL gets one array a column
-        (`unnest`), SQLite one prepared statement run for every row: both far cheaper than a VALUES list a row."""
-        if not rows:
-            return []
-        if self._pg:
-            names = list(rows[0])
-            columns = ", ".join(f"CAST(:{n} AS {table.c[n].type.compile(dialect=self._dialect)}[])" for n in names)
-            stmt = text(
-                f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({columns}) "
-                f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
-            ).bindparams(*(bindparam(n, type_=ARRAY(table.c[n].type)) for n in names))
-            return [
-                row[0] for chunk in _chunks(rows, 10 * ROWS)
-                for row in self.session.execute(stmt, {n: [r[n] for r in chunk] for n in names})
-            ]
-        known = {
-            k for chunk in _chunks([r[key] for r in rows], IDS)
-            for k in self.session.scalars(select(table.c[key]).where(table.c[key].in_(chunk)))
-        }
-        fresh = list({r[key]: r for r in rows if r[key] not in known}.values())
-        for chunk in _chunks(fresh, 10 * ROWS):
-            self.session.execute(self._insert(table).on_conflict_do_nothing(index_elements=[key]), chunk)
-        return [r[key] for r in fresh]
+        self.bulk = Bulk(session)
 
     # --- mentions and replies -------------------------------------------------------------------------
 
@@ -132,7 +102,7 @@ class Repository:
             }
             for post, verdict in judged
         ]
-        new = self._insert_new(MentionRow.__table__, rows, "id")
+        new = self.bulk.insert_new(MentionRow.__table__, rows, "id")
         stored = set(new)
         for row in rows:
             if row["version_id"] is not None and row["id"] not in stored:
@@ -156,7 +126,7 @@ class Repository:
         for chunk in _chunks(mention_ids, IDS):
             self.session.execute(
                 update(MentionRow)
-                .where(self._in(MentionRow.id, chunk))
+                .where(self.bulk.among(MentionRow.id, chunk))
                 .values(status=Status.DELETED, status_reason="deleted on X", text="", due_at=None)
             )
         self._show_change(mention_ids, now)
@@ -167,7 +137,7 @@ class Repository:
         for chunk in _chunks(mention_ids, IDS):
             self.session.execute(
                 update(AlertRow)
-                .where(self._in(AlertRow.mention_id, chunk))
+                .where(self.bulk.among(AlertRow.mention_id, chunk))
                 .values(
                     revision=AlertRow.revision + 1,
                     edit_at=func.coalesce(AlertRow.edit_at, now),
@@ -187,21 +157,24 @@ class Repository:
             }
             for r in replies
         ]
-        self._insert_new(ReplyRow.__table__, rows, "id")
+        self.bulk.insert_new(ReplyRow.__table__, rows, "id")
 
     def open_posts(self, ids: Iterable[int], threads: Iterable[tuple[int, int]]) -> list[Post]:
         """Open mentions that a reply could answer: those whose id or newest edit's id is among `ids`, and those by
         author A in conversation C for each (C, A) in `threads`. Only what the reply rules look at is read."""
-        columns = (MentionRow.id, MentionRow.version_id, MentionRow.author_id, MentionRow.conversation_id, MentionRow.created_at)
-        open_ = MentionRow.status == Status.OPEN
-        found = {}
-        for chunk in _chunks(list(set(ids)), IDS):
-            where = self._in(MentionRow.id, chunk) | self._in(MentionRow.version_id, chunk)
-            found.update((r.id, r) for r in self.session.execute(select(*columns).where(open_, where)))
-        pairs = set(threads)
-        for chunk in _chunks(list({c for c, _ in pairs}), IDS):  # by conversation (indexed), then by author here
-            rows = self.session.execute(select(*columns).where(open_, self._in(MentionRow.conversation_id, chunk)))
-            found.update((r.id, r) for r in rows if (r.conversation_id, r.author_id) in pairs)
+        # one statement, the status checked here: given `status = 'open'`, SQLite's planner reads every open
+        # mention through the status index instead of looking the few ids up
+        ids, pairs = set(ids), set(threads)
+        rows = self.session.execute(
+            select(MentionRow.id, MentionRow.version_id, MentionRow.author_id, MentionRow.conversation_id,
+                   MentionRow.created_at, MentionRow.status)
+            .where(self.bulk.among(MentionRow.id, list(ids)) | self.bulk.among(MentionRow.version_id, list(ids))
+                   | self.bulk.among(MentionRow.conversation_id, list({c for c, _ in pairs})))
+        )
+        found = {
+            r.id: r for r in rows
+            if r.status == Status.OPEN and (r.id in ids or r.version_id in ids or (r.conversation_id, r.author_id) in pairs)
+        }
         return [
             Post(r.id, r.author_id, "", r.created_at, conversation_id=r.conversation_id, version_id=r.version_id)
             for r in found.values()
@@ -209,17 +182,14 @@ class Repository:
 
     def replies_to(self, account_id: int, ids: Iterable[int], threads: Iterable[tuple[int, int]]) -> list[Post]:
         """The stored replies to any of `ids`, or in conversation C to author A for each (C, A) in `threads`."""
-        found = {}  # by id: a reply may match both ways
-        columns = select(
-            ReplyRow.id, ReplyRow.author_id, ReplyRow.created_at, ReplyRow.conversation_id, ReplyRow.replied_to_id,
-            ReplyRow.in_reply_to_user_id,
+        ids, pairs = set(ids), set(threads)
+        rows = self.session.execute(
+            select(ReplyRow.id, ReplyRow.author_id, ReplyRow.created_at, ReplyRow.conversation_id, ReplyRow.replied_to_id,
+                   ReplyRow.in_reply_to_user_id)
+            .where(self.bulk.among(ReplyRow.replied_to_id, list(ids))
+                   | self.bulk.among(ReplyRow.conversation_id, list({c for c, _ in pairs})))
         )
-        for chunk in _chunks(list(set(ids)), IDS):
-            found.update((r.id, r) for r in self.session.execute(columns.where(self._in(ReplyRow.replied_to_id, chunk))))
-        pairs = set(threads)
-        for chunk in _chunks(list({c for c, _ in pairs}), IDS):
-            rows = self.session.execute(columns.where(self._in(ReplyRow.conversation_id, chunk)))
-            found.update((r.id, r) for r in rows if (r.conversation_id, r.in_reply_to_user_id) in pairs)
+        found = [r for r in rows if r.replied_to_id in ids or (r.conversation_id, r.in_reply_to_user_id) in pairs]
         return [
             Post(
                 id=r.id,
@@ -230,32 +200,17 @@ class Repository:
                 replied_to_id=r.replied_to_id,
                 in_reply_to_user_id=r.in_reply_to_user_id,
             )
-            for r in found.values()
+            for r in found
         ]
 
     def mark_answered(self, answered: Sequence[tuple[int, Post]], now: datetime) -> None:
-        """Each (mention id, the reply that answers it), in one statement a chunk."""
-        table = MentionRow.__table__
-        rows = [{"mention": m, "reason": f"answered by post {r.id}", "reply": r.id, "at": r.created_at} for m, r in answered]
-        if self._pg:  # one statement a chunk, its rows as arrays
-            stmt = text(
-                "UPDATE mentions SET status = :answered, status_reason = a.reason, answered_by = a.reply, answered_at = a.at, "
-                "due_at = NULL FROM unnest(CAST(:mention AS BIGINT[]), CAST(:reason AS TEXT[]), CAST(:reply AS BIGINT[]), "
-                "CAST(:at AS TIMESTAMP WITH TIME ZONE[])) AS a(mention, reason, reply, at) "
-                "WHERE mentions.id = a.mention AND mentions.status = :open"
-            ).bindparams(bindparam("at", type_=ARRAY(table.c.answered_at.type)))
-            for chunk in _chunks(rows, 10 * ROWS):
-                values = {k: [r[k] for r in chunk] for k in ("mention", "reason", "reply", "at")}
-                self.session.execute(stmt, {**values, "answered": Status.ANSWERED.value, "open": Status.OPEN.value})
-        else:  # one prepared statement run for every row
-            stmt = (
-                update(table)
-                .where(table.c.id == bindparam("mention"), table.c.status == Status.OPEN)
-                .values(status=Status.ANSWERED, status_reason=bindparam("reason"), answered_by=bindparam("reply"),
-                        answered_at=bindparam("at"), due_at=None)
-            )
-            for chunk in _chunks(rows, ROWS):
-                self.session.execute(stmt, chunk)
+        """Each (mention id, the reply that answers it), if the mention is still open."""
+        rows = [
+            {"id": m, "status": Status.ANSWERED.value, "status_reason": f"answered by post {r.id}", "answered_by": r.id,
+             "answered_at": r.created_at, "due_at": None}
+            for m, r in answered
+        ]
+        self.bulk.update(MentionRow.__table__, rows, "id", {"status": Status.OPEN.value})
         self._show_change([m for m, _ in answered], now)
 
     def mention(self, mention_id: int) -> Mention | None:
@@ -325,7 +280,7 @@ class Repository:
         for chunk in _chunks(ids, IDS):
             self.session.execute(
                 update(MentionRow)
-                .where(self._in(MentionRow.id, chunk), MentionRow.status == Status.OPEN)
+                .where(self.bulk.among(MentionRow.id, chunk), MentionRow.status == Status.OPEN)
                 .values(status=Status.EXPIRED, status_reason=reason, due_at=None)
             )
         self._show_change(ids, now)
@@ -506,7 +461,7 @@ class Repository:
         if reminder:
             values["reminders"] = AlertRow.reminders + 1
         for chunk in _chunks(mention_ids, IDS):
-            self.session.execute(update(AlertRow).where(self._in(AlertRow.mention_id, chunk)).values(**values))
+            self.session.execute(update(AlertRow).where(self.bulk.among(AlertRow.mention_id, chunk)).values(**values))
 
     # --- digests --------------------------------------------------------------------------------------
 
