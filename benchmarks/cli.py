@@ -221,7 +221,9 @@ def _notes(sizes: Sizes, groups: set[str]) -> list[str]:
             "stand-in, tweepy, translation into Posts), i.e. storing and judging (X is read once a poll for both "
             "backends); the baseline: its fetch untimed, its store timed. On PostgreSQL, ANALYZE (untimed) every ten "
             "polls, as autovacuum would over the ten minutes they stand for: without it the planner keeps the "
-            "statistics of an empty table and the figure measures autovacuum's lag on a fake clock.",
+            "statistics of an empty table and the figure measures autovacuum's lag on a fake clock. The harness's "
+            "own objects (the stand-in's posts, which live at X in production) are frozen out of the garbage "
+            "collector's passes (gc.freeze) before each timed part, for both.",
             f"flood: all {sizes.flood:,} mentions (and the replies) were posted before the first poll, on an empty "
             "database; replywatch reads the mentions timeline and recovers the gap from recent search (at most "
             f"{SEARCH_PAGES:,} pages a read) and its own posts (at most {POSTS_PAGES} pages), the baseline pages "

@@ -9,11 +9,15 @@ the stand-in, tweepy's parsing and the translation into Posts), measured by wrap
 is storing and judging (rules, reply matching, the transaction). X is read once a poll: the second backend's
 poll gets the answers the first one's read (see TimedX). For the baseline, its fetch runs first, untimed (once,
 for every backend's baseline), then its store is timed. On PostgreSQL the harness runs ANALYZE every ten polls,
-untimed, as autovacuum would (see world.analyze).
+untimed, as autovacuum would (see world.analyze). Before each timed part the harness's own objects (the stand-in's
+posts and what was read from it: in production they live at X, not in the bot's process) are put out of the cyclic
+garbage collector's reach (`gc.freeze`), for both consumers alike: otherwise its passes over them land in
+whichever poll they happen to fall in.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -141,12 +145,15 @@ def ingest_rows(backends: dict[str, str | None], sizes: list[int], batch: int, f
                     answered += 1
             for consumer in ours:
                 consumer.advance(POLL_EVERY)
+            gc.freeze()
             for consumer in ours:
                 consumer.poll()
             fetched = naives[0].bot.fetch()  # once: the fetch is not timed, and every baseline stores the same posts
+            gc.freeze()
             for naive in naives:
                 naive.store(fetched)
         log(f"ingest: {n:,} done in {time.monotonic() - started:.0f}s")
+        gc.unfreeze()
         for backend, reason in backends.items():
             metric = f"ingest, mentions/s stored+judged (N={n:,}, ⅓ answered)"
             if reason is not None:
