@@ -219,7 +219,7 @@ def _notes(sizes: Sizes, groups: set[str]) -> list[str]:
             f"ingest: mentions arrive in polls of {sizes.batch:,}, a third answered by the account in the same poll. "
             "replywatch: each PollService.run_once's wall time minus the time inside the X adapter's calls (HTTP, the "
             "stand-in, tweepy, translation into Posts), i.e. storing and judging (X is read once a poll for both "
-            "backends); the baseline: its fetch untimed, its store timed. On PostgreSQL, ANALYZE (untimed) every ten "
+            "backends); the baseline: its fetch untimed, its store timed. On PostgreSQL, VACUUM ANALYZE (untimed) every ten "
             "polls, as autovacuum would over the ten minutes they stand for: without it the planner keeps the "
             "statistics of an empty table and the figure measures autovacuum's lag on a fake clock. The harness's "
             "own objects (the stand-in's posts, which live at X in production) are frozen out of the garbage "
@@ -236,7 +236,7 @@ def _notes(sizes: Sizes, groups: set[str]) -> list[str]:
             "mentions are seeded through the product's repository API (add_mentions judged by the rules, then "
             "start_digest + digest_sent, 1,000 a digest), without Slack posts, then each alert's follow-up time "
             "worked out once, untimed, as a running replywatch does once after it sends an alert (about 150 µs an "
-            "alert); the baseline's rows get alerted=1; then ANALYZE on PostgreSQL. "
+            "alert); the baseline's rows get alerted=1; then VACUUM ANALYZE on PostgreSQL (autovacuum is off on this server). "
             f"{sizes.due} due: posted, polled, ALERT_AFTER=2s later polled again, then the one tick that alerts them."
         )
     if "run" in groups or "status" in groups:

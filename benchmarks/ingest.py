@@ -8,7 +8,7 @@ What is timed: for replywatch, each poll's wall time minus the time spent inside
 the stand-in, tweepy's parsing and the translation into Posts), measured by wrapping the adapter; what is left
 is storing and judging (rules, reply matching, the transaction). X is read once a poll: the second backend's
 poll gets the answers the first one's read (see TimedX). For the baseline, its fetch runs first, untimed (once,
-for every backend's baseline), then its store is timed. On PostgreSQL the harness runs ANALYZE every ten polls,
+for every backend's baseline), then its store is timed. On PostgreSQL the harness runs VACUUM ANALYZE every ten polls,
 untimed, as autovacuum would (see world.analyze). Before each timed part the harness's own objects (the stand-in's
 posts and what was read from it: in production they live at X, not in the bot's process) are put out of the cyclic
 garbage collector's reach (`gc.freeze`), for both consumers alike: otherwise its passes over them land in
