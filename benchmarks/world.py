@@ -253,9 +253,9 @@ def seed_replywatch(store: Store, account_id: int, items: list[Seeded], now: dat
         ]
         with store.unit() as repo:
             ids = repo.add_mentions([(p, rules.classify(p, signals)) for p in posts], alerted_at)
-            digest = repo.start_digest(ids, "C0ALERTS", alerted_at)
-            if digest is not None:
-                repo.digest_sent(digest, "C0ALERTS", f"{alerted_at.timestamp():.0f}.{digest:06d}", alerted_at)
+            started = repo.start_digest(ids, "C0ALERTS", alerted_at)
+            if started is not None:
+                repo.digest_sent(started[0], "C0ALERTS", f"{alerted_at.timestamp():.0f}.{started[0]:06d}", alerted_at)
 
 
 def seed_naive(bot: Naive, items: list[Seeded]) -> None:

@@ -65,6 +65,7 @@ class Outgoing:
     since: datetime
     thread_ts: str | None = None
     refusals: int = 0  # Slack's clear "no"s so far: from the first on, the fallback form is posted
+    members: tuple[Mention, ...] = ()  # a new digest's mentions, as just read: not read again to render it
 
     @property
     def kind(self) -> str:
@@ -198,6 +199,8 @@ class Outbox:
             if item.kind == "mention":
                 mention = repo.mention(int(item.key))
                 message = self.render_alert(mention, now) if mention is not None else None
+            elif item.kind == "digest" and item.members:
+                message = self.render_digest(list(item.members), now)
             elif item.kind == "digest":
                 found = repo.digest(int(item.key))
                 message = self.render_digest(found[1], now) if found else None

@@ -36,7 +36,7 @@ from bot.slack.blocks import alert_message, closed_message, digest_message
 
 if TYPE_CHECKING:
     from bot.ports import SlackSink
-    from bot.store.repository import Store
+    from bot.store.repository import Store, SweepWork
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,12 @@ class SweepService:
             self._rejudged = True
         with self.store.read() as repo:
             checked = repo.replies_read_at(self.account.username, self.config.reply_endpoints)
-            posts, edits = repo.sweep_work(now, min(now, checked) if checked else None, checked)
-        if edits and self.pacer.edits_first(self.channel):
+            work = repo.sweep_work(now, min(now, checked) if checked else None, checked)
+        if work.edits and self.pacer.edits_first(self.channel):
             self._refresh(now, mono, result)
-        if posts:
-            self._post(now, mono, result, checked)
-        if edits:
+        if work.posts:
+            self._post(work, now, mono, result, checked)
+        if work.edits:
             self._refresh(now, mono, result)
         return result
 
@@ -133,22 +133,25 @@ class SweepService:
     def _digest_message(self, mentions: list[Mention], now: datetime) -> SlackMessage:
         return digest_message(mentions, now, on_call=self.config.on_call(now))
 
-    def _post(self, now: datetime, mono: float, result: SweepResult, checked: datetime | None) -> None:
+    def _post(self, work: SweepWork, now: datetime, mono: float, result: SweepResult, checked: datetime | None) -> None:
         """Post what waits, one message while the channel's pace allows: messages in doubt, notices, then the
-        alerts (or one digest) that are due as of the last completed read of the replies."""
+        alerts (or one digest) that are due as of the last completed read of the replies. Only the kinds of `work`
+        there are are read."""
         cfg = self.config
+        alert, digest = (lambda a: Outgoing(f"mention:{a.mention_id}", a.created_at, refusals=a.refusals),
+                         lambda d: Outgoing(f"digest:{d.id}", d.created_at, refusals=d.refusals))
         with self.store.read() as repo:
-            in_doubt = [Outgoing(f"mention:{a.mention_id}", a.created_at, refusals=a.refusals) for a in repo.alerts_in_doubt()]
-            in_doubt += [Outgoing(f"digest:{d.id}", d.created_at, refusals=d.refusals) for d in repo.digests_in_doubt()]
-            retries = [Outgoing(f"mention:{a.mention_id}", a.created_at, refusals=a.refusals) for a in repo.alerts_to_retry(now)]
-            retries += [Outgoing(f"digest:{d.id}", d.created_at, refusals=d.refusals) for d in repo.digests_to_retry(now)]
-            notices = repo.notices_unsent(now)
+            in_doubt = [alert(a) for a in repo.alerts_in_doubt()] if work.alerts_in_doubt else []
+            in_doubt += [digest(d) for d in repo.digests_in_doubt()] if work.digests_in_doubt else []
+            retries = [alert(a) for a in repo.alerts_to_retry(now)] if work.alert_retries else []
+            retries += [digest(d) for d in repo.digests_to_retry(now)] if work.digest_retries else []
+            notices = repo.notices_unsent(now) if work.notices else []
             as_of = min(now, checked) if checked is not None else None
-            read_due = as_of is not None and self.pacer.ready(self.channel, mono)
+            read_due = work.due and as_of is not None and self.pacer.ready(self.channel, mono)
             due = repo.due_mentions(as_of, checked, DUE_LIMIT) if read_due else []
         if due:
             due = self._exactly_due(due, as_of)
-        if read_due:
+        if read_due or not work.due:
             self._looked_up &= {m.id for m in due}  # forget those alerted or closed since
         for item in in_doubt:
             self.outbox.deliver(item, now, mono, result, in_doubt=True)
@@ -165,10 +168,12 @@ class SweepService:
         due = [m for m in due if m.id not in deleted]
         if len(due) > cfg.digest_threshold or self._overnight(due):
             with self.store.unit() as repo:
-                digest_id = repo.start_digest([m.id for m in due], self.channel, now)
-            if digest_id is not None:
-                log.info("%d mentions fell due at once: one digest instead of an alert each", len(due))
-                self.outbox.deliver(Outgoing(f"digest:{digest_id}", now), now, mono, result, in_doubt=False)
+                started = repo.start_digest([m.id for m in due], self.channel, now)
+            if started is not None:
+                digest_id, claimed = started[0], set(started[1])
+                members = tuple(sorted((m for m in due if m.id in claimed), key=lambda m: (m.post.created_at, m.id)))
+                log.info("%d mentions fell due at once: one digest instead of an alert each", len(members))
+                self.outbox.deliver(Outgoing(f"digest:{digest_id}", now, members=members), now, mono, result, in_doubt=False)
             due = []
         for mention in due:
             if not self.pacer.ready(self.channel, mono):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -34,8 +35,26 @@ PENDING, SENDING, SENT, RESOLVED = "pending", "sending", "sent", "resolved"
 REFUSED, PARKED = "refused", "parked"  # Slack said no: tried again at retry_at; or no more, with the reason
 
 
-def _retry_due(table: type[AlertRow | DigestRow | NoticeRow], now: datetime):  # noqa: ANN202
+def _retry_due(table, now: datetime):  # noqa: ANN001, ANN202
+    """Refused, and due for another try: of a mapped class or a table's columns (`Table.c`)."""
     return (table.state == REFUSED) & (table.retry_at <= now)
+
+
+@dataclass(frozen=True)
+class SweepWork:
+    """Which kinds of work the sweep has (Repository.sweep_work)."""
+
+    alerts_in_doubt: bool = False
+    alert_retries: bool = False
+    digests_in_doubt: bool = False
+    digest_retries: bool = False
+    notices: bool = False
+    due: bool = False
+    edits: bool = False
+
+    @property
+    def posts(self) -> bool:
+        return any((self.alerts_in_doubt, self.alert_retries, self.digests_in_doubt, self.digest_retries, self.notices, self.due))
 T = TypeVar("T")
 IDS = 5000  # ids a statement (at most twice: id or version id, so 10,000 parameters)
 ROWS = 1000  # rows a statement (16 columns at most, so 16,000 parameters)
@@ -465,23 +484,24 @@ class Repository:
 
     # --- digests --------------------------------------------------------------------------------------
 
-    def start_digest(self, mention_ids: list[int], channel: str, now: datetime) -> int | None:
-        """One digest for these mentions, each claimed for it as its alert. None if none was left to claim."""
+    def start_digest(self, mention_ids: list[int], channel: str, now: datetime) -> tuple[int, list[int]] | None:
+        """One digest for these mentions, each claimed for it as its alert: (its id, the mentions claimed). None if
+        none was left to claim."""
         digest = DigestRow(channel=channel, state=SENDING, created_at=now)
         self.session.add(digest)
         self.session.flush()
         rows = [
-            {"mention_id": m, "channel": channel, "state": SENDING, "created_at": now, "digest_id": digest.id}
+            {"mention_id": m, "channel": channel, "state": SENDING, "created_at": now, "digest_id": digest.id,
+             "revision": 0, "rendered": 0, "refusals": 0, "reminders": 0}
             for m in dict.fromkeys(mention_ids)
         ]
-        stmt = self._insert(AlertRow).on_conflict_do_nothing(index_elements=["mention_id"]).returning(AlertRow.id)
-        claimed = [row[0] for chunk in _chunks(rows, ROWS) for row in self.session.execute(stmt, chunk)]
+        claimed = self.bulk.insert_new(AlertRow.__table__, rows, "mention_id")
         if not claimed:
             self.session.delete(digest)
             return None
-        members = select(AlertRow.mention_id).where(AlertRow.digest_id == digest.id)
-        self.session.execute(update(MentionRow).where(MentionRow.id.in_(members)).values(due_at=None))
-        return digest.id
+        for chunk in _chunks(claimed, IDS):
+            self.session.execute(update(MentionRow).where(self.bulk.among(MentionRow.id, chunk)).values(due_at=None))
+        return digest.id, claimed
 
     def digest_sent(self, digest_id: int, channel: str, ts: str, now: datetime) -> None:
         self.session.execute(
@@ -605,26 +625,26 @@ class Repository:
             return None
         return min(r[0] for r in rows)
 
-    def sweep_work(self, now: datetime, as_of: datetime | None, seen_before: datetime | None) -> tuple[bool, bool]:
-        """(anything to post, any alert to edit), in one cheap statement: a tick with nothing to do reads no row."""
+    def sweep_work(self, now: datetime, as_of: datetime | None, seen_before: datetime | None) -> SweepWork:
+        """What the sweep has to do, in one cheap statement: a tick with nothing to do reads no row, and one with
+        work reads only the kinds there are."""
         alerts, digests, notices, mentions = (t.__table__ for t in (AlertRow, DigestRow, NoticeRow, MentionRow))
-        post = [
-            select(alerts.c.id).where(alerts.c.state == SENDING),
-            select(alerts.c.id).where(alerts.c.state == REFUSED, alerts.c.retry_at <= now),
-            select(digests.c.id).where(digests.c.state.in_([SENDING, REFUSED])),
-            select(notices.c.id).where(notices.c.state.in_([PENDING, SENDING, REFUSED])),
-        ]
+        kinds = {
+            "alerts_in_doubt": select(alerts.c.id).where(alerts.c.state == SENDING, alerts.c.digest_id.is_(None)),
+            "alert_retries": select(alerts.c.id).where(_retry_due(alerts.c, now), alerts.c.digest_id.is_(None)),
+            "digests_in_doubt": select(digests.c.id).where(digests.c.state == SENDING),
+            "digest_retries": select(digests.c.id).where(_retry_due(digests.c, now)),
+            "notices": select(notices.c.id).where(
+                notices.c.state.in_([PENDING, SENDING, REFUSED]), (notices.c.state != REFUSED) | (notices.c.retry_at <= now)
+            ),
+            # ordered by the indexed time, so the plan is the index's whatever the planner believes about the table
+            "edits": select(alerts.c.id).where(alerts.c.state == SENT, alerts.c.edit_at.is_not(None)).order_by(alerts.c.edit_at),
+        }
         if as_of is not None and seen_before is not None:
             due = select(mentions.c.id).where(mentions.c.status == Status.OPEN, mentions.c.due_at <= as_of)
-            post.append(due.order_by(mentions.c.due_at))  # by the indexed time: the index's plan, whatever the statistics
-        edit = select(alerts.c.id).where(alerts.c.state == SENT, alerts.c.edit_at.is_not(None)).order_by(alerts.c.edit_at)
-        posts, edits = self.session.execute(
-            select(
-                func.coalesce(*(q.limit(1).scalar_subquery() for q in post), None).is_not(None),
-                edit.limit(1).scalar_subquery().is_not(None),
-            )
-        ).one()
-        return bool(posts), bool(edits)
+            kinds["due"] = due.order_by(mentions.c.due_at)
+        found = self.session.execute(select(*(q.limit(1).scalar_subquery().is_not(None) for q in kinds.values()))).one()
+        return SweepWork(**{kind: bool(f) for kind, f in zip(kinds, found, strict=True)})
 
     def endpoint(self, account: str, endpoint: str) -> EndpointHealth | None:
         row = self.session.get(PollCursorRow, (account, endpoint))

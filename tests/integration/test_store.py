@@ -155,8 +155,10 @@ def test_digests_actions_and_closing_on_both_databases(store: Store) -> None:
     with store.unit() as repo:
         repo.add_mentions([(post(BIG), OPEN), (post(BIG + 1), OPEN), (post(BIG + 2, author_protected=True), vip)], T0)
         repo.start_alert(BIG, "C1", T0)
-        digest = repo.start_digest([BIG, BIG + 1, BIG + 2], "C1", T0)
-    assert digest is not None
+        started = repo.start_digest([BIG, BIG + 1, BIG + 2], "C1", T0)
+    assert started is not None
+    digest, claimed = started
+    assert sorted(claimed) == [BIG + 1, BIG + 2]
     with store.unit() as repo:
         assert [m.id for m in repo.digest(digest)[1]] == [BIG + 1, BIG + 2], "a mention alerted already is not taken twice"
         assert repo.mention(BIG + 2).priority == "VIP: 250k followers" and repo.mention(BIG + 2).post.author_protected
@@ -262,8 +264,9 @@ def test_a_flood_of_mentions_is_stored_and_found_on_both_databases(store: Store)
         for first_or_last in (ids[0], ids[-1]):
             repo.start_alert(first_or_last, "C1", T0)
             repo.alert_sent(first_or_last, "C1", f"1.{first_or_last}", T0)
-        digest = repo.start_digest(ids, "C1", T0)
-        assert digest is not None
+        started = repo.start_digest(ids, "C1", T0)
+        assert started is not None
+        digest = started[0]
         repo.followed_up(ids + unknown, later, first=True)
     with store.read() as repo:
         assert len(repo.digest(digest)[1]) == FLOOD - 2, "every mention not alerted yet, in one digest"
