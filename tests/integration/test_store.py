@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
@@ -109,6 +109,23 @@ def test_due_mentions_and_answers(store: Store) -> None:
         assert [m.id for m in repo.due_mentions(T0 + timedelta(hours=1), T0, 100)] == [20, 22], "an answered one is never due"
         answered = repo.mention(21)
     assert (answered.status, answered.answered_by, answered.answered_at) == (Status.ANSWERED, 30, T0)
+
+
+def test_times_written_in_bulk_compare_to_the_microsecond_in_any_zone(store: Store) -> None:
+    """Rows go in through the driver in bulk, parameters through SQLAlchemy: on SQLite both are text compared as
+    text, so they must be the same UTC text, to the microsecond."""
+    at = datetime(2026, 11, 25, 14, 0, 0, 7, tzinfo=timezone(timedelta(hours=2)))  # 12:00:00.000007 UTC
+    on_the_second = T0 + timedelta(seconds=1)
+    with store.unit() as repo:
+        repo.add_mentions([(Post(40, 1, "", at, conversation_id=40), OPEN), (Post(41, 1, "", on_the_second, conversation_id=41), OPEN)], T0)
+    with store.read() as repo:
+        assert repo.mention(40).post.created_at == at and repo.mention(41).post.created_at == on_the_second
+        just_before = at - timedelta(microseconds=1)
+        assert [m.id for m in repo.due_mentions(at, T0, 10)] == [40]
+        assert repo.due_mentions(just_before, T0, 10) == []
+        assert [m.id for m in repo.due_mentions(on_the_second, T0, 10)] == [40, 41]
+        assert repo.expirable(on_the_second, 10) == [40], "posted before 12:00:01 exactly: not the one posted then"
+        assert repo.due_mentions(at, T0 - timedelta(microseconds=1), 10) == [], "first seen at T0: not checked before it"
 
 
 def test_sqlite_settings(tmp_path) -> None:  # noqa: ANN001
