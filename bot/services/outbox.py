@@ -65,7 +65,8 @@ class Outgoing:
     since: datetime
     thread_ts: str | None = None
     refusals: int = 0  # Slack's clear "no"s so far: from the first on, the fallback form is posted
-    members: tuple[Mention, ...] = ()  # a new digest's mentions, as just read: not read again to render it
+    members: tuple[Mention, ...] = ()  # a new alert's or digest's mentions, as just read: not read again to render it
+    follow_up_at: datetime | None = None  # when its follow-ups may first be due, if known (else judged once sent)
 
     @property
     def kind(self) -> str:
@@ -164,7 +165,7 @@ class Outbox:
             return
         finally:
             self.pacer.used(self.channel, mono, Slot.POST)
-        self._mark(item, "sent", (channel, ts), self.clock.now())
+        self._mark(item, "sent", (channel, ts), self.clock.now(), item.follow_up_at)
         self.channel_works()
         log.info("posted %s (%s)", item.tag, ts)
         counter = {"mention": "alerted", "digest": "digests"}.get(item.kind, "notices")
@@ -196,7 +197,9 @@ class Outbox:
     def _message(self, item: Outgoing, now: datetime) -> SlackMessage | None:
         """What to post for `item`; once Slack has refused it, an alert or digest goes as plain text, no blocks."""
         with self.store.read() as repo:
-            if item.kind == "mention":
+            if item.kind == "mention" and item.members:
+                message = self.render_alert(item.members[0], now)
+            elif item.kind == "mention":
                 mention = repo.mention(int(item.key))
                 message = self.render_alert(mention, now) if mention is not None else None
             elif item.kind == "digest" and item.members:
@@ -254,19 +257,22 @@ class Outbox:
             log.info("Slack channel %s takes messages again", self.channel)
         self._channel_failures = 0
 
-    def _mark(self, item: Outgoing, state: str, posted: tuple[str, str] | None, now: datetime) -> None:
-        """Record how posting went: sending (about to), sent (with the ts), retry (Slack surely did not post)."""
+    def _mark(
+        self, item: Outgoing, state: str, posted: tuple[str, str] | None, now: datetime, follow_up_at: datetime | None = None
+    ) -> None:
+        """Record how posting went: sending (about to), sent (with the ts and, if known, when its follow-ups may
+        first be due), retry (Slack surely did not post)."""
         with self.store.unit() as repo:
             if state == "sending" and item.refusals and item.kind != "notice":
                 repo.sending("alert" if item.kind == "mention" else item.kind, int(item.key))
             if item.kind == "mention":
                 if state == "sent" and posted is not None:
-                    repo.alert_sent(int(item.key), posted[0], posted[1], now)
+                    repo.alert_sent(int(item.key), posted[0], posted[1], now, follow_up_at)
                 elif state == "retry":
                     repo.drop_alert(int(item.key))
             elif item.kind == "digest":
                 if state == "sent" and posted is not None:
-                    repo.digest_sent(int(item.key), posted[0], posted[1], now)
+                    repo.digest_sent(int(item.key), posted[0], posted[1], now, follow_up_at)
                 elif state == "retry":
                     repo.drop_digest(int(item.key))
             elif state == "sent" and posted is not None:

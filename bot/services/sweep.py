@@ -19,6 +19,7 @@ and never tried again: the other alerts are still edited.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
@@ -79,6 +80,14 @@ class SweepConfig:
         """When an open mention deserves an alert: ALERT_AFTER (ALERT_AFTER_VIP for a VIP), in open time."""
         wait = min(self.alert_after_vip, self.alert_after) if mention.priority else self.alert_after
         return sched.due_at(mention.post.created_at, wait, self.hours(mention), self.tz)
+
+    def first_follow_up_at(self, mentions: Sequence[Mention]) -> datetime | None:
+        """When the follow-ups of a new alert (or digest) of `mentions` may first be due: no sooner than
+        ESCALATE_AFTER after the oldest was posted (business hours only put it later); the follow-up pass works
+        out each exact time then. None (judged once sent) when nothing escalates."""
+        if not mentions or self.escalate_after is None:
+            return None
+        return min(m.post.created_at for m in mentions) + self.escalate_after
 
     def on_call(self, now: datetime, backup: bool = False) -> str | None:
         """Who holds the on-call (or backup) rotation now, if there is one."""
@@ -173,7 +182,8 @@ class SweepService:
                 digest_id, claimed = started[0], set(started[1])
                 members = tuple(sorted((m for m in due if m.id in claimed), key=lambda m: (m.post.created_at, m.id)))
                 log.info("%d mentions fell due at once: one digest instead of an alert each", len(members))
-                self.outbox.deliver(Outgoing(f"digest:{digest_id}", now, members=members), now, mono, result, in_doubt=False)
+                item = Outgoing(f"digest:{digest_id}", now, members=members, follow_up_at=cfg.first_follow_up_at(members))
+                self.outbox.deliver(item, now, mono, result, in_doubt=False)
             due = []
         for mention in due:
             if not self.pacer.ready(self.channel, mono):
@@ -181,7 +191,8 @@ class SweepService:
             with self.store.unit() as repo:
                 if not repo.start_alert(mention.id, self.channel, now):
                     continue
-            self.outbox.deliver(Outgoing(f"mention:{mention.id}", now), now, mono, result, in_doubt=False)
+            item = Outgoing(f"mention:{mention.id}", now, members=(mention,), follow_up_at=cfg.first_follow_up_at([mention]))
+            self.outbox.deliver(item, now, mono, result, in_doubt=False)
 
     def _exactly_due(self, due: list[Mention], as_of: datetime) -> list[Mention]:
         """Of the mentions whose stored due time has come, those really due; the others keep their exact time."""

@@ -327,12 +327,14 @@ class Repository:
             .values(due_at=MentionRow.created_at)
         )
 
-    def alert_sent(self, mention_id: int, channel: str, ts: str, now: datetime) -> None:
+    def alert_sent(self, mention_id: int, channel: str, ts: str, now: datetime, follow_up_at: datetime | None = None) -> None:
+        """Posted: its follow-ups are judged from `follow_up_at` on (from now, if not given)."""
         self.session.execute(
             update(AlertRow)
             .where(AlertRow.mention_id == mention_id)
             .values(
-                channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now, refusals=0, retry_at=None, follow_up_at=now
+                channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now, refusals=0, retry_at=None,
+                follow_up_at=follow_up_at or now,
             )
         )
 
@@ -511,14 +513,15 @@ class Repository:
             self.session.execute(update(MentionRow).where(self.bulk.among(MentionRow.id, chunk)).values(due_at=None))
         return digest.id, claimed
 
-    def digest_sent(self, digest_id: int, channel: str, ts: str, now: datetime) -> None:
+    def digest_sent(self, digest_id: int, channel: str, ts: str, now: datetime, follow_up_at: datetime | None = None) -> None:
+        """Posted: its mentions' follow-ups are judged from `follow_up_at` on (from now, if not given)."""
         self.session.execute(
             update(DigestRow).where(DigestRow.id == digest_id).values(channel=channel, ts=ts, state=SENT, sent_at=now)
         )
         self.session.execute(
             update(AlertRow)
             .where(AlertRow.digest_id == digest_id)
-            .values(channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now, follow_up_at=now)
+            .values(channel=channel, ts=ts, state=SENT, sent_at=now, updated_at=now, follow_up_at=follow_up_at or now)
         )
 
     def drop_digest(self, digest_id: int) -> None:
