@@ -185,6 +185,8 @@ class Repository:
         # one statement, the status checked here: given `status = 'open'`, SQLite's planner reads every open
         # mention through the status index instead of looking the few ids up
         ids, pairs = set(ids), set(threads)
+        if not ids and not pairs:
+            return []
         rows = self.session.execute(
             select(MentionRow.id, MentionRow.version_id, MentionRow.author_id, MentionRow.conversation_id,
                    MentionRow.created_at, MentionRow.status)
@@ -203,6 +205,8 @@ class Repository:
     def replies_to(self, account_id: int, ids: Iterable[int], threads: Iterable[tuple[int, int]]) -> list[Post]:
         """The stored replies to any of `ids`, or in conversation C to author A for each (C, A) in `threads`."""
         ids, pairs = set(ids), set(threads)
+        if not ids and not pairs:
+            return []
         rows = self.session.execute(
             select(ReplyRow.id, ReplyRow.author_id, ReplyRow.created_at, ReplyRow.conversation_id, ReplyRow.replied_to_id,
                    ReplyRow.in_reply_to_user_id)
