@@ -91,7 +91,8 @@ class PollService:
         now, mono = self.clock.now(), self.clock.monotonic()
         user = self.account.username
         with self.store.read() as repo:
-            state = {e: repo.endpoint(user, e) for e in (MENTIONS, *self.answerers)}
+            known = {h.endpoint: h for h in repo.health(user)}
+        state = {e: known.get(e) for e in (MENTIONS, *self.answerers)}
         timelines = {MENTIONS: (self.x.mentions, self.account)} | {e: (self.x.own_posts, w) for e, w in self.answerers.items()}
         reads = {
             endpoint: _Read(skipped=True)
