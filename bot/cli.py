@@ -13,29 +13,14 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot import logs
 from bot import schedule as sched
-from bot.app import (
-    StartupError,
-    build_app,
-    build_slack,
-    build_socket,
-    build_store,
-    build_x,
-    check_socket,
-    open_store,
-    resolve_people,
-    sweep_config,
-    verify,
-)
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_schedule, load_settings
-from bot.leadership import open_lease
-from bot.scheduler import build_scheduler
 from bot.slack.blocks import format_age, local_time, post_url
-from bot.store.db import SchemaError
+
+# The rest (SQLAlchemy and the store, the services, the scheduler) is imported by the commands that use it:
+# `status`, `health` and `oncall` answer sooner for not loading what only `run` and `check` need.
 
 log = logging.getLogger("bot")
 CHANNEL_UNHEALTHY_AFTER = timedelta(minutes=2)  # a Slack channel failing longer than this makes `health` fail
@@ -55,14 +40,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         logs.configure(settings.log_level, settings.log_format, settings.secrets())
         return args.func(settings, args)
-    except (ConfigError, StartupError) as exc:
+    except ConfigError as exc:
         return _fail(str(exc), settings)
-    except SchemaError as exc:
-        return _fail(f"DATABASE_URL: {exc}", settings)
-    except SQLAlchemyError as exc:
-        return _fail(f"DATABASE_URL: cannot use the database: {type(exc).__name__}: {exc.args[0] if exc.args else ''}", settings)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        message = _failure(exc)
+        if message is None:
+            raise
+        return _fail(message, settings)
+
+
+def _failure(exc: Exception) -> str | None:
+    """The one line a startup or database failure ends with; None for anything else (a bug: its traceback shows)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.app import StartupError
+    from bot.store.db import SchemaError
+
+    if isinstance(exc, StartupError):
+        return str(exc)
+    if isinstance(exc, SchemaError):
+        return f"DATABASE_URL: {exc}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"DATABASE_URL: cannot use the database: {type(exc).__name__}: {exc.args[0] if exc.args else ''}"
+    return None
 
 
 def _fail(message: str, settings: Settings | None) -> int:
@@ -103,6 +105,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.app import StartupError, build_app
+    from bot.leadership import open_lease
+    from bot.scheduler import build_scheduler
+
     lease = open_lease(settings.database_url, settings.x_account)  # one replica leads; on SQLite one process runs
     if not lease.acquire() and not lease.standby:
         raise StartupError(f"DATABASE_URL: {lease.problem}")
@@ -143,6 +149,8 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     """The open queue (a summary and the oldest --limit), collection, failing channels and parked messages. Rows are
     read a thousand at a time and written as they come: fast and small however long the queue is."""
+    from bot.app import open_store, sweep_config
+
     config = sweep_config(settings, schedule=load_schedule(settings))
     store = open_store(settings)
     now = SystemClock().now()
@@ -306,6 +314,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _check(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.app import build_slack, build_socket, build_x, check_socket, open_store, resolve_people, verify
+    from bot.store.db import SchemaError
+
     redactor = logs.Redactor(settings.secrets())
 
     def say(line: str) -> None:
@@ -349,12 +360,16 @@ def _check(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.app import build_store
+
     build_store(settings)
     print("database: schema up to date")
     return 0
 
 
 def _health(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.app import open_store
+
     store = open_store(settings)
     now = SystemClock().now()
     with store.read() as repo:
