@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -10,7 +11,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from bot import logs
@@ -149,10 +151,11 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     """The open queue (a summary and the oldest --limit), collection, failing channels and parked messages. Rows are
     read a thousand at a time and written as they come: fast and small however long the queue is."""
-    from bot.app import open_store, sweep_config
+    with _quick_imports():  # SQLAlchemy, and the database driver as the engine loads it
+        from bot.app import open_store, sweep_config
 
-    config = sweep_config(settings, schedule=load_schedule(settings))
-    store = open_store(settings)
+        config = sweep_config(settings, schedule=load_schedule(settings))
+        store = open_store(settings)
     now = SystemClock().now()
     limit = args.limit or None
     with store.read() as repo:
@@ -171,6 +174,19 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         else:
             _status_text(total, limit, rows, closed, health, parked, channels, config, now)
     return 0
+
+
+@contextmanager
+def _quick_imports() -> Iterator[None]:
+    """Import the store (SQLAlchemy) for a quick read without the cyclic garbage collector, then freeze what was
+    imported out of its way. Importing makes some 80,000 objects that live as long as the process: collecting among
+    them as they are made cost `status` a tenth of its time, and more on a busy machine."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _status_json(summary, rows, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
@@ -371,9 +387,10 @@ def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _health(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.app import open_store
+    with _quick_imports():
+        from bot.app import open_store
 
-    store = open_store(settings)
+        store = open_store(settings)
     now = SystemClock().now()
     with store.read() as repo:
         attempts = [h.last_attempt_at for h in repo.health(settings.x_account) if h.last_attempt_at]
