@@ -12,22 +12,22 @@ from bot import rules
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_schedule
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
-from bot.leadership import Lease, leader_only
 from bot.model import Account
 from bot.schedule import Schedule
-from bot.scheduler import Jobs
-from bot.services.actions import Access, ActionService
 from bot.services.deleted import DeletionCheck
-from bot.services.expiry import ExpiryService
-from bot.services.followups import FollowUpService
-from bot.services.health import HealthService
-from bot.services.oncall import OnCallService
 from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
 from bot.services.sweep import SweepConfig, SweepService
 from bot.store.db import make_engine, require_schema, upgrade
 from bot.store.repository import Store
 
-if TYPE_CHECKING:  # imported where they are built: `status` and `health` need neither tweepy nor slack_sdk
+if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor tweepy, slack_sdk)
+    from bot.leadership import Lease
+    from bot.scheduler import Jobs
+    from bot.services.actions import Access
+    from bot.services.expiry import ExpiryService
+    from bot.services.followups import FollowUpService
+    from bot.services.health import HealthService
+    from bot.services.oncall import OnCallService
     from bot.slack.client import SlackClient
     from bot.slack.socket import SocketListener
     from bot.x.client import XClient
@@ -191,6 +191,8 @@ def sweep_config(settings: Settings, identity: Identity | None = None, schedule:
 def action_access(settings: Settings, identity: Identity) -> Access:
     """Who may use the buttons and `/replywatch`: the workspace and app auth.test named, in the alert channel (and
     for the queue, the channels of ALLOW_QUEUE_IN)."""
+    from bot.services.actions import Access
+
     return Access(
         alert_channels=frozenset({identity.channel}),
         teams=frozenset(t for t in (identity.slack_team_id, identity.slack_enterprise_id) if t),
@@ -253,6 +255,8 @@ class App:
     def jobs(self, lease: Lease | None = None) -> Jobs:
         """What `replywatch run` schedules: (name, job, interval), each on its own thread. With a `lease`, all but
         the socket run only on the replica that leads (bot.leadership)."""
+        from bot.leadership import leader_only
+
         jobs: Jobs = [
             ("poll", self.poll.run_once, self.settings.poll_interval),
             ("sweep", self.sweep.run_once, SWEEP_EVERY),
@@ -271,6 +275,12 @@ class App:
 
 def build_app(settings: Settings, clock: Clock | None = None) -> App:
     """Everything `replywatch run` needs, checked: tokens verified, schema migrated."""
+    from bot.services.actions import ActionService
+    from bot.services.expiry import ExpiryService
+    from bot.services.followups import FollowUpService
+    from bot.services.health import HealthService
+    from bot.services.oncall import OnCallService
+
     clock = clock or SystemClock()
     schedule = load_schedule(settings)
     x, slack = build_x(settings), build_slack(settings)

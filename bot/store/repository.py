@@ -259,17 +259,19 @@ class Repository:
             yield _mention(m), (_alert(a) if a else None)
 
     def open_summary(self) -> tuple[int, int, datetime | None]:
-        """(open mentions, how many of them are alerted, when the oldest was posted)."""
-        total, oldest = self.session.execute(
-            select(func.count(), func.min(MentionRow.created_at)).where(MentionRow.status == Status.OPEN)
+        """(open mentions, how many of them are alerted, when the oldest was posted), in one pass over the open
+        ones (a mention has at most one alert)."""
+        total, alerted, oldest = self.session.execute(
+            select(func.count(), func.count(AlertRow.ts), func.min(MentionRow.created_at))
+            .select_from(MentionRow)
+            .outerjoin(AlertRow, AlertRow.mention_id == MentionRow.id)
+            .where(MentionRow.status == Status.OPEN)
         ).one()
-        alerted = self.session.scalar(
-            select(func.count())
-            .select_from(AlertRow)
-            .join(MentionRow, AlertRow.mention_id == MentionRow.id)
-            .where(MentionRow.status == Status.OPEN, AlertRow.ts.is_not(None))
-        )
-        return total, alerted or 0, oldest
+        return total, alerted, oldest
+
+    def open_count(self) -> int:
+        """How many mentions are open: from the status index alone, without the alerts `open_summary` joins."""
+        return self.session.scalar(select(func.count()).select_from(MentionRow).where(MentionRow.status == Status.OPEN)) or 0
 
     def due_mentions(self, as_of: datetime, seen_before: datetime, limit: int) -> list[Mention]:
         """Open mentions not alerted yet whose stored due time has come, stored before `seen_before` (checked for

@@ -251,6 +251,26 @@ def test_health_and_status_answer_while_a_writer_holds_the_lock(env: dict[str, s
         writer.close()
 
 
+# What `status` and `health` must not load: they answer in well under a second (a container's health check, someone
+# at a terminal) because only `run` and `check` import the X and Slack clients, the migrations and the scheduler.
+NOT_FOR_READS = ("tweepy", "slack_sdk", "requests", "alembic", "apscheduler", "pydantic_settings", "bot.x", "bot.slack.client")
+
+
+@pytest.mark.parametrize("args", [["status"], ["status", "--json", "--all"], ["health"]])
+def test_reads_import_neither_the_clients_nor_the_migrations(env: dict[str, str], args: list[str]) -> None:
+    _stored(env["DATABASE_URL"])
+    probe = (
+        "import gc, sys; from bot.cli import main; code = main(sys.argv[1:]); "
+        f"print('loaded:', sorted({{m.split('.')[0] if not m.startswith('bot.') else m for m in sys.modules}} & set({NOT_FOR_READS!r})), "
+        "'collector on:', gc.isenabled()); sys.exit(code)"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("X_", "SLACK_"))}
+    result = subprocess.run([sys.executable, "-c", probe, *args], env={**base, **env, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "loaded: [] collector on: True", "imported with the collector off, then on again"
+
+
 def test_status_reads_a_read_only_copy(env: dict[str, str], tmp_path: Path) -> None:
     """A copy taken with VACUUM INTO (not in WAL mode), opened read-only through SQLite's URI form."""
     import sqlite3

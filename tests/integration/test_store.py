@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy
@@ -86,6 +87,24 @@ def test_one_alert_per_mention(store: Store) -> None:
         repo.alert_sent(10, "C1", "1.000100", T0)
         assert repo.alerts_in_doubt() == []
         assert repo.start_alert(10, "C1", T0) is False
+
+
+def test_the_open_summary_counts_each_open_mention_once_and_only_sent_alerts(store: Store) -> None:
+    with store.unit() as repo:
+        repo.add_mentions([(replace(post(20 + i), created_at=T0 + timedelta(minutes=i)), OPEN) for i in range(4)], T0)
+        for mention_id in (20, 21, 23):
+            repo.start_alert(mention_id, "C1", T0)
+        repo.alert_sent(20, "C1", "1.000020", T0)  # 21: still sending (no ts); 22: no alert
+        repo.alert_sent(23, "C1", "1.000023", T0)
+        assert repo.close(23, "no reply needed", "U0OMAR")  # alerted, but no longer open
+    with store.read() as repo:
+        assert repo.open_summary() == (3, 1, T0), "(open, alerted: a sent alert, not one still sending, the oldest)"
+        assert repo.open_count() == 3
+    with store.unit() as repo:
+        for mention_id in (20, 21, 22):
+            repo.close(mention_id, "done", "U0OMAR")
+    with store.read() as repo:
+        assert repo.open_summary() == (0, 0, None) and repo.open_count() == 0
 
 
 def test_due_mentions_and_answers(store: Store) -> None:

@@ -63,6 +63,24 @@ def test_dotenv_in_working_folder_is_read(clean_env: pytest.MonkeyPatch, tmp_pat
     assert s.x_account == "AcmeSupport" and s.alert_after == timedelta(hours=2)
 
 
+def test_the_environment_wins_over_dotenv_and_names_match_in_any_case(clean_env: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    clean_env.delenv("SLACK_CHANNEL")
+    clean_env.setenv("alert_after", "2h")
+    (tmp_path / ".env").write_text(
+        "ALERT_AFTER=5h\nslack_channel=#alerts\nTimezone=Europe/Berlin\nLOG_LEVEL=debug\nLOG_LEVEL\nUNKNOWN_SETTING=1\n"
+        'export POLL_INTERVAL="5s"\nX_ACCOUNT=\n'
+    )
+    s = load_settings()
+    assert s.alert_after == timedelta(hours=2), "the environment before .env, whatever the case of the name"
+    assert (s.slack_channel, s.timezone) == ("#alerts", "Europe/Berlin"), "names in .env in any case"
+    assert s.log_level == "INFO", "a name given without a value, last, is not set"
+    assert s.poll_interval == timedelta(seconds=5) and s.x_account == "acme"
+    (tmp_path / ".env").write_text("X_ACCOUNT=\n")
+    clean_env.delenv("X_ACCOUNT")
+    with pytest.raises(ConfigError, match="X_ACCOUNT must be an X handle"):
+        load_settings()
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
