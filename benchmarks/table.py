@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,7 +108,8 @@ def render_markdown(rows: list[Row]) -> str:
 
 
 def machine() -> str:
-    """Date, cores, CPU model, memory, Python and the commit measured."""
+    """Date, cores, CPU model, memory, Python, the commit measured, and how fast the CPU ran Python at the start
+    (a shared virtual machine's speed varies from hour to hour: a figure from a slow hour reads against this one)."""
     cpuinfo = _read("/proc/cpuinfo").splitlines()
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), platform.processor())
     mem = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), "")
@@ -116,8 +118,20 @@ def machine() -> str:
     dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
     return (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores ({model}){memory}; "
-        f"Python {platform.python_version()} on {platform.system()} {platform.release()}; commit {commit or '?'}{dirty}"
+        f"Python {platform.python_version()} on {platform.system()} {platform.release()}; commit {commit or '?'}{dirty}; "
+        f"a 10-million-step Python loop took {_speed():.2f} s"
     )
+
+
+def _speed() -> float:
+    """Seconds for a plain Python loop of ten million additions, the best of three."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def _read(path: str) -> str:
