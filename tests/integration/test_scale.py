@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.model import Post, Status, Verdict
-from bot.store import repository
+from bot.store import common
 from tests.conftest import START, make_loop
 
 SEC, MIN, HOUR, DAY = timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
@@ -26,9 +26,9 @@ def _backlog(loop, n: int, age: timedelta) -> list[int]:  # noqa: ANN001
 def _rows_loaded(monkeypatch) -> list[object]:  # noqa: ANN001
     """Mention and alert rows the code reads into Python from now on: every one becomes a Mention or an Alert."""
     loaded: list[object] = []
-    for name in ("_mention", "_alert"):
-        convert = getattr(repository, name)
-        monkeypatch.setattr(repository, name, lambda row, convert=convert: loaded.append(row) or convert(row))
+    for name in ("mention_of", "alert_of"):
+        convert = getattr(common, name)
+        monkeypatch.setattr(common, name, lambda row, convert=convert: loaded.append(row) or convert(row))
     return loaded
 
 

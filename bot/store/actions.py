@@ -1,0 +1,52 @@
+"""What people do in Slack: claims, snoozes, closes, and the record of who did what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from bot.model import Status
+from bot.store.common import SENT, Part
+from bot.store.tables import ActionRow, AlertRow, MentionRow
+
+
+class Actions(Part):
+    def record_action(self, mention_id: int, user_id: str, action: str, detail: str, now: datetime) -> None:
+        """Keep who did what, and make the alert's message show it."""
+        self.session.add(ActionRow(mention_id=mention_id, user_id=user_id, action=action, detail=detail, at=now))
+        self._show_change([mention_id], now)
+
+    def claim(self, mention_id: int, user_id: str) -> None:
+        self.session.execute(
+            update(MentionRow).where(MentionRow.id == mention_id).values(claimed_by=user_id, snoozed_until=None, snoozed_by=None)
+        )
+        self._rearm(mention_id)
+
+    def snooze(self, mention_id: int, user_id: str, until: datetime) -> None:
+        self.session.execute(
+            update(MentionRow).where(MentionRow.id == mention_id).values(snoozed_until=until, snoozed_by=user_id)
+        )
+        self._rearm(mention_id)
+
+    def _rearm(self, mention_id: int) -> None:
+        """Its follow-ups are judged again at the next tick (a claim or a snooze changes when they fall due)."""
+        self.session.execute(
+            update(AlertRow)
+            .where(AlertRow.mention_id == mention_id, AlertRow.state == SENT)
+            .values(follow_up_at=AlertRow.created_at)
+        )
+
+    def close(self, mention_id: int, reason: str, user_id: str) -> bool:
+        """Close an open mention as needing no reply (the closer holds it); False if it was no longer open."""
+        result = self.session.execute(
+            update(MentionRow)
+            .where(MentionRow.id == mention_id, MentionRow.status == Status.OPEN)
+            .values(status=Status.CLOSED, status_reason=reason, claimed_by=user_id, snoozed_until=None, due_at=None)
+        )
+        return result.rowcount > 0
+
+    def actions(self, mention_id: int) -> list[tuple[str, str, str, datetime]]:
+        """(user, action, detail, when) for a mention, oldest first."""
+        rows = self.session.scalars(select(ActionRow).where(ActionRow.mention_id == mention_id).order_by(ActionRow.id))
+        return [(r.user_id, r.action, r.detail, r.at) for r in rows]

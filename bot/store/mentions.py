@@ -1,0 +1,222 @@
+"""Mentions and the replies that answer them: stored as polls read them, judged, answered, expired."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, select, update
+
+from bot.model import Alert, Mention, Post, Status, Verdict
+from bot.store import common
+from bot.store.common import IDS, MENTIONS, ROWS, Part, chunks
+from bot.store.tables import AlertRow, MentionRow, ReplyRow
+
+
+class Mentions(Part):
+    def add_mentions(self, judged: Iterable[tuple[Post, Verdict]], seen_at: datetime) -> list[int]:
+        """Store new mentions; ones already stored are left as they are (an edit updates the text). Returns the ids
+        newly stored. An open one waits for its alert from its post time on (the sweep works out the exact time)."""
+        rows = [
+            {
+                "id": post.id,
+                "version_id": post.version_id,
+                "author_id": post.author_id,
+                "author_handle": post.author_handle,
+                "author_name": post.author_name,
+                "text": post.text,
+                "created_at": post.created_at,
+                "conversation_id": post.conversation_id,
+                "replied_to_id": post.replied_to_id,
+                "in_reply_to_user_id": post.in_reply_to_user_id,
+                "reference_types": ",".join(sorted(post.reference_types)),
+                "status": verdict.status.value,
+                "status_reason": verdict.reason,
+                "first_seen_at": seen_at,
+                "author_protected": post.author_protected,
+                "priority": verdict.priority,
+                "due_at": post.created_at if verdict.status is Status.OPEN else None,
+            }
+            for post, verdict in judged
+        ]
+        new = self.bulk.insert_new(MentionRow.__table__, rows, "id")
+        stored = set(new)
+        for row in rows:
+            if row["version_id"] is not None and row["id"] not in stored:
+                self._apply_edit(row["id"], row["version_id"], row["text"])
+        return new
+
+    def _apply_edit(self, mention_id: int, version_id: int, text: str) -> None:
+        """An edit is the same mention: newer text, same row, same alert."""
+        self.session.execute(
+            update(MentionRow)
+            .where(
+                MentionRow.id == mention_id,
+                MentionRow.status != Status.DELETED,
+                func.coalesce(MentionRow.version_id, MentionRow.id) < version_id,
+            )
+            .values(version_id=version_id, text=text)
+        )
+
+    def mark_deleted(self, mention_ids: Sequence[int], now: datetime) -> None:
+        """Deleted on X: closed, and its text removed from the store (X's terms)."""
+        for chunk in chunks(mention_ids, IDS):
+            self.session.execute(
+                update(MentionRow)
+                .where(self.bulk.among(MentionRow.id, chunk))
+                .values(status=Status.DELETED, status_reason="deleted on X", text="", due_at=None)
+            )
+        self._show_change(mention_ids, now)
+
+    def add_replies(self, replies: Iterable[Post]) -> None:
+        rows = [
+            {
+                "id": r.id,
+                "author_id": r.author_id,
+                "conversation_id": r.conversation_id,
+                "replied_to_id": r.replied_to_id,
+                "in_reply_to_user_id": r.in_reply_to_user_id,
+                "created_at": r.created_at,
+            }
+            for r in replies
+        ]
+        self.bulk.insert_new(ReplyRow.__table__, rows, "id")
+
+    def open_posts(self, ids: Iterable[int], threads: Iterable[tuple[int, int]]) -> list[Post]:
+        """Open mentions that a reply could answer: those whose id or newest edit's id is among `ids`, and those by
+        author A in conversation C for each (C, A) in `threads`. Only what the reply rules look at is read."""
+        # one statement, the status checked here: given `status = 'open'`, SQLite's planner reads every open
+        # mention through the status index instead of looking the few ids up
+        ids, pairs = set(ids), set(threads)
+        if not ids and not pairs:
+            return []
+        rows = self.session.execute(
+            select(MentionRow.id, MentionRow.version_id, MentionRow.author_id, MentionRow.conversation_id,
+                   MentionRow.created_at, MentionRow.status)
+            .where(self.bulk.among(MentionRow.id, list(ids)) | self.bulk.among(MentionRow.version_id, list(ids))
+                   | self.bulk.among(MentionRow.conversation_id, list({c for c, _ in pairs})))
+        )
+        found = {
+            r.id: r for r in rows
+            if r.status == Status.OPEN and (r.id in ids or r.version_id in ids or (r.conversation_id, r.author_id) in pairs)
+        }
+        return [
+            Post(r.id, r.author_id, "", r.created_at, conversation_id=r.conversation_id, version_id=r.version_id)
+            for r in found.values()
+        ]
+
+    def replies_to(self, account_id: int, ids: Iterable[int], threads: Iterable[tuple[int, int]]) -> list[Post]:
+        """The stored replies to any of `ids`, or in conversation C to author A for each (C, A) in `threads`."""
+        ids, pairs = set(ids), set(threads)
+        if not ids and not pairs:
+            return []
+        rows = self.session.execute(
+            select(ReplyRow.id, ReplyRow.author_id, ReplyRow.created_at, ReplyRow.conversation_id, ReplyRow.replied_to_id,
+                   ReplyRow.in_reply_to_user_id)
+            .where(self.bulk.among(ReplyRow.replied_to_id, list(ids))
+                   | self.bulk.among(ReplyRow.conversation_id, list({c for c, _ in pairs})))
+        )
+        found = [r for r in rows if r.replied_to_id in ids or (r.conversation_id, r.in_reply_to_user_id) in pairs]
+        return [
+            Post(
+                id=r.id,
+                author_id=r.author_id if r.author_id is not None else account_id,
+                text="",
+                created_at=r.created_at,
+                conversation_id=r.conversation_id,
+                replied_to_id=r.replied_to_id,
+                in_reply_to_user_id=r.in_reply_to_user_id,
+            )
+            for r in found
+        ]
+
+    def mark_answered(self, answered: Sequence[tuple[int, Post]], now: datetime) -> None:
+        """Each (mention id, the reply that answers it), if the mention is still open."""
+        rows = [
+            {"id": m, "status": Status.ANSWERED.value, "status_reason": f"answered by post {r.id}", "answered_by": r.id,
+             "answered_at": r.created_at, "due_at": None}
+            for m, r in answered
+        ]
+        self.bulk.update(MentionRow.__table__, rows, "id", {"status": Status.OPEN.value})
+        self._show_change([m for m, _ in answered], now)
+
+    def mention(self, mention_id: int) -> Mention | None:
+        row = self.session.get(MentionRow, mention_id)
+        return common.mention_of(row) if row else None
+
+    def open_mentions(self, limit: int | None = None) -> list[tuple[Mention, Alert | None]]:
+        """Open mentions, oldest first (the `limit` oldest), with their alerts."""
+        return list(self.iter_open_mentions(limit))
+
+    def iter_open_mentions(self, limit: int | None = None) -> Iterator[tuple[Mention, Alert | None]]:
+        """As `open_mentions`, read a thousand rows at a time (consume it inside the unit)."""
+        stmt = (
+            select(MentionRow, AlertRow)
+            .outerjoin(AlertRow, AlertRow.mention_id == MentionRow.id)
+            .where(MentionRow.status == Status.OPEN)
+            .order_by(MentionRow.created_at, MentionRow.id)
+            .limit(limit)
+            .execution_options(yield_per=1000)
+        )
+        for m, a in self.session.execute(stmt):
+            yield common.mention_of(m), (common.alert_of(a) if a else None)
+
+    def open_count(self) -> int:
+        """How many mentions are open: from the status index alone, without the alerts `open_summary` joins."""
+        return self.session.scalar(select(func.count()).select_from(MentionRow).where(MentionRow.status == Status.OPEN)) or 0
+
+    def open_summary(self) -> tuple[int, int, datetime | None]:
+        """(open mentions, how many of them are alerted, when the oldest was posted), in one pass over the open
+        ones (a mention has at most one alert)."""
+        total, alerted, oldest = self.session.execute(
+            select(func.count(), func.count(AlertRow.ts), func.min(MentionRow.created_at))
+            .select_from(MentionRow)
+            .outerjoin(AlertRow, AlertRow.mention_id == MentionRow.id)
+            .where(MentionRow.status == Status.OPEN)
+        ).one()
+        return total, alerted, oldest
+
+    def due_mentions(self, as_of: datetime, seen_before: datetime, limit: int) -> list[Mention]:
+        """Open mentions not alerted yet whose stored due time has come, stored before `seen_before` (checked for
+        replies since), earliest first."""
+        rows = self.session.execute(
+            select(MENTIONS)
+            .where(MENTIONS.c.due_at <= as_of, MENTIONS.c.status == Status.OPEN, MENTIONS.c.first_seen_at <= seen_before)
+            .order_by(MENTIONS.c.due_at, MENTIONS.c.id)
+            .limit(limit)
+        )
+        return [common.mention_of(r) for r in rows]
+
+    def postpone(self, due: Sequence[tuple[int, datetime]]) -> None:
+        """Store each (mention id, the exact time its alert is due)."""
+        table = MentionRow.__table__
+        stmt = update(table).where(table.c.id == bindparam("mention"), table.c.due_at.is_not(None)).values(due_at=bindparam("due"))
+        for chunk in chunks([{"mention": m, "due": d} for m, d in due], ROWS):
+            self.session.execute(stmt, chunk)
+
+    def rejudge_due(self) -> None:
+        """Forget the stored exact due times (the settings may have changed): each is worked out again."""
+        self.session.execute(update(MentionRow).where(MentionRow.due_at.is_not(None)).values(due_at=MentionRow.created_at))
+
+    def expirable(self, posted_before: datetime, limit: int) -> list[int]:
+        """Up to `limit` open mentions posted before `posted_before`."""
+        return list(self.session.scalars(
+            select(MentionRow.id).where(MentionRow.status == Status.OPEN, MentionRow.created_at < posted_before).limit(limit)
+        ))
+
+    def expire(self, ids: Sequence[int], reason: str, now: datetime) -> None:
+        """Close these mentions, if still open, as expired."""
+        for chunk in chunks(ids, IDS):
+            self.session.execute(
+                update(MentionRow)
+                .where(self.bulk.among(MentionRow.id, chunk), MentionRow.status == Status.OPEN)
+                .values(status=Status.EXPIRED, status_reason=reason, due_at=None)
+            )
+        self._show_change(ids, now)
+
+    def closed_mentions(self, limit: int = 1000) -> list[Mention]:
+        """Mentions no longer open, newest first: answered, ignored (with the rule's reason), deleted, closed."""
+        rows = self.session.scalars(
+            select(MentionRow).where(MentionRow.status != Status.OPEN).order_by(MentionRow.created_at.desc()).limit(limit)
+        )
+        return [common.mention_of(r) for r in rows]

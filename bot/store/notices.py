@@ -1,0 +1,69 @@
+"""Notices (the threaded nudges and the notes on collection) and the Slack channels' health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from bot.model import Notice
+from bot.store.common import PENDING, REFUSED, SENDING, Part
+from bot.store.tables import NoticeRow, SlackChannelRow
+
+
+class Notices(Part):
+    def add_notice(self, key: str, text: str, now: datetime, thread_ts: str | None = None) -> bool:
+        """Queue a notice once: False if one with this key exists already."""
+        return self._insert_once(NoticeRow, "key", key=key, text=text, state=PENDING, created_at=now, thread_ts=thread_ts)
+
+    def last_notice(self, prefix: str) -> str | None:
+        """The key of the newest notice whose key starts with `prefix`."""
+        return self.session.scalar(
+            select(NoticeRow.key).where(NoticeRow.key.startswith(prefix)).order_by(NoticeRow.id.desc()).limit(1)
+        )
+
+    def notices_unsent(self, now: datetime) -> list[Notice]:
+        """Notices to post now: new, in doubt, or refused before and due for another try."""
+        rows = self.session.scalars(
+            select(NoticeRow)
+            .where(NoticeRow.state.in_([PENDING, SENDING, REFUSED]), (NoticeRow.state != REFUSED) | (NoticeRow.retry_at <= now))
+            .order_by(NoticeRow.id)
+        )
+        return [
+            Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at, thread_ts=r.thread_ts, refusals=r.refusals or 0)
+            for r in rows
+        ]
+
+    def notice_text(self, key: str) -> str | None:
+        return self.session.scalar(select(NoticeRow.text).where(NoticeRow.key == key))
+
+    def notice_state(self, key: str, state: str, channel: str | None = None, ts: str | None = None, now: datetime | None = None) -> None:
+        values: dict = {"state": state}
+        if ts is not None:
+            values.update(channel=channel, ts=ts, sent_at=now)
+        self.session.execute(update(NoticeRow).where(NoticeRow.key == key).values(**values))
+
+    def channel_failed(self, channel: str, error: str, now: datetime) -> bool:
+        """Note that the channel cannot take messages; True if it worked until now."""
+        row = self.session.get(SlackChannelRow, channel)
+        if row is None:
+            row = SlackChannelRow(channel=channel, failures=0)
+            self.session.add(row)
+        first = row.failing_since is None
+        row.failing_since = row.failing_since or now
+        row.failures = (row.failures or 0) + 1
+        row.last_error = error
+        return first
+
+    def channel_works(self, channel: str) -> bool:
+        """Note that the channel takes messages; True if it was failing."""
+        row = self.session.get(SlackChannelRow, channel)
+        if row is None or row.failing_since is None:
+            return False
+        row.failing_since, row.failures, row.last_error = None, 0, None
+        return True
+
+    def failing_channels(self) -> list[tuple[str, datetime, str]]:
+        """(channel, failing since, last error) for every channel that cannot take messages."""
+        rows = self.session.scalars(select(SlackChannelRow).where(SlackChannelRow.failing_since.is_not(None)))
+        return [(r.channel, r.failing_since, r.last_error or "") for r in rows]
