@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import logging
 import os
 import signal
@@ -17,9 +16,10 @@ from datetime import datetime, timedelta
 
 from bot import logs
 from bot import schedule as sched
+from bot import status as view
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_schedule, load_settings
-from bot.slack.blocks import format_age, local_time, post_url
+from bot.slack.blocks import format_age
 
 # The rest (SQLAlchemy and the store, the services, the scheduler) is imported by the commands that use it:
 # `status`, `health` and `oncall` answer sooner for not loading what only `run` and `check` need.
@@ -169,10 +169,10 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         channels = repo.failing_channels()
         rows = repo.iter_open_mentions(limit)
         if args.json:
-            summary = {"open": total, "alerted": alerted, "oldest_created_at": _iso(oldest), "listed": min(total, limit or total)}
-            _status_json(summary, rows, closed, health, parked, channels, config, now)
+            summary = {"open": total, "alerted": alerted, "oldest_created_at": view.iso(oldest), "listed": min(total, limit or total)}
+            view.write_json(summary, rows, closed, health, parked, channels, config, now)
         else:
-            _status_text(total, limit, rows, closed, health, parked, channels, config, now)
+            view.write_text(total, limit, rows, closed, health, parked, channels, config, now)
     return 0
 
 
@@ -187,99 +187,6 @@ def _quick_imports() -> Iterator[None]:
     finally:
         gc.freeze()
         gc.enable()
-
-
-def _status_json(summary, rows, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
-    """One JSON document, its open list streamed."""
-    write = sys.stdout.write
-    write('{"summary": ' + json.dumps(summary) + ', "open": [')
-    for i, (m, alert) in enumerate(rows):
-        item = {
-            "id": str(m.id),
-            "author_handle": m.post.author_handle,
-            "author_name": m.post.author_name,
-            "created_at": m.post.created_at.isoformat(),
-            "age_seconds": int((now - m.post.created_at).total_seconds()),
-            "alerted": alert is not None and alert.ts is not None,
-            "due_at": config.due_at(m).isoformat(),
-            "claimed_by": m.claimed_by,
-            "snoozed_until": _iso(m.snoozed_until),
-            "vip": m.priority,
-            "url": post_url(m.post.author_handle, m.id),
-        }
-        write(("" if i == 0 else ", ") + "\n  " + json.dumps(item))
-    rest = {
-        "closed": [
-            {
-                "id": str(m.id),
-                "author_handle": m.post.author_handle,
-                "created_at": m.post.created_at.isoformat(),
-                "status": m.status.value,
-                "reason": m.reason,
-                "url": post_url(m.post.author_handle, m.id),
-            }
-            for m in closed or []
-        ],
-        "collection": [
-            {
-                "endpoint": h.endpoint,
-                "last_success_at": _iso(h.last_success_at),
-                "last_attempt_at": _iso(h.last_attempt_at),
-                "next_attempt_at": _iso(h.next_attempt_at),
-                "failing_since": _iso(h.failing_since),
-                "error": h.last_error,
-            }
-            for h in health
-        ],
-        "parked": [{"kind": p.kind, "what": p.what, "reason": p.reason} for p in parked],
-        "slack_channels_failing": [
-            {"channel": channel, "failing_since": _iso(since), "error": error} for channel, since, error in channels
-        ],
-    }
-    write("\n], " + json.dumps(rest, indent=2)[1:] + "\n")
-
-
-def _status_text(total, limit, rows, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
-    print(f"open mentions: {total}" + (" (oldest first)" if total else ""))
-    for m, alert in rows:
-        who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
-        due = config.due_at(m)
-        alerted = "alerted" if alert is not None and alert.ts else f"due {_local(due, config.tz)}" if due > now else "not alerted"
-        age = format_age(now - m.post.created_at)
-        extra = "".join(
-            f", {text}" for text in (
-                m.priority,
-                f"claimed by {m.claimed_by}" if m.claimed_by else None,
-                f"snoozed until {m.snoozed_until:%Y-%m-%d %H:%M} UTC" if m.snoozed_until and m.snoozed_until > now else None,
-            ) if text
-        )
-        print(f"  {age:>8}  {logs.one_line(who):<18} {alerted:<12} {post_url(m.post.author_handle, m.id)}{logs.one_line(extra)}")
-    if limit is not None and total > limit:
-        print(f"  … and {total - limit} more (--limit N shows N, --limit 0 all)")
-    if closed is not None:
-        print(f"closed mentions: {len(closed)}" + (" (newest first)" if closed else ""))
-    for m in closed or []:
-        who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
-        stamp = f"{m.post.created_at:%Y-%m-%d %H:%M}"
-        print(f"  {stamp}  {logs.one_line(who):<18} {m.status.value:<9} {logs.one_line(m.reason)}")
-    print("collection:")
-    if not health:
-        print("  no poll yet")
-    for h in health:
-        last = f"{format_age(now - h.last_success_at)} ago" if h.last_success_at else "never"
-        upcoming = h.next_attempt_at or now
-        next_try = f"in {format_age(upcoming - now)}" if upcoming > now else "now"
-        line = f"  {h.endpoint:<10} last success {last}, next read {next_try}"
-        if h.last_error:
-            since = format_age(now - h.failing_since) if h.failing_since else "?"
-            line += f", FAILING for {since}: {logs.one_line(h.last_error)}"
-        print(line)
-    for channel, since, error in channels:
-        print(f"slack: channel {channel} takes no messages for {format_age(now - since)}: {logs.one_line(error)}")
-    if parked:
-        print(f"parked (Slack refused them for good): {len(parked)}")
-    for p in parked:
-        print(f"  {p.kind:<7} {logs.one_line(p.what)}: {logs.one_line(p.reason)}")
 
 
 def _count(text: str) -> int:
@@ -300,14 +207,14 @@ def _oncall(settings: Settings, args: argparse.Namespace) -> int:
             now = datetime.strptime(args.at.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=tz)
         except ValueError:
             raise ConfigError(f'--at must be a local time such as "2026-12-24 10:00"; got {args.at[:40]!r}') from None
-    print(f"at {_local(now, tz)} ({schedule.source})")
+    print(f"at {view.local(now, tz)} ({schedule.source})")
     for label, rotation in (("on call", schedule.oncall), ("backup", schedule.backup)):
         if rotation is None:
             continue
         holder = sched.on_call(rotation, tz, now)
         override = any(o.start <= now < o.end for o in rotation.overrides)
         until = sched.next_handoff(rotation, tz, now)
-        ahead = f"until {_local(until, tz)}" if until else "with no handoff ahead"
+        ahead = f"until {view.local(until, tz)}" if until else "with no handoff ahead"
         print(f"{label + ':':<9} {holder} {ahead}" + (" (override)" if override else ""))
     for label, rotation in (("on call", schedule.oncall), ("backup", schedule.backup)):
         if rotation is None:
@@ -315,21 +222,13 @@ def _oncall(settings: Settings, args: argparse.Namespace) -> int:
         upcoming = sched.handoffs(rotation, tz, now, now + timedelta(days=14))
         print(f"{label} handoffs in the next 14 days:" + ("" if upcoming else " none"))
         for moment, holder in upcoming:
-            print(f"  {_local(moment, tz)}  {holder}")
+            print(f"  {view.local(moment, tz)}  {holder}")
     if schedule.hours is not None:
         is_open, change = sched.next_change(schedule.hours, tz, now)
-        print(f"hours: open now, close {_local(change, tz)}" if is_open else f"hours: closed now, open {_local(change, tz)}")
+        print(f"hours: open now, close {view.local(change, tz)}" if is_open else f"hours: closed now, open {view.local(change, tz)}")
     else:
         print("hours: none set, always open")
     return 0
-
-
-def _local(moment: datetime, tz) -> str:  # noqa: ANN001
-    return local_time(moment, tz, weekday=True)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def _check(settings: Settings, _args: argparse.Namespace) -> int:

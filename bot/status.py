@@ -1,0 +1,113 @@
+"""What `replywatch status` prints: the open queue (a summary and the oldest mentions, as they are read), the
+closed ones, collection, failing Slack channels and parked messages; as a table, or as one JSON document whose
+open list is streamed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+
+from bot import logs
+from bot.slack.blocks import format_age, local_time, post_url
+
+
+def local(moment: datetime, tz) -> str:  # noqa: ANN001
+    return local_time(moment, tz, weekday=True)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def write_json(summary, rows, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
+    """One JSON document, its open list streamed."""
+    write = sys.stdout.write
+    write('{"summary": ' + json.dumps(summary) + ', "open": [')
+    for i, (m, alert) in enumerate(rows):
+        item = {
+            "id": str(m.id),
+            "author_handle": m.post.author_handle,
+            "author_name": m.post.author_name,
+            "created_at": m.post.created_at.isoformat(),
+            "age_seconds": int((now - m.post.created_at).total_seconds()),
+            "alerted": alert is not None and alert.ts is not None,
+            "due_at": config.due_at(m).isoformat(),
+            "claimed_by": m.claimed_by,
+            "snoozed_until": iso(m.snoozed_until),
+            "vip": m.priority,
+            "url": post_url(m.post.author_handle, m.id),
+        }
+        write(("" if i == 0 else ", ") + "\n  " + json.dumps(item))
+    rest = {
+        "closed": [
+            {
+                "id": str(m.id),
+                "author_handle": m.post.author_handle,
+                "created_at": m.post.created_at.isoformat(),
+                "status": m.status.value,
+                "reason": m.reason,
+                "url": post_url(m.post.author_handle, m.id),
+            }
+            for m in closed or []
+        ],
+        "collection": [
+            {
+                "endpoint": h.endpoint,
+                "last_success_at": iso(h.last_success_at),
+                "last_attempt_at": iso(h.last_attempt_at),
+                "next_attempt_at": iso(h.next_attempt_at),
+                "failing_since": iso(h.failing_since),
+                "error": h.last_error,
+            }
+            for h in health
+        ],
+        "parked": [{"kind": p.kind, "what": p.what, "reason": p.reason} for p in parked],
+        "slack_channels_failing": [
+            {"channel": channel, "failing_since": iso(since), "error": error} for channel, since, error in channels
+        ],
+    }
+    write("\n], " + json.dumps(rest, indent=2)[1:] + "\n")
+
+
+def write_text(total, limit, rows, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
+    print(f"open mentions: {total}" + (" (oldest first)" if total else ""))
+    for m, alert in rows:
+        who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
+        due = config.due_at(m)
+        alerted = "alerted" if alert is not None and alert.ts else f"due {local(due, config.tz)}" if due > now else "not alerted"
+        age = format_age(now - m.post.created_at)
+        extra = "".join(
+            f", {text}" for text in (
+                m.priority,
+                f"claimed by {m.claimed_by}" if m.claimed_by else None,
+                f"snoozed until {m.snoozed_until:%Y-%m-%d %H:%M} UTC" if m.snoozed_until and m.snoozed_until > now else None,
+            ) if text
+        )
+        print(f"  {age:>8}  {logs.one_line(who):<18} {alerted:<12} {post_url(m.post.author_handle, m.id)}{logs.one_line(extra)}")
+    if limit is not None and total > limit:
+        print(f"  … and {total - limit} more (--limit N shows N, --limit 0 all)")
+    if closed is not None:
+        print(f"closed mentions: {len(closed)}" + (" (newest first)" if closed else ""))
+    for m in closed or []:
+        who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
+        stamp = f"{m.post.created_at:%Y-%m-%d %H:%M}"
+        print(f"  {stamp}  {logs.one_line(who):<18} {m.status.value:<9} {logs.one_line(m.reason)}")
+    print("collection:")
+    if not health:
+        print("  no poll yet")
+    for h in health:
+        last = f"{format_age(now - h.last_success_at)} ago" if h.last_success_at else "never"
+        upcoming = h.next_attempt_at or now
+        next_try = f"in {format_age(upcoming - now)}" if upcoming > now else "now"
+        line = f"  {h.endpoint:<10} last success {last}, next read {next_try}"
+        if h.last_error:
+            since = format_age(now - h.failing_since) if h.failing_since else "?"
+            line += f", FAILING for {since}: {logs.one_line(h.last_error)}"
+        print(line)
+    for channel, since, error in channels:
+        print(f"slack: channel {channel} takes no messages for {format_age(now - since)}: {logs.one_line(error)}")
+    if parked:
+        print(f"parked (Slack refused them for good): {len(parked)}")
+    for p in parked:
+        print(f"  {p.kind:<7} {logs.one_line(p.what)}: {logs.one_line(p.reason)}")
