@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, literal, select, tuple_, update
 
 from bot.model import Alert, Mention, Post, Status, Verdict
 from bot.store import common
-from bot.store.common import IDS, MENTIONS, ROWS, Part, chunks
+from bot.store.common import ALERTS, IDS, MENTIONS, ROWS, Part, chunks
 from bot.store.tables import AlertRow, MentionRow, ReplyRow
+
+PAGE = 1000  # open mentions read at a time by iter_open_mentions
 
 
 class Mentions(Part):
@@ -149,17 +151,26 @@ class Mentions(Part):
         return list(self.iter_open_mentions(limit))
 
     def iter_open_mentions(self, limit: int | None = None) -> Iterator[tuple[Mention, Alert | None]]:
-        """As `open_mentions`, read a thousand rows at a time (consume it inside the unit)."""
-        stmt = (
-            select(MentionRow, AlertRow)
-            .outerjoin(AlertRow, AlertRow.mention_id == MentionRow.id)
-            .where(MentionRow.status == Status.OPEN)
-            .order_by(MentionRow.created_at, MentionRow.id)
-            .limit(limit)
-            .execution_options(yield_per=1000)
-        )
-        for m, a in self.session.execute(stmt):
-            yield common.mention_of(m), (common.alert_of(a) if a else None)
+        """As `open_mentions`, a page of a thousand at a time, each page from where the last ended (by the status
+        index) with its alerts: memory stays small however long the queue, and no cursor stays open."""
+        left, after = limit, None
+        while left is None or left > 0:
+            size = PAGE if left is None else min(PAGE, left)
+            stmt = select(MENTIONS).where(MENTIONS.c.status == Status.OPEN).order_by(MENTIONS.c.created_at, MENTIONS.c.id)
+            if after is not None:
+                last = tuple_(literal(after[0], MENTIONS.c.created_at.type), literal(after[1], MENTIONS.c.id.type))
+                stmt = stmt.where(tuple_(MENTIONS.c.created_at, MENTIONS.c.id) > last)
+            page = self.session.execute(stmt.limit(size)).all()
+            ids = [r.id for r in page]
+            alerts = {a.mention_id: common.alert_of(a) for a in self.session.execute(
+                select(ALERTS).where(self.bulk.among(ALERTS.c.mention_id, ids))
+            )} if ids else {}
+            for row in page:
+                yield common.mention_of(row), alerts.get(row.id)
+            if len(page) < size:
+                return
+            left = None if left is None else left - size
+            after = (page[-1].created_at, page[-1].id)
 
     def open_count(self) -> int:
         """How many mentions are open: from the status index alone, without the alerts `open_summary` joins."""

@@ -27,6 +27,11 @@ class Repository(Mentions, Delivery, Notices, FollowUps, Actions, Cursors):
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # PostgreSQL's READ COMMITTED gives each statement its own snapshot inside a transaction or out of one: a
+        # read outside one gives up nothing, and saves its BEGIN and COMMIT. SQLite's deferred BEGIN keeps one
+        # snapshot for the whole read and never waits for a writer.
+        autocommit = {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
+        self._reader = engine.execution_options(**{READ_ONLY: True}, **autocommit)
 
     @contextmanager
     def unit(self) -> Iterator[Repository]:
@@ -37,7 +42,7 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Repository]:
         """A unit that only reads: on SQLite it does not wait for a writer (for answers that must be quick)."""
-        with Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as session, session.begin():
+        with Session(self._reader, expire_on_commit=False) as session, session.begin():
             yield Repository(session)
 
     def dispose(self) -> None:

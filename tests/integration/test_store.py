@@ -147,6 +147,22 @@ def test_times_written_in_bulk_compare_to_the_microsecond_in_any_zone(store: Sto
         assert repo.due_mentions(at, T0 - timedelta(microseconds=1), 10) == [], "first seen at T0: not checked before it"
 
 
+def test_the_open_queue_is_read_page_by_page_each_mention_once_in_order(store: Store) -> None:
+    """Pages of a thousand, each from where the last ended: mentions posted in the same second (ordered by id)
+    are neither skipped nor repeated at a page's edge, and a limit is a limit."""
+    posts = [Post(10_000 + i, 1, "", T0 + timedelta(seconds=i // 700), conversation_id=i + 1) for i in range(2500)]
+    with store.unit() as repo:
+        repo.add_mentions([(p, OPEN) for p in reversed(posts)], T0)
+        repo.start_alert(posts[1000].id, "C1", T0)
+    expected = [p.id for p in posts]
+    with store.read() as repo:
+        everything = list(repo.iter_open_mentions())
+        assert [m.id for m, _ in everything] == expected
+        assert [m.id for m, alert in everything if alert is not None] == [posts[1000].id], "each with its alert"
+        assert [m.id for m, _ in repo.iter_open_mentions(1500)] == expected[:1500]
+        assert [m.id for m, _ in repo.iter_open_mentions(1000)] == expected[:1000]
+
+
 def test_sqlite_settings(tmp_path) -> None:  # noqa: ANN001
     engine = make_engine(f"sqlite:///{tmp_path}/sub/folder/r.db")
     with engine.connect() as conn:
