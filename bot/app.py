@@ -23,7 +23,7 @@ from bot.store.repository import Store
 if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor tweepy, slack_sdk)
     from bot.leadership import Lease
     from bot.scheduler import Jobs
-    from bot.services.actions import Access
+    from bot.services.actions import Access, ActionService
     from bot.services.expiry import ExpiryService
     from bot.services.followups import FollowUpService
     from bot.services.health import HealthService
@@ -34,6 +34,10 @@ if TYPE_CHECKING:  # imported where they are built: `status` and `health` need n
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = timedelta(seconds=0.5)  # cheap (a few queries); lets the one-a-second pacing run at full speed
+# With nothing waiting, the next tick after this, unless woken sooner: by a poll (nothing falls due, and no reply
+# can close anything, but as of a completed read) or by a click in Slack. What is left to it (a refused message's
+# retry, the expiry's and the on-call handoff's edits and notices) may wait this long.
+IDLE_SWEEP_EVERY = timedelta(seconds=5)
 EXPIRE_EVERY = timedelta(seconds=10)  # an expiry a few seconds late changes nothing
 SOCKET_RETRY = timedelta(seconds=30)  # until Socket Mode first connects; slack_sdk reconnects after that
 
@@ -251,6 +255,17 @@ class App:
     health: HealthService
     expiry: ExpiryService
     socket: SocketListener | None = None
+    actions: ActionService | None = None  # what the socket's requests do
+
+    def tick(self) -> object:
+        """Health and follow-ups queue notices, the sweep posts them and the alerts: in turn, each guarded. IDLE when
+        nothing waited (the scheduler then waits IDLE_SWEEP_EVERY, unless woken)."""
+        from bot.scheduler import IDLE, guarded
+
+        guarded("health", self.health.run_once)()
+        judged = guarded("follow-ups", self.follow_ups.run_once)()
+        swept = guarded("sweep", self.sweep.run_once)()
+        return IDLE if judged == 0 and getattr(swept, "idle", False) else None
 
     def jobs(self, lease: Lease | None = None) -> Jobs:
         """What `replywatch run` schedules: (name, job, interval), each on its own thread. With a `lease`, all but
@@ -259,15 +274,13 @@ class App:
 
         jobs: Jobs = [
             ("poll", self.poll.run_once, self.settings.poll_interval),
-            ("sweep", self.sweep.run_once, SWEEP_EVERY),
-            ("follow-ups", self.follow_ups.run_once, SWEEP_EVERY),
+            ("sweep", self.tick, SWEEP_EVERY),
             ("on call", self.on_call.run_once, SWEEP_EVERY),
-            ("health", self.health.run_once, SWEEP_EVERY),
             ("expiry", self.expiry.run_once, EXPIRE_EVERY),
         ]
         if lease is not None:  # after a takeover, what decides and posts Slack messages waits for the old leader's posts
             grace = self.settings.http_timeout
-            jobs = leader_only(jobs, lease, self.identity.account.username, grace, after_takeover=("sweep", "follow-ups"))
+            jobs = leader_only(jobs, lease, self.identity.account.username, grace, after_takeover=("sweep",))
         if self.socket is not None:  # on every replica: button clicks only write to the database
             jobs.append(("socket", self.socket.keep_connected, SOCKET_RETRY))  # runs at once, then until it connects
         return jobs
@@ -308,4 +321,5 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         health=HealthService(store, identity.account, clock, settings.poll_interval),
         expiry=ExpiryService(store, clock, config.expire_after),
         socket=socket,
+        actions=actions,
     )

@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.app import StartupError, build_app
+    from bot.app import IDLE_SWEEP_EVERY, StartupError, build_app
     from bot.leadership import open_lease
     from bot.scheduler import build_scheduler
 
@@ -115,7 +115,10 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
     if not lease.acquire() and not lease.standby:
         raise StartupError(f"DATABASE_URL: {lease.problem}")
     app = build_app(settings, SystemClock())
-    scheduler = build_scheduler(app.jobs(lease), then={"poll": "sweep"})  # what a poll stored is swept at once
+    # what a poll stored, or a click in Slack changed, is swept at once; with nothing waiting, the sweep rests
+    scheduler = build_scheduler(app.jobs(lease), then={"poll": "sweep"}, idle={"sweep": IDLE_SWEEP_EVERY})
+    if app.actions is not None:
+        app.actions.on_change = lambda: scheduler.wake("sweep")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -5,8 +5,10 @@ Not APScheduler: its main loop compares job times with `datetime.now()`, so a wa
 `Event.wait`, which never step. Runs keep their cadence (tick k at start + k·interval, not "interval after the
 last run ended"); a run that overruns its interval skips the ticks it missed and says so in one line. A job can
 be woken early (`wake`): the sweep runs as soon as a poll has stored something, instead of up to half a second
-later. Stopping waits for the runs under way only up to a deadline: a run stuck in a call is abandoned, so a stop
-takes seconds whatever X and Slack do.
+later. A job given an idle interval that returns IDLE (it found nothing to do) runs next after that longer wait,
+unless woken, and is back on its short cadence from the first run that finds work. Stopping waits for the runs
+under way only up to a deadline: a run stuck in a call is abandoned, so a stop takes seconds whatever X and Slack
+do.
 """
 
 from __future__ import annotations
@@ -24,15 +26,19 @@ from bot.logs import one_line
 log = logging.getLogger(__name__)
 
 
-def guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
-    """Run `job`; an unexpected error is logged in one line and the schedule goes on."""
+IDLE = "idle"  # what a job returns when it found nothing to do
 
-    def run() -> None:
+
+def guarded(name: str, job: Callable[[], object]) -> Callable[[], object]:
+    """Run `job` and return what it returns; an unexpected error is logged in one line and the schedule goes on."""
+
+    def run() -> object:
         try:
-            job()
+            return job()
         except Exception as exc:  # noqa: BLE001 — the loop must survive anything
             log.error("%s failed unexpectedly: %s: %s", name, type(exc).__name__, one_line(str(exc))[:500])
             log.debug("%s traceback", name, exc_info=True)
+            return None
 
     return run
 
@@ -40,8 +46,9 @@ def guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
 @dataclass
 class _Job:
     name: str
-    run: Callable[[], None]
+    run: Callable[[], object]
     interval: float
+    idle: float | None = None  # seconds to the next run after one that returned IDLE
     woken: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -50,9 +57,20 @@ Jobs = list[tuple[str, Callable[[], object], timedelta]]
 
 
 class Scheduler:
-    def __init__(self, jobs: Jobs, then: dict[str, str] | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
-        """`then`: after each run of the first job, wake the second (e.g. {"poll": "sweep"})."""
-        self._jobs = {name: _Job(name, guarded(name, job), interval.total_seconds()) for name, job, interval in jobs}
+    def __init__(
+        self,
+        jobs: Jobs,
+        then: dict[str, str] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        idle: dict[str, timedelta] | None = None,
+    ) -> None:
+        """`then`: after each run of the first job, wake the second (e.g. {"poll": "sweep"}). `idle`: a job's wait
+        after a run that found nothing to do."""
+        idle = idle or {}
+        self._jobs = {
+            name: _Job(name, guarded(name, job), interval.total_seconds(), idle[name].total_seconds() if name in idle else None)
+            for name, job, interval in jobs
+        }
         self._then = then or {}
         self._monotonic = monotonic
         self._stop = threading.Event()
@@ -90,11 +108,12 @@ class Scheduler:
         while not self._stop.is_set():
             job.woken.clear()
             started = self._monotonic()
-            job.run()
+            result = job.run()
             if job.name in self._then:
                 self.wake(self._then[job.name])
             now = self._monotonic()
-            if started >= due:  # a run on its tick, not one woken early: on to the next tick
+            on_tick = started >= due
+            if on_tick:  # a run on its tick, not one woken early: on to the next tick
                 due += job.interval
                 if now > due:  # it overran: the ticks that passed meanwhile are skipped, not run back to back
                     missed = math.ceil((now - due) / job.interval)
@@ -102,8 +121,12 @@ class Scheduler:
                         "%s took %.1fs, longer than its %gs interval: %d run(s) skipped", job.name, now - started, job.interval, missed
                     )
                     due += missed * job.interval
+            if result == IDLE and job.idle is not None:
+                due = started + job.idle
+            elif not on_tick:  # woken early (from a rest, say) and found work: back to the short cadence
+                due = min(due, started + job.interval)
             job.woken.wait(max(0.0, due - now))
 
 
-def build_scheduler(jobs: Jobs, then: dict[str, str] | None = None) -> Scheduler:
-    return Scheduler(jobs, then)
+def build_scheduler(jobs: Jobs, then: dict[str, str] | None = None, idle: dict[str, timedelta] | None = None) -> Scheduler:
+    return Scheduler(jobs, then, idle=idle)

@@ -192,6 +192,7 @@ class ActionService:
         self.clock = clock
         self.tz = tz
         self.access = access or Access(alert_channels=frozenset({channel}))
+        self.on_change: Callable[[], None] | None = None  # told after a click changed a mention (wakes the sweep)
 
     def handle(self, kind: str, payload: dict) -> Answer:
         """One Socket Mode request: `kind` is the envelope type (interactive, slash_commands, …)."""
@@ -265,6 +266,7 @@ class ActionService:
                 repo.record_action(mention_id, user, action, f"until {until.isoformat()}" if until else "", now)
         if done:
             log.info("mention %d: %s by %s", mention_id, action, user)
+            self._changed()
         else:
             self._already_closed(channel, user, mention)  # after the transaction: no Slack call holds the database
 
@@ -299,8 +301,13 @@ class ActionService:
             mention = repo.mention(mention_id)
         if closed:
             log.info("mention %d closed by %s", mention_id, user)
+            self._changed()
         else:
             self._already_closed(channel, user, mention)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def _already_closed(self, channel: str, user: str, mention: Mention | None) -> None:
         self._tell(channel, user, f"That mention is already closed ({mention.reason if mention else 'not tracked by replywatch'}).")

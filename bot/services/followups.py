@@ -42,7 +42,8 @@ class FollowUpService:
         self.deletions = deletions
         self._rejudged = False  # checked since start that the stored times follow these settings
 
-    def run_once(self) -> None:
+    def run_once(self) -> int:
+        """Judge the alerts whose follow-up time has come; returns how many there were."""
         now = self.clock.now()
         if not self._rejudged:
             with self.store.unit() as repo:
@@ -54,7 +55,7 @@ class FollowUpService:
             waiting = as_of is not None and repo.follow_ups_waiting(as_of)
             due = repo.follow_ups_due(as_of, BATCH) if waiting and as_of is not None else []
         if not due or as_of is None:
-            return
+            return 0
         planned, times = self._plan(due, as_of, now)
         groups: dict[tuple[str, FollowUp, bool], list[Mention]] = {}
         if planned:
@@ -73,6 +74,7 @@ class FollowUpService:
                 repo.followed_up([m.id for m in mentions], now, first=first, reminder=not first and follow_up.kind == "reminder")
                 log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
             repo.next_follow_ups(times)
+        return len(due)
 
     def _as_of(self, repo: Repository, now: datetime) -> datetime | None:
         """The moment follow-ups are judged at: the last completed read of the replies; None while none has

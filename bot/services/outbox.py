@@ -55,6 +55,7 @@ class SweepResult:
     notices: int = 0
     deleted: int = 0
     errors: int = 0
+    idle: bool = False  # nothing waited: no message to post or edit
 
 
 @dataclass(frozen=True)

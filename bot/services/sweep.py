@@ -133,6 +133,7 @@ class SweepService:
             self._post(work, now, mono, result, checked)
         if work.edits:
             self._refresh(now, mono, result)
+        result.idle = not (work.posts or work.edits)
         return result
 
     def _alert_message(self, mention: Mention, now: datetime) -> SlackMessage:

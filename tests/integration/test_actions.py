@@ -175,6 +175,22 @@ def test_no_reply_needed_asks_why_then_closes_with_the_reason(worked) -> None:  
     assert not [b for b in alert.blocks if b["type"] == "actions"], "no buttons on a closed alert"
 
 
+def test_a_click_that_changes_a_mention_wakes_the_sweep_and_one_that_changes_nothing_does_not(worked) -> None:  # noqa: ANN001
+    """`replywatch run` lets an idle sweep rest: what a click changed must not wait for its next tick."""
+    loop, actions = worked
+    woken: list[int] = []
+    actions.on_change = lambda: woken.append(1)
+    _, alert = alerted(loop)
+    run(actions.handle("interactive", click(alert, "claim")))
+    assert woken == [1]
+    run(actions.handle("interactive", click(alert, "close")))
+    assert woken == [1], "the form is only opened"
+    run(actions.handle("interactive", submission(loop.slack.views[0]["view"], "spam", None)))
+    assert woken == [1, 1]
+    run(actions.handle("interactive", click(alert, "claim", OMAR)))
+    assert woken == [1, 1], "already closed: nothing changed"
+
+
 def test_a_second_click_on_a_closed_item_says_so_only_to_the_clicker(worked) -> None:  # noqa: ANN001
     loop, actions = worked
     mention, alert = alerted(loop)

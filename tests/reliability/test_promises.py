@@ -12,6 +12,7 @@ from bot.app import build_app
 from bot.clock import FakeClock
 from bot.config import load_settings
 from bot.model import Status
+from bot.scheduler import IDLE
 from tests.conftest import START, Loop, make_loop
 
 SEC, MIN = timedelta(seconds=1), timedelta(minutes=1)
@@ -138,4 +139,23 @@ def test_check_deleted_decides_whether_due_mentions_are_looked_up(
         clock.advance(MIN)
     assert fake_slack.alerted() == [mention]
     assert len([c for c in fake_x.http.calls("/2/tweets") if "ids" in c.query]) == lookups
+    app.store.dispose()
+
+
+def test_the_tick_says_when_nothing_waits_so_that_run_lets_the_sweep_rest(
+    env: dict[str, str], fake_x, fake_slack, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    for key, value in {**env, "ALERT_AFTER": "60s"}.items():
+        monkeypatch.setenv(key, value)
+    clock = FakeClock(START)
+    fake_x.now, fake_slack.now = clock.now, lambda: clock.now().timestamp()
+    app = build_app(load_settings(), clock)
+    app.poll.run_once()
+    assert app.tick() == IDLE, "nothing stored, nothing due"
+    mention = fake_x.post(fake_x.add_user("bob"), "@acme hi", at=clock.now())
+    clock.advance(2 * MIN)
+    app.poll.run_once()
+    assert app.tick() != IDLE, "an alert went out"
+    assert fake_slack.alerted() == [mention]
+    assert app.tick() == IDLE, "and then nothing waits"
     app.store.dispose()

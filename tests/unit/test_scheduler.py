@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from bot.scheduler import build_scheduler, guarded
+from bot.scheduler import IDLE, build_scheduler, guarded
 from tests.standins.http import wait_for
 
 
@@ -115,3 +115,32 @@ def test_shutdown_between_runs_is_immediate() -> None:
     started = time.monotonic()
     assert scheduler.shutdown(wait=True, timeout=4) == []
     assert time.monotonic() - started < 1, "a job waiting for its next tick stops at once"
+
+
+def test_a_job_with_nothing_to_do_rests_until_woken_then_keeps_its_short_cadence_while_there_is_work() -> None:
+    """The sweep: every 0.2 s while work waits; after a run that found none, 30 s unless woken (by a poll, a click)."""
+    runs: list[float] = []
+    work = threading.Event()
+
+    def sweep() -> str | None:
+        runs.append(time.monotonic())
+        return None if work.is_set() else IDLE
+
+    scheduler = build_scheduler([("sweep", sweep, timedelta(seconds=0.2))], idle={"sweep": timedelta(seconds=30)})
+    scheduler.start()
+    try:
+        assert wait_for(lambda: len(runs) == 1, timeout=5)
+        time.sleep(0.6)
+        assert len(runs) == 1, "nothing to do: no run every 0.2 s"
+        work.set()
+        scheduler.wake("sweep")
+        assert wait_for(lambda: len(runs) >= 5, timeout=3), "woken with work waiting: every 0.2 s again"
+        work.clear()
+        assert wait_for(lambda: len(runs) >= 6, timeout=3)
+        rested = len(runs)
+        time.sleep(0.6)
+        assert len(runs) == rested, "the work done: resting again"
+    finally:
+        scheduler.shutdown(wait=True)
+    gaps = [b - a for a, b in zip(runs[1:5], runs[2:5], strict=False)]
+    assert all(g < 0.3 for g in gaps), gaps
