@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ARRAY, BigInteger, ColumnElement, Table, any_, cast, func, literal, literal_column, select, text
 from sqlalchemy.orm import Session
@@ -21,9 +21,11 @@ from sqlalchemy.types import NullType
 from bot.store.tables import UTCDateTime
 
 CHUNK = 10_000  # rows a statement: bounds the size of one document or one executemany
+T = TypeVar("T")
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """`items` `size` at a time, in order."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -68,9 +70,9 @@ class Bulk:
                 f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) "
                 f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
             )
-            return [k for chunk in _chunks(rows, CHUNK) for k in self.session.scalars(stmt, {"rows": self._document(chunk)})]
+            return [k for chunk in chunks(rows, CHUNK) for k in self.session.scalars(stmt, {"rows": self._document(chunk)})]
         known = {
-            k for chunk in _chunks([r[key] for r in rows], CHUNK)
+            k for chunk in chunks([r[key] for r in rows], CHUNK)
             for k in self.session.scalars(select(table.c[key]).where(self.among(table.c[key], chunk)))
         }
         fresh = list({r[key]: r for r in rows if r[key] not in known}.values())
@@ -90,7 +92,7 @@ class Bulk:
                 f"UPDATE {table.name} SET {assignments} FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) "
                 f"AS a WHERE {table.name}.{key} = a.{key}{conditions}"
             )
-            for chunk in _chunks(rows, CHUNK):
+            for chunk in chunks(rows, CHUNK):
                 self.session.execute(stmt, {"rows": self._document(chunk), **where})
             return
         assignments = ", ".join(f"{n} = ?" for n in names)
@@ -101,7 +103,7 @@ class Bulk:
     def _each(self, sql: str, table: Table, names: list[str], rows: Sequence[dict], extra: tuple = ()) -> None:
         """SQLite: `sql` run once for every row, with the row's `names` (then `extra`) as its parameters."""
         connection = self.session.connection()
-        for chunk in _chunks(rows, CHUNK):
+        for chunk in chunks(rows, CHUNK):
             if chunk:
                 connection.exec_driver_sql(sql, [(*values, *extra) for values in self._values(table, names, chunk)])
 

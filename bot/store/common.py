@@ -7,16 +7,15 @@ after a long outage can bring tens of thousands of mentions (bot.store.bulk pass
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.model import Alert, Digest, EndpointHealth, Mention, Post, Status
-from bot.store.bulk import Bulk
+from bot.store.bulk import Bulk, chunks
 from bot.store.tables import AlertRow, DigestRow, MentionRow, PollCursorRow
 
 PENDING, SENDING, SENT, RESOLVED = "pending", "sending", "sent", "resolved"
@@ -24,13 +23,6 @@ REFUSED, PARKED = "refused", "parked"  # Slack said no: tried again at retry_at;
 MENTIONS, ALERTS = MentionRow.__table__, AlertRow.__table__  # read as table rows where many are read at once
 IDS = 5000  # ids a statement (at most twice: id or version id, so 10,000 parameters)
 ROWS = 1000  # rows a statement (16 columns at most, so 16,000 parameters)
-T = TypeVar("T")
-
-
-def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """`items` `size` at a time, in order."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def retry_due(table, now: datetime):  # noqa: ANN001, ANN201
