@@ -236,7 +236,7 @@ class ActionService:
 
     def _queue(self) -> Answer:
         with self.store.read() as repo:  # answered in the acknowledgement: must not wait for a writer
-            total, _, _ = repo.open_summary()
+            total = repo.open_count()
             rows = [m for m, _ in repo.open_mentions(limit=QUEUE_MOST)]
         return Answer(ack=queue_message(rows, self.clock.now(), self.tz, total=total))
 
