@@ -166,7 +166,7 @@ class Outbox:
             return
         finally:
             self.pacer.used(self.channel, mono, Slot.POST)
-        self._mark(item, "sent", (channel, ts), self.clock.now(), item.follow_up_at)
+        self._mark(item, "sent", (channel, ts), self.clock.now())
         self.channel_works()
         log.info("posted %s (%s)", item.tag, ts)
         counter = {"mention": "alerted", "digest": "digests"}.get(item.kind, "notices")
@@ -197,20 +197,19 @@ class Outbox:
 
     def _message(self, item: Outgoing, now: datetime) -> SlackMessage | None:
         """What to post for `item`; once Slack has refused it, an alert or digest goes as plain text, no blocks."""
-        with self.store.read() as repo:
-            if item.kind == "mention" and item.members:
-                message = self.render_alert(item.members[0], now)
-            elif item.kind == "mention":
-                mention = repo.mention(int(item.key))
-                message = self.render_alert(mention, now) if mention is not None else None
-            elif item.kind == "digest" and item.members:
-                message = self.render_digest(list(item.members), now)
-            elif item.kind == "digest":
-                found = repo.digest(int(item.key))
-                message = self.render_digest(found[1], now) if found else None
-            else:
-                text = repo.notice_text(item.key)
-                return notice_message(text) if text is not None else None
+        if item.members:  # a new alert or digest: its mentions were just read
+            message = self.render_alert(item.members[0], now) if item.kind == "mention" else self.render_digest(list(item.members), now)
+        else:
+            with self.store.read() as repo:
+                if item.kind == "mention":
+                    mention = repo.mention(int(item.key))
+                    message = self.render_alert(mention, now) if mention is not None else None
+                elif item.kind == "digest":
+                    found = repo.digest(int(item.key))
+                    message = self.render_digest(found[1], now) if found else None
+                else:
+                    text = repo.notice_text(item.key)
+                    return notice_message(text) if text is not None else None
         return SlackMessage(message.text, []) if message is not None and item.refusals else message
 
     def _refused(self, item: Outgoing, exc: Rejected, now: datetime) -> None:
@@ -258,22 +257,20 @@ class Outbox:
             log.info("Slack channel %s takes messages again", self.channel)
         self._channel_failures = 0
 
-    def _mark(
-        self, item: Outgoing, state: str, posted: tuple[str, str] | None, now: datetime, follow_up_at: datetime | None = None
-    ) -> None:
-        """Record how posting went: sending (about to), sent (with the ts and, if known, when its follow-ups may
-        first be due), retry (Slack surely did not post)."""
+    def _mark(self, item: Outgoing, state: str, posted: tuple[str, str] | None, now: datetime) -> None:
+        """Record how posting went: sending (about to), sent (with the ts and, if the item knows it, when its
+        follow-ups may first be due), retry (Slack surely did not post)."""
         with self.store.unit() as repo:
             if state == "sending" and item.refusals and item.kind != "notice":
                 repo.sending("alert" if item.kind == "mention" else item.kind, int(item.key))
             if item.kind == "mention":
                 if state == "sent" and posted is not None:
-                    repo.alert_sent(int(item.key), posted[0], posted[1], now, follow_up_at)
+                    repo.alert_sent(int(item.key), posted[0], posted[1], now, item.follow_up_at)
                 elif state == "retry":
                     repo.drop_alert(int(item.key))
             elif item.kind == "digest":
                 if state == "sent" and posted is not None:
-                    repo.digest_sent(int(item.key), posted[0], posted[1], now, follow_up_at)
+                    repo.digest_sent(int(item.key), posted[0], posted[1], now, item.follow_up_at)
                 elif state == "retry":
                     repo.drop_digest(int(item.key))
             elif state == "sent" and posted is not None:
