@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmarks.table import Figure, Row, machine, render_markdown, render_text
 from benchmarks.world import Scratch, Worlds, log
-from bot.x.client import POSTS_PAGES, SEARCH_PAGES
+from bot.sources.x.client import POSTS_PAGES, SEARCH_PAGES
 from tests.conftest import POSTGRES_URL, postgres_reason
 
 GROUPS = ("ingest", "tick", "status", "run", "replicas")

@@ -72,8 +72,8 @@ class _Ours:
         upgrade(engine)
         self.store = Store(engine)
         self.loop: Loop = make_loop(x, slack, self.store, interval=POLL_EVERY)
-        self.timed = TimedX(self.loop.poll.x, answers)
-        self.loop.poll.x = self.timed  # the adapter the poll calls, measured
+        self.timed = TimedX(self.loop.poll.source, answers)
+        self.loop.poll.source = self.timed  # the adapter the poll calls, measured
         self.stored = self.answered = 0
         self.seconds = 0.0
         self.loop.poll.run_once()  # the first read: cursors, nothing to store yet

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from benchmarks.naive import Naive, open_naive
 from bot import rules
-from bot.model import Post
+from bot.model import AccountKey, Network, Post
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
 from tests.conftest import POSTGRES_URL, Loop, make_loop
@@ -240,20 +240,21 @@ def seeded(start: int, count: int, now: datetime) -> Iterator[Seeded]:
         yield Seeded(mention_id, 900_000 + fan, f"seedfan{fan}", f"@acme question number {i}, still waiting", at)
 
 
-def seed_replywatch(store: Store, account_id: int, items: list[Seeded], now: datetime) -> None:
+def seed_replywatch(store: Store, account_id: str, items: list[Seeded], now: datetime) -> None:
     """Store the mentions as the poll would (judged by the rules) and their alerts as a sweep that posted them in
     digests would leave them, through the product's repository API (no Slack messages are posted)."""
-    signals = rules.Signals(account_id, "acme")
+    signals = rules.Signals(account_id)
+    where = AccountKey(Network.X, "acme")
     alerted_at = now - timedelta(minutes=5)
     for start in range(0, len(items), SEED_CHUNK):
         posts = [
-            Post(id=s.id, author_id=s.author_id, text=s.text, created_at=s.created_at, conversation_id=s.id,
-                 author_handle=s.author, author_name=s.author.title(), mentioned=(("acme", 0),))
+            Post(id=str(s.id), author_id=str(s.author_id), text=s.text, created_at=s.created_at, conversation_id=str(s.id),
+                 author_handle=s.author, author_name=s.author.title(), url=f"https://x.com/{s.author}/status/{s.id}")
             for s in items[start : start + SEED_CHUNK]
         ]
         with store.unit() as repo:
-            ids = repo.add_mentions([(p, rules.classify(p, signals)) for p in posts], alerted_at)
-            started = repo.start_digest(ids, "C0ALERTS", alerted_at)
+            new = repo.add_mentions(where, [(p, rules.classify(p, signals)) for p in posts], alerted_at)
+            started = repo.start_digest(list(repo.mention_keys(where, new).values()), "C0ALERTS", alerted_at)
             if started is not None:
                 repo.digest_sent(started[0], "C0ALERTS", f"{alerted_at.timestamp():.0f}.{started[0]:06d}", alerted_at)
 

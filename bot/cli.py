@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from bot import logs
 from bot import schedule as sched
 from bot import status as view
+from bot.accounts import watched_keys
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_schedule, load_settings
 from bot.slack.blocks import format_age
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings: Settings | None = None
     try:
         settings = load_settings()
-        logs.configure(settings.log_level, settings.log_format, settings.secrets())
+        logs.configure(settings.log_level, settings.log_format, _secrets(settings))
         return args.func(settings, args)
     except ConfigError as exc:
         return _fail(str(exc), settings)
@@ -72,7 +73,7 @@ def _failure(exc: Exception) -> str | None:
 def _fail(message: str, settings: Settings | None) -> int:
     text = logs.one_line(message.splitlines()[0] if message else "failed")
     if settings is not None:
-        text = logs.Redactor(settings.secrets()).redact(text)
+        text = logs.Redactor(_secrets(settings)).redact(text)
     print(f"replywatch: {text}", file=sys.stderr)
     return 2
 
@@ -106,30 +107,37 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _secrets(settings: Settings) -> list[str]:
+    from bot.accounts import named_secrets
+
+    return settings.secrets() + named_secrets(settings, os.environ)
+
+
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.app import IDLE_SWEEP_EVERY, StartupError, build_app
+    from bot import accounts
+    from bot.app import IDLE_SWEEP_EVERY, StartupError, build_app, poll_job
     from bot.leadership import open_lease
     from bot.scheduler import build_scheduler
 
-    lease = open_lease(settings.database_url, settings.x_account)  # one replica leads; on SQLite one process runs
+    watched = accounts.load(settings, os.environ)
+    lease = open_lease(settings.database_url, watched[0].handle)  # one replica leads; on SQLite one process runs
     if not lease.acquire() and not lease.standby:
         raise StartupError(f"DATABASE_URL: {lease.problem}")
-    app = build_app(settings, SystemClock())
+    app = build_app(settings, SystemClock(), watched)
     # what a poll stored, or a click in Slack changed, is swept at once; with nothing waiting, the sweep rests
-    scheduler = build_scheduler(app.jobs(lease), then={"poll": "sweep"}, idle={"sweep": IDLE_SWEEP_EVERY})
+    then = {poll_job(p.where): "sweep" for p in app.polls}
+    scheduler = build_scheduler(app.jobs(lease), then=then, idle={"sweep": IDLE_SWEEP_EVERY})
     if app.actions is not None:
         app.actions.on_change = lambda: scheduler.wake("sweep")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    log.info(
-        "watching @%s (id %d), alerting %s after %s, polling every %s",
-        app.identity.account.username,
-        app.identity.account.id,
-        settings.slack_channel,
-        format_age(settings.alert_after),
-        format_age(settings.poll_interval),
-    )
+    for w in app.watching:
+        rules = app.sweep.config.rules(w.watched.key)
+        log.info(
+            "watching %s (id %s), alerting %s after %s, polling every %s",
+            w.watched.key, w.account.id, rules.channel, format_age(rules.alert_after), format_age(settings.poll_interval),
+        )
     scheduler.start()
     stop.wait()
     log.info("stopping")
@@ -162,20 +170,22 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     now = SystemClock().now()
     limit = args.limit or None
     with store.read() as repo:
-        if args.json:
-            total, alerted, oldest = repo.open_summary()
-        else:  # the table shows neither how many are alerted nor when the oldest was posted: the count is cheaper
-            total = repo.open_count()
-        health = repo.health(settings.x_account)
+        queues = repo.open_by_account()  # every account with an open mention, and every one watched
+        accounts = list(dict.fromkeys([*watched_keys(settings), *sorted(queues, key=str)]))
+        health = [(where, h) for where in accounts for h in repo.health(where)]
         closed = repo.closed_mentions(args.limit or 1000) if args.all else None
         parked = repo.parked()
         channels = repo.failing_channels()
-        rows = repo.iter_open_mentions(limit)
         if args.json:
-            summary = {"open": total, "alerted": alerted, "oldest_created_at": view.iso(oldest), "listed": min(total, limit or total)}
-            view.write_json(summary, rows, closed, health, parked, channels, config, now)
-        else:
-            view.write_text(total, limit, rows, closed, health, parked, channels, config, now)
+            total, alerted, oldest = repo.open_summary()
+            summary = {
+                "open": total, "alerted": alerted, "oldest_created_at": view.iso(oldest), "listed": min(total, limit or total),
+                "accounts": [{"network": w.network.value, "account": w.handle, "open": queues.get(w, 0)} for w in accounts],
+            }
+            view.write_json(summary, repo.iter_open_mentions(limit), closed, health, parked, channels, config, now)
+        else:  # the table shows neither how many are alerted nor when the oldest was posted: the counts are cheaper
+            lists = [(where, queues.get(where, 0), repo.iter_open_mentions(limit, where)) for where in accounts]
+            view.write_text(sum(queues.values()), limit, lists, closed, health, parked, channels, config, now)
     return 0
 
 
@@ -235,23 +245,25 @@ def _oncall(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _check(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.app import build_slack, build_socket, build_x, check_socket, open_store, resolve_people, verify
+    from bot import accounts
+    from bot.app import build_source, channels, open_store
+    from bot.startup import build_slack, build_socket, check_socket, resolve_people, verify_account, verify_slack
     from bot.store.db import SchemaError
+    from bot.store.repository import StoredSessions
 
-    redactor = logs.Redactor(settings.secrets())
+    redactor = logs.Redactor(_secrets(settings))
 
     def say(line: str) -> None:
-        """print, with the secrets taken out: the lines show what X and Slack answered."""
+        """print, with the secrets taken out: the lines show what the networks and Slack answered."""
         print(redactor.redact(line))
 
+    watched = accounts.load(settings, os.environ)
     schedule = load_schedule(settings)
     slack = build_slack(settings)
-    identity = verify(settings, build_x(settings), slack)
+    identity = verify_slack(slack, channels(settings, watched))
     say("settings: ok")
-    say(
-        f"slack: token ok (team {identity.slack_team!r}, bot user {identity.slack_user!r}); "
-        f"alerts go to {settings.slack_channel} ({identity.channel})"
-    )
+    places = ", ".join(f"{name} ({channel})" for name, channel in identity.channels.items())
+    say(f"slack: token ok (team {identity.team!r}, bot user {identity.user!r}); alerts go to {places}")
     schedule = resolve_people(schedule, slack)
     if schedule is not None:
         now_on_call = f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""
@@ -262,21 +274,25 @@ def _check(settings: Settings, _args: argparse.Namespace) -> int:
         say("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")
     else:
         say("slack: SLACK_APP_TOKEN not set; alerts carry a link and no buttons")
-    account = identity.account
-    auth = "user context" if settings.user_context else "app-only bearer token"
-    say(f"x: token ok ({auth}); watching @{account.username} (id {account.id})")
-    for responder in identity.responders:
-        say(f"x: replies by @{responder.username} (id {responder.id}) count as answers")
     try:
         store = open_store(settings)
     except SchemaError as exc:
         if not exc.upgradeable:
             raise
+        store = None
         say(f"database: {exc}")  # not a failure: `run` migrates on start
-        return 0
-    with store.read() as repo:
-        open_count = repo.open_count()
-    say(f"database: ok, schema up to date, {open_count} open mention(s)")
+    sessions = StoredSessions(store, SystemClock(), keep=False)
+    for w in watched:  # one line each: the credentials work and the account exists
+        watching = verify_account(settings, w, build_source(settings, w, sessions))
+        auth = {"bluesky": "app password", "mastodon": "access token"}.get(w.network.value) or (
+            "user context" if settings.user_context and not w.secrets else "app-only bearer token"
+        )
+        helpers = "".join(f"; replies by @{r.username} count" for r in watching.responders)
+        say(f"{w.network.value}: token ok ({auth}); watching {w.key} (id {watching.account.id}){helpers}")
+    if store is not None:
+        with store.read() as repo:
+            open_count = repo.open_count()
+        say(f"database: ok, schema up to date, {open_count} open mention(s)")
     return 0
 
 
@@ -295,7 +311,7 @@ def _health(settings: Settings, _args: argparse.Namespace) -> int:
         store = open_store(settings)
     now = SystemClock().now()
     with store.read() as repo:
-        attempts = [h.last_attempt_at for h in repo.health(settings.x_account) if h.last_attempt_at]
+        attempts = [h.last_attempt_at for where in watched_keys(settings) for h in repo.health(where) if h.last_attempt_at]
         channels = repo.failing_channels()
     allowed = settings.poll_interval * 3 + settings.http_timeout * 2 + timedelta(seconds=30)
     if not attempts or now - max(attempts) > allowed:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -80,7 +81,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="ignore", validate_default=True)
 
-    x_account: str
+    x_account: str | None = None  # required unless REPLYWATCH_CONFIG lists [[accounts]] (bot.accounts)
     x_bearer_token: SecretStr | None = None
     x_api_key: SecretStr | None = None
     x_api_secret: SecretStr | None = None
@@ -124,7 +125,9 @@ class Settings(BaseModel):
 
     @field_validator("x_account", mode="before")
     @classmethod
-    def _handle(cls, value: object) -> str:
+    def _handle(cls, value: object) -> str | None:
+        if value is None:
+            return None
         handle = str(value).strip().removeprefix("@")
         if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", handle):
             raise ValueError("an X handle without @: 1 to 15 letters, digits or _")
@@ -269,12 +272,7 @@ class Settings(BaseModel):
         if given and len(given) < len(_USER_CONTEXT):
             missing = ", ".join(n.upper() for n in _USER_CONTEXT if n not in given)
             raise ValueError(f"user-context auth needs all four X_API_* / X_ACCESS_* settings; missing {missing}")
-        if not given and self.x_bearer_token is None:
-            raise ValueError(
-                "X credentials are required: set X_BEARER_TOKEN, or X_API_KEY, X_API_SECRET, "
-                "X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET"
-            )
-        return self
+        return self  # whether X credentials are needed at all depends on the accounts watched (bot.accounts)
 
     def config_path(self) -> Path | None:
         """The on-call and hours file: REPLYWATCH_CONFIG, else ./replywatch.toml when there is one."""
@@ -311,13 +309,27 @@ def _url_password(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def load_schedule(settings: Settings) -> Schedule | None:
-    """The on-call rotation and business hours, if a file gives them; ConfigError naming the key otherwise."""
+def read_config_file(settings: Settings) -> dict:
+    """The TOML file's tables (empty without a file); ConfigError when it cannot be read or parsed."""
     path = settings.config_path()
     if path is None:
-        return None
+        return {}
     try:
-        return schedule.load(path)
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"REPLYWATCH_CONFIG ({path}): cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"REPLYWATCH_CONFIG ({path}): not valid TOML: {exc}") from None
+
+
+def load_schedule(settings: Settings) -> Schedule | None:
+    """The on-call rotation and business hours, if a file gives them; ConfigError naming the key otherwise."""
+    data = read_config_file(settings)
+    if not data:
+        return None
+    path = settings.config_path()
+    try:
+        return schedule.parse(data, str(path))
     except schedule.ScheduleError as exc:
         raise ConfigError(f"REPLYWATCH_CONFIG ({path}): {exc}") from None
 

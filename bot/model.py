@@ -20,35 +20,61 @@ class Status(StrEnum):
     EXPIRED = "expired"  # open longer than EXPIRE_AFTER: no longer waited for, and counted as never answered
 
 
+class Network(StrEnum):
+    """The networks replywatch reads; each has its adapter in bot/sources/<network>/."""
+
+    X = "x"
+    BLUESKY = "bluesky"
+    MASTODON = "mastodon"
+
+    @property
+    def label(self) -> str:
+        return {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}[self.value]
+
+
+@dataclass(frozen=True)
+class AccountKey:
+    """A watched account: where its mentions live and whose queue they are in."""
+
+    network: Network
+    handle: str  # lower-cased, without @
+
+    def __str__(self) -> str:
+        return f"@{self.handle} on {self.network.label}"
+
+
 @dataclass(frozen=True)
 class Account:
-    id: int
-    username: str
+    """An account on a network: `id` as the network gives it (X's numeric id, a Bluesky DID, a Mastodon account id)."""
+
+    id: str
+    username: str  # the handle, without @ (Mastodon: user@instance for an account of another instance)
     name: str = ""
 
 
 @dataclass(frozen=True)
 class Post:
-    """One post read from X, already translated out of X's JSON (text unescaped, as the person wrote it)."""
+    """One post, translated out of its network's shape by its adapter: text as the person wrote it (no markup, no
+    escaping), ids as strings."""
 
-    id: int
-    author_id: int | None
+    id: str
+    author_id: str | None
     text: str
     created_at: datetime
-    conversation_id: int | None = None
-    replied_to_id: int | None = None
-    in_reply_to_user_id: int | None = None
-    reference_types: frozenset[str] = field(default_factory=frozenset)
+    conversation_id: str | None = None  # the thread's first post, where the network says (X, Bluesky)
+    replied_to_id: str | None = None
+    in_reply_to_user_id: str | None = None  # who wrote the post it replies to
+    reference_types: frozenset[str] = field(default_factory=frozenset)  # replied_to, quoted, retweeted (a repost)
     author_handle: str = ""
     author_name: str = ""
-    version_id: int | None = None  # the newest edit's id; `id` stays the original's (X's edit_history_tweet_ids[0])
-    display_start: int = 0  # X's display_text_range[0]: reply-chain handles lie before it
-    mentioned: tuple[tuple[str, int], ...] = ()  # (handle, lower-cased; where it starts in the text), from X's entities
+    version_id: str | None = None  # the newest edit's id, where edits get new ids (X); `id` stays the original's
+    implicit: bool = False  # names the account only where the network wrote its handle itself (X's reply chain)
     author_followers: int | None = None
-    author_protected: bool = False
+    private: bool = False  # must not be shown in a channel: a protected X author, a Mastodon direct message
+    url: str = ""  # where a person opens it
 
     @property
-    def ids(self) -> set[int]:
+    def ids(self) -> set[str]:
         """Every id this post is known by (edits get new ids)."""
         return {self.id} | ({self.version_id} if self.version_id else set())
 
@@ -64,22 +90,27 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Mention:
-    """A stored mention with its reply status."""
+    """A stored mention with its reply status. `id` is the store's key (Slack buttons and tags carry it); the
+    mention lives on `network`, in the queue of `account` (its handle there)."""
 
     post: Post
     status: Status
     reason: str
     first_seen_at: datetime
-    answered_by: int | None = None
+    answered_by: str | None = None
     answered_at: datetime | None = None
+    answer_url: str = ""  # where the reply that answered it opens
     priority: str | None = None
     claimed_by: str | None = None  # Slack user ID
     snoozed_until: datetime | None = None
     snoozed_by: str | None = None
+    id: int = 0
+    network: Network = Network.X
+    account: str = ""
 
     @property
-    def id(self) -> int:
-        return self.post.id
+    def where(self) -> AccountKey:
+        return AccountKey(self.network, self.account)
 
 
 @dataclass(frozen=True)
@@ -125,6 +156,7 @@ class Notice:
     created_at: datetime
     thread_ts: str | None = None
     refusals: int = 0
+    channel: str | None = None  # None: the default channel (SLACK_CHANNEL)
 
 
 @dataclass(frozen=True)
@@ -152,7 +184,8 @@ class SlackMessage:
 
 @dataclass(frozen=True)
 class RateInfo:
-    """X's x-rate-limit-* headers of the last response."""
+    """The rate-limit headers of the last response (X's x-rate-limit-*, Bluesky's ratelimit-*, Mastodon's
+    X-RateLimit-*)."""
 
     limit: int
     remaining: int
@@ -160,19 +193,33 @@ class RateInfo:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """More mentions arrived between two reads than the network's timeline returns (X: 800): how many were
+    recovered another way, from when to when, and which periods may still be missing."""
+
+    cap: int
+    start: datetime
+    end: datetime
+    recovered: int
+    missing: tuple[tuple[datetime, datetime, str], ...] = ()  # (from, to, why)
+
+
+@dataclass(frozen=True)
 class Timeline:
-    """What one read of an X timeline returned: the posts, newest first, and the cursor to store."""
+    """What one read returned: the posts, newest first, and the cursor to store (opaque: only the adapter that
+    made it reads it; None when nothing was read and the stored cursor stands)."""
 
     posts: list[Post]
-    newest_id: int | None
+    cursor: str | None
     rate: RateInfo | None = None
     complete: bool = True  # False: the read stopped with pages left (its page budget, or a server repeating itself)
+    gap: Gap | None = None
 
 
 @dataclass(frozen=True)
 class EndpointHealth:
     endpoint: str
-    newest_id: int | None
+    cursor: str | None
     last_attempt_at: datetime | None
     last_success_at: datetime | None
     last_error: str | None

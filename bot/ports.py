@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.model import Account, SlackMessage, Timeline
+from bot.model import Account, Network, SlackMessage, Timeline
 
 
-class XSource(Protocol):
-    def lookup_account(self, username: str) -> Account: ...
+class Source(Protocol):
+    """One watched account on one network. Each network's adapter (bot/sources/<network>/) implements it and keeps
+    what is true of that network only (X's 800 cap, Bluesky's session, Mastodon's HTML) to itself. Errors come out
+    as the classes in bot.errors, with no secret in their messages; a post that cannot be read is logged and
+    passed over, never fatal to the read."""
 
-    def mentions(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline: ...
+    network: Network
 
-    def own_posts(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline: ...
+    def account(self) -> Account:
+        """The watched account, looked up once (so it checks the credentials)."""
+        ...
 
-    def search_mentions(
-        self, account: Account, since_id: int | None, until_id: int, start_time: datetime | None
-    ) -> Timeline: ...
+    def lookup(self, handle: str) -> Account:
+        """Another account on the same network (a responder); UnknownAccount if there is none."""
+        ...
 
-    def deleted(self, post_ids: list[int]) -> set[int]: ...
+    def mentions(self, cursor: str | None, since: datetime) -> Timeline:
+        """What talks to the account (mentions, replies to it, quotes; never likes, reposts of it or follows), newer
+        than `cursor` (a Timeline.cursor this adapter returned before) or, with no cursor, posted since `since`."""
+        ...
+
+    def posts(self, who: Account, cursor: str | None, since: datetime) -> Timeline:
+        """`who`'s own posts, replies included (they are what answers mentions), newer than `cursor` or since `since`."""
+        ...
+
+    def deleted(self, post_ids: Sequence[str]) -> set[str]:
+        """Which of these posts the network no longer has."""
+        ...
 
 
 class SlackSink(Protocol):

@@ -4,9 +4,9 @@
   mention, or a later reply in the same conversation to the same author: answering someone's latest post in a
   thread answers their earlier mentions in that thread too.
 - A mention is **ignored** (recorded with the reason, never alerted) when it is the account's own post or a
-  responder's, a retweet, by a muted author, matches an ignored keyword, or is an implicit mention: X puts the
-  handles of everyone in a thread in front of a reply, so a post whose every mention of the account lies before
-  `display_text_range[0]`, and that does not reply to the account's own post, is not talking to the account.
+  responder's, a repost, by a muted author, matches an ignored keyword, or is an implicit mention: one that names
+  the account only where the network wrote the handle itself (X puts the handles of everyone in a thread in front
+  of a reply; its adapter says which posts those are) is not talking to the account.
 - Everything else is **open** until answered, and **due** for an alert once `alert_after` has passed since it
   was posted on X (`alert_after_vip` for a VIP: a listed author or one with enough followers), counted in
   business hours when there are some (`bot.schedule.due_at`).
@@ -32,9 +32,8 @@ from bot.model import FollowUp, Mention, Post, Status, Verdict
 class Signals:
     """What decides whether a mention deserves a human: the account, its responders, and the noise settings."""
 
-    account_id: int
-    account_handle: str = ""
-    responder_ids: frozenset[int] = frozenset()
+    account_id: str
+    responder_ids: frozenset[str] = frozenset()
     ignore_implicit: bool = True
     muted: frozenset[str] = frozenset()  # lower-cased handles
     keywords: tuple[tuple[str, re.Pattern[str]], ...] = ()  # (as written in IGNORE_KEYWORDS, compiled)
@@ -42,7 +41,7 @@ class Signals:
     vip_min_followers: int | None = None
 
     @property
-    def answerers(self) -> frozenset[int]:
+    def answerers(self) -> frozenset[str]:
         return frozenset({self.account_id}) | self.responder_ids
 
 
@@ -66,17 +65,9 @@ def classify(post: Post, signals: Signals) -> Verdict:
     matched = next((word for word, pattern in signals.keywords if pattern.search(post.text)), None)
     if matched is not None:
         return Verdict(Status.IGNORED, f"ignored keyword {matched}")
-    if signals.ignore_implicit and is_implicit(post, signals):
+    if signals.ignore_implicit and post.implicit:
         return Verdict(Status.IGNORED, "implicit mention: only in the reply chain")
     return Verdict(Status.OPEN, "waiting for a reply", vip_reason(post, signals))
-
-
-def is_implicit(post: Post, signals: Signals) -> bool:
-    """True when the account is named only in the reply-chain prefix and the post does not reply to it."""
-    if post.in_reply_to_user_id == signals.account_id or not signals.account_handle:
-        return False
-    starts = [start for handle, start in post.mentioned if handle == signals.account_handle.lower()]
-    return bool(starts) and all(start < post.display_start for start in starts)
 
 
 def vip_reason(post: Post, signals: Signals) -> str | None:
@@ -96,7 +87,7 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
-def answers(reply: Post, mention: Post, answerers: Collection[int]) -> bool:
+def answers(reply: Post, mention: Post, answerers: Collection[str]) -> bool:
     """Whether `reply`, by the account or a responder (`answerers`), answers `mention`."""
     if reply.author_id not in answerers or reply.replied_to_id is None:
         return False
@@ -107,14 +98,14 @@ def answers(reply: Post, mention: Post, answerers: Collection[int]) -> bool:
         and reply.conversation_id == mention.conversation_id
         and mention.author_id is not None
         and reply.in_reply_to_user_id == mention.author_id
-        and reply.id > mention.id
+        and reply.created_at > mention.created_at
     )
 
 
-def first_answer(mention: Post, replies: Iterable[Post], answerers: Collection[int]) -> Post | None:
+def first_answer(mention: Post, replies: Iterable[Post], answerers: Collection[str]) -> Post | None:
     """The earliest reply that answers the mention, if any."""
     found = [r for r in replies if answers(r, mention, answerers)]
-    return min(found, key=lambda r: r.id) if found else None
+    return min(found, key=lambda r: (r.created_at, r.id)) if found else None
 
 
 def follow_up(

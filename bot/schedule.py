@@ -224,7 +224,7 @@ def load(path: str | Path) -> Schedule:
 
 
 def parse(data: dict[str, Any], source: str = "") -> Schedule:
-    _only(data, "", {"timezone", "oncall", "backup", "hours"})
+    _only(data, "", {"timezone", "oncall", "backup", "hours", "accounts"})  # accounts: bot.accounts reads them
     name = data.get("timezone", "UTC")
     try:
         tz = ZoneInfo(str(name))

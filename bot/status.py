@@ -1,6 +1,6 @@
 """What `replywatch status` prints: the open queue (a summary and the oldest mentions, as they are read), the
-closed ones, collection, failing Slack channels and parked messages; as a table, or as one JSON document whose
-open list is streamed."""
+closed ones, collection, failing Slack channels and parked messages; as a table grouped by watched account, or as
+one JSON document whose open list is streamed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 
 from bot import logs
-from bot.slack.blocks import format_age, local_time, post_url
+from bot.slack.blocks import format_age, local_time
 
 
 def local(moment: datetime, tz) -> str:  # noqa: ANN001
@@ -26,7 +26,9 @@ def write_json(summary, rows, closed, health, parked, channels, config, now) -> 
     write('{"summary": ' + json.dumps(summary) + ', "open": [')
     for i, (m, alert) in enumerate(rows):
         item = {
-            "id": str(m.id),
+            "id": m.post.id,
+            "network": m.network.value,
+            "account": m.account,
             "author_handle": m.post.author_handle,
             "author_name": m.post.author_name,
             "created_at": m.post.created_at.isoformat(),
@@ -36,23 +38,27 @@ def write_json(summary, rows, closed, health, parked, channels, config, now) -> 
             "claimed_by": m.claimed_by,
             "snoozed_until": iso(m.snoozed_until),
             "vip": m.priority,
-            "url": post_url(m.post.author_handle, m.id),
+            "url": m.post.url,
         }
         write(("" if i == 0 else ", ") + "\n  " + json.dumps(item))
     rest = {
         "closed": [
             {
-                "id": str(m.id),
+                "id": m.post.id,
+                "network": m.network.value,
+                "account": m.account,
                 "author_handle": m.post.author_handle,
                 "created_at": m.post.created_at.isoformat(),
                 "status": m.status.value,
                 "reason": m.reason,
-                "url": post_url(m.post.author_handle, m.id),
+                "url": m.post.url,
             }
             for m in closed or []
         ],
         "collection": [
             {
+                "network": where.network.value,
+                "account": where.handle,
                 "endpoint": h.endpoint,
                 "last_success_at": iso(h.last_success_at),
                 "last_attempt_at": iso(h.last_attempt_at),
@@ -60,7 +66,7 @@ def write_json(summary, rows, closed, health, parked, channels, config, now) -> 
                 "failing_since": iso(h.failing_since),
                 "error": h.last_error,
             }
-            for h in health
+            for where, h in health
         ],
         "parked": [{"kind": p.kind, "what": p.what, "reason": p.reason} for p in parked],
         "slack_channels_failing": [
@@ -70,8 +76,41 @@ def write_json(summary, rows, closed, health, parked, channels, config, now) -> 
     write("\n], " + json.dumps(rest, indent=2)[1:] + "\n")
 
 
-def write_text(total, limit, rows, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
-    print(f"open mentions: {total}" + (" (oldest first)" if total else ""))
+def write_text(total, limit, queues, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
+    """`queues`: (account, how many are open, its oldest as they are read) for each account."""
+    print(f"open mentions: {total}" + (" (oldest first, by account)" if total else ""))
+    for where, count, rows in queues:
+        print(f"{where}: {count} open")
+        _rows(rows, config, now)
+        if limit is not None and count > limit:
+            print(f"  … and {count - limit} more (--limit N shows N, --limit 0 all)")
+    if closed is not None:
+        print(f"closed mentions: {len(closed)}" + (" (newest first)" if closed else ""))
+    for m in closed or []:
+        who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
+        stamp = f"{m.post.created_at:%Y-%m-%d %H:%M}"
+        print(f"  {stamp}  {logs.one_line(who):<18} {m.status.value:<9} {logs.one_line(m.reason)}")
+    print("collection:")
+    if not health:
+        print("  no poll yet")
+    for where, h in health:
+        last = f"{format_age(now - h.last_success_at)} ago" if h.last_success_at else "never"
+        upcoming = h.next_attempt_at or now
+        next_try = f"in {format_age(upcoming - now)}" if upcoming > now else "now"
+        line = f"  {where}: {h.endpoint:<10} last success {last}, next read {next_try}"
+        if h.last_error:
+            since = format_age(now - h.failing_since) if h.failing_since else "?"
+            line += f", FAILING for {since}: {logs.one_line(h.last_error)}"
+        print(line)
+    for channel, since, error in channels:
+        print(f"slack: channel {channel} takes no messages for {format_age(now - since)}: {logs.one_line(error)}")
+    if parked:
+        print(f"parked (Slack refused them for good): {len(parked)}")
+    for p in parked:
+        print(f"  {p.kind:<7} {logs.one_line(p.what)}: {logs.one_line(p.reason)}")
+
+
+def _rows(rows, config, now) -> None:  # noqa: ANN001
     for m, alert in rows:
         who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
         due = config.due_at(m)
@@ -84,30 +123,4 @@ def write_text(total, limit, rows, closed, health, parked, channels, config, now
                 f"snoozed until {m.snoozed_until:%Y-%m-%d %H:%M} UTC" if m.snoozed_until and m.snoozed_until > now else None,
             ) if text
         )
-        print(f"  {age:>8}  {logs.one_line(who):<18} {alerted:<12} {post_url(m.post.author_handle, m.id)}{logs.one_line(extra)}")
-    if limit is not None and total > limit:
-        print(f"  … and {total - limit} more (--limit N shows N, --limit 0 all)")
-    if closed is not None:
-        print(f"closed mentions: {len(closed)}" + (" (newest first)" if closed else ""))
-    for m in closed or []:
-        who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
-        stamp = f"{m.post.created_at:%Y-%m-%d %H:%M}"
-        print(f"  {stamp}  {logs.one_line(who):<18} {m.status.value:<9} {logs.one_line(m.reason)}")
-    print("collection:")
-    if not health:
-        print("  no poll yet")
-    for h in health:
-        last = f"{format_age(now - h.last_success_at)} ago" if h.last_success_at else "never"
-        upcoming = h.next_attempt_at or now
-        next_try = f"in {format_age(upcoming - now)}" if upcoming > now else "now"
-        line = f"  {h.endpoint:<10} last success {last}, next read {next_try}"
-        if h.last_error:
-            since = format_age(now - h.failing_since) if h.failing_since else "?"
-            line += f", FAILING for {since}: {logs.one_line(h.last_error)}"
-        print(line)
-    for channel, since, error in channels:
-        print(f"slack: channel {channel} takes no messages for {format_age(now - since)}: {logs.one_line(error)}")
-    if parked:
-        print(f"parked (Slack refused them for good): {len(parked)}")
-    for p in parked:
-        print(f"  {p.kind:<7} {logs.one_line(p.what)}: {logs.one_line(p.reason)}")
+        print(f"  {age:>8}  {logs.one_line(who):<18} {alerted:<12} {logs.one_line(m.post.url)}{logs.one_line(extra)}")

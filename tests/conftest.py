@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.clock import FakeClock
-from bot.model import Account
+from bot.model import Account, AccountKey, Mention, Network
 from bot.rules import Signals
 from bot.services.deleted import DeletionCheck
 from bot.services.expiry import ExpiryService
@@ -19,9 +19,9 @@ from bot.services.oncall import OnCallService
 from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
 from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
+from bot.sources.x.client import XSource
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
-from bot.x.client import XClient
 from tests.standins.slack_api import FakeSlack
 from tests.standins.x_api import FakeX, User
 
@@ -160,6 +160,17 @@ class Loop:
         self.sweep._rejudged = self.follow_ups._rejudged = False  # as a restart with new settings does
         self.expiry.expire_after = config.expire_after
 
+    def key(self, post_id: int) -> int:
+        """The store's key of the mention with this X id (what Slack buttons carry)."""
+        with self.store.read() as repo:
+            return repo.mention_keys(AccountKey(Network.X, "acme"), [str(post_id)])[str(post_id)]
+
+    def mention(self, post_id: int) -> Mention | None:
+        """The stored mention with this X id, if there is one."""
+        with self.store.read() as repo:
+            key = repo.mention_keys(AccountKey(Network.X, "acme"), [str(post_id)]).get(str(post_id))
+            return repo.mention(key) if key is not None else None
+
     def post(self, author: User, text: str, **kwargs: object) -> int:
         return self.x.post(author, text, at=self.clock.now(), **kwargs)  # type: ignore[arg-type]
 
@@ -179,11 +190,11 @@ def make_loop(
     clock = FakeClock(START)
     fake_x.now = clock.now
     fake_slack.now = lambda: clock.now().timestamp()
-    x = XClient(base_url=fake_x.url, timeout=timeout, bearer_token=fake_x.bearer)
+    x = XSource(base_url=fake_x.url, timeout=timeout, handle="acme", bearer_token=fake_x.bearer, clock=clock.now)
     slack = SlackClient(token=fake_slack.token, base_url=fake_slack.url, timeout=timeout)
-    account = x.lookup_account("acme")
-    helpers = [x.lookup_account(h) for h in responders]
-    rules = Signals(account.id, account.username, frozenset(r.id for r in helpers), **(signals or {}))
+    account = x.account()
+    helpers = [x.lookup(h) for h in responders]
+    rules = Signals(account.id, frozenset(r.id for r in helpers), **(signals or {}))
     config = SweepConfig(
         channel=slack.channel_id("#alerts"),
         alert_after=alert_after,
@@ -191,7 +202,8 @@ def make_loop(
         reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in helpers)),
         **sweep,  # type: ignore[arg-type]
     )
-    deletions = DeletionCheck(x, store, account)
+    where = AccountKey(Network.X, "acme")
+    deletions = DeletionCheck({where: x}, store)
     return Loop(
         x=fake_x,
         slack=fake_slack,
@@ -199,10 +211,10 @@ def make_loop(
         clock=clock,
         account=account,
         poll=PollService(x, store, account, clock, interval, rand=lambda: 0.5, signals=rules, responders=helpers),
-        sweep=SweepService(slack, store, account, clock, config, deletions),
-        follow_ups=FollowUpService(store, account, clock, config, deletions),
+        sweep=SweepService(slack, store, [where], clock, config, deletions),
+        follow_ups=FollowUpService(store, [where], clock, config, deletions),
         on_call=OnCallService(slack, store, clock, config),
-        health=HealthService(store, account, clock, interval),
+        health=HealthService(store, where, clock, interval),
         expiry=ExpiryService(store, clock, config.expire_after),
         acme=fake_x.user("acme"),
     )

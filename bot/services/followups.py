@@ -13,13 +13,14 @@ it (a reply, an action in Slack, a restart with other settings) sets the time ba
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import rules
 from bot import schedule as sched
 from bot.clock import Clock
-from bot.model import Account, Alert, FollowUp, Mention
+from bot.model import AccountKey, Alert, FollowUp, Mention
 from bot.services.deleted import DeletionCheck
 from bot.slack.blocks import follow_up_message
 
@@ -34,9 +35,11 @@ BATCH = 5000  # alerts judged a tick at most: a burst due at once (a digest's) i
 
 
 class FollowUpService:
-    def __init__(self, store: Store, account: Account, clock: Clock, config: SweepConfig, deletions: DeletionCheck) -> None:
+    def __init__(
+        self, store: Store, watched: Sequence[AccountKey], clock: Clock, config: SweepConfig, deletions: DeletionCheck
+    ) -> None:
         self.store = store
-        self.account = account
+        self.watched = tuple(watched)
         self.clock = clock
         self.config = config
         self.deletions = deletions
@@ -52,39 +55,41 @@ class FollowUpService:
             self._rejudged = True
         with self.store.read() as repo:
             as_of = self._as_of(repo, now)
-            waiting = as_of is not None and repo.follow_ups_waiting(as_of)
-            due = repo.follow_ups_due(as_of, BATCH) if waiting and as_of is not None else []
-        if not due or as_of is None:
+            latest = max(as_of.values(), default=None)  # some account's may be due as of then; each is judged as of its own
+            waiting = latest is not None and repo.follow_ups_waiting(latest)
+            due = repo.follow_ups_due(latest, BATCH) if waiting and latest is not None else []
+        if not due or latest is None:
             return 0
         planned, times = self._plan(due, as_of, now)
-        groups: dict[tuple[str, FollowUp, bool], list[Mention]] = {}
+        groups: dict[tuple[str, str, FollowUp, bool], list[Mention]] = {}
         if planned:
             self.deletions.close_deleted([m for _, m, _ in planned], now)
         with self.store.unit() as repo:
             if planned:  # again: a poll may have answered some meanwhile, and the deleted ones are closed now
-                again = repo.follow_ups_due(as_of, BATCH, [a.mention_id for a, _, _ in planned])
+                again = repo.follow_ups_due(latest, BATCH, [a.mention_id for a, _, _ in planned])
                 planned, retimed = self._plan(again, as_of, now)
                 times = list({m: (m, was, at) for m, was, at in times + retimed}.values())
             for alert, mention, follow_up in planned:
                 first = follow_up.kind != "woke" and alert.escalated_at is None
-                groups.setdefault((alert.ts or "", follow_up, first), []).append(mention)
-            for (thread_ts, follow_up, first), mentions in groups.items():
+                groups.setdefault((alert.channel, alert.ts or "", follow_up, first), []).append(mention)
+            for (channel, thread_ts, follow_up, first), mentions in groups.items():
                 key = f"{follow_up.kind}:{thread_ts}:{mentions[0].id}:{now.isoformat()}"
-                repo.add_notice(key, follow_up_message(follow_up, mentions, now).text, now, thread_ts=thread_ts)
+                text = follow_up_message(follow_up, mentions, now).text
+                repo.add_notice(key, text, now, thread_ts=thread_ts, channel=channel)
                 repo.followed_up([m.id for m in mentions], now, first=first, reminder=not first and follow_up.kind == "reminder")
                 log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
             repo.next_follow_ups(times)
         return len(due)
 
-    def _as_of(self, repo: Repository, now: datetime) -> datetime | None:
-        """The moment follow-ups are judged at: the last completed read of the replies; None while none has
-        completed, or outside business hours (nobody is pinged then)."""
+    def _as_of(self, repo: Repository, now: datetime) -> dict[AccountKey, datetime]:
+        """The moment each account's follow-ups are judged at: the last completed read of its replies; none while
+        none has completed, and none at all outside business hours (nobody is pinged then)."""
         cfg = self.config
         hours = cfg.hours()
-        checked = repo.replies_read_at(self.account.username, cfg.reply_endpoints)
-        if checked is None or (hours is not None and not sched.is_open(hours, cfg.tz, now)):
-            return None
-        return min(now, checked)
+        if hours is not None and not sched.is_open(hours, cfg.tz, now):
+            return {}
+        checked = {w: repo.replies_read_at(w, cfg.rules(w).reply_endpoints) for w in self.watched}
+        return {w: min(now, c) for w, c in checked.items() if c is not None}
 
     def _rules(self) -> str:
         """What the stored follow-up times depend on, as text (compared with what they were worked out with)."""
@@ -93,7 +98,7 @@ class FollowUpService:
         return repr((cfg.escalate_after, cfg.remind_every, cfg.max_reminders, shown, str(cfg.tz)))
 
     def _plan(
-        self, due: list[tuple[Alert, Mention]], as_of: datetime, now: datetime
+        self, due: list[tuple[Alert, Mention]], as_of: Mapping[AccountKey, datetime], now: datetime
     ) -> tuple[list[tuple[Alert, Mention, FollowUp]], list[tuple[int, datetime | None, datetime | None]]]:
         """The follow-ups to send now, and when each alert's next one may be due (after this one goes out): (mention
         id, the time stored, the next)."""
@@ -109,9 +114,11 @@ class FollowUpService:
 
         planned, times = [], []
         for alert, mention in due:
+            if mention.where not in as_of:  # its replies not read yet: judged once they are
+                continue
             escalated, reminded, reminders = alert.escalated_at, alert.reminded_at, alert.reminders
             follow_up = rules.follow_up(
-                mention, escalated, reminded, as_of, *limits, escalate_to, remind_to, later, reminders, cfg.max_reminders
+                mention, escalated, reminded, as_of[mention.where], *limits, escalate_to, remind_to, later, reminders, cfg.max_reminders
             )
             if follow_up is not None and alert.ts is not None:
                 planned.append((alert, mention, follow_up))

@@ -1,4 +1,4 @@
-"""Delivery to the alert channel: each message exactly once, and politely.
+"""Delivery to the alert channels: each message exactly once, and politely.
 
 Exactly once: every message is a row before it is a Slack message (alerts and digests `sending` → `sent`;
 notices, escalations and reminders `pending` → `sending` → `sent`), and carries a tag in its Slack metadata. When
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from bot.clock import Clock
 from bot.errors import AuthFailed, ChannelUnavailable, RateLimited, Rejected, ServiceError
 from bot.model import Mention, SlackMessage
-from bot.slack.blocks import escape, notice_message, post_url
+from bot.slack.blocks import escape, notice_message, safe_url
 
 if TYPE_CHECKING:
     from bot.ports import SlackSink
@@ -60,9 +60,11 @@ class SweepResult:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message to post once: `tag` is kind:key (mention, digest or notice), `since` when it was first tried."""
+    """A message to post once into `channel`: `tag` is kind:key (mention, digest or notice), `since` when it was
+    first tried."""
 
     tag: str
+    channel: str
     since: datetime
     thread_ts: str | None = None
     refusals: int = 0  # Slack's clear "no"s so far: from the first on, the fallback form is posted
@@ -107,41 +109,40 @@ class Pacer:
 
 
 class Outbox:
-    """Posts to one channel; `render_alert` and `render_digest` lay the messages out."""
+    """Posts each message into its channel; `render_alert` and `render_digest` lay the messages out."""
 
     def __init__(
         self,
         slack: SlackSink,
         store: Store,
         clock: Clock,
-        channel: str,
         render_alert: Callable[[Mention, datetime], SlackMessage],
         render_digest: Callable[[list[Mention], datetime], SlackMessage],
     ) -> None:
         self.slack = slack
         self.store = store
         self.clock = clock
-        self.channel = channel
         self.render_alert = render_alert
         self.render_digest = render_digest
         self.pacer = Pacer()
-        self._channel_failures: int | None = None  # channel-level failures in a row; None: not known since start
+        self._channel_failures: dict[str, int] = {}  # channel-level failures in a row; missing: not known since start
 
     def deliver(self, item: Outgoing, now: datetime, mono: float, result: SweepResult, *, in_doubt: bool) -> None:
         """Post `item` once. If an earlier try may have reached Slack, look for it first."""
-        if not self.pacer.ready(self.channel, mono):
+        channel = item.channel
+        if not self.pacer.ready(channel, mono):
             return
         if in_doubt:
             try:
-                found = self.slack.find_tagged(self.channel, item.tag, item.since, item.thread_ts)
+                found = self.slack.find_tagged(channel, item.tag, item.since, item.thread_ts)
             except (ChannelUnavailable, AuthFailed) as exc:
-                self.channel_failed(exc, now, mono, result)
+                self.channel_failed(channel, exc, now, mono, result)
                 return
             except Rejected as exc:
                 log.warning("cannot search Slack for %s (%s); posting it", item.tag, exc.message)
                 found = None
             except ServiceError as exc:
-                self.note_failure(exc, mono, result, f"cannot check Slack for {item.tag} yet")
+                self.note_failure(channel, exc, mono, result, f"cannot check Slack for {item.tag} yet")
                 return
             if found is not None:
                 self._mark(item, "sent", found, now)
@@ -152,22 +153,23 @@ class Outbox:
             return
         self._mark(item, "sending", None, now)
         try:
-            channel, ts = self.slack.post(self.channel, message, item.tag, item.thread_ts)
+            posted = self.slack.post(channel, message, item.tag, item.thread_ts)
         except (ChannelUnavailable, AuthFailed) as exc:
             self._mark(item, "retry", None, now)  # not the message's fault: it goes once the channel works
-            self.channel_failed(exc, now, mono, result)
+            self.channel_failed(channel, exc, now, mono, result)
             return
         except Rejected as exc:
             self._refused(item, exc, now)
             result.errors += 1
             return
         except ServiceError as exc:
-            self.note_failure(exc, mono, result, f"{item.tag} not confirmed, will check before retrying")
+            self.note_failure(channel, exc, mono, result, f"{item.tag} not confirmed, will check before retrying")
             return
         finally:
-            self.pacer.used(self.channel, mono, Slot.POST)
-        self._mark(item, "sent", (channel, ts), self.clock.now())
-        self.channel_works()
+            self.pacer.used(channel, mono, Slot.POST)
+        self._mark(item, "sent", posted, self.clock.now())
+        self.channel_works(channel)
+        ts = posted[1]
         log.info("posted %s (%s)", item.tag, ts)
         counter = {"mention": "alerted", "digest": "digests"}.get(item.kind, "notices")
         setattr(result, counter, getattr(result, counter) + 1)
@@ -180,18 +182,18 @@ class Outbox:
         try:
             self.slack.update(channel, ts or "", message)
         except (ChannelUnavailable, AuthFailed) as exc:
-            self.channel_failed(exc, now, mono, result)
+            self.channel_failed(channel, exc, now, mono, result)
             return False
         except Rejected as exc:
             refused(exc)
             result.errors += 1
             return False
         except ServiceError as exc:
-            self.note_failure(exc, mono, result, f"could not update {what}")
+            self.note_failure(channel, exc, mono, result, f"could not update {what}")
             return False
         finally:
-            self.pacer.used(self.channel, mono, Slot.EDIT)
-        self.channel_works()
+            self.pacer.used(channel, mono, Slot.EDIT)
+        self.channel_works(channel)
         result.updated += 1
         return True
 
@@ -230,32 +232,33 @@ class Outbox:
     def _parked_text(repo: Repository, item: Outgoing, why: str) -> str:
         what = "a digest of mentions"
         if item.kind == "mention" and (mention := repo.mention(int(item.key))) is not None:
-            what = f"the mention by @{escape(mention.post.author_handle)} ({post_url(mention.post.author_handle, mention.id)})"
+            url = safe_url(mention.post.url)
+            what = f"the mention by @{escape(mention.post.author_handle)}" + (f" ({url})" if url else "")
         return (
             f":warning: Slack refused the alert for {what} {MAX_REFUSALS} times ({escape(why)}). It is parked, not "
             "retried: `replywatch status` lists it."
         )
 
-    def channel_failed(self, exc: ServiceError, now: datetime, mono: float, result: SweepResult) -> None:
+    def channel_failed(self, channel: str, exc: ServiceError, now: datetime, mono: float, result: SweepResult) -> None:
         """The channel cannot take messages: post nothing else into it, with back-off, until it works again."""
         result.errors += 1
-        self._channel_failures = (self._channel_failures or 0) + 1
-        wait = min(CHANNEL_MAX_BACKOFF, CHANNEL_BACKOFF * 2 ** min(self._channel_failures - 1, 20))
-        self.pacer.hold(self.channel, mono + wait.total_seconds())
+        failures = self._channel_failures[channel] = self._channel_failures.get(channel, 0) + 1
+        wait = min(CHANNEL_MAX_BACKOFF, CHANNEL_BACKOFF * 2 ** min(failures - 1, 20))
+        self.pacer.hold(channel, mono + wait.total_seconds())
         with self.store.unit() as repo:
-            first = repo.channel_failed(self.channel, exc.message, now)
+            first = repo.channel_failed(channel, exc.message, now)
         if first:
-            log.error("Slack channel %s cannot take messages: %s; retrying with back-off", self.channel, exc.message)
+            log.error("Slack channel %s cannot take messages: %s; retrying with back-off", channel, exc.message)
 
-    def channel_works(self) -> None:
+    def channel_works(self, channel: str) -> None:
         """A message went through: the channel works (said once, also after a restart that found it failing)."""
-        if self._channel_failures == 0:
+        if self._channel_failures.get(channel) == 0:
             return
         with self.store.unit() as repo:
-            was_failing = repo.channel_works(self.channel)
+            was_failing = repo.channel_works(channel)
         if was_failing:
-            log.info("Slack channel %s takes messages again", self.channel)
-        self._channel_failures = 0
+            log.info("Slack channel %s takes messages again", channel)
+        self._channel_failures[channel] = 0
 
     def _mark(self, item: Outgoing, state: str, posted: tuple[str, str] | None, now: datetime) -> None:
         """Record how posting went: sending (about to), sent (with the ts and, if the item knows it, when its
@@ -278,11 +281,11 @@ class Outbox:
             else:
                 repo.notice_state(item.key, "pending" if state == "retry" else state)
 
-    def note_failure(self, exc: ServiceError, mono: float, result: SweepResult, what: str) -> None:
+    def note_failure(self, channel: str, exc: ServiceError, mono: float, result: SweepResult, what: str) -> None:
         """Slack said wait (Retry-After), or failed: leave the channel alone for a while either way."""
         result.errors += 1
         wait = (exc.retry_after or RATE_LIMIT_PAUSE) if isinstance(exc, RateLimited) else FAILURE_PAUSE
-        self.pacer.hold(self.channel, mono + wait.total_seconds())
+        self.pacer.hold(channel, mono + wait.total_seconds())
         log.warning("%s: %s", what, exc.message)
 
 

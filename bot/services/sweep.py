@@ -19,8 +19,8 @@ and never tried again: the other alerts are still edited.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from typing import TYPE_CHECKING
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from bot import schedule as sched
 from bot.clock import Clock
 from bot.errors import Rejected
-from bot.model import Account, Alert, Mention, SlackMessage, Status
+from bot.model import AccountKey, Alert, Mention, SlackMessage, Status
 from bot.services.deleted import DeletionCheck
 from bot.services.outbox import MAX_REFUSALS, Outbox, Outgoing, SweepResult, next_try
 from bot.services.poll import OWN_POSTS
@@ -46,8 +46,20 @@ GONE = "message_not_found"  # an edit refused with this: someone deleted the ale
 
 
 @dataclass(frozen=True)
+class AccountRules:
+    """What may differ per watched account: where its alerts go, how long its mentions wait before one, and whose
+    timelines' replies answer them."""
+
+    channel: str
+    alert_after: timedelta
+    alert_after_vip: timedelta
+    reply_endpoints: tuple[str, ...] = (OWN_POSTS,)
+
+
+@dataclass(frozen=True)
 class SweepConfig:
-    """When and how the sweep alerts (from Settings; tests build it directly)."""
+    """When and how the sweep alerts (from Settings; tests build it directly). `channel`, `alert_after`,
+    `alert_after_vip` and `reply_endpoints` are the defaults; `accounts` says where an account differs."""
 
     channel: str
     alert_after: timedelta = timedelta(minutes=30)
@@ -64,6 +76,17 @@ class SweepConfig:
     display_tz: tzinfo = UTC  # times shown in Slack (TIMEZONE)
     schedule: sched.Schedule | None = None  # on-call rotation and business hours (REPLYWATCH_CONFIG)
     vip_ignores_hours: bool = False
+    accounts: Mapping[AccountKey, AccountRules] = field(default_factory=dict)
+
+    def rules(self, where: AccountKey) -> AccountRules:
+        """The account's channel, waits and reply timelines."""
+        found = self.accounts.get(where)
+        return found or AccountRules(self.channel, self.alert_after, self.alert_after_vip, self.reply_endpoints)
+
+    @property
+    def channels(self) -> frozenset[str]:
+        """Every channel alerts go to."""
+        return frozenset({self.channel, *(r.channel for r in self.accounts.values())})
 
     @property
     def tz(self) -> ZoneInfo:
@@ -78,7 +101,8 @@ class SweepConfig:
 
     def due_at(self, mention: Mention) -> datetime:
         """When an open mention deserves an alert: ALERT_AFTER (ALERT_AFTER_VIP for a VIP), in open time."""
-        wait = min(self.alert_after_vip, self.alert_after) if mention.priority else self.alert_after
+        rules = self.rules(mention.where)
+        wait = min(rules.alert_after_vip, rules.alert_after) if mention.priority else rules.alert_after
         return sched.due_at(mention.post.created_at, wait, self.hours(mention), self.tz)
 
     def first_follow_up_at(self, mentions: Sequence[Mention]) -> datetime | None:
@@ -100,19 +124,19 @@ class SweepService:
         self,
         slack: SlackSink,
         store: Store,
-        account: Account,
+        watched: Sequence[AccountKey],
         clock: Clock,
         config: SweepConfig,
         deletions: DeletionCheck | None = None,
     ) -> None:
         self.slack = slack
         self.store = store
-        self.account = account
+        self.watched = tuple(watched)
         self.clock = clock
         self.config = config
-        self.channel = config.channel
+        self.channel = config.channel  # notices about replywatch itself, and the on-call handoffs
         self.deletions = deletions
-        self.outbox = Outbox(slack, store, clock, config.channel, self._alert_message, self._digest_message)
+        self.outbox = Outbox(slack, store, clock, self._alert_message, self._digest_message)
         self.pacer = self.outbox.pacer
         self._looked_up: set[int] = set()  # due mentions already looked up on X: once each before its alert
         self._rejudged = False  # the stored due times were worked out again since start (settings may differ)
@@ -125,8 +149,9 @@ class SweepService:
                 repo.rejudge_due()
             self._rejudged = True
         with self.store.read() as repo:
-            checked = repo.replies_read_at(self.account.username, self.config.reply_endpoints)
-            work = repo.sweep_work(now, min(now, checked) if checked else None, checked)
+            checked = {w: repo.replies_read_at(w, self.config.rules(w).reply_endpoints) for w in self.watched}
+            latest = max((c for c in checked.values() if c is not None), default=None)  # some account's may be due
+            work = repo.sweep_work(now, min(now, latest) if latest else None, latest)
         if work.edits and self.pacer.edits_first(self.channel):
             self._refresh(now, mono, result)
         if work.posts:
@@ -143,24 +168,28 @@ class SweepService:
     def _digest_message(self, mentions: list[Mention], now: datetime) -> SlackMessage:
         return digest_message(mentions, now, on_call=self.config.on_call(now))
 
-    def _post(self, work: SweepWork, now: datetime, mono: float, result: SweepResult, checked: datetime | None) -> None:
-        """Post what waits, one message while the channel's pace allows: messages in doubt, notices, then the
-        alerts (or one digest) that are due as of the last completed read of the replies. Only the kinds of `work`
-        there are are read."""
+    def _post(
+        self, work: SweepWork, now: datetime, mono: float, result: SweepResult, checked: Mapping[AccountKey, datetime | None]
+    ) -> None:
+        """Post what waits, one message a channel while its pace allows: messages in doubt, notices, then the
+        alerts (or one digest a channel) that are due as of the last completed read of their account's replies.
+        Only the kinds of `work` there are are read."""
         cfg = self.config
-        alert, digest = (lambda a: Outgoing(f"mention:{a.mention_id}", a.created_at, refusals=a.refusals),
-                         lambda d: Outgoing(f"digest:{d.id}", d.created_at, refusals=d.refusals))
+        alert, digest = (lambda a: Outgoing(f"mention:{a.mention_id}", a.channel, a.created_at, refusals=a.refusals),
+                         lambda d: Outgoing(f"digest:{d.id}", d.channel, d.created_at, refusals=d.refusals))
         with self.store.read() as repo:
             in_doubt = [alert(a) for a in repo.alerts_in_doubt()] if work.alerts_in_doubt else []
             in_doubt += [digest(d) for d in repo.digests_in_doubt()] if work.digests_in_doubt else []
             retries = [alert(a) for a in repo.alerts_to_retry(now)] if work.alert_retries else []
             retries += [digest(d) for d in repo.digests_to_retry(now)] if work.digest_retries else []
             notices = repo.notices_unsent(now) if work.notices else []
-            as_of = min(now, checked) if checked is not None else None
-            read_due = work.due and as_of is not None and self.pacer.ready(self.channel, mono)
-            due = repo.due_mentions(as_of, checked, DUE_LIMIT) if read_due else []
+            read_due = work.due and any(self.pacer.ready(cfg.rules(w).channel, mono) for w in checked)
+            due = [
+                m for w, c in checked.items() if read_due and c is not None and self.pacer.ready(cfg.rules(w).channel, mono)
+                for m in repo.due_mentions(min(now, c), c, DUE_LIMIT, w)
+            ]
         if due:
-            due = self._exactly_due(due, as_of)
+            due = self._exactly_due(due, {w: min(now, c) for w, c in checked.items() if c is not None})
         if read_due or not work.due:
             self._looked_up &= {m.id for m in due}  # forget those alerted or closed since
         for item in in_doubt:
@@ -169,35 +198,46 @@ class SweepService:
             self.outbox.deliver(item, now, mono, result, in_doubt=False)
         for notice in notices:
             thread = notice.thread_ts if notice.refusals == 0 else None  # refused in its thread: said at the top level
-            item = Outgoing(f"notice:{notice.key}", notice.created_at, thread, notice.refusals)
+            item = Outgoing(f"notice:{notice.key}", notice.channel or self.channel, notice.created_at, thread, notice.refusals)
             self.outbox.deliver(item, now, mono, result, in_doubt=notice.state == "sending")
         fresh = [m for m in due if m.id not in self._looked_up]
         self._looked_up.update(m.id for m in fresh)
         deleted = self.deletions.close_deleted(fresh, now) if self.deletions else set()
         result.deleted += len(deleted)
-        due = [m for m in due if m.id not in deleted]
+        by_channel: dict[str, list[Mention]] = {}
+        for m in due:
+            if m.id not in deleted:
+                by_channel.setdefault(cfg.rules(m.where).channel, []).append(m)
+        for channel, waiting in by_channel.items():
+            self._alert(channel, waiting, now, mono, result)
+
+    def _alert(self, channel: str, due: list[Mention], now: datetime, mono: float, result: SweepResult) -> None:
+        """Post the alerts of these due mentions into `channel`: one each, or one digest when many fell due at once."""
+        cfg = self.config
         if len(due) > cfg.digest_threshold or self._overnight(due):
             with self.store.unit() as repo:
-                started = repo.start_digest([m.id for m in due], self.channel, now)
+                started = repo.start_digest([m.id for m in due], channel, now)
             if started is not None:
                 digest_id, claimed = started[0], set(started[1])
                 members = tuple(sorted((m for m in due if m.id in claimed), key=lambda m: (m.post.created_at, m.id)))
                 log.info("%d mentions fell due at once: one digest instead of an alert each", len(members))
-                item = Outgoing(f"digest:{digest_id}", now, members=members, follow_up_at=cfg.first_follow_up_at(members))
+                item = Outgoing(f"digest:{digest_id}", channel, now, members=members, follow_up_at=cfg.first_follow_up_at(members))
                 self.outbox.deliver(item, now, mono, result, in_doubt=False)
-            due = []
+            return
         for mention in due:
-            if not self.pacer.ready(self.channel, mono):
+            if not self.pacer.ready(channel, mono):
                 break
             with self.store.unit() as repo:
-                if not repo.start_alert(mention.id, self.channel, now):
+                if not repo.start_alert(mention.id, channel, now):
                     continue
-            item = Outgoing(f"mention:{mention.id}", now, members=(mention,), follow_up_at=cfg.first_follow_up_at([mention]))
+            follow_up_at = cfg.first_follow_up_at([mention])
+            item = Outgoing(f"mention:{mention.id}", channel, now, members=(mention,), follow_up_at=follow_up_at)
             self.outbox.deliver(item, now, mono, result, in_doubt=False)
 
-    def _exactly_due(self, due: list[Mention], as_of: datetime) -> list[Mention]:
-        """Of the mentions whose stored due time has come, those really due; the others keep their exact time."""
-        later = [(m.id, at) for m in due if (at := self.config.due_at(m)) > as_of]
+    def _exactly_due(self, due: list[Mention], as_of: Mapping[AccountKey, datetime]) -> list[Mention]:
+        """Of the mentions whose stored due time has come (as of their account's last read), those really due; the
+        others keep their exact time."""
+        later = [(m.id, at) for m in due if (at := self.config.due_at(m)) > as_of[m.where]]
         if later:
             with self.store.unit() as repo:
                 repo.postpone(later)
@@ -214,16 +254,14 @@ class SweepService:
     def _refresh(self, now: datetime, mono: float, result: SweepResult) -> None:
         """Edit one alert (or digest) whose mention closed or was acted on in Slack, if the channel's pace allows.
         Edits that remove work (answered, closed, deleted) go before edits that show an action."""
-        if not self.pacer.ready(self.channel, mono):
-            return
         with self.store.read() as repo:
             stale = repo.alerts_to_refresh(now, limit=1)
-        if not stale:
+        if not stale or not self.pacer.ready(stale[0][0].channel, mono):
             return
         alert, mention = stale[0]
         if alert.digest_id is None:
             closed = mention.status is not Status.OPEN
-            message = closed_message(mention, self.account.username) if closed else self._alert_message(mention, now)
+            message = closed_message(mention) if closed else self._alert_message(mention, now)
             members = [(alert, closed)]
             if self._edit(alert.channel, alert.ts, message, members, now, mono, result, f"the alert for mention {mention.id}"):
                 log.info("alert for mention %d updated: %s", mention.id, mention.reason)

@@ -26,8 +26,10 @@ FALLBACK_LIMIT = 40_000  # the top-level `text`
 NAME_LIMIT = 100
 _BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # Arabic letter mark, LRM/RLM, embeddings, overrides, isolates
 _CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d{_BIDI}]")
-_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
-PROTECTED = "protected account — open on X to read it"
+# Handles on every network: X's letters, digits and _; Bluesky's domain names; Mastodon's user@instance. None of
+# these characters means anything to mrkdwn.
+_HANDLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}")
+_URL = re.compile(rf"https://[^\s<>|\x00-\x1f\x7f-\x9f\u200b-\u200d{_BIDI}]{{1,490}}")  # nothing to end a <url|label> early or reorder it
 SNOOZES = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "until tomorrow 09:00"}
 CLOSE_REASONS = {"spam": "spam", "elsewhere": "handled elsewhere", "not_for_us": "not for us", "other": "other"}
 DIGEST_LINES_PER_SECTION = 8  # a line is at most ~300 characters; a section holds 3,000
@@ -66,9 +68,26 @@ def _safe(text: str, limit: int, *, single_line: bool = False) -> str:
     return cut(escape(_clean(text, single_line=single_line)[: limit + 1]), limit)
 
 
-def post_url(handle: str, post_id: int) -> str:
-    handle = handle if _HANDLE.fullmatch(handle) else "i/web"
-    return f"https://x.com/{handle}/status/{int(post_id)}"
+def safe_url(url: str) -> str:
+    """A link from a network as it may go inside `<url|label>`: https, and nothing that could end it early or
+    disguise it; anything else is left out ("")."""
+    return url if _URL.fullmatch(url) else ""
+
+
+def link(url: str, label: str) -> str:
+    """`<url|label>` for a safe url; the bare label otherwise (`label` is ours, already mrkdwn)."""
+    url = safe_url(url)
+    return f"<{url.replace('&', '&amp;')}|{label}>" if url else label
+
+
+def where(mention: Mention) -> str:
+    """Which watched account's queue a mention is in, and on which network: "@acme on Bluesky"."""
+    handle = mention.account if _HANDLE.fullmatch(mention.account) else "?"
+    return f"@{handle} on {mention.network.label}"
+
+
+def _private(mention: Mention) -> str:
+    return f"private — open on {mention.network.label} to read it"
 
 
 def format_age(delta: timedelta) -> str:
@@ -95,14 +114,14 @@ def _who(mention: Mention) -> tuple[str, str]:
 
 def _quote(mention: Mention) -> str:
     """The post as a quote, not yet cut: its section is cut as a whole, after every line got its `&gt; `."""
-    if mention.post.author_protected:
-        return f"&gt; _{PROTECTED}_"
+    if mention.post.private:
+        return f"&gt; _{_private(mention)}_"
     body = escape(_clean(mention.post.text)[: SECTION_LIMIT + 1])  # more would be cut anyway
     return "\n".join("&gt; " + line if line else "&gt;" for line in body.split("\n")) if body else "&gt; (no text)"
 
 
 def _excerpt(mention: Mention, limit: int) -> str:
-    return PROTECTED if mention.post.author_protected else _safe(mention.post.text, limit, single_line=True)
+    return _private(mention) if mention.post.private else _safe(mention.post.text, limit, single_line=True)
 
 
 def slack_mention(target: str) -> str:
@@ -152,13 +171,13 @@ def alert_message(
     `on_call`, it names (and so notifies) the person on call, unless someone already claimed it."""
     name, handle = _who(mention)
     age = format_age(now - mention.post.created_at)
-    url = post_url(mention.post.author_handle, mention.id)
+    url = mention.post.url
     headline = f":hourglass: *{name}* ({handle}) has been waiting {age} for a reply"
     if mention.priority:
         headline = f":star: {headline} · _{_safe(mention.priority, 100, single_line=True)}_"
-    context = [f"posted {_stamp(mention)}"]
+    context = [f"to {where(mention)}", f"posted {_stamp(mention)}"]
     if not buttons:
-        context.insert(0, f"<{url}|Open on X>")
+        context.insert(0, link(url, f"Open on {mention.network.label}"))
     if on_call and not mention.claimed_by:
         context.append(f"on call: {slack_mention(on_call)}")
     if mention.claimed_by:
@@ -168,12 +187,15 @@ def alert_message(
     blocks = [_section(f"{headline}\n{_quote(mention)}"), _context(" · ".join(context))]
     if buttons:
         blocks.append(_actions(mention, url))
-    fallback = f"{name} ({handle}) has been waiting {age} for a reply: {_excerpt(mention, 200)}"
+    opening = link(url, f"Open on {mention.network.label}")  # the fallback alone is what a refused alert is sent as
+    fallback = f"{name} ({handle}) has been waiting {age} for a reply: {_excerpt(mention, 200)} · {opening}"
     return _message(fallback, blocks)
 
 
 def _actions(mention: Mention, url: str) -> dict:
     key = str(mention.id)
+    url = safe_url(url)
+    opening = [_button("open", f"Open on {mention.network.label}", url=url)] if url else []
     return {
         "type": "actions",
         "block_id": f"mention:{key}",
@@ -186,7 +208,7 @@ def _actions(mention: Mention, url: str) -> dict:
                 "options": [_option(label, f"{key}:{value}") for value, label in SNOOZES.items()],
             },
             _button("close", "No reply needed", value=key),
-            _button("open", "Open on X", url=url),
+            *opening,
         ],
     }
 
@@ -245,18 +267,18 @@ def digest_message(members: list[Mention], now: datetime, on_call: str | None = 
 
 def _digest_line(mention: Mention, now: datetime) -> str:
     name, handle = _who(mention)
-    url = post_url(mention.post.author_handle, mention.id)
     if mention.status is not Status.OPEN:
         return f":white_check_mark: ~{handle}~ {_closed_words(mention)}"
     vip = " :star:" if mention.priority else ""
-    return f"•{vip} <{url}|{handle}> ({name}), {format_age(now - mention.post.created_at)}: {_excerpt(mention, EXCERPT)}"
+    age = format_age(now - mention.post.created_at)
+    return f"•{vip} {link(mention.post.url, handle)} ({name}) to {where(mention)}, {age}: {_excerpt(mention, EXCERPT)}"
 
 
 def _closed_words(mention: Mention) -> str:
     if mention.status is Status.ANSWERED:
         return "answered"
     if mention.status is Status.DELETED:
-        return "deleted on X"
+        return f"deleted on {mention.network.label}"
     return _safe(mention.reason, 120, single_line=True)
 
 
@@ -269,7 +291,7 @@ def follow_up_message(follow_up: FollowUp, mentions: list[Mention], now: datetim
         "escalation": (":rotating_light:", "Escalation"),
         "woke": (":alarm_clock:", "Snooze over"),
     }.get(follow_up.kind, (":bell:", "Reminder"))
-    handles = ", ".join(f"<{post_url(m.post.author_handle, m.id)}|{_who(m)[1]}>" for m in mentions[:10])
+    handles = ", ".join(link(m.post.url, _who(m)[1]) for m in mentions[:10])
     more = f" and {len(mentions) - 10} more" if len(mentions) > 10 else ""
     text = f"{icon} {word}: {pings + ' ' if pings else ''}{what} after {format_age(now - oldest)}: {handles}{more}"
     return _message(text, [_section(text)])
@@ -291,8 +313,8 @@ def queue_message(rows: list[Mention], now: datetime, tz: tzinfo = UTC, limit: i
         if m.snoozed_until and m.snoozed_until > now:
             state.append(f"snoozed until {local_time(m.snoozed_until, tz)}")
         extra = f" _({', '.join(state)})_" if state else ""
-        url = post_url(m.post.author_handle, m.id)
-        lines.append(f"• {format_age(now - m.post.created_at)} <{url}|{handle}>{extra}: {_excerpt(m, 80)}")
+        age = format_age(now - m.post.created_at)
+        lines.append(f"• {age} {link(m.post.url, handle)} to {where(m)}{extra}: {_excerpt(m, 80)}")
     head = f"*{total} open mention(s)*, oldest first:"
     if total > limit:
         lines.append(f"and {total - limit} more (`replywatch status` lists them)")
@@ -303,28 +325,30 @@ def queue_message(rows: list[Mention], now: datetime, tz: tzinfo = UTC, limit: i
     return {"response_type": "ephemeral", "text": message.text, "blocks": message.blocks}
 
 
-def closed_message(mention: Mention, account_handle: str) -> SlackMessage:
+def closed_message(mention: Mention) -> SlackMessage:
     """The same alert, edited once the mention is no longer open."""
     if mention.status is Status.DELETED:
         return deleted_message(mention)
     if mention.status is Status.ANSWERED:
-        return answered_message(mention, account_handle)
+        return answered_message(mention)
     name, handle = _who(mention)
-    url = post_url(mention.post.author_handle, mention.id)
+    label = mention.network.label
     by = f" by {slack_mention(mention.claimed_by)}" if mention.claimed_by else ""
     headline = f":heavy_check_mark: *{name}* ({handle}): closed{by}, {_safe(mention.reason, 300, single_line=True)}"
     if mention.status is Status.EXPIRED:
         headline = f":hourglass: *{name}* ({handle}): {_safe(mention.reason, 300, single_line=True)}"
-    blocks = [_section(f"{headline}\n{_quote(mention)}"), _context(f"<{url}|Mention on X> · posted {_stamp(mention)}")]
+    context = f"{link(mention.post.url, f'Mention on {label}')} to {where(mention)} · posted {_stamp(mention)}"
+    blocks = [_section(f"{headline}\n{_quote(mention)}"), _context(context)]
     return _message(f"Closed: {name} ({handle})", blocks)
 
 
 def deleted_message(mention: Mention) -> SlackMessage:
-    """Deleted on X: the text is gone from the store and from the channel."""
+    """Deleted by its author: the text is gone from the store and from the channel."""
     name, handle = _who(mention)
-    headline = f":wastebasket: *{name}* ({handle}) deleted this post on X; no reply needed"
-    blocks = [_section(headline), _context(f"posted {_stamp(mention)}")]
-    return _message(f"Deleted on X: {name} ({handle})", blocks)
+    label = mention.network.label
+    headline = f":wastebasket: *{name}* ({handle}) deleted this post on {label}; no reply needed"
+    blocks = [_section(headline), _context(f"to {where(mention)} · posted {_stamp(mention)}")]
+    return _message(f"Deleted on {label}: {name} ({handle})", blocks)
 
 
 def notice_message(text: str) -> SlackMessage:
@@ -333,17 +357,15 @@ def notice_message(text: str) -> SlackMessage:
     return _message(text, [_section(text)])
 
 
-def answered_message(mention: Mention, account_handle: str) -> SlackMessage:
+def answered_message(mention: Mention) -> SlackMessage:
     """The same alert, edited once the account has replied."""
     name, handle = _who(mention)
-    url = post_url(mention.post.author_handle, mention.id)
+    label = mention.network.label
     after = format_age(mention.answered_at - mention.post.created_at) if mention.answered_at else "?"
-    reply = post_url(account_handle, mention.answered_by) if mention.answered_by else url
     headline = f":white_check_mark: *{name}* ({handle}) was answered after {after}"
-    blocks = [
-        _section(f"{headline}\n{_quote(mention)}"),
-        _context(f"<{reply}|Reply on X> · <{url}|Mention on X> · posted {_stamp(mention)}"),
-    ]
+    reply = link(mention.answer_url, f"Reply on {label}")
+    context = f"{reply} · {link(mention.post.url, f'Mention on {label}')} to {where(mention)} · posted {_stamp(mention)}"
+    blocks = [_section(f"{headline}\n{_quote(mention)}"), _context(context)]
     return _message(f"Answered after {after}: {name} ({handle})", blocks)
 
 

@@ -14,7 +14,21 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, BigInteger, ColumnElement, Table, any_, cast, func, literal, literal_column, select, text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    String,
+    Table,
+    Text,
+    any_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -28,6 +42,11 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """`items` `size` at a time, in order."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _quoted(value: str) -> str:
+    """One element of a PostgreSQL array literal, quoted: a post id may hold any character."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _utc(value: datetime) -> datetime:
@@ -51,33 +70,40 @@ class Bulk:
         self.pg = session.get_bind().dialect.name == "postgresql"
         self._stamp: Callable[[datetime], str] = _postgres_stamp if self.pg else _sqlite_stamp
 
-    def among(self, column: ColumnElement, ids: Sequence[int]) -> ColumnElement[bool]:
-        """`column IN ids` with one parameter."""
+    def among(self, column: ColumnElement, ids: Sequence[Any]) -> ColumnElement[bool]:
+        """`column IN ids` with one parameter (ids: integers or strings, as the column holds)."""
         if self.pg:
             # an untyped parameter: a VARCHAR one would be cast to an array again for every row
-            return column == any_(cast(literal("{" + ",".join(map(str, ids)) + "}", NullType()), ARRAY(BigInteger)))
+            if isinstance(column.type, String):
+                items, kind = (_quoted(str(i)) for i in ids), ARRAY(Text)
+            else:
+                items, kind = map(str, ids), ARRAY(BigInteger)
+            return column == any_(cast(literal("{" + ",".join(items) + "}", NullType()), kind))
         return column.in_(select(literal_column("value")).select_from(func.json_each(literal(json.dumps(list(ids))))))
 
-    def insert_new(self, table: Table, rows: list[dict], key: str) -> list[Any]:
-        """Insert the rows whose `key` is not stored yet (every row has the same columns); returns their keys."""
+    def insert_new(self, table: Table, rows: list[dict], key: str, scope: dict[str, Any] | None = None) -> list[Any]:
+        """Insert the rows whose `key` is not stored yet among the stored rows with `scope`'s values (every row has
+        the same columns, `scope`'s among them, with its values); returns their keys."""
         if not rows:
             return []
+        scope = scope or {}
         names = list(rows[0])
-        columns = ", ".join(names)
+        columns, unique = ", ".join(names), ", ".join([*scope, key])
         if self.pg:
             stmt = text(
                 f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
                 f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json)) "
-                f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+                f"ON CONFLICT ({unique}) DO NOTHING RETURNING {key}"
             )
             return [k for chunk in chunks(rows, CHUNK) for k in self.session.scalars(stmt, {"rows": self._document(chunk)})]
+        where = [table.c[n] == v for n, v in scope.items()]
         known = {
             k for chunk in chunks([r[key] for r in rows], CHUNK)
-            for k in self.session.scalars(select(table.c[key]).where(self.among(table.c[key], chunk)))
+            for k in self.session.scalars(select(table.c[key]).where(*where, self.among(table.c[key], chunk)))
         }
         fresh = list({r[key]: r for r in rows if r[key] not in known}.values())
         marks = ", ".join("?" * len(names))
-        self._each(f"INSERT INTO {table.name} ({columns}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING", table, names, fresh)
+        self._each(f"INSERT INTO {table.name} ({columns}) VALUES ({marks}) ON CONFLICT ({unique}) DO NOTHING", table, names, fresh)
         return [r[key] for r in fresh]
 
     def update(self, table: Table, rows: list[dict], key: str, where: dict[str, Any]) -> None:

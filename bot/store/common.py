@@ -14,7 +14,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.model import Alert, Digest, EndpointHealth, Mention, Post, Status
+from bot.model import Alert, Digest, EndpointHealth, Mention, Network, Post, Status
 from bot.store.bulk import Bulk, chunks
 from bot.store.tables import AlertRow, DigestRow, MentionRow, PollCursorRow
 
@@ -63,14 +63,14 @@ class Part:
 
 def health_of(r: PollCursorRow) -> EndpointHealth:
     return EndpointHealth(
-        r.endpoint, r.newest_id, r.last_attempt_at, r.last_success_at, r.last_error,
+        r.endpoint, r.cursor, r.last_attempt_at, r.last_success_at, r.last_error,
         r.failures or 0, r.failing_since, r.next_attempt_at,
     )
 
 
 def mention_of(row: MentionRow) -> Mention:
     post = Post(
-        id=row.id,
+        id=row.post_id,
         version_id=row.version_id,
         author_id=row.author_id,
         text=row.text,
@@ -81,7 +81,8 @@ def mention_of(row: MentionRow) -> Mention:
         reference_types=frozenset(t for t in row.reference_types.split(",") if t),
         author_handle=row.author_handle,
         author_name=row.author_name,
-        author_protected=bool(row.author_protected),
+        private=bool(row.private),
+        url=row.url,
     )
     return Mention(
         post=post,
@@ -90,10 +91,14 @@ def mention_of(row: MentionRow) -> Mention:
         first_seen_at=row.first_seen_at,
         answered_by=row.answered_by,
         answered_at=row.answered_at,
+        answer_url=row.answer_url,
         priority=row.priority,
         claimed_by=row.claimed_by,
         snoozed_until=row.snoozed_until,
         snoozed_by=row.snoozed_by,
+        id=row.id,
+        network=Network(row.network),
+        account=row.account,
     )
 
 

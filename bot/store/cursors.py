@@ -7,26 +7,26 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.model import EndpointHealth
+from bot.model import AccountKey, EndpointHealth
 from bot.store import common
 from bot.store.common import Part
-from bot.store.tables import PollCursorRow
+from bot.store.tables import PollCursorRow, SessionRow
 
 
 class Cursors(Part):
     def record_poll(
         self,
-        account: str,
+        where: AccountKey,
         endpoint: str,
         now: datetime,
-        newest_id: int | None = None,
+        cursor: str | None = None,
         error: str | None = None,
         next_attempt_at: datetime | None = None,
     ) -> None:
         """Note one read of a timeline: on success move the cursor (if anything new came), on failure keep it."""
-        row = self.session.get(PollCursorRow, (account, endpoint))
+        row = self.session.get(PollCursorRow, (where.network.value, where.handle, endpoint))
         if row is None:
-            row = PollCursorRow(account=account, endpoint=endpoint, failures=0)
+            row = PollCursorRow(network=where.network.value, account=where.handle, endpoint=endpoint, failures=0)
             self.session.add(row)
         row.last_attempt_at = now
         row.last_error = error
@@ -35,30 +35,46 @@ class Cursors(Part):
             row.last_success_at = now
             row.failures = 0
             row.failing_since = None
-            if newest_id is not None and (row.newest_id is None or newest_id > row.newest_id):
-                row.newest_id = newest_id
+            if cursor is not None:
+                row.cursor = cursor
         else:
             row.failures = (row.failures or 0) + 1
             row.failing_since = row.failing_since or now
 
-    def replies_read_at(self, account: str, endpoints: Iterable[str]) -> datetime | None:
+    def replies_read_at(self, where: AccountKey, endpoints: Iterable[str]) -> datetime | None:
         """When the last completed read of every timeline whose replies answer mentions started (the earliest of
         them); None if one was never read."""
         wanted = set(endpoints)
         table = PollCursorRow.__table__
         rows = self.session.execute(
-            select(table.c.last_success_at).where(table.c.account == account, table.c.endpoint.in_(wanted))
+            select(table.c.last_success_at).where(
+                table.c.network == where.network.value, table.c.account == where.handle, table.c.endpoint.in_(wanted)
+            )
         ).all()
         if len(rows) < len(wanted) or any(r[0] is None for r in rows):
             return None
         return min(r[0] for r in rows)
 
-    def endpoint(self, account: str, endpoint: str) -> EndpointHealth | None:
-        row = self.session.get(PollCursorRow, (account, endpoint))
+    def endpoint(self, where: AccountKey, endpoint: str) -> EndpointHealth | None:
+        row = self.session.get(PollCursorRow, (where.network.value, where.handle, endpoint))
         return common.health_of(row) if row else None
 
-    def health(self, account: str) -> list[EndpointHealth]:
+    def health(self, where: AccountKey) -> list[EndpointHealth]:
         rows = self.session.scalars(
-            select(PollCursorRow).where(PollCursorRow.account == account).order_by(PollCursorRow.endpoint)
+            select(PollCursorRow)
+            .where(PollCursorRow.network == where.network.value, PollCursorRow.account == where.handle)
+            .order_by(PollCursorRow.endpoint)
         )
         return [common.health_of(r) for r in rows]
+
+    def load_session(self, key: str) -> str | None:
+        """A network session stored by `save_session` (a credential: only its adapter reads it)."""
+        row = self.session.get(SessionRow, key)
+        return row.value if row else None
+
+    def save_session(self, key: str, value: str, now: datetime) -> None:
+        row = self.session.get(SessionRow, key)
+        if row is None:
+            self.session.add(SessionRow(key=key, value=value, updated_at=now))
+        else:
+            row.value, row.updated_at = value, now

@@ -71,7 +71,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
 if TYPE_CHECKING:
     from alembic.config import Config
 
-SCHEMA = "0005"  # the newest migration shipped (a test holds it to Alembic's head): reads check it without Alembic
+SCHEMA = "0006"  # the newest migration shipped (a test holds it to Alembic's head): reads check it without Alembic
 
 
 @contextmanager
@@ -90,14 +90,28 @@ def _alembic(connection: Connection | None = None) -> Iterator[Config]:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the migrations up to `revision`, one process at a time: on SQLite `BEGIN IMMEDIATE` makes a second
     process wait, on PostgreSQL an advisory lock held until the migration commits."""
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
-        _refuse_unknown(_revision(connection))
-        from alembic import command
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        # SQLite alters a column by rebuilding its table, and dropping the old table with foreign keys on would
+        # delete what refers to it (an alert's ON DELETE CASCADE): off for the migration, as SQLite's own
+        # procedure says (it can only be switched outside a transaction), and every reference checked before commit.
+        raw = connection.connection.driver_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                if not sqlite:
+                    connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+                _refuse_unknown(_revision(connection))
+                from alembic import command
 
-        with _alembic(connection) as config:
-            command.upgrade(config, revision)
+                with _alembic(connection) as config:
+                    command.upgrade(config, revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise SchemaError("the migration left a reference to a missing row; nothing was changed", upgradeable=False)
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def head_revision() -> str:

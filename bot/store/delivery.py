@@ -132,9 +132,14 @@ class Delivery(Part):
 
     def parked(self) -> list[Parked]:
         """Everything Slack refused for good, for `status`."""
+        alerts = self.session.execute(
+            select(AlertRow.state, AlertRow.parked, MentionRow.post_id, MentionRow.url)
+            .join(MentionRow, MentionRow.id == AlertRow.mention_id)
+            .where(AlertRow.parked.is_not(None), AlertRow.digest_id.is_(None))
+        )
         found = [
-            Parked("alert" if a.state == PARKED else "edit", f"alert for mention {a.mention_id}", a.parked or "")
-            for a in self.session.scalars(select(AlertRow).where(AlertRow.parked.is_not(None), AlertRow.digest_id.is_(None)))
+            Parked("alert" if a.state == PARKED else "edit", f"alert for the mention {a.url or a.post_id}", a.parked or "")
+            for a in alerts
         ]
         digests = self.session.scalars(select(DigestRow).where(DigestRow.parked.is_not(None)))
         found += [Parked("digest", f"digest {d.id}", d.parked or "") for d in digests]

@@ -7,140 +7,178 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, literal, select, tuple_, update
 
-from bot.model import Alert, Mention, Post, Status, Verdict
+from bot.model import AccountKey, Alert, Mention, Network, Post, Status, Verdict
 from bot.store import common
 from bot.store.common import ALERTS, IDS, MENTIONS, ROWS, Part, chunks
-from bot.store.tables import AlertRow, MentionRow, ReplyRow
+from bot.store.tables import ACCOUNT, NAME, REASON, URL, AlertRow, MentionRow, ReplyRow
 
 PAGE = 1000  # open mentions read at a time by iter_open_mentions
 
 
+def _scope(where: AccountKey) -> dict[str, str]:
+    return {"network": where.network.value, "account": where.handle}
+
+
 class Mentions(Part):
-    def add_mentions(self, judged: Iterable[tuple[Post, Verdict]], seen_at: datetime) -> list[int]:
-        """Store new mentions; ones already stored are left as they are (an edit updates the text). Returns the ids
-        newly stored. An open one waits for its alert from its post time on (the sweep works out the exact time)."""
+    def add_mentions(self, where: AccountKey, judged: Iterable[tuple[Post, Verdict]], seen_at: datetime) -> list[str]:
+        """Store new mentions of the account `where`; ones already stored are left as they are (an edit updates the
+        text). Returns the post ids newly stored. An open one waits for its alert from its post time on (the sweep
+        works out the exact time)."""
+        scope = _scope(where)
         rows = [
             {
-                "id": post.id,
+                **scope,
+                "post_id": post.id,
                 "version_id": post.version_id,
                 "author_id": post.author_id,
-                "author_handle": post.author_handle,
-                "author_name": post.author_name,
+                "author_handle": post.author_handle[:ACCOUNT],  # what the columns hold, whatever a network sends
+                "author_name": post.author_name[:NAME],
                 "text": post.text,
+                "url": post.url if len(post.url) <= URL else "",  # a link cut short would lead somewhere else
                 "created_at": post.created_at,
                 "conversation_id": post.conversation_id,
                 "replied_to_id": post.replied_to_id,
                 "in_reply_to_user_id": post.in_reply_to_user_id,
                 "reference_types": ",".join(sorted(post.reference_types)),
                 "status": verdict.status.value,
-                "status_reason": verdict.reason,
+                "status_reason": verdict.reason[:REASON],
                 "first_seen_at": seen_at,
-                "author_protected": post.author_protected,
+                "private": post.private,
                 "priority": verdict.priority,
                 "due_at": post.created_at if verdict.status is Status.OPEN else None,
             }
             for post, verdict in judged
         ]
-        new = self.bulk.insert_new(MentionRow.__table__, rows, "id")
+        new = self.bulk.insert_new(MentionRow.__table__, rows, "post_id", scope)
         stored = set(new)
         for row in rows:
-            if row["version_id"] is not None and row["id"] not in stored:
-                self._apply_edit(row["id"], row["version_id"], row["text"])
+            if row["version_id"] is not None and row["post_id"] not in stored:
+                self._apply_edit(where, row["post_id"], row["version_id"], row["text"])
         return new
 
-    def _apply_edit(self, mention_id: int, version_id: int, text: str) -> None:
+    def _apply_edit(self, where: AccountKey, post_id: str, version_id: str, text: str) -> None:
         """An edit is the same mention: newer text, same row, same alert."""
         self.session.execute(
             update(MentionRow)
             .where(
-                MentionRow.id == mention_id,
+                *self._in(where),
+                MentionRow.post_id == post_id,
                 MentionRow.status != Status.DELETED,
-                func.coalesce(MentionRow.version_id, MentionRow.id) < version_id,
+                func.coalesce(MentionRow.version_id, "") != version_id,
             )
             .values(version_id=version_id, text=text)
         )
 
+    @staticmethod
+    def _in(where: AccountKey) -> tuple:
+        return MentionRow.network == where.network.value, MentionRow.account == where.handle
+
     def mark_deleted(self, mention_ids: Sequence[int], now: datetime) -> None:
-        """Deleted on X: closed, and its text removed from the store (X's terms)."""
+        """Deleted where they were posted: closed, and their text removed from the store (the networks' terms)."""
         for chunk in chunks(mention_ids, IDS):
             self.session.execute(
                 update(MentionRow)
                 .where(self.bulk.among(MentionRow.id, chunk))
-                .values(status=Status.DELETED, status_reason="deleted on X", text="", due_at=None)
+                .values(status=Status.DELETED, status_reason="deleted by its author", text="", due_at=None)
             )
         self._show_change(mention_ids, now)
 
-    def add_replies(self, replies: Iterable[Post]) -> None:
+    def add_replies(self, where: AccountKey, replies: Iterable[Post]) -> None:
+        scope = _scope(where)
         rows = [
             {
-                "id": r.id,
+                **scope,
+                "post_id": r.id,
                 "author_id": r.author_id,
                 "conversation_id": r.conversation_id,
                 "replied_to_id": r.replied_to_id,
                 "in_reply_to_user_id": r.in_reply_to_user_id,
                 "created_at": r.created_at,
+                "url": r.url if len(r.url) <= URL else "",
             }
             for r in replies
         ]
-        self.bulk.insert_new(ReplyRow.__table__, rows, "id")
+        self.bulk.insert_new(ReplyRow.__table__, rows, "post_id", scope)
 
-    def open_posts(self, ids: Iterable[int], threads: Iterable[tuple[int, int]]) -> list[Post]:
-        """Open mentions that a reply could answer: those whose id or newest edit's id is among `ids`, and those by
-        author A in conversation C for each (C, A) in `threads`. Only what the reply rules look at is read."""
+    def open_posts(self, where: AccountKey, ids: Iterable[str], threads: Iterable[tuple[str, str]]) -> list[Post]:
+        """Open mentions of `where` that a reply could answer: those whose id or newest edit's id is among `ids`, and
+        those by author A in conversation C for each (C, A) in `threads`. Only what the reply rules look at is read."""
         # one statement, the status checked here: given `status = 'open'`, SQLite's planner reads every open
         # mention through the status index instead of looking the few ids up
         ids, pairs = set(ids), set(threads)
         if not ids and not pairs:
             return []
         rows = self.session.execute(
-            select(MentionRow.id, MentionRow.version_id, MentionRow.author_id, MentionRow.conversation_id,
-                   MentionRow.created_at, MentionRow.status)
-            .where(self.bulk.among(MentionRow.id, list(ids)) | self.bulk.among(MentionRow.version_id, list(ids))
+            select(MentionRow.post_id, MentionRow.version_id, MentionRow.author_id, MentionRow.conversation_id,
+                   MentionRow.created_at, MentionRow.status, MentionRow.network, MentionRow.account)
+            .where(self.bulk.among(MentionRow.post_id, list(ids)) | self.bulk.among(MentionRow.version_id, list(ids))
                    | self.bulk.among(MentionRow.conversation_id, list({c for c, _ in pairs})))
         )
         found = {
-            r.id: r for r in rows
-            if r.status == Status.OPEN and (r.id in ids or r.version_id in ids or (r.conversation_id, r.author_id) in pairs)
+            r.post_id: r for r in rows
+            if r.status == Status.OPEN and (r.network, r.account) == (where.network.value, where.handle)
+            and (r.post_id in ids or r.version_id in ids or (r.conversation_id, r.author_id) in pairs)
         }
         return [
-            Post(r.id, r.author_id, "", r.created_at, conversation_id=r.conversation_id, version_id=r.version_id)
+            Post(r.post_id, r.author_id, "", r.created_at, conversation_id=r.conversation_id, version_id=r.version_id)
             for r in found.values()
         ]
 
-    def replies_to(self, account_id: int, ids: Iterable[int], threads: Iterable[tuple[int, int]]) -> list[Post]:
-        """The stored replies to any of `ids`, or in conversation C to author A for each (C, A) in `threads`."""
+    def replies_to(
+        self, where: AccountKey, account_id: str, ids: Iterable[str], threads: Iterable[tuple[str, str]]
+    ) -> list[Post]:
+        """The stored replies (for the account `where`, whose id is `account_id`) to any of `ids`, or in conversation
+        C to author A for each (C, A) in `threads`."""
         ids, pairs = set(ids), set(threads)
         if not ids and not pairs:
             return []
         rows = self.session.execute(
-            select(ReplyRow.id, ReplyRow.author_id, ReplyRow.created_at, ReplyRow.conversation_id, ReplyRow.replied_to_id,
-                   ReplyRow.in_reply_to_user_id)
-            .where(self.bulk.among(ReplyRow.replied_to_id, list(ids))
+            select(ReplyRow.post_id, ReplyRow.author_id, ReplyRow.created_at, ReplyRow.conversation_id,
+                   ReplyRow.replied_to_id, ReplyRow.in_reply_to_user_id, ReplyRow.url)
+            .where(ReplyRow.network == where.network.value, ReplyRow.account == where.handle,
+                   self.bulk.among(ReplyRow.replied_to_id, list(ids))
                    | self.bulk.among(ReplyRow.conversation_id, list({c for c, _ in pairs})))
         )
         found = [r for r in rows if r.replied_to_id in ids or (r.conversation_id, r.in_reply_to_user_id) in pairs]
         return [
             Post(
-                id=r.id,
+                id=r.post_id,
                 author_id=r.author_id if r.author_id is not None else account_id,
                 text="",
                 created_at=r.created_at,
                 conversation_id=r.conversation_id,
                 replied_to_id=r.replied_to_id,
                 in_reply_to_user_id=r.in_reply_to_user_id,
+                url=r.url,
             )
             for r in found
         ]
 
-    def mark_answered(self, answered: Sequence[tuple[int, Post]], now: datetime) -> None:
-        """Each (mention id, the reply that answers it), if the mention is still open."""
+    def mark_answered(self, where: AccountKey, answered: Sequence[tuple[str, Post]], now: datetime) -> None:
+        """Each (post id of a mention of `where`, the reply that answers it), if the mention is still open."""
+        replies = dict(answered)
+        keys = [
+            (r.id, r.post_id) for chunk in chunks(list(replies), IDS) for r in self.session.execute(
+                select(MentionRow.id, MentionRow.post_id)
+                .where(*self._in(where), self.bulk.among(MentionRow.post_id, chunk), MentionRow.status == Status.OPEN)
+            )
+        ]
         rows = [
-            {"id": m, "status": Status.ANSWERED.value, "status_reason": f"answered by post {r.id}", "answered_by": r.id,
-             "answered_at": r.created_at, "due_at": None}
-            for m, r in answered
+            {"id": m, "status": Status.ANSWERED.value, "status_reason": f"answered by post {replies[p].id}"[:REASON],
+             "answered_by": replies[p].id, "answered_at": replies[p].created_at,
+             "answer_url": replies[p].url if len(replies[p].url) <= URL else "", "due_at": None}
+            for m, p in keys
         ]
         self.bulk.update(MentionRow.__table__, rows, "id", {"status": Status.OPEN.value})
-        self._show_change([m for m, _ in answered], now)
+        self._show_change([m for m, _ in keys], now)
+
+    def mention_keys(self, where: AccountKey, post_ids: Sequence[str]) -> dict[str, int]:
+        """The store's key of each of these stored mentions of `where`, by post id."""
+        return {
+            r.post_id: r.id for chunk in chunks(list(post_ids), IDS) for r in self.session.execute(
+                select(MentionRow.id, MentionRow.post_id).where(*self._in(where), self.bulk.among(MentionRow.post_id, chunk))
+            )
+        }
 
     def mention(self, mention_id: int) -> Mention | None:
         row = self.session.get(MentionRow, mention_id)
@@ -150,13 +188,17 @@ class Mentions(Part):
         """Open mentions, oldest first (the `limit` oldest), with their alerts."""
         return list(self.iter_open_mentions(limit))
 
-    def iter_open_mentions(self, limit: int | None = None) -> Iterator[tuple[Mention, Alert | None]]:
-        """As `open_mentions`, a page of a thousand at a time, each page from where the last ended (by the status
-        index) with its alerts: memory stays small however long the queue, and no cursor stays open."""
+    def iter_open_mentions(
+        self, limit: int | None = None, where: AccountKey | None = None
+    ) -> Iterator[tuple[Mention, Alert | None]]:
+        """As `open_mentions` (of the account `where`, or all), a page of a thousand at a time, each page from where
+        the last ended (by the status index) with its alerts: memory stays small however long the queue, and no
+        cursor stays open."""
         left, after = limit, None
+        of = (MENTIONS.c.network == where.network.value, MENTIONS.c.account == where.handle) if where is not None else ()
         while left is None or left > 0:
             size = PAGE if left is None else min(PAGE, left)
-            stmt = select(MENTIONS).where(MENTIONS.c.status == Status.OPEN).order_by(MENTIONS.c.created_at, MENTIONS.c.id)
+            stmt = select(MENTIONS).where(MENTIONS.c.status == Status.OPEN, *of).order_by(MENTIONS.c.created_at, MENTIONS.c.id)
             if after is not None:
                 last = tuple_(literal(after[0], MENTIONS.c.created_at.type), literal(after[1], MENTIONS.c.id.type))
                 stmt = stmt.where(tuple_(MENTIONS.c.created_at, MENTIONS.c.id) > last)
@@ -171,6 +213,15 @@ class Mentions(Part):
                 return
             left = None if left is None else left - size
             after = (page[-1].created_at, page[-1].id)
+
+    def open_by_account(self) -> dict[AccountKey, int]:
+        """How many mentions are open in each account's queue (accounts with none are left out)."""
+        rows = self.session.execute(
+            select(MentionRow.network, MentionRow.account, func.count())
+            .where(MentionRow.status == Status.OPEN)
+            .group_by(MentionRow.network, MentionRow.account)
+        )
+        return {AccountKey(Network(network), account): count for network, account, count in rows}
 
     def open_count(self) -> int:
         """How many mentions are open: from the status index alone, without the alerts `open_summary` joins."""
@@ -187,15 +238,15 @@ class Mentions(Part):
         ).one()
         return total, alerted, oldest
 
-    def due_mentions(self, as_of: datetime, seen_before: datetime, limit: int) -> list[Mention]:
-        """Open mentions not alerted yet whose stored due time has come, stored before `seen_before` (checked for
-        replies since), earliest first."""
-        rows = self.session.execute(
-            select(MENTIONS)
-            .where(MENTIONS.c.due_at <= as_of, MENTIONS.c.status == Status.OPEN, MENTIONS.c.first_seen_at <= seen_before)
-            .order_by(MENTIONS.c.due_at, MENTIONS.c.id)
-            .limit(limit)
+    def due_mentions(self, as_of: datetime, seen_before: datetime, limit: int, where: AccountKey | None = None) -> list[Mention]:
+        """Open mentions (of the account `where`, or all) not alerted yet whose stored due time has come, stored
+        before `seen_before` (checked for replies since), earliest first."""
+        stmt = select(MENTIONS).where(
+            MENTIONS.c.due_at <= as_of, MENTIONS.c.status == Status.OPEN, MENTIONS.c.first_seen_at <= seen_before
         )
+        if where is not None:
+            stmt = stmt.where(MENTIONS.c.network == where.network.value, MENTIONS.c.account == where.handle)
+        rows = self.session.execute(stmt.order_by(MENTIONS.c.due_at, MENTIONS.c.id).limit(limit))
         return [common.mention_of(r) for r in rows]
 
     def postpone(self, due: Sequence[tuple[int, datetime]]) -> None:

@@ -12,9 +12,13 @@ from bot.store.tables import NoticeRow, SlackChannelRow
 
 
 class Notices(Part):
-    def add_notice(self, key: str, text: str, now: datetime, thread_ts: str | None = None) -> bool:
-        """Queue a notice once: False if one with this key exists already."""
-        return self._insert_once(NoticeRow, "key", key=key, text=text, state=PENDING, created_at=now, thread_ts=thread_ts)
+    def add_notice(
+        self, key: str, text: str, now: datetime, thread_ts: str | None = None, channel: str | None = None
+    ) -> bool:
+        """Queue a notice once, for `channel` (None: the default one): False if one with this key exists already."""
+        return self._insert_once(
+            NoticeRow, "key", key=key, text=text, state=PENDING, created_at=now, thread_ts=thread_ts, channel=channel
+        )
 
     def last_notice(self, prefix: str) -> str | None:
         """The key of the newest notice whose key starts with `prefix`."""
@@ -30,7 +34,8 @@ class Notices(Part):
             .order_by(NoticeRow.id)
         )
         return [
-            Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at, thread_ts=r.thread_ts, refusals=r.refusals or 0)
+            Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at, thread_ts=r.thread_ts,
+                   refusals=r.refusals or 0, channel=r.channel)
             for r in rows
         ]
 

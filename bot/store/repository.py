@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from bot.clock import Clock
 from bot.store.actions import Actions
 from bot.store.cursors import Cursors
 from bot.store.db import READ_ONLY
@@ -47,3 +48,27 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class StoredSessions:
+    """The sessions networks keep across restarts (Bluesky's), in the database: what its adapter's SessionStore
+    asks for. With `keep=False` (`check`, which writes nothing) a new session is kept for this run only."""
+
+    def __init__(self, store: Store | None, clock: Clock, *, keep: bool = True) -> None:
+        self.store = store
+        self.clock = clock
+        self.keep = keep
+        self._made: dict[str, str] = {}
+
+    def load(self, key: str) -> str | None:
+        if key in self._made or self.store is None:
+            return self._made.get(key)
+        with self.store.read() as repo:
+            return repo.load_session(key)
+
+    def save(self, key: str, value: str) -> None:
+        if not self.keep or self.store is None:
+            self._made[key] = value
+            return
+        with self.store.unit() as repo:
+            repo.save_session(key, value, self.clock.now())

@@ -9,11 +9,13 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -52,26 +54,39 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+POST_ID = 300  # an id on any network: X's digits, a Bluesky at-URI (a DID and a record key), a Mastodon id
+ACCOUNT = 200  # a handle (Bluesky: a domain name; Mastodon: user@instance)
+NAME, URL, REASON = 200, 500, 200  # a display name; a link to a post; why a mention is as it is
+
+
 class MentionRow(Base):
+    """A mention, keyed by the store's own `id` (Slack buttons and message tags carry it) and unique by where it
+    lives: (network, account, post_id)."""
+
     __tablename__ = "mentions"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # the original post's id
-    version_id: Mapped[int | None] = mapped_column(BigInteger)  # the newest edit's id (X gives edits new ids)
-    author_id: Mapped[int | None] = mapped_column(BigInteger)
-    author_handle: Mapped[str] = mapped_column(String(64), default="")
-    author_name: Mapped[str] = mapped_column(String(200), default="")
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), Identity(), primary_key=True)
+    network: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(ACCOUNT))  # the watched account's handle, lower-cased
+    post_id: Mapped[str] = mapped_column(String(POST_ID))  # the original post's id (X gives edits new ids)
+    version_id: Mapped[str | None] = mapped_column(String(POST_ID))  # the newest edit's id, where edits get new ids
+    author_id: Mapped[str | None] = mapped_column(String(POST_ID))
+    author_handle: Mapped[str] = mapped_column(String(ACCOUNT), default="")  # Bluesky's are domain names
+    author_name: Mapped[str] = mapped_column(String(NAME), default="")
     text: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(URL), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    conversation_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    replied_to_id: Mapped[int | None] = mapped_column(BigInteger)
-    in_reply_to_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    conversation_id: Mapped[str | None] = mapped_column(String(POST_ID), index=True)
+    replied_to_id: Mapped[str | None] = mapped_column(String(POST_ID))
+    in_reply_to_user_id: Mapped[str | None] = mapped_column(String(POST_ID))
     reference_types: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(16))
-    status_reason: Mapped[str] = mapped_column(String(200))
-    answered_by: Mapped[int | None] = mapped_column(BigInteger)
+    status_reason: Mapped[str] = mapped_column(String(REASON))
+    answered_by: Mapped[str | None] = mapped_column(String(POST_ID))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer_url: Mapped[str] = mapped_column(String(URL), default="", server_default="")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    author_protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # never shown in a channel
     priority: Mapped[str | None] = mapped_column(String(200))  # why it is alerted sooner (VIP)
     claimed_by: Mapped[str | None] = mapped_column(String(32))  # Slack user ID
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -81,41 +96,58 @@ class MentionRow(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # (status, …) pairs: with one index on the status alone, a query for the few due among 100,000 open would
-    # walk all the open ones.
+    # walk all the open ones. AUTOINCREMENT: SQLite never gives a deleted mention's id (an old button's) again.
     __table_args__ = (
+        UniqueConstraint("network", "account", "post_id", name="uq_mentions_post"),
         Index("ix_mentions_status_created_at", "status", "created_at"),
         Index("ix_mentions_status_due_at", "status", "due_at"),
         Index("ix_mentions_version_id", "version_id"),
+        {"sqlite_autoincrement": True},
     )
 
 
 class ReplyRow(Base):
-    """The account's own replies: what answers mentions."""
+    """Replies by a watched account or its responders, kept per watched account: what answers its mentions."""
 
     __tablename__ = "replies"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    author_id: Mapped[int | None] = mapped_column(BigInteger)  # the account or a responder; None: the account
-    conversation_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    replied_to_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    in_reply_to_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    network: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account: Mapped[str] = mapped_column(String(ACCOUNT), primary_key=True)
+    post_id: Mapped[str] = mapped_column(String(POST_ID), primary_key=True)
+    author_id: Mapped[str | None] = mapped_column(String(POST_ID))  # the account or a responder
+    conversation_id: Mapped[str | None] = mapped_column(String(POST_ID), index=True)
+    replied_to_id: Mapped[str | None] = mapped_column(String(POST_ID), index=True)
+    in_reply_to_user_id: Mapped[str | None] = mapped_column(String(POST_ID))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    url: Mapped[str] = mapped_column(String(URL), default="", server_default="")
 
 
 class PollCursorRow(Base):
-    """Where each timeline was last read up to, and how the last read went."""
+    """Where each timeline of each watched account was last read up to, and how the last read went."""
 
     __tablename__ = "poll_cursors"
 
-    account: Mapped[str] = mapped_column(String(64), primary_key=True)
-    endpoint: Mapped[str] = mapped_column(String(32), primary_key=True)
-    newest_id: Mapped[int | None] = mapped_column(BigInteger)
+    network: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account: Mapped[str] = mapped_column(String(ACCOUNT), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(100), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(String(POST_ID))  # the adapter's own: only it reads it
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SessionRow(Base):
+    """A network session kept across restarts (Bluesky's: logging in again is rate limited). A credential: never
+    shown anywhere."""
+
+    __tablename__ = "sessions"
+
+    key: Mapped[str] = mapped_column(String(ACCOUNT + 20), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DigestRow(Base):
@@ -144,9 +176,7 @@ class AlertRow(Base):
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    mention_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("mentions.id", ondelete="CASCADE"), unique=True
-    )
+    mention_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("mentions.id", ondelete="CASCADE"), unique=True)
     channel: Mapped[str] = mapped_column(String(100))
     ts: Mapped[str | None] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))

@@ -129,8 +129,8 @@ def test_claim_edits_the_message_and_is_recorded(worked) -> None:  # noqa: ANN00
     assert "claimed by <@U0JANE>" in str(alert.blocks), "edited in place"
     assert len(loop.slack.posts()) == 1
     with loop.store.unit() as repo:
-        assert repo.mention(mention).claimed_by == JANE
-        assert [(u, a) for u, a, _, _ in repo.actions(mention)] == [(JANE, "claim")]
+        assert repo.mention(loop.key(mention)).claimed_by == JANE
+        assert [(u, a) for u, a, _, _ in repo.actions(loop.key(mention))] == [(JANE, "claim")]
 
 
 def test_snooze_until_tomorrow_morning_in_the_team_time_zone_then_a_fresh_reminder(worked) -> None:  # noqa: ANN001
@@ -138,7 +138,7 @@ def test_snooze_until_tomorrow_morning_in_the_team_time_zone_then_a_fresh_remind
     mention, alert = alerted(loop)  # 09:30 UTC = 10:30 in Berlin
     run(actions.handle("interactive", click(alert, "snooze", OMAR, option="tomorrow")))
     with loop.store.unit() as repo:
-        until = repo.mention(mention).snoozed_until
+        until = repo.mention(loop.key(mention)).snoozed_until
     assert until == datetime(2026, 11, 26, 9, 0, tzinfo=BERLIN).astimezone(UTC)
     loop.tick(SEC)
     assert "snoozed until 2026-11-26 09:00 CET by <@U0OMAR>" in str(alert.blocks)
@@ -165,8 +165,8 @@ def test_no_reply_needed_asks_why_then_closes_with_the_reason(worked) -> None:  
 
     assert run(actions.handle("interactive", submission(view, "other", "  answered by DM   <!channel> "))) is None
     with loop.store.unit() as repo:
-        closed = repo.mention(mention)
-        trail = repo.actions(mention)
+        closed = repo.mention(loop.key(mention))
+        trail = repo.actions(loop.key(mention))
     assert (closed.status, closed.reason) == (Status.CLOSED, "no reply needed: other — answered by DM <!channel>")
     assert [(u, a, d) for u, a, d, _ in trail] == [(JANE, "close", closed.reason)]
     loop.tick(SEC)
@@ -203,7 +203,7 @@ def test_a_second_click_on_a_closed_item_says_so_only_to_the_clicker(worked) -> 
     assert all("already closed (no reply needed: spam)" in e["text"] for e in loop.slack.ephemeral)
     assert len(loop.slack.views) == 1, "no second form"
     with loop.store.unit() as repo:
-        assert repo.mention(mention).claimed_by == JANE
+        assert repo.mention(loop.key(mention)).claimed_by == JANE
 
 
 def test_slash_command_lists_the_open_queue_oldest_first_for_the_asker_only(worked) -> None:  # noqa: ANN001
@@ -222,7 +222,7 @@ def test_slash_command_lists_the_open_queue_oldest_first_for_the_asker_only(work
     assert "*2 open mention(s)*" in shown
     assert shown.index("@bob") < shown.index("@locked"), "oldest first"
     assert f"/status/{first}" in shown and "&lt;!here&gt;" in shown and "<!here>" not in shown
-    assert "order 555" not in shown and "protected account" in shown
+    assert "order 555" not in shown and "open on X to read it" in shown
 
 
 def _unknown_item(payload: dict) -> dict:
@@ -254,8 +254,8 @@ def test_a_click_from_outside_is_refused_to_the_clicker_only_logged_once_and_cha
     assert (told["channel"], told["user"]) == (where, JANE) and says in told["text"]
     assert loop.slack.views == [], "no close form"
     with loop.store.unit() as repo:
-        m = repo.mention(mention)
-        assert (m.status, m.claimed_by, m.snoozed_until, repo.actions(mention)) == (Status.OPEN, None, None, [])
+        m = repo.mention(loop.key(mention))
+        assert (m.status, m.claimed_by, m.snoozed_until, repo.actions(loop.key(mention))) == (Status.OPEN, None, None, [])
     [line] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert "\n" not in line and "legacy-verification-token" not in line and "hooks.slack.com" not in line
     loop.tick(SEC)
@@ -267,7 +267,7 @@ def _never_alerted(loop: Loop) -> dict:
     fresh = loop.post(loop.x.add_user("carol"), "@acme just now")
     loop.tick(MIN)
     assert loop.slack.alerts_for(fresh) == [], "stored, not due yet"
-    return {"callback_id": "close_reason", "private_metadata": json.dumps({"mention": str(fresh), "channel": "C0ALERTS"})}
+    return {"callback_id": "close_reason", "private_metadata": json.dumps({"mention": str(loop.key(fresh)), "channel": "C0ALERTS"})}
 
 
 REFUSED_FORMS = {
@@ -290,14 +290,14 @@ def test_a_close_form_from_outside_or_for_a_mention_not_alerted_there_is_refused
     if forged is not None:
         view = forged
     elif "channel" in change:
-        view = {**view, "private_metadata": json.dumps({"mention": str(mention), "channel": change.pop("channel")})}
+        view = {**view, "private_metadata": json.dumps({"mention": str(loop.key(mention)), "channel": change.pop("channel")})}
     answer = actions.handle("interactive", submission(view, "spam", None, **change))
     assert answer.later is None
     assert answer.ack["response_action"] == "errors" and says in answer.ack["errors"]["reason"]
     with loop.store.unit() as repo:
         assert all(m.status is Status.OPEN for m, _ in repo.open_mentions())
         assert len(repo.open_mentions()) == (2 if forged else 1)
-        assert repo.actions(mention) == []
+        assert repo.actions(loop.key(mention)) == []
 
 
 REFUSED_QUEUES = {
@@ -363,8 +363,8 @@ def test_strange_payloads_are_acknowledged_and_change_nothing(worked, payload) -
     mention, _ = alerted(loop)
     assert run(actions.handle("interactive", payload)) is None
     with loop.store.unit() as repo:
-        m = repo.mention(mention)
-        assert (m.status, m.claimed_by, m.snoozed_until, repo.actions(mention)) == (Status.OPEN, None, None, [])
+        m = repo.mention(loop.key(mention))
+        assert (m.status, m.claimed_by, m.snoozed_until, repo.actions(loop.key(mention))) == (Status.OPEN, None, None, [])
 
 
 def test_through_socket_mode_every_envelope_is_acknowledged_within_3_seconds(worked, fake_slack) -> None:  # noqa: ANN001
@@ -432,11 +432,11 @@ def test_replywatch_run_takes_the_workspace_and_app_from_auth_test_and_the_chann
 
 def _claimed(loop: Loop, mention: int) -> str | None:
     with loop.store.unit() as repo:
-        return repo.mention(mention).claimed_by
+        return repo.mention(loop.key(mention)).claimed_by
 
 
 def test_a_wrong_app_token_fails_the_start_with_one_line(fake_slack) -> None:  # noqa: ANN001
-    from bot.app import StartupError, check_socket
+    from bot.startup import StartupError, check_socket
 
     for token in ("xapp-wrong", fake_slack.token):
         listener = SocketListener(app_token=token, base_url=fake_slack.url, timeout=5, handler=lambda *_: Answer())

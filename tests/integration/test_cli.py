@@ -47,8 +47,40 @@ def test_check_reports_what_it_found(env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
     assert "slack: token ok (team 'Acme'" in result.stdout
     assert "alerts go to #alerts (C0ALERTS)" in result.stdout
-    assert "x: token ok (app-only bearer token); watching @acme (id 10001)" in result.stdout
+    assert "x: token ok (app-only bearer token); watching @acme on X (id 10001)" in result.stdout
     assert "database: ok, schema up to date, 1 open mention(s)" in result.stdout
+
+
+def test_check_verifies_every_account_one_line_each(env: dict[str, str], tmp_path: Path) -> None:
+    from tests.standins.bluesky_api import FakeBluesky
+    from tests.standins.mastodon_api import FakeMastodon
+
+    bsky, masto = FakeBluesky(), FakeMastodon(token="masto-token-5e1f")
+    try:
+        bsky.add_user("acme.bsky.social", password="bsky-pass-93aa")
+        masto.add_account("acme")
+        (tmp_path / "replywatch.toml").write_text(
+            '[[accounts]]\nnetwork = "x"\nhandle = "acme"\n\n'
+            f'[[accounts]]\nnetwork = "bluesky"\nhandle = "acme.bsky.social"\ninstance = "{bsky.url}"\n'
+            'app_password_env = "BSKY_PASSWORD"\n\n'
+            f'[[accounts]]\nnetwork = "mastodon"\nhandle = "acme"\ninstance = "{masto.url}"\naccess_token_env = "MASTO_TOKEN"\n'
+        )
+        secrets = {"BSKY_PASSWORD": "bsky-pass-93aa", "MASTO_TOKEN": "masto-token-5e1f"}
+        result = cli({**env, **secrets}, "check")
+        assert result.returncode == 0, result.stderr
+        lines = [line for line in result.stdout.splitlines() if line.startswith(("x:", "bluesky:", "mastodon:"))]
+        assert [line.split(";")[0] for line in lines] == [
+            "x: token ok (app-only bearer token)", "bluesky: token ok (app password)", "mastodon: token ok (access token)",
+        ]
+        assert "watching @acme.bsky.social on Bluesky (id did:plc:" in lines[1] and "watching @acme on Mastodon" in lines[2]
+        wrong = cli({**env, **secrets, "MASTO_TOKEN": "masto-wrong-token-77"}, "check")
+        assert wrong.returncode == 2 and "MASTO_TOKEN was rejected by Mastodon" in wrong.stderr, wrong.stderr
+        assert "masto-wrong-token-77" not in wrong.stderr + wrong.stdout
+        missing = cli({**env, "BSKY_PASSWORD": "bsky-pass-93aa"}, "check")
+        assert missing.returncode == 2 and "accounts[2].access_token_env: MASTO_TOKEN is not set" in missing.stderr
+    finally:
+        bsky.close()
+        masto.close()
 
 
 def test_check_with_user_context_auth(env: dict[str, str], fake_x: FakeX) -> None:
@@ -85,18 +117,18 @@ def test_run_refuses_to_start_with_a_rejected_token(env: dict[str, str], change:
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "command", "message"),
     [
-        ({"ALERT_AFTER": "soon"}, "ALERT_AFTER must be a duration"),
-        ({"SLACK_BOT_TOKEN": ""}, "SLACK_BOT_TOKEN must be a Slack bot token starting with xoxb-"),
-        ({"X_BEARER_TOKEN": ""}, "X credentials are required"),
-        ({"DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL"),
+        ({"ALERT_AFTER": "soon"}, "status", "ALERT_AFTER must be a duration"),
+        ({"SLACK_BOT_TOKEN": ""}, "status", "SLACK_BOT_TOKEN must be a Slack bot token starting with xoxb-"),
+        ({"X_BEARER_TOKEN": ""}, "check", "X credentials are required"),  # `status` reads the database only: it needs none
+        ({"DATABASE_URL": "nosuchdb://x"}, "status", "DATABASE_URL"),
     ],
 )
-def test_bad_settings_stop_with_one_line(env: dict[str, str], change: dict[str, str], message: str) -> None:
+def test_bad_settings_stop_with_one_line(env: dict[str, str], change: dict[str, str], command: str, message: str) -> None:
     env = {**env, **change}
     env = {k: v for k, v in env.items() if v != "" or k == "SLACK_BOT_TOKEN"}
-    assert_clean_failure(cli(env, "status"), message, env)
+    assert_clean_failure(cli(env, command), message, env)
 
 
 def test_unreachable_database_is_one_line(env: dict[str, str]) -> None:
@@ -145,11 +177,11 @@ def test_status_lists_open_mentions_oldest_first(env: dict[str, str], fake_x: Fa
     result = cli(env, "status")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "open mentions: 2 (oldest first)"
-    assert "@bob" in lines[1] and "alerted" in lines[1] and "not alerted" not in lines[1]
+    assert lines[:2] == ["open mentions: 2 (oldest first, by account)", "@acme on X: 2 open"]
+    assert "@bob" in lines[2] and "alerted" in lines[2] and "not alerted" not in lines[2]
     carol_due = (now - timedelta(minutes=5) + timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M")
-    assert "@carol" in lines[2] and " due " in lines[2] and f"{carol_due} UTC" in lines[2], "when ALERT_AFTER ends"
-    assert "mentions   last success" in result.stdout and "next read in" in result.stdout
+    assert "@carol" in lines[3] and " due " in lines[3] and f"{carol_due} UTC" in lines[3], "when ALERT_AFTER ends"
+    assert "@acme on X: mentions   last success" in result.stdout and "next read in" in result.stdout
 
     data = json.loads(cli(env, "status", "--json").stdout)
     assert [m["author_handle"] for m in data["open"]] == ["bob", "carol"]
@@ -175,7 +207,7 @@ def test_status_all_shows_why_each_closed_mention_closed(env: dict[str, str], fa
     spam = loop.post(carol, "@acme buy followers")
     loop.tick()
     with loop.store.unit() as repo:
-        repo.close(spam, "no reply needed: spam", "U0JANE")
+        repo.close(loop.key(spam), "no reply needed: spam", "U0JANE")
     engine.dispose()
 
     result = cli(env, "status", "--all")
@@ -204,7 +236,7 @@ def test_status_shows_a_failing_timeline(env: dict[str, str], fake_x: FakeX, fak
     loop.tick()
     engine.dispose()
     result = cli(env, "status")
-    assert "mentions   last success never, next read in" in result.stdout
+    assert "@acme on X: mentions   last success never, next read in" in result.stdout
     assert "FAILING for" in result.stdout and "HTTP 503" in result.stdout
     data = json.loads(cli(env, "status", "--json").stdout)
     failing = next(c for c in data["collection"] if c["endpoint"] == "mentions")
@@ -215,7 +247,7 @@ def _stored(url: str, revision: str = "head") -> None:
     """A database at `revision` with one open mention and a poll a moment ago."""
     from datetime import UTC, datetime
 
-    from bot.model import Post, Status, Verdict
+    from bot.model import AccountKey, Network, Post, Status, Verdict
     from bot.store.db import make_engine, upgrade
     from bot.store.repository import Store
 
@@ -224,9 +256,11 @@ def _stored(url: str, revision: str = "head") -> None:
     if revision == "head":
         now = datetime.now(UTC)
         with Store(engine).unit() as repo:
-            mention = Post(id=4242, author_id=7, text="@acme hello?", created_at=now, conversation_id=4242, author_handle="bob")
-            repo.add_mentions([(mention, Verdict(Status.OPEN, "waiting for a reply"))], now)
-            repo.record_poll("acme", "mentions", now, newest_id=4242)
+            where = AccountKey(Network.X, "acme")
+            mention = Post(id="4242", author_id="7", text="@acme hello?", created_at=now, conversation_id="4242",
+                           author_handle="bob", url="https://x.com/bob/status/4242")
+            repo.add_mentions(where, [(mention, Verdict(Status.OPEN, "waiting for a reply"))], now)
+            repo.record_poll(where, "mentions", now, cursor="4242")
     engine.dispose()
 
 
@@ -331,25 +365,36 @@ def test_status_lists_the_oldest_and_sums_up_the_rest(env: dict[str, str], fake_
     """A long queue: a summary and the oldest --limit, in text and in (streamed) JSON."""
     from datetime import UTC, datetime, timedelta
 
-    from bot.model import Post, Status, Verdict
+    from bot.model import AccountKey, Network, Post, Status, Verdict
     from bot.store.db import make_engine, upgrade
     from bot.store.repository import Store
 
     engine = make_engine(env["DATABASE_URL"])
     upgrade(engine)
     now = datetime.now(UTC)
-    posts = [Post(id=1000 + i, author_id=7, text="hi", created_at=now - timedelta(minutes=i), author_handle=f"fan{i}") for i in range(120)]
+    posts = [Post(id=str(1000 + i), author_id="7", text="hi", created_at=now - timedelta(minutes=i), author_handle=f"fan{i}")
+             for i in range(120)]
+    bluesky = AccountKey(Network.BLUESKY, "acme.bsky.social")
+    elsewhere = [Post(id=f"at://did:plc:b{i}/app.bsky.feed.post/3l{i}", author_id=f"did:plc:b{i}", text="hi",
+                      created_at=now - timedelta(hours=5), author_handle=f"sky{i}.bsky.social") for i in range(3)]
+    waiting = Verdict(Status.OPEN, "waiting for a reply")
     with Store(engine).unit() as repo:
-        repo.add_mentions([(p, Verdict(Status.OPEN, "waiting for a reply")) for p in posts], now)
+        repo.add_mentions(AccountKey(Network.X, "acme"), [(p, waiting) for p in posts], now)
+        repo.add_mentions(bluesky, [(p, waiting) for p in elsewhere], now)
     engine.dispose()
 
     lines = cli(env, "status").stdout.splitlines()
-    assert lines[0] == "open mentions: 120 (oldest first)"
-    assert "@fan119 " in lines[1] and "@fan70 " in lines[50], "the 50 oldest"
-    assert lines[51].strip() == "… and 70 more (--limit N shows N, --limit 0 all)"
+    assert lines[0] == "open mentions: 123 (oldest first, by account)"
+    assert lines[1] == "@acme on X: 120 open", "the watched account first, though the other's mentions are older"
+    assert "@fan119 " in lines[2] and "@fan70 " in lines[51], "the 50 oldest"
+    assert lines[52].strip() == "… and 70 more (--limit N shows N, --limit 0 all)"
+    assert lines[53] == "@acme.bsky.social on Bluesky: 3 open" and "@sky0.bsky.social" in lines[54]
     assert sum("@fan" in line for line in cli(env, "status", "--limit", "0").stdout.splitlines()) == 120
     data = json.loads(cli(env, "status", "--json", "--limit", "3").stdout)
-    assert data["summary"]["open"] == 120 and data["summary"]["listed"] == 3 and data["summary"]["alerted"] == 0
-    assert [m["author_handle"] for m in data["open"]] == ["fan119", "fan118", "fan117"]
+    assert data["summary"]["open"] == 123 and data["summary"]["listed"] == 3 and data["summary"]["alerted"] == 0
+    assert data["summary"]["accounts"] == [
+        {"network": "x", "account": "acme", "open": 120}, {"network": "bluesky", "account": "acme.bsky.social", "open": 3},
+    ]
+    assert [m["author_handle"] for m in data["open"]] == ["sky0.bsky.social", "sky1.bsky.social", "sky2.bsky.social"]
     bad = cli(env, "status", "--limit", "some")
     assert bad.returncode == 2 and "--limit: a whole number of at least 0" in bad.stderr and "Traceback" not in bad.stderr

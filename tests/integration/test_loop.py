@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.model import AccountKey as _AccountKey
+from bot.model import Network as _Network
 from bot.model import Status
 from tests.conftest import Loop
 from tests.standins.http import Reply
+
+W = _AccountKey(_Network.X, "acme")  # the watched account
 
 MIN = timedelta(minutes=1)
 
@@ -40,8 +44,7 @@ def test_mention_answered_in_time_is_never_alerted(loop: Loop) -> None:
     loop.tick()
     loop.tick(60 * MIN)
     assert loop.slack.posts() == []
-    with loop.store.unit() as repo:
-        stored = repo.mention(mention)
+    stored = loop.mention(mention)
     assert stored.status is Status.ANSWERED
 
 
@@ -87,9 +90,8 @@ def test_self_mentions_and_retweets_are_recorded_but_never_alerted(loop: Loop) -
     loop.tick(5 * MIN)
     loop.tick(60 * MIN)
     assert loop.slack.posts() == []
-    with loop.store.unit() as repo:
-        assert (repo.mention(own).status, repo.mention(own).reason) == (Status.IGNORED, "own post")
-        assert (repo.mention(retweet).status, repo.mention(retweet).reason) == (Status.IGNORED, "retweet")
+    assert (loop.mention(own).status, loop.mention(own).reason) == (Status.IGNORED, "own post")
+    assert (loop.mention(retweet).status, loop.mention(retweet).reason) == (Status.IGNORED, "retweet")
 
 
 def test_earlier_mentions_in_a_thread_are_answered_by_a_reply_to_a_later_one(loop: Loop) -> None:
@@ -113,9 +115,8 @@ def test_first_start_reads_only_the_last_24_hours(loop: Loop) -> None:
     loop.x.post(loop.acme, "@bob done", reply_to=answered, at=loop.clock.now() - timedelta(hours=4))
     waiting = loop.x.post(bob, "@acme still waiting", at=loop.clock.now() - timedelta(hours=2))
     loop.tick()
-    with loop.store.unit() as repo:
-        assert repo.mention(old) is None
-        assert repo.mention(answered).status is Status.ANSWERED
+    assert loop.mention(old) is None
+    assert loop.mention(answered).status is Status.ANSWERED
     assert loop.slack.alerted() == [waiting]
 
 
@@ -137,7 +138,7 @@ def test_nothing_is_read_twice_and_pages_are_followed(loop: Loop) -> None:
     later = loop.post(users[0], "@acme one more")
     loop.tick(MIN)
     with loop.store.unit() as repo:
-        assert repo.mention(later) is not None
+        assert loop.mention(later) is not None
         assert len(repo.open_mentions()) == 251
 
 
@@ -149,18 +150,18 @@ def test_x_failure_is_recorded_and_the_loop_goes_on(loop: Loop) -> None:
     loop.tick(31 * MIN)
     assert loop.slack.alerted() == [first], "what is stored is alerted even while X fails"
     with loop.store.unit() as repo:
-        health = {h.endpoint: h for h in repo.health("acme")}
+        health = {h.endpoint: h for h in repo.health(W)}
     assert "503" in health["mentions"].last_error
     late = loop.post(bob, "@acme second")
     for _ in range(3):
         loop.tick(5 * MIN)
     with loop.store.unit() as repo:
-        assert repo.mention(late) is not None
-        assert {h.endpoint: h for h in repo.health("acme")}["mentions"].last_error is None
+        assert loop.mention(late) is not None
+        assert {h.endpoint: h for h in repo.health(W)}["mentions"].last_error is None
     loop.tick(MIN)
     notices = [m.text for m in loop.slack.notices()]
     assert len(notices) == 2, notices
-    assert "Mentions of @acme are not being collected since" in notices[0] and "503" in notices[0]
+    assert "Mentions of @acme on X are not being collected since" in notices[0] and "503" in notices[0]
     assert "are being collected again" in notices[1]
 
 
@@ -174,8 +175,7 @@ def test_no_alert_before_replies_were_checked(loop: Loop) -> None:
     assert loop.slack.posts() == []
     loop.tick(MIN)
     assert loop.slack.posts() == []
-    with loop.store.unit() as repo:
-        assert repo.mention(mention).status is Status.ANSWERED
+    assert loop.mention(mention).status is Status.ANSWERED
 
 
 def test_alert_posted_but_unconfirmed_is_found_again_not_posted_twice(loop: Loop) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import schedule as sched
-from bot.app import resolve_people
+from bot.startup import resolve_people
 from tests.conftest import make_loop
 from tests.integration.test_cli import cli
 
@@ -54,7 +54,7 @@ def test_a_week_on_call(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN0
             overnight.append(loop.post(fans[25], "@acme weekend question"))
         if now.strftime("%a %H:%M") == "Thu 17:00":  # snoozed until the evening: it may only wake at the opening
             with loop.store.unit() as repo:
-                repo.snooze(daily["Thu"], OMAR, now.replace(hour=20))
+                repo.snooze(loop.key(daily["Thu"]), OMAR, now.replace(hour=20))
         if now.hour == 11 and now.minute == 50 and now.strftime("%a") != "Thu":
             loop.post(loop.acme, "@fan answered", reply_to=daily[now.strftime("%a")])  # Thursday's is left stuck
         loop.tick(timedelta(minutes=10) if step else timedelta(0))

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.model import AccountKey as _AccountKey
+from bot.model import Network as _Network
 from bot.model import Status
 from tests.conftest import Loop, make_loop
+
+W = _AccountKey(_Network.X, "acme")  # the watched account
 
 SEC, MIN = timedelta(seconds=1), timedelta(minutes=1)
 
 
 def _status(loop: Loop, mention_id: int) -> tuple[Status, str]:
-    with loop.store.unit() as repo:
-        m = repo.mention(mention_id)
+    m = loop.mention(mention_id)
     assert m is not None
     return m.status, m.reason
 
@@ -48,7 +51,7 @@ def test_a_responders_reply_answers_the_mention(fake_x, fake_slack, sqlite_store
     loop.tick(SEC)
     assert loop.slack.alerted() == [second], "the responder answered one; the other still waits"
     with loop.store.unit() as repo:
-        assert {h.endpoint for h in repo.health("acme")} == {"mentions", "own_posts", "own_posts:acme_help"}
+        assert {h.endpoint for h in repo.health(W)} == {"mentions", "own_posts", "own_posts:acme_help"}
 
 
 def test_muted_authors_and_ignored_keywords_are_recorded_never_alerted(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN001
@@ -98,4 +101,4 @@ def test_a_protected_authors_text_is_not_posted(loop: Loop) -> None:
     [alert] = loop.slack.posts()
     shown = alert.text + str(alert.blocks)
     assert "order 555" not in shown
-    assert "protected account — open on X" in shown
+    assert "private — open on X to read it" in shown

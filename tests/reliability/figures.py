@@ -3,4 +3,7 @@
 from collections import Counter
 
 FIGURES: Counter[str] = Counter()
-ORDER = ["kills survived", "mentions lost", "duplicate alerts", "hostile strings tried", "secrets found"]
+ORDER = [
+    "kills survived", "mentions lost", "duplicate alerts", "hostile strings tried (X)", "hostile strings tried (Bluesky)",
+    "hostile strings tried (Mastodon)", "secrets found",
+]

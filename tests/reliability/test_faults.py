@@ -9,11 +9,15 @@ from datetime import timedelta
 
 import pytest
 
+from bot.model import AccountKey as _AccountKey
+from bot.model import Network as _Network
 from bot.store.repository import Store
 from tests.conftest import Loop, make_loop
 from tests.standins.http import Reply
 from tests.standins.slack_api import FakeSlack
 from tests.standins.x_api import FakeX
+
+W = _AccountKey(_Network.X, "acme")  # the watched account
 
 SEC, MIN = timedelta(seconds=1), timedelta(minutes=1)
 
@@ -116,7 +120,7 @@ def test_hung_servers_end_at_the_timeout_and_polling_goes_on(fake_x: FakeX, fake
     loop.tick(3 * SEC)
     assert time.monotonic() - started < 4, "both X calls ended at their 1 s timeout"
     with loop.store.unit() as repo:
-        assert "timed out" in repo.endpoint("acme", "mentions").last_error
+        assert "timed out" in repo.endpoint(W, "mentions").last_error
     loop.tick(5 * SEC)
     loop.tick(5 * SEC)
     assert loop.slack.alerted() == [first], "polling went on once X answered again"
@@ -140,7 +144,7 @@ def _cut_off_after(x: FakeX, path: str, limit: int) -> None:
 
 def _open_ids(loop: Loop) -> set[int]:
     with loop.store.unit() as repo:
-        return {m.id for m, _ in repo.open_mentions()}
+        return {int(m.post.id) for m, _ in repo.open_mentions()}
 
 
 def test_a_repeating_page_token_ends_the_read_and_keeps_what_was_read(loop: Loop, caplog: pytest.LogCaptureFixture) -> None:
@@ -148,14 +152,14 @@ def test_a_repeating_page_token_ends_the_read_and_keeps_what_was_read(loop: Loop
     mentions = [loop.post(bob, f"@acme question {i}") for i in range(150)]
     loop.x.paging = "repeat"  # every answer: the first page again, with the same next_token
     _cut_off_after(loop.x, "/2/users/", 300)  # mentions and own posts
-    caplog.set_level(logging.WARNING, logger="bot.x")
+    caplog.set_level(logging.WARNING, logger="bot.sources.x")
     loop.tick()
     assert len(loop.x.http.calls("/mentions")) == 2, "the first page, then the same page again: stop there"
     assert _open_ids(loop) == set(mentions[-100:]), "the 100 mentions of the page read are kept"
     with loop.store.unit() as repo:
-        assert repo.endpoint("acme", "mentions").last_error is None
+        assert repo.endpoint(W, "mentions").last_error is None
     assert len(loop.x.http.calls("/tweets")) == 2, "own posts too"
-    warnings = sorted(r.getMessage() for r in caplog.records if r.name.startswith("bot.x"))
+    warnings = sorted(r.getMessage() for r in caplog.records if r.name.startswith("bot.sources.x"))
     assert len(warnings) == 2 and warnings[0].startswith("X mentions") and warnings[1].startswith("X own posts"), warnings
     assert all("repeated" in w for w in warnings), "one line each, saying why"
     loop.x.paging = "honest"
@@ -169,11 +173,11 @@ def test_a_page_token_that_never_ends_stops_at_the_page_budget(loop: Loop, caplo
     mentions = [loop.post(bob, f"@acme question {i}") for i in range(250)]
     loop.x.paging = "endless"  # a new next_token on every answer, empty pages after the third
     _cut_off_after(loop.x, "/2/users/", 300)  # mentions and own posts
-    caplog.set_level(logging.WARNING, logger="bot.x")
+    caplog.set_level(logging.WARNING, logger="bot.sources.x")
     loop.tick()
     assert len(loop.x.http.calls("/mentions")) == 10, "X serves at most 800 mentions (8 pages); the budget is 10 pages"
     assert _open_ids(loop) == set(mentions), "all three real pages are kept"
-    warnings = sorted(r.getMessage() for r in caplog.records if r.name.startswith("bot.x"))
+    warnings = sorted(r.getMessage() for r in caplog.records if r.name.startswith("bot.sources.x"))
     assert len(warnings) == 2 and warnings[0].startswith("X mentions") and warnings[1].startswith("X own posts"), warnings
     assert all("budget" in w for w in warnings), "one line each, saying why"
     loop.x.paging = "honest"

@@ -8,10 +8,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.model import FollowUp, Mention, Post, Status
+from bot.model import FollowUp, Mention, Network, Post, Status
 from bot.slack.blocks import (
     alert_message,
     answered_message,
@@ -23,10 +24,12 @@ from bot.slack.blocks import (
     notice_message,
     queue_message,
 )
-from bot.x.client import unescape_x
+from bot.sources.mastodon.text import status_text
+from bot.sources.x.translate import post_url, unescape_x
 from tests.conftest import Loop
 from tests.reliability.figures import FIGURES
 from tests.standins.http import Reply
+from tests.standins.mastodon_api import render_html
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CONTROL_SEQUENCE = re.compile(r"<[!@#]|<https?:|<mailto:|<tel:")
@@ -51,45 +54,70 @@ def _fields(message) -> list[str]:  # noqa: ANN001
     return texts
 
 
-@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MASTODON = SimpleNamespace(accounts={})  # the stand-in's renderer looks the mentioned accounts up here: none
+
+
+def as_delivered(network: Network, typed: str, handle: str) -> tuple[str, str]:
+    """(the text, the link) a network's adapter hands on for a post typed so, by an author with this handle: X sends
+    &, <, > escaped, Bluesky plain text, Mastodon HTML that its adapter turns into text once; the link comes from the
+    network (Mastodon's from whichever instance the post lives on)."""
+    if network is Network.X:
+        return unescape_x(typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")), post_url(handle, str(2**62))
+    if network is Network.BLUESKY:
+        return typed, f"https://bsky.app/profile/{handle}/post/3lhostile"
+    return status_text(render_html(typed, MASTODON)), f"https://masto.example/@{handle}/1"  # type: ignore[arg-type]
+
+
+OURS = re.compile(  # our own links and pings: to a post, with our labels; people from settings and Slack ids, never text
+    r"<https://[^\s<>|]+\|(?:(?:Open|Reply|Mention) on (?:X|Bluesky|Mastodon)|@[\w.@-]{1,100}|\(unknown handle\))>"
+    r"|<@U0JANE>|<@U0LEAD>"
+)
+
+
+@pytest.mark.parametrize("network", list(Network))
+@settings(max_examples=5_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=hostile, name=hostile, handle=hostile)
-def test_10000_hostile_strings_never_form_a_control_sequence_or_a_double_escape(text: str, name: str, handle: str) -> None:
-    FIGURES["hostile strings tried"] += 3
-    from_x = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # as X sends it
-    post = Post(id=2**62, author_id=5, text=unescape_x(from_x), created_at=T0, author_handle=handle, author_name=name)
-    mention = Mention(post=post, status=Status.ANSWERED, reason="", first_seen_at=T0, answered_by=2**62 + 9,
-                      answered_at=T0 + timedelta(minutes=40))
-    waiting = Mention(post=post, status=Status.OPEN, reason="", first_seen_at=T0, claimed_by="U0JANE")
-    closed = Mention(post=post, status=Status.CLOSED, reason=f"no reply needed: other — {text}", first_seen_at=T0)
+def test_hostile_strings_from_every_network_never_form_a_control_sequence_or_a_double_escape(
+    network: Network, text: str, name: str, handle: str
+) -> None:
+    FIGURES[f"hostile strings tried ({network.label})"] += 3
+    shown_text, url = as_delivered(network, text, handle)
+    post = Post(id=str(2**62), author_id="5", text=shown_text, created_at=T0, author_handle=handle, author_name=name, url=url)
+    answer = url.replace("2", "3")
+    base = {"post": post, "reason": "", "first_seen_at": T0, "network": network, "account": "acme"}
+    mention = Mention(**base, status=Status.ANSWERED, answered_by=str(2**62 + 9), answered_at=T0 + timedelta(minutes=40),
+                      answer_url=answer)
+    waiting = Mention(**{**base, "status": Status.OPEN, "claimed_by": "U0JANE"})
+    closed = Mention(**{**base, "status": Status.CLOSED, "reason": f"no reply needed: other — {text}"})
     now = T0 + timedelta(minutes=31)
     queue = queue_message([waiting], now)
     messages = (
         alert_message(mention, now),
         alert_message(waiting, now, buttons=True),
-        answered_message(mention, "acme"),
-        closed_message(closed, "acme"),
+        answered_message(mention),
+        closed_message(closed),
         digest_message([waiting, mention, closed], now),
         follow_up_message(FollowUp("escalation", ("U0LEAD",)), [waiting, mention], now),
         SimpleNamespace(text=queue["text"], blocks=queue["blocks"]),
         SimpleNamespace(text="", blocks=close_view(waiting, "C0ALERTS")["blocks"][:1]),
-        notice_message(f"{escape(text)} <https://x.com/i/web/status/{2**62}|Open on X>"),  # a notice quoting X
+        notice_message(f"{escape(text)} <https://x.com/i/web/status/{2**62}|Open on X>"),  # a notice quoting a post
     )
     for message in messages:
         for shown in _fields(message):
-            links = re.findall(
-                r"<https://x\.com/[\w/]+/status/\d+\|(?:Open on X|Reply on X|Mention on X|@\w{1,15}|\(unknown handle\))>"
-                r"|<@U0JANE>|<@U0LEAD>",  # our own pings, from settings and Slack ids, never from X
-                shown,
-            )
-            rest = shown
-            for link in links:
-                rest = rest.replace(link, "")
+            rest = OURS.sub("", shown)
             assert not CONTROL_SEQUENCE.search(rest), shown
             assert not LONE_AMP.search(rest), shown
             shown_as = re.sub(r"&(amp|lt|gt);", lambda m: {"amp": "&", "lt": "<", "gt": ">"}[m.group(1)], rest)
             for entity in ("&amp;", "&lt;", "&gt;"):
                 assert entity not in shown_as or entity in text + name, f"{entity} shown but never typed: escaped twice"
         assert_within_slack_limits(message)
+    if network is Network.MASTODON:  # the HTML turned back into what was typed, but for how HTML treats white space
+        assert shown_text.split() == _visible(text).split()
+
+
+def _visible(typed: str) -> str:
+    """What a person typed, as Mastodon keeps it: without NUL."""
+    return typed.replace("\x00", "")
 
 
 def assert_within_slack_limits(message) -> None:  # noqa: ANN001
@@ -113,7 +141,8 @@ def assert_within_slack_limits(message) -> None:  # noqa: ANN001
 @settings(max_examples=200, deadline=None)
 @given(text=short, count=st.integers(min_value=1, max_value=600), shown=st.integers(min_value=1, max_value=600))
 def test_hundreds_of_mentions_fit_in_one_message(text: str, count: int, shown: int) -> None:
-    posts = [Post(id=2**62 + i, author_id=5, text=text, created_at=T0, author_handle="bob", author_name=text) for i in range(count)]
+    posts = [Post(id=str(2**62 + i), author_id="5", text=text, created_at=T0, author_handle="bob", author_name=text,
+                  url=post_url("bob", str(2**62 + i))) for i in range(count)]
     mentions = [Mention(post=p, status=Status.OPEN, reason="", first_seen_at=T0) for p in posts]
     now = T0 + timedelta(minutes=31)
     queue = queue_message(mentions, now, limit=shown)
@@ -152,7 +181,7 @@ def test_malformed_answers_from_x_are_logged_in_one_line_and_the_loop_goes_on(lo
     loop.tick(timedelta(minutes=10))
     loop.tick(timedelta(minutes=20))
     with loop.store.unit() as repo:
-        stored = {m.id: m for m, _ in repo.open_mentions()}
+        stored = {int(m.post.id): m for m, _ in repo.open_mentions()}
     assert good in stored and odd in stored, "the readable posts of a bad page are kept"
     assert stored[odd].post.reference_types == frozenset({"hologram"})
     assert stored[odd].post.text == "@acme \x1b[31mred", "NUL dropped (PostgreSQL refuses it); the rest kept, escaped on display"

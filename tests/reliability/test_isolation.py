@@ -9,11 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.model import AccountKey as _AccountKey
+from bot.model import Network as _Network
 from bot.store.repository import Store
 from tests.conftest import START, Loop, make_loop
 from tests.integration.test_cli import cli
 from tests.standins.slack_api import FakeSlack
 from tests.standins.x_api import FakeX
+
+W = _AccountKey(_Network.X, "acme")  # the watched account
 
 SEC = timedelta(seconds=1)
 ALERT_AFTER = 3 * SEC
@@ -46,8 +50,10 @@ def field(args: dict, name: str) -> object:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def tagged(args: dict, tag: str) -> bool:
-    return ((field(args, "metadata") or {}).get("event_payload") or {}).get("tag") == tag
+def about(args: dict, post_id: int) -> bool:
+    """Whether a Slack call posts the alert about this X post (its own message, tagged mention:…, linking to it)."""
+    tag = ((field(args, "metadata") or {}).get("event_payload") or {}).get("tag") or ""
+    return tag.startswith("mention:") and f"/status/{post_id}" in json.dumps(field(args, "blocks")) + str(args.get("text"))
 
 
 def test_an_alert_slack_refuses_for_ever_is_parked_and_every_other_alert_goes_out_on_time(fast: Loop, env: dict[str, str]) -> None:
@@ -61,7 +67,7 @@ def test_an_alert_slack_refuses_for_ever_is_parked_and_every_other_alert_goes_ou
             posted[mention] = fast.clock.now()
             if len(posted) == 2:
                 bad.append(mention)
-                fast.slack.refuse = lambda args: "invalid_blocks" if tagged(args, f"mention:{mention}") else None
+                fast.slack.refuse = lambda args: "invalid_blocks" if about(args, mention) else None
 
     run(fast, 60, one_more)
     good = set(posted) - set(bad)
@@ -70,13 +76,13 @@ def test_an_alert_slack_refuses_for_ever_is_parked_and_every_other_alert_goes_ou
         [alert] = fast.slack.alerts_for(mention)
         late = datetime.fromtimestamp(alert.received_at, UTC) - posted[mention] - ALERT_AFTER
         assert late <= 2 * SEC, f"alerted {late.total_seconds():.1f}s after it was due"
-    tries = [r for r in fast.slack.http.calls("chat.postMessage") if tagged(r.form(), f"mention:{bad[0]}")]
+    tries = [r for r in fast.slack.http.calls("chat.postMessage") if about(r.form(), bad[0])]
     assert len(tries) == 3, "tried three times, with back-off, then parked"
     assert field(tries[0].form(), "blocks") and not field(tries[-1].form(), "blocks"), "then tried as plain text, without blocks"
     [notice] = fast.slack.notices()
     assert "Slack refused the alert for the mention by @fan1" in notice.text and "parked" in notice.text
     status = json.loads(cli(env, "status", "--json").stdout)
-    assert [p["what"] for p in status["parked"]] == [f"alert for mention {bad[0]}"]
+    assert [p["what"] for p in status["parked"]] == [f"alert for the mention https://x.com/fan1/status/{bad[0]}"]
     assert "invalid_blocks" in status["parked"][0]["reason"]
     text = cli(env, "status").stdout
     assert "parked (Slack refused them for good): 1" in text
@@ -155,7 +161,7 @@ def test_an_archived_channel_is_left_alone_with_back_off_and_reported(fast: Loop
 def test_health_turns_unhealthy_when_the_channel_has_failed_for_two_minutes(env: dict[str, str], sqlite_store: Store) -> None:
     now = datetime.now(UTC)
     with sqlite_store.unit() as repo:
-        repo.record_poll("acme", "mentions", now)
+        repo.record_poll(W, "mentions", now)
         repo.channel_failed("C0ALERTS", "chat.postMessage: is_archived", now - 90 * SEC)
     assert cli(env, "health").returncode == 0, "90 s: not yet"
     with sqlite_store.unit() as repo:

@@ -40,8 +40,7 @@ def test_a_mention_answered_before_its_due_time_is_not_alerted_when_the_sweep_ru
     fast.poll.run_once()  # the read at 3 s finds the reply
     fast.sweep.run_once()
     assert fast.slack.alerted() == [waiting], "the one still unanswered is alerted once that read completes"
-    with fast.store.unit() as repo:
-        assert repo.mention(answered).status is Status.ANSWERED
+    assert fast.mention(answered).status is Status.ANSWERED
 
 
 def test_reads_keep_poll_interval_when_the_clock_is_read_just_after_the_tick(fast: Loop) -> None:
@@ -116,8 +115,7 @@ def test_a_mention_deleted_after_its_alert_is_closed_before_anyone_is_pinged(fak
     assert "deleted this post" in alert.blocks[0]["text"]["text"] and "1234" not in str(alert.blocks)
     [escalation] = loop.slack.thread(other.ts)
     assert "<@U0LEAD>" in escalation.text
-    with loop.store.unit() as repo:
-        assert repo.mention(gone).status is Status.DELETED
+    assert loop.mention(gone).status is Status.DELETED
     looked_up = [c.query["ids"].split(",") for c in loop.x.http.calls("/2/tweets") if "ids" in c.query]
     both = sorted([str(gone), str(stuck)])
     assert [sorted(ids) for ids in looked_up] == [both, both], "one batch before the alerts, one before the escalations"
@@ -134,7 +132,7 @@ def test_check_deleted_decides_whether_due_mentions_are_looked_up(
     app = build_app(load_settings(), clock)
     mention = fake_x.post(fake_x.add_user("bob"), "@acme hi", at=clock.now())
     for _ in range(3):
-        app.poll.run_once()
+        app.polls[0].run_once()
         app.sweep.run_once()
         clock.advance(MIN)
     assert fake_slack.alerted() == [mention]
@@ -150,11 +148,11 @@ def test_the_tick_says_when_nothing_waits_so_that_run_lets_the_sweep_rest(
     clock = FakeClock(START)
     fake_x.now, fake_slack.now = clock.now, lambda: clock.now().timestamp()
     app = build_app(load_settings(), clock)
-    app.poll.run_once()
+    app.polls[0].run_once()
     assert app.tick() == IDLE, "nothing stored, nothing due"
     mention = fake_x.post(fake_x.add_user("bob"), "@acme hi", at=clock.now())
     clock.advance(2 * MIN)
-    app.poll.run_once()
+    app.polls[0].run_once()
     assert app.tick() != IDLE, "an alert went out"
     assert fake_slack.alerted() == [mention]
     assert app.tick() == IDLE, "and then nothing waits"

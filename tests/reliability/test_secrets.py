@@ -16,20 +16,24 @@ from bot import logs
 from bot.clock import FakeClock
 from bot.errors import ServiceError
 from bot.model import Account
+from bot.model import AccountKey as _AccountKey
+from bot.model import Network as _Network
 from bot.services.deleted import DeletionCheck
 from bot.services.health import HealthService
 from bot.services.poll import PollService
 from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.slack.socket import SocketListener
+from bot.sources.x.client import XSource
 from bot.store.repository import Store
-from bot.x.client import XClient
 from tests.conftest import START
 from tests.integration.test_cli import cli
 from tests.reliability.figures import FIGURES
 from tests.standins.http import Reply
 from tests.standins.slack_api import FakeSlack
 from tests.standins.x_api import FakeX
+
+W = _AccountKey(_Network.X, "acme")  # the watched account
 
 SECRETS = {
     "bearer": "AAAAAAAAAAAAAAAAAAAAAbearer%2Fsecret%3Dvalue",
@@ -42,12 +46,12 @@ SECRETS = {
 }
 
 
-def _services(x: XClient, slack: SlackClient, store: Store, account: Account, clock: FakeClock) -> Callable[[], None]:
+def _services(x: XSource, slack: SlackClient, store: Store, account: Account, clock: FakeClock) -> Callable[[], None]:
     """Poll, collection health and sweep, run once each, in that order."""
-    poll = PollService(x, store, account, clock, timedelta(seconds=60))
-    health = HealthService(store, account, clock, timedelta(seconds=60))
+    poll = PollService(x, store, account, clock, timedelta(seconds=60), where=W)
+    health = HealthService(store, W, clock, timedelta(seconds=60))
     sweep = SweepService(
-        slack, store, account, clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), DeletionCheck(x, store, account)
+        slack, store, [W], clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), DeletionCheck({W: x}, store)
     )
 
     def run_once() -> None:
@@ -75,12 +79,12 @@ def test_the_loop_at_debug_writes_no_secret(auth: str, sqlite_store: Store, capf
         clock = FakeClock(START)
         fake_x.now = clock.now
         if auth == "bearer":
-            x = XClient(base_url=fake_x.url, timeout=2, bearer_token=SECRETS["bearer"])
+            x = XSource(base_url=fake_x.url, timeout=2, handle="acme", bearer_token=SECRETS["bearer"])
         else:
             keys = (SECRETS["key"], SECRETS["key_secret"], SECRETS["token"], SECRETS["token_secret"])
-            x = XClient(base_url=fake_x.url, timeout=2, user_keys=keys)
+            x = XSource(base_url=fake_x.url, timeout=2, handle="acme", user_keys=keys)
         slack = SlackClient(token=SECRETS["slack"], base_url=fake_slack.url, timeout=2)
-        account = x.lookup_account("acme")
+        account = x.account()
         run_once = _services(x, slack, sqlite_store, account, clock)
         fake_x.post(bob, "@acme hi", at=clock.now())
         for step in range(6):
@@ -118,15 +122,15 @@ def test_credentials_echoed_by_x_reach_neither_the_store_nor_status_slack_or_che
     fake_x.now = clock.now
     if auth == "bearer":
         env["X_BEARER_TOKEN"] = SECRETS["bearer"]
-        x = XClient(base_url=fake_x.url, timeout=2, bearer_token=SECRETS["bearer"])
+        x = XSource(base_url=fake_x.url, timeout=2, handle="acme", bearer_token=SECRETS["bearer"])
     else:
         del env["X_BEARER_TOKEN"]
         names = ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
         keys = (SECRETS["key"], SECRETS["key_secret"], SECRETS["token"], SECRETS["token_secret"])
         env.update(zip(names, keys, strict=True))
-        x = XClient(base_url=fake_x.url, timeout=2, user_keys=keys)
+        x = XSource(base_url=fake_x.url, timeout=2, handle="acme", user_keys=keys)
     slack = SlackClient(token=SECRETS["slack"], base_url=fake_slack.url, timeout=2)
-    account = x.lookup_account("acme")
+    account = x.account()
     run_once = _services(x, slack, sqlite_store, account, clock)
     fake_x.post(fake_x.add_user("bob"), "@acme hi", at=clock.now())
     run_once()
@@ -141,7 +145,7 @@ def test_credentials_echoed_by_x_reach_neither_the_store_nor_status_slack_or_che
         run_once()
 
     with sqlite_store.unit() as repo:
-        errors = [h.last_error or "" for h in repo.health("acme")]
+        errors = [h.last_error or "" for h in repo.health(W)]
     assert any("401 Rejected credentials" in e for e in errors), errors  # the echo did reach the message
     [notice] = fake_slack.notices()
     assert "not being collected" in notice.text and "401" in notice.text
@@ -175,8 +179,8 @@ def test_no_adapter_error_carries_a_secret_the_server_echoed(adapter: str) -> No
     keys = (SECRETS["key"], SECRETS["key_secret"], SECRETS["token"], SECRETS["token_secret"])
     socket = SocketListener(app_token=SECRETS["app"], base_url=fake_slack.url, timeout=2, handler=lambda *_: None)
     call = {
-        "x bearer": lambda: XClient(base_url=fake_x.url, timeout=2, bearer_token=SECRETS["bearer"]).lookup_account("acme"),
-        "x user context": lambda: XClient(base_url=fake_x.url, timeout=2, user_keys=keys).lookup_account("acme"),
+        "x bearer": lambda: XSource(base_url=fake_x.url, timeout=2, handle="acme", bearer_token=SECRETS["bearer"]).account(),
+        "x user context": lambda: XSource(base_url=fake_x.url, timeout=2, handle="acme", user_keys=keys).account(),
         "slack": lambda: SlackClient(token=SECRETS["slack"], base_url=fake_slack.url, timeout=2).auth_test(),
         "socket mode": socket.check,
     }[adapter]

@@ -204,19 +204,26 @@ class FakeSlack:
         """Someone deletes a message in Slack."""
         self.messages = [m for m in self.messages if m.ts != ts]
 
-    def alerts_for(self, mention_id: int) -> list[Message]:
-        return self.tagged(f"mention:{mention_id}")
+    def alerts_for(self, post_id: int | str) -> list[Message]:
+        """The alerts about the post with this id on X (the one its "Open on X" link opens)."""
+        return [m for m in self._alerts() if _opens(m) == int(post_id)]
 
     def alerted(self) -> list[int]:
-        """The mention ids alerted, in posting order (one entry per message)."""
-        tags = [(m.metadata.get("event_payload") or {}).get("tag", "") for m in self.messages if m.metadata]
-        return [int(t.split(":", 1)[1]) for t in tags if t.startswith("mention:")]
+        """The X post ids alerted, in posting order (one entry per message)."""
+        return [_opens(m) for m in self._alerts()]
+
+    def _alerts(self) -> list[Message]:
+        return [m for m in self.messages if m.metadata and str(m.metadata["event_payload"].get("tag", "")).startswith("mention:")]
 
     def covered(self) -> list[int]:
-        """Every mention id alerted, on its own or as a line of a digest, one entry per appearance."""
-        found = self.alerted()
+        """Every X post id alerted, on its own or as a line of a digest, one entry per appearance."""
+        return [int(link.rsplit("/", 1)[1]) for link in self.covered_links() if "/status/" in link]
+
+    def covered_links(self) -> list[str]:
+        """The link to every post alerted, on any network, on its own or as a line of a digest, one per appearance."""
+        found = [_link(m) for m in self._alerts()]
         for digest in self.digests():
-            found += [int(i) for i in re.findall(r"/status/(\d+)\|", json.dumps(digest.blocks))]
+            found += _DIGEST_LINE.findall(json.dumps(digest.blocks))
         return found
 
     def digests(self) -> list[Message]:
@@ -234,6 +241,25 @@ class FakeSlack:
 
     def close(self) -> None:
         self.http.close()
+
+
+# The links our layouts make to a post on X: an "Open on X" button's url, or a link labelled Open/Mention on X. A
+# person's text cannot make one: its > is escaped, and a quote in it is escaped in the JSON.
+_OPENS = re.compile(r'"url": "(https://[^"]+)"|<(https://[^|>]+)\|(?:Open|Mention) on (?:X|Bluesky|Mastodon)>')
+_DIGEST_LINE = re.compile(r"<(https://[^|>]+)\|@")  # a line: a link to the post labelled with its author
+
+
+def _link(message: Message) -> str:
+    """The link to the post an alert is about, from its blocks as first posted (or its text, sent without blocks)."""
+    first = message.edits[0] if message.edits else {"text": message.text, "blocks": message.blocks}
+    found = _OPENS.search(json.dumps(first["blocks"])) or _OPENS.search(first["text"])
+    assert found is not None, f"an alert without a link to its post: {message.blocks}"
+    return found.group(1) or found.group(2)
+
+
+def _opens(message: Message) -> int:
+    """The X post an alert is about."""
+    return int(_link(message).rsplit("/status/", 1)[1])
 
 
 def _decode(value: object) -> object:

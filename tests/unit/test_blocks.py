@@ -17,16 +17,17 @@ from bot.slack.blocks import (
     escape,
     format_age,
     notice_message,
-    post_url,
+    safe_url,
 )
-from bot.x.client import unescape_x
+from bot.sources.x.translate import post_url, unescape_x
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def mention(text: str = "hi", name: str = "Bob", handle: str = "bob", **kw: object) -> Mention:
-    p = Post(id=1900000000000000001, author_id=2, text=text, created_at=T0, author_handle=handle, author_name=name)
-    return Mention(post=p, first_seen_at=T0, **{"status": Status.OPEN, "reason": "", **kw})  # type: ignore[arg-type]
+    p = Post(id="1900000000000000001", author_id="2", text=text, created_at=T0, author_handle=handle, author_name=name,
+             url=post_url(handle, "1900000000000000001"))
+    return Mention(post=p, first_seen_at=T0, **{"status": Status.OPEN, "reason": "", "account": "acme", **kw})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_every_bidirectional_control_is_removed_from_what_slack_shows() -> None:
     m = mention(f"pay {BIDI}here", name=f"Bob{BIDI}", priority=f"vip{BIDI}")
     closed = mention(f"pay {BIDI}here", name=f"Bob{BIDI}", status=Status.CLOSED, reason=f"spam{BIDI}")
     now = T0 + timedelta(hours=1)
-    shown = [alert_message(m, now, buttons=True), closed_message(closed, "acme"), digest_message([m, closed], now),
+    shown = [alert_message(m, now, buttons=True), closed_message(closed), digest_message([m, closed], now),
              notice_message(f"X says {BIDI}no")]
     for msg in shown:
         everything = msg.text + repr(msg.blocks)
@@ -92,16 +93,31 @@ def test_control_characters_and_newlines_in_names_are_removed() -> None:
 
 
 def test_a_bad_handle_never_reaches_a_link() -> None:
-    assert post_url("bob|<!channel>", 5) == "https://x.com/i/web/status/5"
+    assert post_url("bob|<!channel>", "5") == "https://x.com/i/web/status/5"
     msg = alert_message(mention(handle="x|<!here>"), T0)
     assert "<!here>" not in str(msg.blocks) and "x|" not in str(msg.blocks)
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["https://evil.example/|Open on X", "https://a.example/x>y", "javascript:alert(1)", "http://plain.example/",
+     "https://a.example/ space", "https://a.example/\n<!channel>", ""],
+)
+def test_a_link_from_a_network_that_could_break_out_of_its_link_is_not_shown(url: str) -> None:
+    """A Mastodon status's url comes from whichever instance it lives on."""
+    assert safe_url(url) == ""
+    m = mention()
+    m = Mention(**{**m.__dict__, "post": Post(**{**m.post.__dict__, "url": url})})
+    assert url.strip() not in str(alert_message(m, T0, buttons=True).blocks) or url == ""
+
+
 def test_answered_message_says_by_which_post_and_after_how_long() -> None:
-    m = mention(answered_by=1900000000000000099, answered_at=T0 + timedelta(hours=1, minutes=5))
-    msg = answered_message(m, "acme")
+    m = mention(answered_by="1900000000000000099", answered_at=T0 + timedelta(hours=1, minutes=5),
+                answer_url="https://x.com/acme/status/1900000000000000099")
+    msg = answered_message(m)
     assert "answered after 1h 5m" in msg.blocks[0]["text"]["text"]
-    assert "https://x.com/acme/status/1900000000000000099" in msg.blocks[1]["elements"][0]["text"]
+    assert "<https://x.com/acme/status/1900000000000000099|Reply on X>" in msg.blocks[1]["elements"][0]["text"]
+    assert "to @acme on X" in msg.blocks[1]["elements"][0]["text"]
 
 
 @pytest.mark.parametrize(
@@ -129,11 +145,13 @@ def test_property_no_control_sequence_and_no_double_escape(typed: str, name: str
     from_x = escape(typed)  # X sends &, <, > escaped, as Slack wants them
     msg = alert_message(mention(unescape_x(from_x), name, handle), T0 + timedelta(minutes=31))
     section = msg.blocks[0]["text"]["text"]
-    for shown in (msg.text, section):
+    ours = re.compile(r" · <https://x\.com/(\w+|i/web)/status/\d+\|Open on X>$")  # the fallback's link to the post
+    assert ours.search(msg.text)
+    for shown in (ours.sub("", msg.text), section):
         assert not CONTROL_SEQUENCE.search(shown)
         assert re.search(r"&(?!amp;|lt;|gt;)", shown) is None, "every & starts one of our escapes"
     quoted = ["" if line == "&gt;" else line.removeprefix("&gt; ") for line in section.split("\n")[1:]]
     expected = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]", "", typed)
     assert unslack("\n".join(quoted)) == (expected or "(no text)"), "shown exactly as typed: escaped once"
     link = msg.blocks[1]["elements"][0]["text"]
-    assert re.fullmatch(r"<https://x\.com/(\w+|i/web)/status/\d+\|Open on X> · posted [\d: -]+UTC", link)
+    assert re.fullmatch(r"<https://x\.com/(\w+|i/web)/status/\d+\|Open on X> · to @acme on X · posted [\d: -]+UTC", link)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
 
+from bot import accounts
 from bot.config import ConfigError, load_settings, parse_duration
 
 BASE = {
@@ -105,12 +107,13 @@ def test_the_environment_wins_over_dotenv_and_names_match_in_any_case(clean_env:
     ],
 )
 def test_bad_settings_name_the_variable(clean_env: pytest.MonkeyPatch, name: str, value: str | None, message: str) -> None:
+    """As `run` and `check` read them: the settings, then the accounts they watch."""
     if value is None:
         clean_env.delenv(name)
     else:
         clean_env.setenv(name, value)
     with pytest.raises(ConfigError) as info:
-        load_settings()
+        accounts.load(load_settings(), os.environ)
     text = str(info.value)
     assert message in text
     assert "\n" not in text

@@ -9,15 +9,16 @@ from hypothesis import strategies as st
 from bot import rules
 from bot.model import Mention, Post, Status
 
-ACME, BOB, CAROL = 1, 2, 3
+ACME, BOB, CAROL = "1", "2", "3"
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def post(id: int, author: int, *, conv: int | None = None, to: int | None = None, to_user: int | None = None,  # noqa: A002
+def post(id: int, author: str, *, conv: int | None = None, to: int | None = None, to_user: str | None = None,  # noqa: A002
          types: tuple[str, ...] = ()) -> Post:
+    """Post `id`, made `id` seconds after T0 (ids are numbers here only to order them; they are strings)."""
     refs = set(types) | ({"replied_to"} if to else set())
-    return Post(id=id, author_id=author, text="", created_at=T0 + timedelta(seconds=id), conversation_id=conv or id,
-                replied_to_id=to, in_reply_to_user_id=to_user, reference_types=frozenset(refs))
+    return Post(id=str(id), author_id=author, text="", created_at=T0 + timedelta(seconds=id), conversation_id=str(conv or id),
+                replied_to_id=str(to) if to else None, in_reply_to_user_id=to_user, reference_types=frozenset(refs))
 
 
 @pytest.mark.parametrize(

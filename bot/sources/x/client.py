@@ -1,12 +1,17 @@
-"""The X adapter: tweepy's v2 Client, pointed at `X_API_BASE_URL`, with a timeout on every call, and X's JSON
-translated into `Post`s once, here. Errors come out as the classes in bot.errors, with the credentials this client
-holds redacted from their messages (X's answer, or a proxy's, can echo them)."""
+"""The X adapter: one watched account, through tweepy's v2 Client pointed at `X_API_BASE_URL`, with a timeout on every
+call; X's JSON becomes `Post`s in bot.sources.x.translate. Errors come out as the classes in bot.errors, with the
+credentials this client holds redacted from their messages (X's answer, or a proxy's, can echo them).
+
+What is X's alone stays here: the mentions timeline returns only the 800 newest mentions, so when a read hits that
+cap, the gap behind it is read from recent search (7 days) and the timeline says what was recovered, or what may
+be missing (`Timeline.gap`); cursors are X's `newest_id`; ids are snowflakes that tell when they were made."""
 
 from __future__ import annotations
 
 import logging
-import re
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -14,7 +19,8 @@ import tweepy
 
 from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, Unavailable, UnknownAccount
 from bot.logs import Redactor
-from bot.model import Account, Post, RateInfo, Timeline
+from bot.model import Account, Gap, Network, Post, RateInfo, Timeline
+from bot.sources.x.translate import newest, posts, snowflake_time, x_id
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +43,8 @@ PAGE_SIZE = 100
 MENTIONS_PAGES = 10
 POSTS_PAGES = 34
 SEARCH_PAGES = 1000
-_X_ENTITIES = re.compile(r"&(amp|lt|gt);")
-_X_UNESCAPE = {"amp": "&", "lt": "<", "gt": ">"}
+MENTIONS_CAP = 800
+SEARCH_REACH = timedelta(days=7) - timedelta(minutes=5)
 
 
 class _RedirectingSession(requests.Session):
@@ -56,16 +62,25 @@ class _RedirectingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-class XClient:
+class XSource:
+    """The Source of one X account (`handle`)."""
+
+    network = Network.X
+
     def __init__(
         self,
         *,
         base_url: str,
         timeout: float,
+        handle: str = "",
         bearer_token: str | None = None,
         user_keys: tuple[str, str, str, str] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.handle = handle
+        self.clock = clock  # how far back recent search reaches
         self.user_auth = user_keys is not None
+        self._account: Account | None = None
         self._redactor = Redactor(s for s in (bearer_token, *(user_keys or ())) if s)
         consumer_key, consumer_secret, access_token, access_secret = user_keys or (None, None, None, None)
         self._client = tweepy.Client(
@@ -79,49 +94,77 @@ class XClient:
         )
         self._client.session = _RedirectingSession(base_url, timeout)
 
-    def lookup_account(self, username: str) -> Account:
-        """The watched account's id; UnknownAccount if X has no such handle."""
-        body = self._call("user lookup", self._client.get_user, username=username, user_auth=self.user_auth)
+    def account(self) -> Account:
+        if self._account is None:
+            self._account = self.lookup(self.handle)
+        return self._account
+
+    def lookup(self, handle: str) -> Account:
+        """An account's id; UnknownAccount if X has no such handle."""
+        body = self._call("user lookup", self._client.get_user, username=handle, user_auth=self.user_auth)
         data = body.get("data")
-        if not isinstance(data, dict) or "id" not in data:
-            raise UnknownAccount("X", f"no account @{username}")
-        return Account(id=_int(data["id"]), username=str(data.get("username", username)), name=str(data.get("name", "")))
+        user_id = x_id(data.get("id")) if isinstance(data, dict) else None
+        if user_id is None:
+            raise UnknownAccount("X", f"no account @{handle}")
+        return Account(id=user_id, username=str(data.get("username", handle)), name=str(data.get("name", "")))
 
-    def mentions(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline:
-        return self._timeline(
+    def mentions(self, cursor: str | None, since: datetime) -> Timeline:
+        account = self.account()
+        timeline = self._timeline(
             "mentions", self._client.get_users_mentions, "pagination_token", MENTIONS_PAGES, account.id,
-            since_id=since_id, start_time=start_time,
+            since_id=cursor, start_time=None if cursor else since,
         )
+        if len(timeline.posts) < MENTIONS_CAP:
+            return timeline
+        return self._recover_gap(timeline, cursor, since)
 
-    def own_posts(self, account: Account, since_id: int | None, start_time: datetime | None) -> Timeline:
+    def posts(self, who: Account, cursor: str | None, since: datetime) -> Timeline:
         return self._timeline(
-            "own posts", self._client.get_users_tweets, "pagination_token", POSTS_PAGES, account.id,
-            since_id=since_id, start_time=start_time,
+            "own posts", self._client.get_users_tweets, "pagination_token", POSTS_PAGES, who.id,
+            since_id=cursor, start_time=None if cursor else since,
         )
 
-    def search_mentions(
-        self, account: Account, since_id: int | None, until_id: int, start_time: datetime | None
-    ) -> Timeline:
-        """Mentions from recent search (last 7 days), between the ids: how a gap past the 800 cap is recovered."""
-        query = f"@{account.username} -is:retweet"
-        return self._timeline(
-            "search", self._client.search_recent_tweets, "next_token", SEARCH_PAGES, query,
-            since_id=since_id, until_id=until_id, start_time=start_time,
-        )
-
-    def deleted(self, post_ids: list[int]) -> set[int]:
+    def deleted(self, post_ids: Sequence[str]) -> set[str]:
         """Which of these posts X no longer has. X answers HTTP 200 with a "Not Found Error" entry for each."""
-        gone: set[int] = set()
-        for i in range(0, len(post_ids), 100):
-            body = self._call("lookup", self._client.get_tweets, post_ids[i : i + 100], user_auth=self.user_auth)
+        gone: set[str] = set()
+        ids = list(post_ids)
+        for i in range(0, len(ids), 100):
+            body = self._call("lookup", self._client.get_tweets, ids[i : i + 100], user_auth=self.user_auth)
             for error in body.get("errors") or []:
                 if isinstance(error, dict) and error.get("title") == "Not Found Error":
-                    post_id = _optional_int(error.get("resource_id") or error.get("value"))
+                    post_id = x_id(error.get("resource_id") or error.get("value"))
                     if post_id is not None:
                         gone.add(post_id)
-        return gone & set(post_ids)
+        return gone & set(ids)
 
-    def _timeline(self, what, method, token_name: str, pages: int, *args, since_id=None, until_id=None, start_time=None) -> Timeline:  # noqa: ANN001
+    def _recover_gap(self, timeline: Timeline, cursor: str | None, since: datetime) -> Timeline:
+        """The read hit X's 800 cap: read the rest of the gap (since the cursor) from recent search."""
+        now = self.clock()
+        oldest = min((p.version_id or p.id for p in timeline.posts), key=int)
+        gap_start = snowflake_time(cursor) if cursor is not None else since
+        gap_end = snowflake_time(oldest)
+        reach = now - SEARCH_REACH
+        since_id = cursor if cursor is not None and gap_start > reach else None
+        try:
+            found = self._timeline(
+                "search", self._client.search_recent_tweets, "next_token", SEARCH_PAGES,
+                f"@{self.account().username} -is:retweet",
+                since_id=since_id, until_id=oldest, start_time=None if since_id else max(gap_start, reach),
+            )
+        except ServiceError as exc:  # the class stays (a rate limit's time with it); the message says what failed
+            raise exc.redact(lambda m: f"more than {MENTIONS_CAP} new mentions; recovering the rest from search failed: {m}") from None
+        recovered = [p for p in found.posts if "retweeted" not in p.reference_types]
+        missing = []
+        if not found.complete:
+            oldest_found = min((p.version_id or p.id for p in recovered), key=int, default=oldest)
+            missing.append((gap_start, snowflake_time(oldest_found), "the search stopped before the start of that period"))
+        if gap_start < reach:
+            missing.append((gap_start, reach, "search reaches back 7 days"))
+        log.warning("X mentions: hit the %d cap; recovered %d from search", MENTIONS_CAP, len(recovered))
+        gap = Gap(MENTIONS_CAP, gap_start, gap_end, len(recovered), tuple(missing))
+        return replace(timeline, posts=timeline.posts + recovered, gap=gap)
+
+    def _timeline(self, what, method, token_name: str, pages: int, *args, since_id=None, until_id=None, start_time=None) -> Timeline:  # noqa: ANN001, PLR0913
         """Every post newer than `since_id` (or since `start_time`), following the page token with the same since_id.
 
         A server that sends a page token it sent before, or still one after `pages` pages, would keep the read going
@@ -139,26 +182,25 @@ class XClient:
             params["since_id"] = since_id
         elif start_time is not None:
             params["start_time"] = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        posts: dict[tuple[int, int | None], Post] = {}  # a page served twice must not count twice (the 800 cap)
+        read: dict[tuple[str, str | None], Post] = {}  # a page served twice must not count twice (the 800 cap)
         complete = True
-        newest_id: int | None = None
+        newest_id: str | None = None
         token: str | None = None
         seen: set[str] = set()
         rate: RateInfo | None = None
         for page in range(1, pages + 1):
             body, rate = self._call_with_rate(what, method, *args, **{token_name: token}, **params)
             meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-            if newest_id is None and _optional_int(meta.get("newest_id")) is not None:
-                newest_id = _int(meta["newest_id"])
-            for post in _posts(body):
-                posts.setdefault((post.id, post.version_id), post)
+            newest_id = newest_id or x_id(meta.get("newest_id"))
+            for post in posts(body, self._account):
+                read.setdefault((post.id, post.version_id), post)
             token = meta.get("next_token")
             if not token or not isinstance(token, str):
                 break
             if token in seen:
                 log.warning(
                     "X %s (%s): next_token repeated, a page already read; stopped after %d pages, keeping the %d posts read",
-                    what, args[0], page, len(posts),
+                    what, args[0], page, len(read),
                 )
                 complete = False
                 break
@@ -166,13 +208,11 @@ class XClient:
         else:
             log.warning(
                 "X %s (%s): still a next_token after %d pages, the page budget of one read; stopped, keeping the %d posts read",
-                what, args[0], pages, len(posts),
+                what, args[0], pages, len(read),
             )
             complete = False
-        read = list(posts.values())
-        if newest_id is None and read:
-            newest_id = max(p.version_id or p.id for p in read)
-        return Timeline(posts=read, newest_id=newest_id, rate=rate, complete=complete)
+        found = list(read.values())
+        return Timeline(posts=found, cursor=newest_id or newest([p.version_id or p.id for p in found]), rate=rate, complete=complete)
 
     def _call(self, what: str, method, *args, **kwargs) -> dict:  # noqa: ANN001, ANN002, ANN003
         return self._call_with_rate(what, method, *args, **kwargs)[0]
@@ -225,98 +265,3 @@ def _describe(exc: tweepy.HTTPException) -> str:
     status = exc.response.status_code if exc.response is not None else "?"
     detail = "; ".join(str(m) for m in (exc.api_messages or [])[:2]) or (exc.response.reason or "")
     return f"HTTP {status} {detail}".strip()
-
-
-def unescape_x(text: str) -> str:
-    """X sends text with &, <, > HTML-escaped; undo exactly that, once."""
-    return _X_ENTITIES.sub(lambda m: _X_UNESCAPE[m.group(1)], text)
-
-
-def _no_nul(text: str) -> str:
-    """PostgreSQL text cannot hold NUL; nobody means one."""
-    return text.replace("\x00", "")
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("not an id")
-    return int(value)
-
-
-def _optional_int(value: Any) -> int | None:
-    try:
-        return None if value is None else _int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
-
-
-def _posts(body: dict) -> list[Post]:
-    """Translate one page; a post without a usable id or time is logged and passed over."""
-    includes = body.get("includes") if isinstance(body.get("includes"), dict) else {}
-    users = {}
-    for user in includes.get("users") or []:
-        if isinstance(user, dict) and "id" in user:
-            users[str(user["id"])] = user
-    posts = []
-    for raw in body.get("data") or []:
-        post = _post(raw, users) if isinstance(raw, dict) else None
-        if post is None:
-            log.warning("X sent a post without a usable id or created_at, passed over: %.200r", raw)
-            continue
-        posts.append(post)
-    return posts
-
-
-def _post(raw: dict, users: dict[str, dict]) -> Post | None:
-    version_id = _optional_int(raw.get("id"))
-    created_at = _time(raw.get("created_at"))
-    if version_id is None or created_at is None:
-        return None
-    history = raw.get("edit_history_tweet_ids")
-    original = _optional_int(history[0]) if isinstance(history, list) and history else None
-    post_id = original if original is not None and original <= version_id else version_id
-    refs = [r for r in raw.get("referenced_tweets") or [] if isinstance(r, dict)]
-    replied_to = next((_optional_int(r.get("id")) for r in refs if r.get("type") == "replied_to"), None)
-    author = users.get(str(raw.get("author_id")), {})
-    metrics = author.get("public_metrics") if isinstance(author.get("public_metrics"), dict) else {}
-    return Post(
-        id=post_id,
-        author_id=_optional_int(raw.get("author_id")),
-        text=_no_nul(unescape_x(str(raw.get("text", "")))),
-        created_at=created_at,
-        conversation_id=_optional_int(raw.get("conversation_id")),
-        replied_to_id=replied_to,
-        in_reply_to_user_id=_optional_int(raw.get("in_reply_to_user_id")),
-        reference_types=frozenset(str(r.get("type")) for r in refs),
-        author_handle=_no_nul(str(author.get("username", "")))[:64],
-        author_name=_no_nul(str(author.get("name", "")))[:200],
-        version_id=version_id if version_id != post_id else None,
-        display_start=_display_start(raw.get("display_text_range")),
-        mentioned=_mentioned(raw.get("entities")),
-        author_followers=_optional_int(metrics.get("followers_count")),
-        author_protected=author.get("protected") is True,
-    )
-
-
-def _display_start(value: Any) -> int:
-    start = _optional_int(value[0]) if isinstance(value, list) and value else None
-    return max(0, start or 0)
-
-
-def _mentioned(entities: Any) -> tuple[tuple[str, int], ...]:
-    """The @handles in the text and where each starts (X's entities.mentions)."""
-    found = entities.get("mentions") if isinstance(entities, dict) else None
-    out = []
-    for entry in found if isinstance(found, list) else []:
-        if isinstance(entry, dict) and isinstance(entry.get("username"), str):
-            start = _optional_int(entry.get("start"))
-            if start is not None:
-                out.append((entry["username"].lower()[:15], start))
-    return tuple(out)

@@ -1,0 +1,220 @@
+"""The watched accounts: `[[accounts]]` in the configuration file (REPLYWATCH_CONFIG), or, when it lists none, the
+one X account of X_ACCOUNT with the X_* credentials (how every deployment before several accounts was set up).
+
+The file names the environment variables that hold each account's credentials; the values stay in the
+environment. Every per-account setting left out takes the environment's (ALERT_AFTER, RESPONDERS …); the channel
+takes SLACK_CHANNEL. A wrong entry is an AccountsError naming its key, such as `accounts[2].instance`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, Settings, parse_duration, read_config_file
+from bot.model import AccountKey, Network
+from bot.rules import keyword_pattern
+
+# What each network's adapter is given besides the handle: (name in the file, required). X's come from the X_*
+# settings unless an account names its own.
+CREDENTIALS = {
+    Network.X: (("bearer_token_env", False),),
+    Network.BLUESKY: (("app_password_env", True),),
+    Network.MASTODON: (("access_token_env", True),),
+}
+OPTIONAL = {"channel", "alert_after", "alert_after_vip", "responders", "muted_authors", "ignore_keywords", "vip_min_followers"}
+_HANDLES = {
+    Network.X: re.compile(r"[A-Za-z0-9_]{1,15}"),
+    Network.BLUESKY: re.compile(r"(?=.{3,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*"),
+    Network.MASTODON: re.compile(r"[A-Za-z0-9_]{1,30}"),
+}
+_HANDLE_HINT = {
+    Network.X: "an X handle without @: 1 to 15 letters, digits or _",
+    Network.BLUESKY: "a Bluesky handle such as acme.bsky.social",
+    Network.MASTODON: "the account's name on its instance, without @ or the instance (acme for @acme@mastodon.social)",
+}
+_CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{2,}")
+DEFAULT_PDS = "https://bsky.social"
+
+
+class AccountsError(ConfigError):
+    """An `[[accounts]]` entry is wrong; the message names the key and what it expects."""
+
+
+@dataclass(frozen=True)
+class Watched:
+    """One watched account, as configured: where it lives, how to reach it, and what differs from the defaults."""
+
+    network: Network
+    handle: str
+    instance: str | None = None  # Mastodon's instance; Bluesky's PDS
+    secrets: Mapping[str, str] = field(default_factory=dict)  # what the adapter is given (app_password …) → value
+    variables: tuple[str, ...] = ()  # the environment variables that hold them
+    channel: str | None = None
+    alert_after: timedelta | None = None
+    alert_after_vip: timedelta | None = None
+    responders: tuple[str, ...] | None = None
+    muted_authors: tuple[str, ...] | None = None
+    ignore_keywords: tuple[str, ...] | None = None
+    vip_min_followers: int | None = None
+    source: str = ""  # where it was configured: accounts[N], or X_ACCOUNT
+
+    @property
+    def key(self) -> AccountKey:
+        return AccountKey(self.network, self.handle.lower())
+
+
+def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]:
+    """The watched accounts: the file's `[[accounts]]`, or X_ACCOUNT's, with their credentials from `environ` (None:
+    without them, for commands that only read the database)."""
+    entries = read_config_file(settings).get("accounts")
+    if entries is None:
+        if not settings.x_account:
+            raise AccountsError("X_ACCOUNT is required but not set (or list the accounts in REPLYWATCH_CONFIG's [[accounts]])")
+        found = [Watched(Network.X, settings.x_account, source="X_ACCOUNT")]
+    elif not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise AccountsError("REPLYWATCH_CONFIG accounts: one or more [[accounts]] tables")
+    else:
+        found = [parse(entry, f"accounts[{i}]", environ) for i, entry in enumerate(entries)]
+    seen: set[AccountKey] = set()
+    for watched in found:
+        if watched.key in seen:
+            raise AccountsError(f"REPLYWATCH_CONFIG {watched.source}: {watched.key} is listed twice")
+        seen.add(watched.key)
+        needs = environ is not None and "bearer_token" not in watched.secrets
+        if watched.network is Network.X and needs and not _x_credentials(settings):
+            raise AccountsError(
+                "X credentials are required: set X_BEARER_TOKEN, or X_API_KEY, X_API_SECRET, "
+                "X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET"
+            )
+    return found
+
+
+def watched_keys(settings: Settings) -> list[AccountKey]:
+    """The watched accounts as the store keys them (read-only commands: no credential is needed to read)."""
+    try:
+        return [w.key for w in load(settings, environ=None)]
+    except AccountsError:
+        return []
+
+
+def named_secrets(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """The values of every environment variable the file names as a credential, for the log redactor: read however
+    wrong the rest of the file is, so that no error about it can show one."""
+    path = settings.config_path()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8")) if path is not None else {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    entries = data.get("accounts") if isinstance(data.get("accounts"), list) else []
+    return [
+        environ[name] for entry in entries if isinstance(entry, dict)
+        for key, name in entry.items() if key.endswith("_env") and isinstance(name, str) and environ.get(name)
+    ]
+
+
+def _x_credentials(settings: Settings) -> bool:
+    return settings.user_context or settings.x_bearer_token is not None
+
+
+def parse(entry: dict[str, Any], where: str, environ: Mapping[str, str] | None) -> Watched:
+    """One `[[accounts]]` table."""
+    def fail(key: str, expects: str) -> AccountsError:
+        return AccountsError(f"REPLYWATCH_CONFIG {where}.{key}: {expects}")
+
+    try:
+        network = Network(str(entry.get("network", "")).lower())
+    except ValueError:
+        raise fail("network", "one of x, bluesky, mastodon") from None
+    handle = str(entry.get("handle", "")).strip().removeprefix("@")
+    if not _HANDLES[network].fullmatch(handle):
+        raise fail("handle", _HANDLE_HINT[network])
+    known = {"network", "handle", "instance", *OPTIONAL, *(name for name, _ in CREDENTIALS[network])}
+    if unknown := sorted(set(entry) - known):
+        raise fail(unknown[0], f"not a setting of a {network.label} account (known: {', '.join(sorted(known))})")
+    instance = entry.get("instance")
+    if network is Network.MASTODON and instance is None:
+        raise fail("instance", "the instance's address, such as https://mastodon.social")
+    if instance is not None and not (isinstance(instance, str) and re.fullmatch(r"https?://[^\s/]+(/\S*)?", instance)):
+        raise fail("instance", "an address such as https://mastodon.social")
+    secrets, variables = {}, []
+    for name, required in CREDENTIALS[network]:
+        variable = entry.get(name)
+        if variable is None:
+            if required:
+                raise fail(name, "the name of the environment variable that holds it, such as BLUESKY_APP_PASSWORD")
+            continue
+        if not isinstance(variable, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable):
+            raise fail(name, "the name of an environment variable")
+        variables.append(variable)
+        if environ is None:
+            continue
+        if not environ.get(variable):
+            raise fail(name, f"{variable} is not set in the environment")
+        secrets[name.removesuffix("_env")] = environ[variable]
+    return Watched(
+        network, handle, instance.rstrip("/") if instance else (DEFAULT_PDS if network is Network.BLUESKY else None), secrets,
+        tuple(variables),
+        channel=_channel(entry, fail),
+        alert_after=_duration(entry, "alert_after", fail),
+        alert_after_vip=_duration(entry, "alert_after_vip", fail),
+        responders=_list(entry, "responders", fail, _HANDLES[network]),
+        muted_authors=_list(entry, "muted_authors", fail),
+        ignore_keywords=_keywords(entry, fail),
+        vip_min_followers=_whole(entry, "vip_min_followers", fail),
+        source=where,
+    )
+
+
+def _channel(entry: dict, fail) -> str | None:  # noqa: ANN001
+    value = entry.get("channel")
+    if value is not None and not (isinstance(value, str) and _CHANNEL.fullmatch(value.strip())):
+        raise fail("channel", "a channel ID such as C0123ABCD or a #channel-name")
+    return value.strip() if value else None
+
+
+def _duration(entry: dict, key: str, fail) -> timedelta | None:  # noqa: ANN001
+    if key not in entry:
+        return None
+    try:
+        value = parse_duration(entry[key])
+    except ValueError:
+        raise fail(key, "a duration such as 45s, 15m, 2h or 1d") from None
+    if value <= timedelta(0):
+        raise fail(key, "a duration above 0")
+    return value
+
+
+def _list(entry: dict, key: str, fail, pattern: re.Pattern[str] | None = None) -> tuple[str, ...] | None:  # noqa: ANN001
+    if key not in entry:
+        return None
+    value = entry[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise fail(key, "a list of strings, such as [\"a\", \"b\"]")
+    items = tuple(v.strip().removeprefix("@") for v in value)
+    bad = [v for v in items if pattern is not None and not pattern.fullmatch(v)]
+    if bad:
+        raise fail(key, f"handles on the account's network; {bad[0][:40]!r} is not one")
+    return items
+
+
+def _keywords(entry: dict, fail) -> tuple[str, ...] | None:  # noqa: ANN001
+    words = _list(entry, "ignore_keywords", fail)
+    for word in words or ():
+        try:
+            keyword_pattern(word)
+        except re.error as exc:
+            raise fail("ignore_keywords", f"words or /regular expressions/; {word[:60]!r} is not valid: {exc}") from None
+    return words
+
+
+def _whole(entry: dict, key: str, fail) -> int | None:  # noqa: ANN001
+    value = entry.get(key)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise fail(key, "a whole number such as 100000")
+    return value

@@ -1,0 +1,1 @@
+"""The networks replywatch reads, one folder each, each implementing bot.ports.Source."""

@@ -1,0 +1,5 @@
+"""Bluesky (AT Protocol) through the atproto SDK: one kept session, notifications paged back to a stored mark."""
+
+from bot.sources.bluesky.client import BlueskySource, SessionStore
+
+__all__ = ["BlueskySource", "SessionStore"]

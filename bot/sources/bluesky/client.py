@@ -1,0 +1,286 @@
+"""The Bluesky adapter: the atproto SDK's Client pointed at the PDS, with a timeout on every request.
+
+What is Bluesky-specific and lives only here:
+- The session. createSession is limited to 30 per 5 min and 300 per day per account, so the adapter logs in with the
+  app password only when no stored session works, persists the session string whenever it is created or refreshed
+  (the SDK's on_session_change), and lets the SDK refresh the access token (refreshSession) before it expires. A
+  refused refresh token costs one login; logins are spaced LOGIN_SPACING apart whatever happens (288 a day at most).
+- No since_id: notifications and the author feed are paged back, newest first, until an item the stored cursor
+  marks as read (its newest indexedAt and the uris at that instant) or older than `since`, within a page budget.
+Errors come out as bot.errors classes with the app password and tokens redacted from their messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+from atproto_client import Client, models
+from atproto_client.client.session import Session, SessionEvent
+from atproto_client.exceptions import BadRequestError, LoginRequiredError, UnauthorizedError
+from atproto_client.models.utils import get_response_model
+from atproto_client.request import Request, Response
+from atproto_core.exceptions import AtProtocolError
+
+from bot.errors import AuthFailed, BadResponse, Rejected, ServiceError, UnknownAccount
+from bot.logs import Redactor
+from bot.model import Account, Network, Post, RateInfo, Timeline
+from bot.sources.bluesky import translate
+from bot.sources.bluesky.errors import SERVICE, RefreshRefused, classify, describe, needs_new_tokens, rate_info
+from bot.sources.bluesky.translate import Entry, Mark
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+# Pages one read follows: 1,000 notifications or own posts between two polls is a flood; past that the read stops
+# with complete=False rather than follow a server paging for ever.
+MAX_PAGES = 10
+GET_POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 uris
+LOGIN_SPACING = timedelta(minutes=5)
+
+
+class SessionStore(Protocol):
+    """Where the session string is kept between runs (the database, later)."""
+
+    def load(self, key: str) -> str | None: ...
+
+    def save(self, key: str, value: str) -> None: ...
+
+
+class _Client(Client):
+    """The SDK's client with our clock for its expiry check and a refused refresh told apart from a failed call."""
+
+    def __init__(self, base_url: str, timeout: float, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        super().__init__(base_url, request=Request(timeout=httpx.Timeout(timeout)))
+
+    def get_current_time(self) -> datetime:
+        return self._clock()
+
+    def _refresh_and_set_session(self) -> Any:
+        try:
+            return super()._refresh_and_set_session()
+        except (BadRequestError, UnauthorizedError) as exc:
+            raise RefreshRefused(str(exc)) from None
+
+
+class BlueskySource:
+    """bot.ports.Source for one Bluesky account, logged in with an app password."""
+
+    network = Network.BLUESKY
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        handle: str,
+        app_password: str,
+        timeout: float,
+        sessions: SessionStore,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._base_url = base_url
+        self._handle = handle.lstrip("@")
+        self._password = app_password
+        self._timeout = timeout
+        self._sessions = sessions
+        self._clock = clock
+        self._key = f"bluesky:{self._handle}"
+        self._client: _Client | None = None
+        self._account: Account | None = None
+        self._last_login: datetime | None = None
+        self._secrets: set[str] = {app_password}
+
+    # --- the port ----------------------------------------------------------------------------------------
+
+    def account(self) -> Account:
+        """The watched account (its DID, handle and display name), looked up once."""
+        if self._account is None:
+            self._account = self.lookup(self._handle)
+        return self._account
+
+    def lookup(self, handle: str) -> Account:
+        """Another account by handle (or DID); UnknownAccount if Bluesky has none."""
+        params = models.AppBskyActorGetProfile.Params(actor=handle.lstrip("@"))
+        try:
+            response = self._query("profile", "app.bsky.actor.getProfile", params)
+        except Rejected as exc:
+            raise UnknownAccount(SERVICE, f"no account @{handle.lstrip('@')}") from exc
+        profile = self._guard(lambda: get_response_model(response, models.AppBskyActorDefs.ProfileViewDetailed))
+        return Account(id=profile.did, username=profile.handle, name=profile.display_name or "")
+
+    def mentions(self, cursor: str | None, since: datetime) -> Timeline:
+        """Mentions, replies and quotes of the account, newer than `cursor` or since `since`."""
+        reasons = list(translate.TALKING_REASONS)
+
+        def page(api_cursor: str | None) -> tuple[list[Any], str | None, Response]:
+            params = models.AppBskyNotificationListNotifications.Params(limit=PAGE_SIZE, reasons=reasons, cursor=api_cursor)
+            response = self._query("notifications", "app.bsky.notification.listNotifications", params)
+            return self._items(response, "notifications"), response.content.get("cursor"), response
+
+        return self._page_back("notifications", page, translate.notification, cursor, since)
+
+    def posts(self, who: Account, cursor: str | None, since: datetime) -> Timeline:
+        """`who`'s posts and replies (reposts left out), newer than `cursor` or since `since`."""
+
+        def page(api_cursor: str | None) -> tuple[list[Any], str | None, Response]:
+            params = models.AppBskyFeedGetAuthorFeed.Params(
+                actor=who.id, filter="posts_with_replies", limit=PAGE_SIZE, cursor=api_cursor
+            )
+            response = self._query("author feed", "app.bsky.feed.getAuthorFeed", params)
+            return self._items(response, "feed"), response.content.get("cursor"), response
+
+        return self._page_back("author feed", page, translate.feed_item, cursor, since)
+
+    def deleted(self, post_ids: Sequence[str]) -> set[str]:
+        """Which of these posts Bluesky no longer has: getPosts simply omits them."""
+        wanted = list(dict.fromkeys(post_ids))
+        found: set[str] = set()
+        for i in range(0, len(wanted), GET_POSTS_BATCH):
+            params = models.AppBskyFeedGetPosts.Params(uris=wanted[i : i + GET_POSTS_BATCH])
+            response = self._query("posts lookup", "app.bsky.feed.getPosts", params)
+            found |= {p["uri"] for p in self._items(response, "posts") if isinstance(p, dict) and isinstance(p.get("uri"), str)}
+        return set(wanted) - found
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    def _page_back(
+        self,
+        what: str,
+        page: Callable[[str | None], tuple[list[Any], str | None, Response]],
+        translate_item: Callable[[Any], Entry | None],
+        cursor: str | None,
+        since: datetime,
+    ) -> Timeline:
+        """Follow the API's cursor back until an item already read (or older than `since`), within MAX_PAGES."""
+        mark = Mark.decode(cursor) if cursor else None
+        posts: dict[str, Post] = {}  # a page served twice must not count twice
+        newest: Mark | None = None
+        api_cursor: str | None = None
+        seen: set[str] = set()
+        rate: RateInfo | None = None
+        complete = True
+        for number in range(1, MAX_PAGES + 1):
+            items, api_cursor, response = page(api_cursor)
+            rate = rate_info(response.headers) or rate
+            reached = False
+            for entry in filter(None, map(translate_item, items)):
+                if mark.covers(entry) if mark is not None else entry.at < since:
+                    reached = True
+                    continue
+                newest = Mark.newer(newest, entry)
+                if entry.post is not None:
+                    posts.setdefault(entry.post.id, entry.post)
+            if reached or not isinstance(api_cursor, str) or not api_cursor:
+                break
+            if api_cursor in seen:
+                log.warning(
+                    "Bluesky %s: cursor repeated, a page already read; stopped after %d pages, keeping %d posts", what, number, len(posts)
+                )
+                complete = False
+                break
+            seen.add(api_cursor)
+        else:
+            log.warning(
+                "Bluesky %s: still a cursor after %d pages, the page budget of one read; stopped, keeping %d posts",
+                what, MAX_PAGES, len(posts),
+            )
+            complete = False
+        if newest is None:
+            new_cursor = cursor
+        else:
+            new_cursor = (newest.merged(mark) if mark is not None and mark.at == newest.at else newest).encode()
+        return Timeline(posts=list(posts.values()), cursor=new_cursor, rate=rate, complete=complete)
+
+    def _items(self, response: Response, field: str) -> list[Any]:
+        content = response.content
+        items = content.get(field) if isinstance(content, dict) else None
+        cursor = content.get("cursor") if isinstance(content, dict) else None
+        if not isinstance(items, list) or not (cursor is None or isinstance(cursor, str)):
+            raise self._redacted(BadResponse(SERVICE, f"{field}: response is not in the documented shape"))
+        return items
+
+    # --- requests and the session ---------------------------------------------------------------------------
+
+    def _query(self, what: str, nsid: str, params: Any) -> Response:
+        """One XRPC query; refreshes (or, the refresh token refused, logs in) once when the tokens need it."""
+        for attempt in (1, 2):
+            client = self._guard(self._connected)
+            try:
+                response = client.invoke_query(nsid, params=params, output_encoding="application/json")
+            except (RefreshRefused, LoginRequiredError, AtProtocolError) as exc:
+                if attempt == 1 and needs_new_tokens(exc):
+                    self._guard(lambda c=client, e=exc: self._renew(c, e))  # noqa: B023 - used at once
+                    continue
+                raise self._redacted(classify(what, exc)) from None
+            except (httpx.HTTPError, ValueError) as exc:
+                raise self._redacted(classify(what, exc)) from None
+            if not isinstance(response.content, dict):
+                raise self._redacted(BadResponse(SERVICE, f"{what}: response is not a JSON object (HTTP {response.status_code})"))
+            return response
+        raise self._redacted(AuthFailed(SERVICE, f"{what}: the new session was refused too"))
+
+    def _connected(self) -> _Client:
+        """The client with a session: the stored one resumed, else a new login."""
+        if self._client is not None:
+            return self._client
+        client = _Client(self._base_url, self._timeout, self._clock)
+        client.on_session_change(self._session_changed)
+        stored = self._sessions.load(self._key)
+        if stored:
+            self._secrets.update(stored.split(":::")[2:4])  # handle:::did:::access:::refresh:::pds
+            try:
+                client.login(session_string=stored, fetch_bsky_profile=False)  # no request: the SDK imports it
+            except (ValueError, AtProtocolError):
+                log.warning("Bluesky: the stored session for @%s is unreadable; logging in again", self._handle)
+            else:
+                self._client = client
+                return client
+        self._login(client, "no stored session")
+        self._client = client  # only with a session: a refused first login is tried again on a later read
+        return client
+
+    def _renew(self, client: _Client, exc: BaseException) -> None:
+        if isinstance(exc, BadRequestError):  # the PDS says the access token expired before our clock did
+            try:
+                client._refresh_and_set_session()
+                return
+            except RefreshRefused:
+                pass
+        refused = isinstance(exc, RefreshRefused | BadRequestError)
+        self._login(client, "the refresh token was refused" if refused else "the session is unreadable")
+
+    def _login(self, client: _Client, why: str) -> None:
+        now = self._clock()
+        if self._last_login is not None and now - self._last_login < LOGIN_SPACING:
+            # createSession allows 300 a day: a login refused (or a session lost) again so soon waits its turn.
+            next_at = (self._last_login + LOGIN_SPACING).isoformat(timespec="seconds")
+            raise AuthFailed(SERVICE, f"session refused again soon after a login ({why}); next login attempt after {next_at}")
+        self._last_login = now
+        log.info("Bluesky: logging in as @%s (%s)", self._handle, why)
+        try:
+            client.login(self._handle, self._password, fetch_bsky_profile=False)
+        except (UnauthorizedError, BadRequestError) as exc:
+            raise AuthFailed(SERVICE, f"login refused: {describe(exc)}") from None
+        except (AtProtocolError, httpx.HTTPError, ValueError) as exc:
+            raise classify("login", exc) from None
+
+    def _session_changed(self, event: SessionEvent, session: Session) -> None:
+        self._secrets.update((session.access_jwt, session.refresh_jwt))
+        if event in (SessionEvent.CREATE, SessionEvent.REFRESH):
+            self._sessions.save(self._key, session.export())
+
+    def _guard(self, call: Callable[[], Any]) -> Any:
+        """Run a step whose ServiceError must leave with the secrets redacted; a malformed body is BadResponse."""
+        try:
+            return call()
+        except ServiceError as exc:
+            raise self._redacted(exc) from None
+        except AtProtocolError as exc:
+            raise self._redacted(classify("request", exc)) from None
+
+    def _redacted(self, exc: ServiceError) -> ServiceError:
+        return exc.redact(Redactor(self._secrets).redact)

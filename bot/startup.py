@@ -1,0 +1,163 @@
+"""What `run` and `check` verify before anything is scheduled: the Slack tokens and channels, the on-call file's
+people, and every watched account on its network. Each failure is a StartupError: one line naming the setting
+that is wrong (exit 2)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.accounts import Watched
+from bot.config import Settings
+from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
+from bot.model import Account, Network
+from bot.schedule import Schedule
+
+if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor slack_sdk)
+    from bot.ports import Source
+    from bot.slack.client import SlackClient
+    from bot.slack.socket import SocketListener
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """A token was rejected or an account does not exist; one line, naming what failed."""
+
+
+@dataclass
+class SlackIdentity:
+    team: str
+    user: str
+    channels: dict[str, str] = field(default_factory=dict)  # each configured channel (#name or ID) → its ID
+    team_id: str = ""  # auth.test: the workspace …
+    enterprise_id: str = ""  # … its Enterprise organization, if it is in one …
+    app_id: str = ""  # … and the app, when auth.test names it
+
+
+@dataclass
+class Watching:
+    """A watched account, verified: its adapter, who it is on its network, and whose replies answer its mentions."""
+
+    watched: Watched
+    source: Source
+    account: Account
+    responders: list[Account] = field(default_factory=list)
+
+
+def build_slack(settings: Settings) -> SlackClient:
+    from bot.slack.client import SlackClient
+
+    return SlackClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_base_url,
+        timeout=settings.http_timeout.total_seconds(),
+    )
+
+
+def verify_slack(slack: SlackClient, channels: dict[str, str]) -> SlackIdentity:
+    """Check the bot token (`auth.test`) and resolve every alert channel (each with the setting that names it)."""
+    try:
+        who = slack.auth_test()
+    except AuthFailed as exc:
+        raise StartupError(f"SLACK_BOT_TOKEN was rejected by Slack: {exc.message.split(': ', 1)[-1]}") from None
+    except ServiceError as exc:
+        raise StartupError(f"cannot reach Slack at SLACK_API_BASE_URL: {exc.message}") from None
+    return SlackIdentity(
+        str(who.get("team", "")), str(who.get("user", "")), {c: _channel_id(c, setting, slack) for c, setting in channels.items()},
+        team_id=str(who.get("team_id") or ""),
+        enterprise_id=str(who.get("enterprise_id") or ""),
+        app_id=str(who.get("app_id") or ""),
+    )
+
+
+def verify_account(settings: Settings, watched: Watched, source: Source) -> Watching:
+    """Look the account and its responders up on its network: the credentials work and the handles exist."""
+    label, where = watched.network.label, _setting(watched, "instance")
+    try:
+        account = source.account()
+    except UnknownAccount:
+        raise StartupError(f"{_setting(watched, 'handle')}: {label} has no account @{watched.handle}") from None
+    except AuthFailed as exc:
+        names = "/".join(_credentials(settings, watched))
+        raise StartupError(f"{names} was rejected by {label}: {exc.message.split(': ', 1)[-1]}") from None
+    except ServiceError as exc:
+        raise StartupError(f"cannot reach {label} at {where}: {exc.message}") from None
+    responders = []
+    for handle in watched.responders if watched.responders is not None else settings.responders:
+        try:
+            responders.append(source.lookup(handle))
+        except UnknownAccount:
+            raise StartupError(f"{_setting(watched, 'responders')}: {label} has no account @{handle}") from None
+        except ServiceError as exc:
+            raise StartupError(f"{_setting(watched, 'responders')}: cannot look up @{handle}: {exc.message}") from None
+    return Watching(watched, source, account, responders)
+
+
+def _setting(watched: Watched, key: str) -> str:
+    """How the setting is named to whoever fixes it: X_ACCOUNT's own variables, or the file's key."""
+    if watched.source == "X_ACCOUNT":
+        return {"handle": "X_ACCOUNT", "instance": "X_API_BASE_URL", "responders": "RESPONDERS"}[key]
+    return f"REPLYWATCH_CONFIG {watched.source}.{key}"
+
+
+def _credentials(settings: Settings, watched: Watched) -> list[str]:
+    if watched.variables:
+        return list(watched.variables)
+    if watched.network is Network.X and settings.user_context:
+        return ["X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"]
+    return ["X_BEARER_TOKEN"]
+
+
+def resolve_people(schedule: Schedule | None, slack: SlackClient) -> Schedule | None:
+    """Turn the e-mails in the on-call file into Slack user IDs (users.lookupByEmail), once at start."""
+    if schedule is None:
+        return None
+    users = {}
+    for key, email in schedule.emails():
+        try:
+            user = slack.lookup_email(email)
+        except ServiceError as exc:
+            raise StartupError(f"REPLYWATCH_CONFIG {key}: cannot look up {email} in Slack: {exc.message}") from None
+        if user is None:
+            raise StartupError(f"REPLYWATCH_CONFIG {key}: Slack has no user with the e-mail {email}")
+        users[email] = user
+    return schedule.resolved(users)
+
+
+def _channel_id(channel: str, setting: str, slack: SlackClient) -> str:
+    """Resolve a #name once at start, so a wrong name fails now and crash recovery can search the channel."""
+    try:
+        return slack.channel_id(channel)
+    except Rejected as exc:
+        if "missing_scope" in exc.message:
+            log.warning("cannot resolve %s without the channels:read scope; using the name as given", channel)
+            return channel
+        raise StartupError(f"{setting}: {exc.message.split(': ', 1)[-1]}") from None
+    except ServiceError as exc:
+        raise StartupError(f"cannot reach Slack at SLACK_API_BASE_URL: {exc.message}") from None
+
+
+def build_socket(settings: Settings, handler) -> SocketListener | None:  # noqa: ANN001
+    """The Socket Mode connection, when SLACK_APP_TOKEN is set."""
+    if settings.slack_app_token is None:
+        return None
+    from bot.slack.socket import SocketListener
+
+    return SocketListener(
+        app_token=settings.slack_app_token.get_secret_value(),
+        base_url=settings.slack_api_base_url,
+        timeout=settings.http_timeout.total_seconds(),
+        handler=handler,
+    )
+
+
+def check_socket(socket: SocketListener) -> None:
+    """Fail the start with one line when the app token does not work."""
+    try:
+        socket.check()
+    except AuthFailed as exc:
+        raise StartupError(f"SLACK_APP_TOKEN was rejected by Slack: {exc.message.split(': ', 1)[-1]}") from None
+    except ServiceError as exc:
+        raise StartupError(f"SLACK_APP_TOKEN: cannot open Socket Mode: {exc.message}") from None

@@ -1,0 +1,72 @@
+"""The contract's World on the Mastodon stand-in: the watched account `acme` is the token holder on masto.test."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.model import Network
+from bot.sources.mastodon import MastodonSource
+from tests.contract.world import Failure, Ticking
+from tests.standins.http import Reply
+from tests.standins.mastodon_api import FakeMastodon, rate_headers
+
+TOKEN = "masto-contract-token-5f1e"
+
+
+class World:
+    network = Network.MASTODON
+
+    def __init__(self) -> None:
+        self.fake = FakeMastodon(token=TOKEN)
+        self.fake.now = Ticking()
+        self.acme = self.fake.add_account("acme", "ACME Support", followers=5_000)
+
+    def _person(self, handle: str):  # noqa: ANN202
+        try:
+            return self.fake.account(handle)
+        except StopIteration:
+            return self.fake.add_account(handle)
+
+    def source(self) -> MastodonSource:
+        return MastodonSource(instance=self.fake.url, handle="acme", access_token=TOKEN, timeout=5.0)
+
+    def mention(self, author: str, text: str = "hello @acme", reply_to: str | None = None) -> str:
+        return self.fake.post(self._person(author), text, reply_to=reply_to)
+
+    def own_post(self, text: str = "news from acme") -> str:
+        return self.fake.post(self.acme, text)
+
+    def reply(self, to: str, text: str = "thanks!", by: str = "acme") -> str:
+        return self.fake.post(self._person(by), text, reply_to=to)
+
+    def reply_to_own(self, author: str, own: str, text: str = "a question") -> str:
+        return self.fake.post(self._person(author), text, reply_to=own)
+
+    def noise(self, author: str, own: str) -> None:
+        person = self._person(author)
+        self.fake.favourite(person, own)
+        self.fake.reblog(person, own)
+        self.fake.follow(person, self.acme)
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete(post_id)
+
+    def edit(self, post_id: str, text: str) -> str | None:
+        self.fake.edit(post_id, text)
+        return post_id
+
+    def fail(self, failure: Failure) -> None:
+        reset = datetime.now(UTC) + timedelta(seconds=60)
+        reply = {
+            "rate_limit": Reply(429, {"error": "Too many requests"}, rate_headers(0, reset)),
+            "unavailable": Reply(503, {"error": "Service Unavailable"}),
+            "bad_payload": Reply(200, {"notifications": "not a list"}, rate_headers(299, reset)),
+            "auth": Reply(401, {"error": "The access token is invalid"}),
+        }[failure]
+        self.fake.http.fail("/api/v1/notifications", reply)
+
+    def secrets(self) -> list[str]:
+        return [TOKEN]
+
+    def close(self) -> None:
+        self.fake.close()

@@ -1,0 +1,76 @@
+"""What the contract suite (test_sources.py) needs of a network's stand-in: one way to script every network.
+
+Each network provides a `World` in tests/contract/<network>.py, built on its HTTP stand-in in tests/standins/, and
+lists it in WORLDS (test_sources.py). The watched account is `acme`; people are named by handle."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol
+
+from bot.model import Network
+from bot.ports import Source
+
+Failure = Literal["rate_limit", "unavailable", "bad_payload", "auth"]
+
+
+class World(Protocol):
+    network: Network
+
+    def source(self) -> Source:
+        """A new adapter for the watched account `acme`, pointed at the stand-in (its `account()` works at once)."""
+        ...
+
+    def mention(self, author: str, text: str = "hello @acme", reply_to: str | None = None) -> str:
+        """`author` posts a mention of the account, in reply to post `reply_to` if given; returns the post's id as
+        the adapter reports it."""
+        ...
+
+    def own_post(self, text: str = "news from acme") -> str:
+        """The account posts something of its own (not a reply); returns its id."""
+        ...
+
+    def reply(self, to: str, text: str = "thanks!", by: str = "acme") -> str:
+        """`by` (the account unless named) replies to post `to`; returns the reply's id."""
+        ...
+
+    def reply_to_own(self, author: str, own: str, text: str = "a question") -> str:
+        """`author` replies to the account's post `own` without naming the account (where the network itself
+        tells the account, it is a mention); returns its id."""
+        ...
+
+    def noise(self, author: str, own: str) -> None:
+        """What is not talking to the account: `author` likes and reposts its post `own`, and follows it (what
+        the network has of these)."""
+        ...
+
+    def delete(self, post_id: str) -> None: ...
+
+    def edit(self, post_id: str, text: str) -> str | None:
+        """Edit a post; returns the id a reply to the edited version names (X: a new id; Mastodon: the same), or
+        None where the network has no edits."""
+        ...
+
+    def fail(self, failure: Failure) -> None:
+        """The next request the adapter makes answers so: `rate_limit` a 429 with the network's rate-limit headers
+        (reset in 60 s), `unavailable` a 503, `bad_payload` a 200 whose body is not the documented shape, `auth`
+        a 401 (the token refused)."""
+        ...
+
+    def secrets(self) -> list[str]:
+        """The credentials the adapter was given: none may appear in an error it raises."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Ticking:
+    """A stand-in's clock that moves a second each time it is read, from an hour ago: each post is later than the
+    one before, as people's posts are (a reply in the same millisecond as its question is no case to test)."""
+
+    def __init__(self) -> None:
+        self._start, self._seconds = datetime.now(UTC) - timedelta(hours=1), itertools.count()
+
+    def __call__(self) -> datetime:
+        return self._start + timedelta(seconds=next(self._seconds))

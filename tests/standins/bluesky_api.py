@@ -1,0 +1,403 @@
+"""A stand-in for a Bluesky PDS (with its AppView), answering XRPC in the documented shapes.
+
+Sessions: createSession (identifier + app password) issues JWT-shaped access (2 h) and refresh (90 days) tokens whose
+`exp` follows `self.now`; refreshSession rotates both (the old refresh token is revoked); an expired token is
+answered 400 ExpiredToken, an unknown one 401 InvalidToken, as the real PDS does. Errors are XRPC bodies
+`{"error", "message"}`; `ratelimit-*` headers on every answer and 429 RateLimitExceeded once the window is spent.
+
+The world: users (did:plc:…), posts (records with facets, reply refs and quote embeds), likes, reposts, follows, each
+producing the notifications the AppView gives their recipients (mention, then quote, then reply, one per recipient
+per post, as the AppView dedupes; like, repost, follow), and deletion (the post and its notifications gone).
+
+`paging = "endless"`: every listNotifications answer carries a fresh cursor, past the last page too.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from tests.standins.http import Reply, Request, StandIn
+
+ACCESS_TTL = timedelta(hours=2)
+REFRESH_TTL = timedelta(days=90)
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class User:
+    did: str
+    handle: str
+    display_name: str
+    followers: int = 0
+    password: str | None = None
+
+    def view(self) -> dict:
+        return {"did": self.did, "handle": self.handle, "displayName": self.display_name, "labels": []}
+
+
+@dataclass
+class Record:
+    uri: str
+    cid: str
+    author: str  # DID
+    value: dict
+    indexed_at: datetime
+
+
+@dataclass
+class Notification:
+    recipient: str
+    reason: str
+    record: Record
+    subject: str | None = None
+
+    def view(self, users: dict[str, User]) -> dict:
+        return {
+            "uri": self.record.uri,
+            "cid": self.record.cid,
+            "author": users[self.record.author].view(),
+            "reason": self.reason,
+            **({"reasonSubject": self.subject} if self.subject else {}),
+            "record": self.record.value,
+            "isRead": False,
+            "indexedAt": _iso(self.record.indexed_at),
+            "labels": [],
+        }
+
+
+@dataclass
+class Token:
+    did: str
+    scope: str
+    exp: datetime
+    revoked: bool = False
+
+
+class FakeBluesky:
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.records: dict[str, Record] = {}  # every record by uri: posts, likes, reposts, follows
+        self.notifications: list[Notification] = []
+        self.tokens: dict[str, Token] = {}
+        self.issued: list[str] = []  # every token handed out, for the no-secret checks
+        self.calls: Counter[str] = Counter()  # per XRPC method
+        self.limit = 3000  # requests per window, as bsky.social allows per IP per 5 min
+        self.window = timedelta(minutes=5)
+        self.remaining = self.limit
+        self.window_reset: datetime | None = None
+        self.paging: Literal["honest", "endless"] = "honest"
+        self.access_ttl = ACCESS_TTL
+        self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
+        self._rkeys = itertools.count(1)
+        self._lock = threading.RLock()
+        self.http = StandIn(self.handle)
+        self._accept_repeated_params()
+        self.url = self.http.url
+
+    # --- the world ------------------------------------------------------------------------------------
+
+    def add_user(self, handle: str, name: str | None = None, followers: int = 0, password: str | None = None) -> User:
+        did = "did:plc:" + "".join(_B32[b % 32] for b in hashlib.sha256(handle.encode()).digest()[:24])
+        user = User(did, handle, name or handle.split(".")[0].title(), followers, password)
+        self.users[did] = user
+        return user
+
+    def user(self, handle_or_did: str) -> User:
+        name = handle_or_did.lstrip("@").lower()
+        return next(u for u in self.users.values() if name in (u.did, u.handle.lower()))
+
+    def _record(self, author: User, collection: str, value: dict, at: datetime | None) -> Record:
+        rkey = f"3l{next(self._rkeys):011d}"  # TID-like: later records get larger keys
+        uri = f"at://{author.did}/{collection}/{rkey}"
+        at = at or self.now()
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # the AppView keeps milliseconds
+        record = Record(uri, "bafyrei" + hashlib.sha256(uri.encode()).hexdigest()[:52], author.did, value, at)
+        self.records[uri] = record
+        return record
+
+    def _ref(self, uri: str) -> dict:
+        return {"uri": uri, "cid": self.records[uri].cid}
+
+    def post(
+        self,
+        author: User,
+        text: str,
+        *,
+        mentions: tuple[User, ...] = (),
+        reply_to: str | None = None,
+        quote: str | None = None,
+        at: datetime | None = None,
+        created_at: str | None = None,
+    ) -> str:
+        """Publish a post as `author` (text as typed, a mention facet for each of `mentions`); returns its at-URI."""
+        with self._lock:
+            now = at or self.now()
+            value: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": text, "createdAt": created_at or _iso(now), "langs": ["en"]}
+            facets = []
+            for who in mentions:
+                start = text.encode().find(f"@{who.handle.split('.')[0]}".encode())
+                start = max(start, 0)
+                facets.append({
+                    "index": {"byteStart": start, "byteEnd": start + len(who.handle.split(".")[0]) + 1},
+                    "features": [{"$type": "app.bsky.richtext.facet#mention", "did": who.did}],
+                })
+            if facets:
+                value["facets"] = facets
+            if reply_to is not None:
+                parent = self.records[reply_to]
+                root = parent.value.get("reply", {}).get("root", {}).get("uri", reply_to)
+                value["reply"] = {"root": self._ref(root), "parent": self._ref(reply_to)}
+            if quote is not None:
+                value["embed"] = {"$type": "app.bsky.embed.record", "record": self._ref(quote)}
+            record = self._record(author, "app.bsky.feed.post", value, now)
+            # The AppView's order and dedupe: mentions, then the quoted post's author, then the thread's authors.
+            notified = {author.did}
+            targets = [("mention", who.did) for who in mentions]
+            if quote is not None:
+                targets.append(("quote", self.records[quote].author))
+            if reply_to is not None:
+                targets.append(("reply", self.records[reply_to].author))
+                targets.append(("reply", self.records[value["reply"]["root"]["uri"]].author))
+            for reason, did in targets:
+                if did not in notified and did in self.users:
+                    notified.add(did)
+                    self.notifications.append(Notification(did, reason, record))
+            return record.uri
+
+    def like(self, who: User, uri: str) -> None:
+        self._interact(who, "app.bsky.feed.like", "like", uri)
+
+    def repost(self, who: User, uri: str) -> None:
+        self._interact(who, "app.bsky.feed.repost", "repost", uri)
+
+    def _interact(self, who: User, collection: str, reason: str, uri: str) -> None:
+        with self._lock:
+            value = {"$type": collection, "subject": self._ref(uri), "createdAt": _iso(self.now())}
+            record = self._record(who, collection, value, None)
+            self.notifications.append(Notification(self.records[uri].author, reason, record, subject=uri))
+
+    def follow(self, who: User, whom: User) -> None:
+        with self._lock:
+            value = {"$type": "app.bsky.graph.follow", "subject": whom.did, "createdAt": _iso(self.now())}
+            record = self._record(who, "app.bsky.graph.follow", value, None)
+            whom.followers += 1
+            self.notifications.append(Notification(whom.did, "follow", record))
+
+    def delete(self, uri: str) -> None:
+        """Delete a record: it is gone from every view, its notifications too."""
+        with self._lock:
+            self.records.pop(uri, None)
+            self.notifications = [n for n in self.notifications if n.record.uri != uri]
+
+    # --- tokens ---------------------------------------------------------------------------------------
+
+    def _issue(self, did: str, scope: str, ttl: timedelta) -> str:
+        now = self.now()
+        header = _b64(json.dumps({"typ": "at+jwt" if scope.endswith("access") else "refresh+jwt", "alg": "ES256K"}).encode())
+        claims = {"scope": scope, "sub": did, "aud": "did:web:pds.test", "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp())}
+        if scope.endswith("refresh"):
+            claims["jti"] = _b64(hashlib.sha256(f"{did}{now}{len(self.tokens)}".encode()).digest()[:16])
+        token = ".".join((header, _b64(json.dumps(claims).encode()), _b64(hashlib.sha256(f"sig{len(self.tokens)}{now}".encode()).digest())))
+        self.tokens[token] = Token(did, scope, now + ttl)
+        self.issued.append(token)
+        return token
+
+    def _session(self, did: str) -> dict:
+        return {
+            "did": did,
+            "handle": self.users[did].handle,
+            "accessJwt": self._issue(did, "com.atproto.access", self.access_ttl),
+            "refreshJwt": self._issue(did, "com.atproto.refresh", REFRESH_TTL),
+            "active": True,
+        }
+
+    def expire_refresh_tokens(self) -> None:
+        """Revoke every refresh token (an app password revoked and re-added, a PDS reset)."""
+        for token in self.tokens.values():
+            if token.scope.endswith("refresh"):
+                token.revoked = True
+
+    def _bearer(self, request: Request, scope: str) -> Token | Reply:
+        value = request.headers.get("authorization", "")
+        token = self.tokens.get(value.removeprefix("Bearer ").strip())
+        if token is None or token.scope != scope:
+            return _error(401, "InvalidToken", "Token could not be verified" if value else "Authentication Required")
+        if token.revoked:
+            return _error(400, "ExpiredToken", "Token has been revoked")
+        if token.exp <= self.now():
+            return _error(400, "ExpiredToken", "Token has expired")
+        return token
+
+    # --- XRPC -----------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        with self._lock:
+            method = request.path.removeprefix("/xrpc/")
+            self.calls[method] = self.calls[method] + 1
+            now = self.now()
+            if self.window_reset is None or now >= self.window_reset:
+                self.window_reset, self.remaining = now + self.window, self.limit
+            headers = {
+                "ratelimit-limit": str(self.limit),
+                "ratelimit-remaining": str(max(self.remaining - 1, 0)),
+                "ratelimit-reset": str(int(self.window_reset.timestamp())),
+                "ratelimit-policy": f"{self.limit};w={int(self.window.total_seconds())}",
+            }
+            if self.remaining <= 0:
+                reply = _error(429, "RateLimitExceeded", "Rate Limit Exceeded")
+            else:
+                self.remaining -= 1
+                reply = self._route(method, request)
+            reply.headers = {**headers, **reply.headers}
+            return reply
+
+    def _route(self, method: str, request: Request) -> Reply:
+        if method == "com.atproto.server.createSession":
+            body = request.json()
+            try:
+                user = self.user(str(body.get("identifier", "")))
+            except StopIteration:
+                user = None
+            if user is None or user.password is None or body.get("password") != user.password:
+                return _error(401, "AuthenticationRequired", "Invalid identifier or password")
+            return Reply(200, self._session(user.did))
+        if method == "com.atproto.server.refreshSession":
+            token = self._bearer(request, "com.atproto.refresh")
+            if isinstance(token, Reply):
+                return token
+            token.revoked = True  # rotated: the old refresh token is spent
+            return Reply(200, self._session(token.did))
+        queries = {
+            "com.atproto.server.getSession": self._get_session,
+            "app.bsky.notification.listNotifications": self._list_notifications,
+            "app.bsky.feed.getAuthorFeed": self._author_feed,
+            "app.bsky.feed.getPosts": self._get_posts,
+            "app.bsky.actor.getProfile": self._get_profile,
+        }
+        if method not in queries:
+            return _error(501, "MethodNotImplemented", "Method Not Implemented")
+        token = self._bearer(request, "com.atproto.access")
+        if isinstance(token, Reply):
+            return token
+        return queries[method](token.did, request.query)
+
+    def _get_session(self, did: str, query: dict[str, str]) -> Reply:
+        return Reply(200, {"did": did, "handle": self.users[did].handle, "active": True})
+
+    def _get_profile(self, did: str, query: dict[str, str]) -> Reply:
+        try:
+            user = self.user(query.get("actor", ""))
+        except StopIteration:
+            return _error(400, "InvalidRequest", "Profile not found")
+        return Reply(200, {**user.view(), "followersCount": user.followers, "followsCount": 0, "postsCount": 0})
+
+    def _page(self, items: list[tuple[datetime, str, dict]], query: dict[str, str]) -> tuple[list[dict], str | None]:
+        """Newest first, `limit` at a time, the cursor the last item's (indexedAt, uri): keyset paging as the AppView's."""
+        try:
+            limit = int(query.get("limit", "50"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            raise ValueError("limit must be between 1 and 100")
+        ordered = sorted(items, key=lambda i: (i[0], i[1]), reverse=True)
+        if query.get("cursor"):
+            at_ms, _, uri = query["cursor"].partition("::")
+            key = (datetime.fromtimestamp(int(at_ms) / 1000, UTC), uri)
+            ordered = [i for i in ordered if (i[0], i[1]) < key]
+        page = ordered[:limit]
+        cursor = f"{int(page[-1][0].timestamp() * 1000)}::{page[-1][1]}" if len(page) == limit else None
+        return [i[2] for i in page], cursor
+
+    def _list_notifications(self, did: str, query: dict[str, str]) -> Reply:
+        reasons = set(filter(None, query.get("reasons", "").split(",")))
+        items = [
+            (n.record.indexed_at, n.record.uri, n.view(self.users))
+            for n in self.notifications
+            if n.recipient == did and (not reasons or n.reason in reasons)
+        ]
+        if self.paging == "endless" and query.get("cursor", "").startswith("endless-"):
+            return Reply(200, {"notifications": [], "cursor": f"endless-{self.calls['app.bsky.notification.listNotifications']}"})
+        try:
+            page, cursor = self._page(items, query)
+        except ValueError as exc:
+            return _error(400, "InvalidRequest", str(exc))
+        if self.paging == "endless" and cursor is None:
+            cursor = f"endless-{self.calls['app.bsky.notification.listNotifications']}"
+        return Reply(200, {"notifications": page, **({"cursor": cursor} if cursor else {}), "priority": False})
+
+    def _post_view(self, record: Record) -> dict:
+        return {
+            "uri": record.uri, "cid": record.cid, "author": self.users[record.author].view(), "record": record.value,
+            "replyCount": 0, "repostCount": 0, "likeCount": 0, "quoteCount": 0, "indexedAt": _iso(record.indexed_at), "labels": [],
+        }
+
+    def _author_feed(self, did: str, query: dict[str, str]) -> Reply:
+        try:
+            actor = self.user(query.get("actor", ""))
+        except StopIteration:
+            return _error(400, "InvalidRequest", "Profile not found")
+        replies = query.get("filter", "posts_with_replies") in ("posts_with_replies", "posts_and_author_threads")
+        items = []
+        for record in self.records.values():
+            if record.author != actor.did:
+                continue
+            if record.uri.split("/")[3] == "app.bsky.feed.post" and (replies or "reply" not in record.value):
+                items.append((record.indexed_at, record.uri, {"post": self._post_view(record)}))
+            elif record.uri.split("/")[3] == "app.bsky.feed.repost" and record.value["subject"]["uri"] in self.records:
+                reason = {"$type": "app.bsky.feed.defs#reasonRepost", "by": actor.view(), "indexedAt": _iso(record.indexed_at)}
+                reposted = self._post_view(self.records[record.value["subject"]["uri"]])
+                items.append((record.indexed_at, record.uri, {"post": reposted, "reason": reason}))
+        try:
+            page, cursor = self._page(items, query)
+        except ValueError as exc:
+            return _error(400, "InvalidRequest", str(exc))
+        return Reply(200, {"feed": page, **({"cursor": cursor} if cursor else {})})
+
+    def _get_posts(self, did: str, query: dict[str, str]) -> Reply:
+        uris = [u for u in query.get("uris", "").split(",") if u]
+        if len(uris) > 25:
+            return _error(400, "InvalidRequest", "uris must not have more than 25 elements")
+        return Reply(200, {"posts": [self._post_view(self.records[u]) for u in uris if u in self.records]})
+
+    def _accept_repeated_params(self) -> None:
+        """StandIn keeps the last value of a repeated query parameter; XRPC repeats them for arrays (`reasons`,
+        `uris`), so this server's handler joins them with commas before StandIn reads the query."""
+        base = self.http.server.RequestHandlerClass
+
+        class Handler(base):  # type: ignore[misc, valid-type]
+            def _joined(self) -> None:
+                path, _, query = self.path.partition("?")
+                if query:
+                    values: dict[str, list[str]] = {}
+                    for pair in query.split("&"):
+                        key, _, value = pair.partition("=")
+                        values.setdefault(key, []).append(value)
+                    self.path = path + "?" + "&".join(f"{k}={'%2C'.join(v)}" for k, v in values.items())
+                base._serve(self)
+
+            do_GET = do_POST = _joined
+
+        self.http.server.RequestHandlerClass = Handler
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _error(status: int, error: str, message: str) -> Reply:
+    return Reply(status, {"error": error, "message": message})
