@@ -16,7 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, Settings, parse_duration, read_config_file
+from bot.config import ConfigError, Settings, parse_duration
+from bot.load import read_config_file
 from bot.model import AccountKey, Network
 from bot.rules import keyword_pattern
 

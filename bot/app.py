@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from bot import accounts, rules
 from bot.accounts import Watched
 from bot.clock import Clock, SystemClock
-from bot.config import Settings, load_schedule
+from bot.config import Settings
+from bot.load import load_schedule
 from bot.model import Network
 from bot.schedule import Schedule
 from bot.services.poll import OWN_POSTS, reply_endpoint
@@ -255,6 +256,7 @@ def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watc
     from bot.services.oncall import OnCallService
     from bot.services.poll import PollService
     from bot.services.sweep import SweepService
+    from bot.slack.render import SlackRenderer
     from bot.startup import build_slack, build_socket, check_socket, resolve_people, verify_account, verify_slack
 
     clock = clock or SystemClock()
@@ -276,7 +278,9 @@ def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watc
     ]
     keys = [w.watched.key for w in watching]
     deletions = DeletionCheck({w.watched.key: w.source for w in watching} if settings.check_deleted else {}, store)
-    actions = ActionService(store, slack, clock, config.channel, config.display_tz, action_access(settings, identity, config))
+    render = SlackRenderer(buttons=config.buttons, tz=config.display_tz, on_call=config.on_call)
+    access = action_access(settings, identity, config)
+    actions = ActionService(store, slack, render, clock, config.channel, config.display_tz, access)
     socket = build_socket(settings, actions.handle)
     if socket is not None:
         check_socket(socket)
@@ -286,7 +290,7 @@ def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watc
         slack=identity,
         watching=watching,
         polls=polls,
-        sweep=SweepService(slack, store, keys, clock, config, deletions),
+        sweep=SweepService(slack, store, keys, clock, config, render, deletions),
         follow_ups=FollowUpService(store, keys, clock, config, deletions),
         on_call=OnCallService(slack, store, clock, config),
         health=[HealthService(store, k, clock, settings.poll_interval, config.rules(k).channel) for k in keys],

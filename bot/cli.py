@@ -19,8 +19,9 @@ from bot import schedule as sched
 from bot import status as view
 from bot.accounts import watched_keys
 from bot.clock import SystemClock
-from bot.config import ConfigError, Settings, load_schedule, load_settings
-from bot.slack.blocks import format_age
+from bot.config import ConfigError, Settings
+from bot.load import load_schedule, load_settings
+from bot.words import format_age
 
 # The rest (SQLAlchemy and the store, the services, the scheduler) is imported by the commands that use it:
 # `status`, `health` and `oncall` answer sooner for not loading what only `run` and `check` need.
@@ -245,54 +246,10 @@ def _oncall(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _check(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot import accounts
-    from bot.app import build_source, channels, open_store
-    from bot.startup import build_slack, build_socket, check_socket, resolve_people, verify_account, verify_slack
-    from bot.store.db import SchemaError
-    from bot.store.repository import StoredSessions
+    from bot.startup import check
 
     redactor = logs.Redactor(_secrets(settings))
-
-    def say(line: str) -> None:
-        """print, with the secrets taken out: the lines show what the networks and Slack answered."""
-        print(redactor.redact(line))
-
-    watched = accounts.load(settings, os.environ)
-    schedule = load_schedule(settings)
-    slack = build_slack(settings)
-    identity = verify_slack(slack, channels(settings, watched))
-    say("settings: ok")
-    places = ", ".join(f"{name} ({channel})" for name, channel in identity.channels.items())
-    say(f"slack: token ok (team {identity.team!r}, bot user {identity.user!r}); alerts go to {places}")
-    schedule = resolve_people(schedule, slack)
-    if schedule is not None:
-        now_on_call = f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""
-        say(f"on call: {schedule.source} ok{now_on_call}")
-    socket = build_socket(settings, lambda *_: None)
-    if socket is not None:
-        check_socket(socket)
-        say("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")
-    else:
-        say("slack: SLACK_APP_TOKEN not set; alerts carry a link and no buttons")
-    try:
-        store = open_store(settings)
-    except SchemaError as exc:
-        if not exc.upgradeable:
-            raise
-        store = None
-        say(f"database: {exc}")  # not a failure: `run` migrates on start
-    sessions = StoredSessions(store, SystemClock(), keep=False)
-    for w in watched:  # one line each: the credentials work and the account exists
-        watching = verify_account(settings, w, build_source(settings, w, sessions))
-        auth = {"bluesky": "app password", "mastodon": "access token"}.get(w.network.value) or (
-            "user context" if settings.user_context and not w.secrets else "app-only bearer token"
-        )
-        helpers = "".join(f"; replies by @{r.username} count" for r in watching.responders)
-        say(f"{w.network.value}: token ok ({auth}); watching {w.key} (id {watching.account.id}){helpers}")
-    if store is not None:
-        with store.read() as repo:
-            open_count = repo.open_count()
-        say(f"database: ok, schema up to date, {open_count} open mention(s)")
+    check(settings, lambda line: print(redactor.redact(line)))  # the lines show what the networks and Slack answered
     return 0
 
 

@@ -6,9 +6,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.messages import Message
 
 SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")  # a person (W: an Enterprise Grid user)
 SLACK_GROUP_ID = re.compile(r"S[A-Z0-9]{2,30}")  # a user group
+
+
+CLOSE_REASONS = {"spam": "spam", "elsewhere": "handled elsewhere", "not_for_us": "not for us", "other": "other"}  # no reply needed
 
 
 class Status(StrEnum):
@@ -151,7 +158,7 @@ class Notice:
     thread (`thread_ts`)."""
 
     key: str
-    text: str
+    note: Message
     state: str
     created_at: datetime
     thread_ts: str | None = None

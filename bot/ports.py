@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.model import Account, Network, SlackMessage, Timeline
+from bot.messages import Message
+from bot.model import Account, Mention, Network, SlackMessage, Timeline
 
 
 class Source(Protocol):
@@ -57,3 +58,29 @@ class SlackSink(Protocol):
         ...
 
     def set_usergroup(self, group: str, users: list[str]) -> None: ...
+
+
+class Renderer(Protocol):
+    """What a message looks like in the sink (bot.slack.render): the services post what it returns, unread."""
+
+    queue_rows: int  # mentions the `/replywatch` answer lists at most
+
+    def alert(self, mention: Mention, now: datetime) -> SlackMessage: ...
+
+    def digest(self, mentions: list[Mention], now: datetime) -> SlackMessage: ...
+
+    def closed(self, mention: Mention) -> SlackMessage:
+        """The alert, edited: answered, closed, expired or deleted."""
+        ...
+
+    def note(self, note: Message, now: datetime, mentions: Callable[[Sequence[int]], list[Mention]]) -> SlackMessage | None:
+        """A typed note; `mentions` reads the mentions it names. None: nothing left to say."""
+        ...
+
+    def queue(self, rows: list[Mention], now: datetime, total: int) -> dict:
+        """The `/replywatch` answer."""
+        ...
+
+    def close_form(self, mention: Mention, channel: str) -> dict:
+        """The modal that asks why a mention needs no reply."""
+        ...

@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 
 from bot import logs
-from bot.slack.blocks import format_age, local_time
+from bot.words import format_age, local_time
 
 
 def local(moment: datetime, tz) -> str:  # noqa: ANN001

@@ -19,6 +19,7 @@ from bot.services.oncall import OnCallService
 from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
 from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
+from bot.slack.render import SlackRenderer
 from bot.sources.x.client import XSource
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
@@ -157,6 +158,7 @@ class Loop:
         config = replace(self.sweep.config, **changes)
         for service in (self.sweep, self.follow_ups, self.on_call):
             service.config = config
+        self.sweep.render = self.sweep.outbox.render = renderer(config)
         self.sweep._rejudged = self.follow_ups._rejudged = False  # as a restart with new settings does
         self.expiry.expire_after = config.expire_after
 
@@ -173,6 +175,11 @@ class Loop:
 
     def post(self, author: User, text: str, **kwargs: object) -> int:
         return self.x.post(author, text, at=self.clock.now(), **kwargs)  # type: ignore[arg-type]
+
+
+def renderer(config: SweepConfig) -> SlackRenderer:
+    """The Slack layouts as `replywatch run` builds them from its settings."""
+    return SlackRenderer(buttons=config.buttons, tz=config.display_tz, on_call=config.on_call)
 
 
 def make_loop(
@@ -211,7 +218,7 @@ def make_loop(
         clock=clock,
         account=account,
         poll=PollService(x, store, account, clock, interval, rand=lambda: 0.5, signals=rules, responders=helpers),
-        sweep=SweepService(slack, store, [where], clock, config, deletions),
+        sweep=SweepService(slack, store, [where], clock, config, renderer(config), deletions),
         follow_ups=FollowUpService(store, [where], clock, config, deletions),
         on_call=OnCallService(slack, store, clock, config),
         health=HealthService(store, where, clock, interval),

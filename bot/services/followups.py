@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from bot import rules
 from bot import schedule as sched
 from bot.clock import Clock
+from bot.messages import FollowUpNote
 from bot.model import AccountKey, Alert, FollowUp, Mention
 from bot.services.deleted import DeletionCheck
-from bot.slack.blocks import follow_up_message
 
 if TYPE_CHECKING:
     from bot.services.sweep import SweepConfig
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+NAMED = 10  # mentions a follow-up names (links to); it counts the rest
 BATCH = 5000  # alerts judged a tick at most: a burst due at once (a digest's) is one notice per thread
 
 
@@ -74,8 +75,9 @@ class FollowUpService:
                 groups.setdefault((alert.channel, alert.ts or "", follow_up, first), []).append(mention)
             for (channel, thread_ts, follow_up, first), mentions in groups.items():
                 key = f"{follow_up.kind}:{thread_ts}:{mentions[0].id}:{now.isoformat()}"
-                text = follow_up_message(follow_up, mentions, now).text
-                repo.add_notice(key, text, now, thread_ts=thread_ts, channel=channel)
+                named = sorted(mentions, key=lambda m: (m.post.created_at, m.id))[:NAMED]
+                note = FollowUpNote(follow_up.kind, follow_up.to, tuple(m.id for m in named), len(mentions), named[0].post.created_at)
+                repo.add_notice(key, note, now, thread_ts=thread_ts, channel=channel)
                 repo.followed_up([m.id for m in mentions], now, first=first, reminder=not first and follow_up.kind == "reminder")
                 log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
             repo.next_follow_ups(times)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from bot import schedule as sched
 from bot.clock import Clock
 from bot.errors import ServiceError
-from bot.slack.blocks import format_age, local_time, slack_mention
+from bot.messages import Handoff
 
 if TYPE_CHECKING:
     from bot.ports import SlackSink
@@ -52,18 +52,11 @@ class OnCallService:
         if key == self._announced or (hours is not None and not sched.is_open(hours, tz, now)):
             return
         until = sched.next_handoff(rotation, tz, now)
-        ahead = f"until {local_time(until, tz)}" if until else "with no handoff ahead"
-        text = f":busts_in_silhouette: Handoff: {slack_mention(holder)} is on call {ahead}."
-        if schedule.backup is not None:
-            text += f" Backup: {slack_mention(sched.on_call(schedule.backup, tz, now))}."
+        backup = sched.on_call(schedule.backup, tz, now) if schedule.backup is not None else None
         with self.store.unit() as repo:
             waiting, _, oldest = repo.open_summary()
-            if waiting and oldest is not None:
-                text += f" {waiting} mention(s) open, the oldest waiting {format_age(now - oldest)}."
-            else:
-                text += " No mention is waiting for a reply."
-            if repo.add_notice(key, text, now):
-                log.info("handoff: %s on call %s", holder, ahead)
+            if repo.add_notice(key, Handoff(holder, until, backup, waiting, oldest, str(tz)), now):
+                log.info("handoff: %s on call until %s", holder, until)
         self._announced = key
 
     def _sync_usergroups(self) -> None:

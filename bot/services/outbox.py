@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.errors import AuthFailed, ChannelUnavailable, RateLimited, Rejected, ServiceError
+from bot.messages import ParkedNote
 from bot.model import Mention, SlackMessage
-from bot.slack.blocks import escape, notice_message, safe_url
 
 if TYPE_CHECKING:
-    from bot.ports import SlackSink
-    from bot.store.repository import Repository, Store
+    from bot.ports import Renderer, SlackSink
+    from bot.store.repository import Store
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,21 @@ class SweepResult:
     idle: bool = False  # nothing waited: no message to post or edit
 
 
+class Kind(StrEnum):
+    """What an outgoing message is; with its key, its tag in Slack's metadata ("mention:41")."""
+
+    ALERT = "mention"
+    DIGEST = "digest"
+    NOTICE = "notice"
+
+
 @dataclass(frozen=True)
 class Outgoing:
-    """A message to post once into `channel`: `tag` is kind:key (mention, digest or notice), `since` when it was
-    first tried."""
+    """A message to post once into `channel`: the alert of mention `key`, digest `key` or notice `key`; `since` when
+    it was first tried."""
 
-    tag: str
+    kind: Kind
+    key: str
     channel: str
     since: datetime
     thread_ts: str | None = None
@@ -72,12 +81,8 @@ class Outgoing:
     follow_up_at: datetime | None = None  # when its follow-ups may first be due, if known (else judged once sent)
 
     @property
-    def kind(self) -> str:
-        return self.tag.split(":", 1)[0]
-
-    @property
-    def key(self) -> str:
-        return self.tag.split(":", 1)[1]
+    def tag(self) -> str:
+        return f"{self.kind}:{self.key}"
 
 
 class Slot(StrEnum):
@@ -109,21 +114,13 @@ class Pacer:
 
 
 class Outbox:
-    """Posts each message into its channel; `render_alert` and `render_digest` lay the messages out."""
+    """Posts each message into its channel, as `render` lays it out."""
 
-    def __init__(
-        self,
-        slack: SlackSink,
-        store: Store,
-        clock: Clock,
-        render_alert: Callable[[Mention, datetime], SlackMessage],
-        render_digest: Callable[[list[Mention], datetime], SlackMessage],
-    ) -> None:
+    def __init__(self, slack: SlackSink, store: Store, clock: Clock, render: Renderer) -> None:
         self.slack = slack
         self.store = store
         self.clock = clock
-        self.render_alert = render_alert
-        self.render_digest = render_digest
+        self.render = render
         self.pacer = Pacer()
         self._channel_failures: dict[str, int] = {}  # channel-level failures in a row; missing: not known since start
 
@@ -171,7 +168,7 @@ class Outbox:
         self.channel_works(channel)
         ts = posted[1]
         log.info("posted %s (%s)", item.tag, ts)
-        counter = {"mention": "alerted", "digest": "digests"}.get(item.kind, "notices")
+        counter = {Kind.ALERT: "alerted", Kind.DIGEST: "digests"}.get(item.kind, "notices")
         setattr(result, counter, getattr(result, counter) + 1)
 
     def edit(
@@ -200,44 +197,34 @@ class Outbox:
     def _message(self, item: Outgoing, now: datetime) -> SlackMessage | None:
         """What to post for `item`; once Slack has refused it, an alert or digest goes as plain text, no blocks."""
         if item.members:  # a new alert or digest: its mentions were just read
-            message = self.render_alert(item.members[0], now) if item.kind == "mention" else self.render_digest(list(item.members), now)
+            message = self.render.alert(item.members[0], now) if item.kind is Kind.ALERT else self.render.digest(list(item.members), now)
         else:
             with self.store.read() as repo:
-                if item.kind == "mention":
+                if item.kind is Kind.ALERT:
                     mention = repo.mention(int(item.key))
-                    message = self.render_alert(mention, now) if mention is not None else None
-                elif item.kind == "digest":
+                    message = self.render.alert(mention, now) if mention is not None else None
+                elif item.kind is Kind.DIGEST:
                     found = repo.digest(int(item.key))
-                    message = self.render_digest(found[1], now) if found else None
+                    message = self.render.digest(found[1], now) if found else None
                 else:
-                    text = repo.notice_text(item.key)
-                    return notice_message(text) if text is not None else None
+                    note = repo.notice_note(item.key)
+                    return self.render.note(note, now, repo.mentions) if note is not None else None
         return SlackMessage(message.text, []) if message is not None and item.refusals else message
 
     def _refused(self, item: Outgoing, exc: Rejected, now: datetime) -> None:
         """Slack said no to this message: try again later on its own (its fallback form), or park it for good."""
         refusals = item.refusals + 1
         retry_at, parked = next_try(refusals, now, f"Slack refused it {refusals} time(s): {exc.message}")
-        kind = "alert" if item.kind == "mention" else item.kind
+        kind = "alert" if item.kind is Kind.ALERT else item.kind.value
         with self.store.unit() as repo:
             repo.refused(kind, item.key, refusals, retry_at, parked)
             if parked and kind != "notice":
-                repo.add_notice(f"parked:{item.tag}", self._parked_text(repo, item, exc.message), now)
+                note = ParkedNote(MAX_REFUSALS, exc.message, int(item.key) if kind == "alert" else None)
+                repo.add_notice(f"parked:{item.tag}", note, now)
         if parked:
             log.error("Slack refused %s %d times (%s); parked: `replywatch status` lists it", item.tag, refusals, exc.message)
         else:
             log.warning("Slack refused %s (%s); trying again at %s", item.tag, exc.message, f"{retry_at:%H:%M:%S}")
-
-    @staticmethod
-    def _parked_text(repo: Repository, item: Outgoing, why: str) -> str:
-        what = "a digest of mentions"
-        if item.kind == "mention" and (mention := repo.mention(int(item.key))) is not None:
-            url = safe_url(mention.post.url)
-            what = f"the mention by @{escape(mention.post.author_handle)}" + (f" ({url})" if url else "")
-        return (
-            f":warning: Slack refused the alert for {what} {MAX_REFUSALS} times ({escape(why)}). It is parked, not "
-            "retried: `replywatch status` lists it."
-        )
 
     def channel_failed(self, channel: str, exc: ServiceError, now: datetime, mono: float, result: SweepResult) -> None:
         """The channel cannot take messages: post nothing else into it, with back-off, until it works again."""
@@ -264,14 +251,14 @@ class Outbox:
         """Record how posting went: sending (about to), sent (with the ts and, if the item knows it, when its
         follow-ups may first be due), retry (Slack surely did not post)."""
         with self.store.unit() as repo:
-            if state == "sending" and item.refusals and item.kind != "notice":
-                repo.sending("alert" if item.kind == "mention" else item.kind, int(item.key))
-            if item.kind == "mention":
+            if state == "sending" and item.refusals and item.kind is not Kind.NOTICE:
+                repo.sending("alert" if item.kind is Kind.ALERT else item.kind.value, int(item.key))
+            if item.kind is Kind.ALERT:
                 if state == "sent" and posted is not None:
                     repo.alert_sent(int(item.key), posted[0], posted[1], now, item.follow_up_at)
                 elif state == "retry":
                     repo.drop_alert(int(item.key))
-            elif item.kind == "digest":
+            elif item.kind is Kind.DIGEST:
                 if state == "sent" and posted is not None:
                     repo.digest_sent(int(item.key), posted[0], posted[1], now, item.follow_up_at)
                 elif state == "retry":

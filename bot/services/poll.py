@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 from bot import policy, rules
 from bot.clock import Clock
 from bot.errors import AuthFailed, RateLimited, ServiceError
-from bot.model import Account, AccountKey, Gap, Post, Status, Timeline
+from bot.messages import GapNote
+from bot.model import Account, AccountKey, Post, Status, Timeline
 
 if TYPE_CHECKING:
     from bot.ports import Source
@@ -116,7 +117,9 @@ class PollService:
                     repo.record_poll(self.where, endpoint, now, cursor, read.error, read.next_attempt_at)
             if mentions is not None and mentions.gap is not None:
                 result.recovered = mentions.gap.recovered
-                repo.add_notice(*self._gap_notice(mentions.gap), now)
+                gap, where = mentions.gap, self.where
+                note = GapNote(where.network.value, where.handle, gap.cap, gap.start, gap.end, gap.recovered, gap.missing)
+                repo.add_notice(f"gap:{where.network}:{where.handle}:{gap.end.isoformat()}", note, now)
             fresh = [(p, p.id in stored and v.status is Status.OPEN) for p, v in judged]
             result.answered = self._resolve(repo, fresh, replies, now)
         for endpoint, read in reads.items():
@@ -158,18 +161,6 @@ class PollService:
         """Log transitions, not ticks: the first failure, or a different one."""
         if state is None or state.last_error is None or state.last_error.split(";")[0] != error.split(";")[0]:
             (log.error if loud else log.warning)("poll %s %s failed: %s", where, endpoint, error)
-
-    def _gap_notice(self, gap: Gap) -> tuple[str, str]:
-        """(key, text) of the notice saying what a read past the network's cap recovered, and what may be missing."""
-        period = f"{gap.start:%Y-%m-%d %H:%M} to {gap.end:%Y-%m-%d %H:%M} UTC"
-        text = (
-            f":information_source: More than {gap.cap} mentions of {self.where} arrived since the last read, more "
-            f"than its mentions timeline returns. {gap.recovered} mention(s) from {period} were recovered from recent "
-            "search."
-        )
-        for start, end, why in gap.missing:
-            text += f" Mentions from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC may be missing: {why}."
-        return f"gap:{self.where.network}:{self.where.handle}:{gap.end.isoformat()}", text
 
     def _resolve(self, repo: Repository, mentions: list[tuple[Post, bool]], replies: list[Post], now: datetime) -> int:
         """Apply the reply rules where the new posts could change something: the new open mentions (`mentions`:

@@ -180,6 +180,11 @@ class Mentions(Part):
             )
         }
 
+    def mentions(self, mention_ids: Sequence[int]) -> list[Mention]:
+        """The stored mentions with these keys, oldest first (those gone left out)."""
+        rows = self.session.execute(select(MENTIONS).where(self.bulk.among(MENTIONS.c.id, list(mention_ids)))) if mention_ids else []
+        return sorted((common.mention_of(r) for r in rows), key=lambda m: (m.post.created_at, m.id))
+
     def mention(self, mention_id: int) -> Mention | None:
         row = self.session.get(MentionRow, mention_id)
         return common.mention_of(row) if row else None

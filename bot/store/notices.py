@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from bot.messages import Message, load, payload
 from bot.model import Notice
 from bot.store.common import PENDING, REFUSED, SENDING, Part
 from bot.store.tables import NoticeRow, SlackChannelRow
@@ -13,18 +14,20 @@ from bot.store.tables import NoticeRow, SlackChannelRow
 
 class Notices(Part):
     def add_notice(
-        self, key: str, text: str, now: datetime, thread_ts: str | None = None, channel: str | None = None
+        self, key: str, note: Message, now: datetime, thread_ts: str | None = None, channel: str | None = None
     ) -> bool:
-        """Queue a notice once, for `channel` (None: the default one): False if one with this key exists already."""
+        """Queue a note once, for `channel` (None: the default one): False if one with this key exists already."""
         return self._insert_once(
-            NoticeRow, "key", key=key, text=text, state=PENDING, created_at=now, thread_ts=thread_ts, channel=channel
+            NoticeRow, "key", key=key, kind=note.kind, payload=payload(note), state=PENDING, created_at=now,
+            thread_ts=thread_ts, channel=channel,
         )
 
-    def last_notice(self, prefix: str) -> str | None:
-        """The key of the newest notice whose key starts with `prefix`."""
-        return self.session.scalar(
-            select(NoticeRow.key).where(NoticeRow.key.startswith(prefix)).order_by(NoticeRow.id.desc()).limit(1)
-        )
+    def last_note(self, prefix: str) -> Message | None:
+        """The newest note whose key starts with `prefix`."""
+        row = self.session.execute(
+            select(NoticeRow.kind, NoticeRow.payload).where(NoticeRow.key.startswith(prefix)).order_by(NoticeRow.id.desc()).limit(1)
+        ).first()
+        return load(row.kind, row.payload) if row else None
 
     def notices_unsent(self, now: datetime) -> list[Notice]:
         """Notices to post now: new, in doubt, or refused before and due for another try."""
@@ -34,13 +37,14 @@ class Notices(Part):
             .order_by(NoticeRow.id)
         )
         return [
-            Notice(key=r.key, text=r.text, state=r.state, created_at=r.created_at, thread_ts=r.thread_ts,
+            Notice(key=r.key, note=load(r.kind, r.payload), state=r.state, created_at=r.created_at, thread_ts=r.thread_ts,
                    refusals=r.refusals or 0, channel=r.channel)
             for r in rows
         ]
 
-    def notice_text(self, key: str) -> str | None:
-        return self.session.scalar(select(NoticeRow.text).where(NoticeRow.key == key))
+    def notice_note(self, key: str) -> Message | None:
+        row = self.session.execute(select(NoticeRow.kind, NoticeRow.payload).where(NoticeRow.key == key)).first()
+        return load(row.kind, row.payload) if row else None
 
     def notice_state(self, key: str, state: str, channel: str | None = None, ts: str | None = None, now: datetime | None = None) -> None:
         values: dict = {"state": state}

@@ -226,7 +226,8 @@ class NoticeRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
-    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))  # a bot.messages type
+    payload: Mapped[str] = mapped_column(Text)  # its fields, as JSON: never rendered text
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     channel: Mapped[str | None] = mapped_column(String(100))

@@ -1,4 +1,5 @@
-"""mentions of several accounts on several networks: ids as strings, keyed by (network, account, post id); sessions
+"""mentions of several accounts on several networks: ids as strings, keyed by (network, account, post id); sessions;
+typed notices
 
 Revision ID: 0006
 Revises: 0005
@@ -7,6 +8,8 @@ Until now every row was the one X account's: the mentions, replies and cursors m
 is read from the cursors it wrote). A mention keeps its id as the store's key, so the alerts and actions that
 point at it, and the buttons and tags of messages already in Slack, keep working; new mentions get the next ids.
 """
+
+import json
 
 import sqlalchemy as sa
 from alembic import op
@@ -109,6 +112,20 @@ def upgrade() -> None:
     if pg:  # constraint names are the schema's on PostgreSQL: the new tables' could not be these until the old went
         op.execute("ALTER TABLE replies RENAME CONSTRAINT pk_replies_new TO pk_replies")
         op.execute("ALTER TABLE poll_cursors RENAME CONSTRAINT pk_poll_cursors_new TO pk_poll_cursors")
+
+    # Notices keep a kind and the note's fields, not Slack text; those queued as text before go out as they are.
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("kind", sa.String(32), nullable=True))
+        batch_op.add_column(sa.Column("payload", sa.Text(), nullable=True))
+    for notice_id, text in bind.execute(sa.text("SELECT id, text FROM notices")).all():
+        bind.execute(
+            sa.text("UPDATE notices SET kind = 'text', payload = :payload WHERE id = :id"),
+            {"payload": json.dumps({"text": text}), "id": notice_id},
+        )
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.alter_column("kind", existing_type=sa.String(32), nullable=False)
+        batch_op.alter_column("payload", existing_type=sa.Text(), nullable=False)
+        batch_op.drop_column("text")
 
     op.create_table(
         "sessions",

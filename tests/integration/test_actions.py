@@ -28,7 +28,7 @@ ACME = Access(alert_channels=frozenset({"C0ALERTS"}), teams=frozenset({"T0ACME"}
 @pytest.fixture
 def worked(fake_x, fake_slack, sqlite_store) -> tuple[Loop, ActionService]:  # noqa: ANN001
     loop = make_loop(fake_x, fake_slack, sqlite_store, buttons=True, display_tz=BERLIN, escalate_after=None)
-    return loop, ActionService(loop.store, loop.sweep.slack, loop.clock, "C0ALERTS", BERLIN, ACME)
+    return loop, ActionService(loop.store, loop.sweep.slack, loop.sweep.render, loop.clock, "C0ALERTS", BERLIN, ACME)
 
 
 def alerted(loop: Loop, text: str = "@acme where is my refund?") -> tuple[int, object]:
@@ -325,7 +325,7 @@ def test_allow_queue_in_adds_channels_and_lets_other_organizations_in_only_with_
     mention, _ = alerted(loop)
 
     def queue(access: Access, payload: dict) -> str:
-        actions = ActionService(loop.store, loop.sweep.slack, loop.clock, "C0ALERTS", BERLIN, access)
+        actions = ActionService(loop.store, loop.sweep.slack, loop.sweep.render, loop.clock, "C0ALERTS", BERLIN, access)
         return json.dumps(actions.handle("slash_commands", payload).ack)
 
     team = replace(ACME, queue_channels=frozenset({"C0TEAM"}))
@@ -406,7 +406,7 @@ def test_replywatch_run_takes_the_workspace_and_app_from_auth_test_and_the_chann
     env, fake_slack, monkeypatch  # noqa: ANN001
 ) -> None:
     from bot.app import build_app
-    from bot.config import load_settings
+    from bot.load import load_settings
 
     for key, value in {**env, "SLACK_APP_TOKEN": fake_slack.app_token, "ALLOW_QUEUE_IN": "C0TEAM"}.items():
         monkeypatch.setenv(key, value)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.model import AccountKey as _AccountKey
-from bot.model import Network as _Network
-from bot.model import Status
+from bot.model import AccountKey, Network, Status
 from tests.conftest import Loop
 from tests.standins.http import Reply
 
-W = _AccountKey(_Network.X, "acme")  # the watched account
+W = AccountKey(Network.X, "acme")  # the watched account
 
 MIN = timedelta(minutes=1)
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import schedule as sched
+from bot import schedule_file
 from bot.startup import resolve_people
 from tests.conftest import make_loop
 from tests.integration.test_cli import cli
@@ -37,7 +38,7 @@ def test_a_week_on_call(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN0
     fake_slack.emails = {"priya@example.com": PRIYA}
     loop = make_loop(fake_x, fake_slack, sqlite_store, interval=5 * MIN, escalate_after=MIN * 60, remind_every=None,
                      escalate_to=("U0NOBODY",), digest_threshold=5)
-    schedule = resolve_people(sched.parse(WEEK), loop.sweep.slack)
+    schedule = resolve_people(schedule_file.parse(WEEK), loop.sweep.slack)
     assert schedule.oncall.members == (JANE, OMAR, PRIYA), "the e-mail was looked up in Slack"
     loop.configure(schedule=schedule, display_tz=BERLIN)
     fans = [loop.x.add_user(f"fan{i}") for i in range(30)]
@@ -120,7 +121,7 @@ def handoff_messages(loop) -> list[tuple[str, str]]:  # noqa: ANN001
 
 
 def test_an_override_covering_a_handoff_is_one_handoff(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN001
-    loop = make_loop(fake_x, fake_slack, sqlite_store, schedule=sched.parse(tomllib.loads(COVERED)), display_tz=BERLIN)
+    loop = make_loop(fake_x, fake_slack, sqlite_store, schedule=schedule_file.parse(tomllib.loads(COVERED)), display_tz=BERLIN)
     for step in range(3 * 24 * 2):  # Wednesday 10:00 Berlin to Saturday 09:30, half an hour a tick
         loop.tick(timedelta(minutes=30) if step else timedelta(0))
     assert handoff_messages(loop) == [
@@ -133,7 +134,9 @@ def test_an_override_covering_a_handoff_is_one_handoff(fake_x, fake_slack, sqlit
 
 
 def test_a_rotation_of_one_is_announced_once(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN001
-    alone = sched.parse({"timezone": "Europe/Berlin", "oncall": {"members": [LEAD], "handoff": "daily 09:00", "start": "2026-11-23"}})
+    alone = schedule_file.parse({
+        "timezone": "Europe/Berlin", "oncall": {"members": [LEAD], "handoff": "daily 09:00", "start": "2026-11-23"},
+    })
     loop = make_loop(fake_x, fake_slack, sqlite_store, schedule=alone, display_tz=BERLIN)
     for step in range(3 * 24):  # Wednesday 10:00 Berlin to Saturday 09:00, an hour a tick: three daily shift changes
         loop.tick(timedelta(hours=1) if step else timedelta(0))
@@ -210,7 +213,7 @@ def test_a_bad_file_stops_the_start_with_one_line_naming_the_key(env, tmp_path) 
 
 
 def test_a_vip_breaks_through_closed_hours_only_when_allowed(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN001
-    closed_today = sched.parse({"timezone": "Europe/Berlin", "hours": {"mon": "09:00-18:00", "holidays": ["2026-11-25"]}})
+    closed_today = schedule_file.parse({"timezone": "Europe/Berlin", "hours": {"mon": "09:00-18:00", "holidays": ["2026-11-25"]}})
     star, bob = fake_x.add_user("star", followers=250_000), fake_x.add_user("bob")
     loop = make_loop(fake_x, fake_slack, sqlite_store, interval=timedelta(seconds=1), signals={"vip_min_followers": 100_000},
                      alert_after_vip=timedelta(seconds=2), schedule=closed_today, vip_ignores_hours=False)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.model import AccountKey as _AccountKey
-from bot.model import Network as _Network
-from bot.model import Status
+from bot.model import AccountKey, Network, Status
 from tests.conftest import Loop, make_loop
 
-W = _AccountKey(_Network.X, "acme")  # the watched account
+W = AccountKey(Network.X, "acme")  # the watched account
 
 SEC, MIN = timedelta(seconds=1), timedelta(minutes=1)
 

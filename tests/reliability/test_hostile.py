@@ -13,17 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.model import FollowUp, Mention, Network, Post, Status
-from bot.slack.blocks import (
-    alert_message,
-    answered_message,
-    close_view,
-    closed_message,
-    digest_message,
-    escape,
-    follow_up_message,
-    notice_message,
-    queue_message,
-)
+from bot.slack.blocks import alert_message, answered_message, close_view, closed_message, digest_message, queue_message
+from bot.slack.notes import follow_up_message, notice_message
+from bot.slack.text import escape
 from bot.sources.mastodon.text import status_text
 from bot.sources.x.translate import post_url, unescape_x
 from tests.conftest import Loop

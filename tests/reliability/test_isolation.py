@@ -9,15 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.model import AccountKey as _AccountKey
-from bot.model import Network as _Network
+from bot.model import AccountKey, Network
 from bot.store.repository import Store
 from tests.conftest import START, Loop, make_loop
 from tests.integration.test_cli import cli
 from tests.standins.slack_api import FakeSlack
 from tests.standins.x_api import FakeX
 
-W = _AccountKey(_Network.X, "acme")  # the watched account
+W = AccountKey(Network.X, "acme")  # the watched account
 
 SEC = timedelta(seconds=1)
 ALERT_AFTER = 3 * SEC

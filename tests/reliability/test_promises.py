@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import build_app
 from bot.clock import FakeClock
-from bot.config import load_settings
+from bot.load import load_settings
 from bot.model import Status
 from bot.scheduler import IDLE
 from tests.conftest import START, Loop, make_loop

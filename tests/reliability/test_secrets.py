@@ -15,9 +15,7 @@ import pytest
 from bot import logs
 from bot.clock import FakeClock
 from bot.errors import ServiceError
-from bot.model import Account
-from bot.model import AccountKey as _AccountKey
-from bot.model import Network as _Network
+from bot.model import Account, AccountKey, Network
 from bot.services.deleted import DeletionCheck
 from bot.services.health import HealthService
 from bot.services.poll import PollService
@@ -26,14 +24,14 @@ from bot.slack.client import SlackClient
 from bot.slack.socket import SocketListener
 from bot.sources.x.client import XSource
 from bot.store.repository import Store
-from tests.conftest import START
+from tests.conftest import START, renderer
 from tests.integration.test_cli import cli
 from tests.reliability.figures import FIGURES
 from tests.standins.http import Reply
 from tests.standins.slack_api import FakeSlack
 from tests.standins.x_api import FakeX
 
-W = _AccountKey(_Network.X, "acme")  # the watched account
+W = AccountKey(Network.X, "acme")  # the watched account
 
 SECRETS = {
     "bearer": "AAAAAAAAAAAAAAAAAAAAAbearer%2Fsecret%3Dvalue",
@@ -50,8 +48,9 @@ def _services(x: XSource, slack: SlackClient, store: Store, account: Account, cl
     """Poll, collection health and sweep, run once each, in that order."""
     poll = PollService(x, store, account, clock, timedelta(seconds=60), where=W)
     health = HealthService(store, W, clock, timedelta(seconds=60))
+    config = SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1))
     sweep = SweepService(
-        slack, store, [W], clock, SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1)), DeletionCheck({W: x}, store)
+        slack, store, [W], clock, config, renderer(config), DeletionCheck({W: x}, store)
     )
 
     def run_once() -> None:

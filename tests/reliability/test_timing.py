@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.app import build_app
-from bot.config import load_settings
+from bot.load import load_settings
 from bot.scheduler import build_scheduler
 from tests.reliability.figures import FIGURES
 from tests.standins.http import Request, wait_for

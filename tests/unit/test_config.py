@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 
 from bot import accounts
-from bot.config import ConfigError, load_settings, parse_duration
+from bot.config import ConfigError, parse_duration
+from bot.load import load_settings
 
 BASE = {
     "X_ACCOUNT": "acme",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import schedule_file
 from bot.cli import _parser
 from bot.config import Settings
 
@@ -68,9 +69,8 @@ def test_the_slack_app_manifest_matches_what_replywatch_uses() -> None:
 
 
 def test_the_example_on_call_file_is_valid_and_every_key_is_documented() -> None:
-    from bot import schedule
 
-    example = schedule.load(ROOT / "replywatch.toml.example")
+    example = schedule_file.load(ROOT / "replywatch.toml.example")
     assert example.oncall is not None and example.backup is not None and example.hours is not None
     readme = (ROOT / "README.md").read_text()
     for key in ("timezone", "members", "handoff", "start", "usergroup", "overrides", "member", "from", "until",

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import schedule as sched
+from bot import schedule_file
 
 BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
 A, B, C, OMAR = "U01JANE", "U02PRIYA", "U03LEAD", "U04OMAR"
@@ -24,7 +25,7 @@ def local(text: str, tz: ZoneInfo = BERLIN) -> datetime:
 
 def rotation(handoff: str, start: str, members=(A, B, C), overrides=(), tz: str = "Europe/Berlin") -> tuple[sched.Rotation, ZoneInfo]:  # noqa: ANN001
     oncall = {"members": list(members), "handoff": handoff, "start": start, "overrides": list(overrides)}
-    s = sched.parse({"timezone": tz, "oncall": oncall})
+    s = schedule_file.parse({"timezone": tz, "oncall": oncall})
     return s.oncall, s.tz
 
 
@@ -149,7 +150,7 @@ def test_daylight_saving_handoffs_stay_at_nine_local() -> None:
     assert [m.astimezone(UTC).strftime("%m-%d %H:%M") for m, _ in found] == ["10-24 07:00", "10-25 08:00", "10-26 08:00"]
 
 
-HOURS = sched.parse({
+HOURS = schedule_file.parse({
     "timezone": "Europe/Berlin",
     "hours": {"mon": "09:00-18:00", "tue": "09:00-18:00", "wed": "09:00-18:00", "thu": "09:00-18:00", "fri": "09:00-17:00",
               "holidays": ["2026-12-25", "2026-12-26", "2027-01-01"]},
@@ -219,7 +220,7 @@ def test_open_and_next_change(moment: datetime, is_open: bool, change: datetime)
 )
 def test_bad_configuration_names_the_key(data: dict, message: str) -> None:
     with pytest.raises(sched.ScheduleError) as caught:
-        sched.parse(data)
+        schedule_file.parse(data)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 

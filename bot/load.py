@@ -1,0 +1,94 @@
+"""Where the settings come from: the environment, an optional `.env`, and the TOML file (REPLYWATCH_CONFIG);
+what is wrong in them, as one line naming the variable or key (ConfigError).
+
+The environment and `.env` are read here, as pydantic-settings would read them for Settings (names in any case,
+the environment before `.env`, a name in `.env` without a value left unset, no JSON decoding), rather than by
+pydantic-settings itself: importing it costs `status` about 50 ms, a tenth of its time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot import schedule, schedule_file
+from bot.config import ConfigError, Settings
+from bot.schedule import Schedule
+
+DOTENV = ".env"  # in the working folder
+
+
+def read_config_file(settings: Settings) -> dict:
+    """The TOML file's tables (empty without a file); ConfigError when it cannot be read or parsed."""
+    path = settings.config_path()
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"REPLYWATCH_CONFIG ({path}): cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"REPLYWATCH_CONFIG ({path}): not valid TOML: {exc}") from None
+
+
+def load_schedule(settings: Settings) -> Schedule | None:
+    """The on-call rotation and business hours, if a file gives them; ConfigError naming the key otherwise."""
+    data = read_config_file(settings)
+    if not data:
+        return None
+    path = settings.config_path()
+    try:
+        return schedule_file.parse(data, str(path))
+    except schedule.ScheduleError as exc:
+        raise ConfigError(f"REPLYWATCH_CONFIG ({path}): {exc}") from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings, raising ConfigError with one readable line. `overrides` come first, then the
+    environment, then `.env` in the working folder, then the defaults."""
+    try:
+        return Settings(**{**_environment(), **overrides})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _environment() -> dict[str, str]:
+    """The settings' values the environment and `.env` give, by field name. A name matches in any case (the last of
+    several spellings wins); a name `.env` gives without a value is not set."""
+    fields = Settings.model_fields
+    found: dict[str, str | None] = {}
+    dotenv = Path(DOTENV)
+    if dotenv.is_file() or dotenv.is_fifo():
+        from dotenv import dotenv_values
+
+        found.update({name.lower(): value for name, value in dotenv_values(dotenv, encoding="utf-8").items()})
+    found.update({name.lower(): value for name, value in os.environ.items()})
+    return {name: value for name, value in found.items() if name in fields and value is not None}
+
+
+_TYPE_HINTS = {
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_parsing": "true or false",
+}
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = error.get("loc") or ()
+    name = str(loc[0]).upper() if loc else ""
+    kind = error.get("type", "")
+    if kind == "missing":
+        return f"{name} is required but not set"
+    if kind in _TYPE_HINTS:
+        return f"{name} must be {_TYPE_HINTS[kind]}"
+    if kind == "literal_error":
+        expected = (error.get("ctx") or {}).get("expected", "")
+        return f"{name} must be one of {expected}"
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not name:
+        return message
+    return f"{name} must be {message}"

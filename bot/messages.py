@@ -1,0 +1,130 @@
+"""What the services ask the team to be told, as typed messages. The store keeps each one as its `kind` and a JSON
+payload, never as Slack text; only the Slack sink lays it out (bot.slack.notes), choosing the layout by type.
+
+Alerts and digests need no message of their own: their rows are the mentions they stand for."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class FollowUpNote:
+    """An escalation, a reminder or a snooze's end, in the thread of the alert (or digest) of `count` mentions, the
+    oldest posted at `oldest`; the first of them (`mentions`, the store's keys, oldest first) are named."""
+
+    kind: ClassVar[str] = "follow_up"
+    nudge: str  # escalation, reminder, woke
+    to: tuple[str, ...]  # Slack user or group IDs, here, channel
+    mentions: tuple[int, ...]
+    count: int
+    oldest: datetime
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Who is on call now and until when, the backup, and how the queue stands."""
+
+    kind: ClassVar[str] = "handoff"
+    holder: str
+    until: datetime | None
+    backup: str | None
+    waiting: int
+    oldest: datetime | None
+    tz: str  # the on-call file's time zone: the times are said in it
+
+
+@dataclass(frozen=True)
+class CollectionBroken:
+    """An account's mentions are not being read."""
+
+    kind: ClassVar[str] = "collection_broken"
+    network: str
+    account: str
+    since: datetime
+    error: str
+
+
+@dataclass(frozen=True)
+class CollectionRecovered:
+    """An account's mentions are being read again."""
+
+    kind: ClassVar[str] = "collection_recovered"
+    network: str
+    account: str
+    since: datetime  # since when they had not been
+
+
+@dataclass(frozen=True)
+class GapNote:
+    """More mentions arrived than the network's timeline returns: what was recovered, what may be missing."""
+
+    kind: ClassVar[str] = "gap"
+    network: str
+    account: str
+    cap: int
+    start: datetime
+    end: datetime
+    recovered: int
+    missing: tuple[tuple[datetime, datetime, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ParkedNote:
+    """Slack refused an alert or a digest for good: it is no longer tried."""
+
+    kind: ClassVar[str] = "parked"
+    refusals: int
+    why: str
+    mention: int | None = None  # the alert's mention (None: a digest)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A notice queued as finished Slack text by a replywatch from before typed messages (posted as it is)."""
+
+    kind: ClassVar[str] = "text"
+    text: str
+
+
+Message = FollowUpNote | Handoff | CollectionBroken | CollectionRecovered | GapNote | ParkedNote | Text
+KINDS: dict[str, type] = {
+    cls.kind: cls for cls in (FollowUpNote, Handoff, CollectionBroken, CollectionRecovered, GapNote, ParkedNote, Text)
+}
+
+
+def payload(message: Message) -> str:
+    """The message as JSON (times in ISO 8601)."""
+    return json.dumps({f.name: getattr(message, f.name) for f in fields(message)}, default=_encode)
+
+
+def load(kind: str, text: str) -> Message:
+    """The message a `payload` was made of; ValueError for a kind or payload this replywatch does not know."""
+    cls = KINDS.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown message kind {kind!r}")
+    data = json.loads(text)
+    return cls(**{f.name: _decode(f.type, data.get(f.name)) for f in fields(cls) if f.name in data})
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in a message")
+
+
+def _decode(kind: object, value: Any) -> Any:
+    """Times back from ISO 8601, lists back into tuples (the field's type is a string: annotations are postponed)."""
+    hint = str(kind)
+    if value is None:
+        return None
+    if hint.startswith("datetime"):
+        return datetime.fromisoformat(value)
+    if hint.startswith("tuple[tuple[datetime"):
+        return tuple((datetime.fromisoformat(a), datetime.fromisoformat(b), why) for a, b, why in value)
+    if hint.startswith("tuple"):
+        return tuple(value)
+    return value

@@ -1,0 +1,91 @@
+"""Alerting: the mentions that fell due become alerts, one message each, or one digest per channel when many fell
+due at once (or came in overnight). Before anyone is pinged, each is looked up once on its network (a deleted one
+is closed instead, bot.services.deleted); what goes out is delivered by the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot import schedule as sched
+from bot.model import AccountKey, Mention
+from bot.services.deleted import DeletionCheck
+from bot.services.outbox import Kind, Outbox, Outgoing, SweepResult
+
+if TYPE_CHECKING:
+    from bot.services.sweep import SweepConfig
+    from bot.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+
+class Alerting:
+    def __init__(self, store: Store, outbox: Outbox, deletions: DeletionCheck | None) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.deletions = deletions
+        self._looked_up: set[int] = set()  # due mentions already looked up: once each before its alert
+
+    def forget(self, due: list[Mention]) -> None:
+        """Keep the look-ups of these (still due) only: the others were alerted or closed since."""
+        self._looked_up &= {m.id for m in due}
+
+    def run(
+        self, due: list[Mention], as_of: Mapping[AccountKey, datetime], cfg: SweepConfig, now: datetime, mono: float,
+        result: SweepResult,
+    ) -> None:
+        """Alert these mentions, whose stored due time has come as of their account's last completed read."""
+        due = self._exactly_due(due, as_of, cfg)
+        fresh = [m for m in due if m.id not in self._looked_up]
+        self._looked_up.update(m.id for m in fresh)
+        deleted = self.deletions.close_deleted(fresh, now) if self.deletions else set()
+        result.deleted += len(deleted)
+        by_channel: dict[str, list[Mention]] = {}
+        for m in due:
+            if m.id not in deleted:
+                by_channel.setdefault(cfg.rules(m.where).channel, []).append(m)
+        for channel, waiting in by_channel.items():
+            self._alert(channel, waiting, cfg, now, mono, result)
+
+    def _alert(
+        self, channel: str, due: list[Mention], cfg: SweepConfig, now: datetime, mono: float, result: SweepResult
+    ) -> None:
+        """Post the alerts of these due mentions into `channel`: one each, or one digest when many fell due at once."""
+        if len(due) > cfg.digest_threshold or self._overnight(due, cfg):
+            with self.store.unit() as repo:
+                started = repo.start_digest([m.id for m in due], channel, now)
+            if started is not None:
+                digest_id, claimed = started[0], set(started[1])
+                members = tuple(sorted((m for m in due if m.id in claimed), key=lambda m: (m.post.created_at, m.id)))
+                log.info("%d mentions fell due at once: one digest instead of an alert each", len(members))
+                item = Outgoing(Kind.DIGEST, str(digest_id), channel, now, members=members, follow_up_at=cfg.first_follow_up_at(members))
+                self.outbox.deliver(item, now, mono, result, in_doubt=False)
+            return
+        for mention in due:
+            if not self.outbox.pacer.ready(channel, mono):
+                break
+            with self.store.unit() as repo:
+                if not repo.start_alert(mention.id, channel, now):
+                    continue
+            follow_up_at = cfg.first_follow_up_at([mention])
+            item = Outgoing(Kind.ALERT, str(mention.id), channel, now, members=(mention,), follow_up_at=follow_up_at)
+            self.outbox.deliver(item, now, mono, result, in_doubt=False)
+
+    def _exactly_due(self, due: list[Mention], as_of: Mapping[AccountKey, datetime], cfg: SweepConfig) -> list[Mention]:
+        """Of the mentions whose stored due time has come (as of their account's last read), those really due; the
+        others keep their exact time."""
+        later = [(m.id, at) for m in due if (at := cfg.due_at(m)) > as_of[m.where]]
+        if later:
+            with self.store.unit() as repo:
+                repo.postpone(later)
+        waiting = {mention_id for mention_id, _ in later}
+        return [m for m in due if m.id not in waiting]
+
+    @staticmethod
+    def _overnight(due: list[Mention], cfg: SweepConfig) -> bool:
+        """Several due mentions that came in while closed: they go out together, as the morning digest."""
+        hours = cfg.hours()
+        return hours is not None and sum(not sched.is_open(hours, cfg.tz, m.post.created_at) for m in due) >= 2

@@ -1,0 +1,26 @@
+"""How times and durations are said to people: `3h 5m`, `Fri 2026-11-27 09:00 CET`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+
+
+def format_age(delta: timedelta) -> str:
+    """`45s`, `12m`, `3h 5m`, `2d 4h`."""
+    seconds = max(0, int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+
+
+def local_time(moment: datetime, tz: tzinfo, *, weekday: bool = False) -> str:
+    """`2026-11-27 09:00 CET` (with `weekday`, `Fri 2026-11-27 09:00 CET`)."""
+    local = moment.astimezone(tz)
+    return local.strftime("%a " if weekday else "") + local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
