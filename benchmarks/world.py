@@ -352,7 +352,7 @@ class ReplywatchWorld(World):
         self.poll()
         for _ in range(1000):
             with self.store.read() as repo:
-                read = repo.replies_read_at("acme", self.loop.follow_ups.config.reply_endpoints)
+                read = repo.replies_read_at(self.loop.poll.where, self.loop.follow_ups.config.reply_endpoints)
                 if read is None or not repo.follow_ups_waiting(min(read, self.loop.clock.now())):
                     return
             self.loop.follow_ups.run_once()
