@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.config import ConfigError, Settings, parse_duration
 from bot.load import read_config_file
@@ -67,7 +68,12 @@ class Watched:
 
     @property
     def key(self) -> AccountKey:
-        return AccountKey(self.network, self.handle.lower())
+        """How the store keys it: the handle, lower-cased; on Mastodon with its instance (acme@mastodon.social), as
+        the same name on two instances is two accounts."""
+        handle = self.handle.lower()
+        if self.network is Network.MASTODON and self.instance:
+            handle = f"{handle}@{(urlsplit(self.instance).hostname or '').lower()}"
+        return AccountKey(self.network, handle)
 
 
 def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]:

@@ -72,7 +72,7 @@ def test_check_verifies_every_account_one_line_each(env: dict[str, str], tmp_pat
         assert [line.split(";")[0] for line in lines] == [
             "x: token ok (app-only bearer token)", "bluesky: token ok (app password)", "mastodon: token ok (access token)",
         ]
-        assert "watching @acme.bsky.social on Bluesky (id did:plc:" in lines[1] and "watching @acme on Mastodon" in lines[2]
+        assert "watching @acme.bsky.social on Bluesky (id did:plc:" in lines[1] and "watching @acme@127.0.0.1 on Mastodon" in lines[2]
         wrong = cli({**env, **secrets, "MASTO_TOKEN": "masto-wrong-token-77"}, "check")
         assert wrong.returncode == 2 and "MASTO_TOKEN was rejected by Mastodon" in wrong.stderr, wrong.stderr
         assert "masto-wrong-token-77" not in wrong.stderr + wrong.stdout

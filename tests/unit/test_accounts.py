@@ -53,7 +53,8 @@ def test_without_accounts_the_x_account_of_the_settings_is_watched(tmp_path: Pat
 def test_three_accounts_on_three_networks(tmp_path: Path) -> None:
     x, bluesky, mastodon = accounts.load(settings(tmp_path, THREE), ENV)
     assert [w.key for w in (x, bluesky, mastodon)] == [
-        AccountKey(Network.X, "acmesupport"), AccountKey(Network.BLUESKY, "acme.bsky.social"), AccountKey(Network.MASTODON, "acme"),
+        AccountKey(Network.X, "acmesupport"), AccountKey(Network.BLUESKY, "acme.bsky.social"),
+        AccountKey(Network.MASTODON, "acme@mastodon.social"),
     ]
     assert (x.responders, x.channel, x.alert_after) == (("acme_help",), None, None), "the rest from the settings"
     assert (bluesky.instance, bluesky.secrets, bluesky.channel, bluesky.alert_after) == (
@@ -70,6 +71,7 @@ def test_three_accounts_on_three_networks(tmp_path: Path) -> None:
 
 
 BLUESKY = '[[accounts]]\nnetwork = "bluesky"\nhandle = "acme.bsky.social"\napp_password_env = "BSKY_PASSWORD"\n'
+MASTODON = '[[accounts]]\nnetwork = "mastodon"\nhandle = "acme"\ninstance = "https://m.example"\naccess_token_env = "MASTO_TOKEN"\n'
 
 
 @pytest.mark.parametrize(
@@ -90,6 +92,8 @@ BLUESKY = '[[accounts]]\nnetwork = "bluesky"\nhandle = "acme.bsky.social"\napp_p
          "accounts[0].access_token_env: not a setting of a Bluesky account"),
         ("the same account twice", BLUESKY + "\n" + BLUESKY.replace("acme.bsky", "ACME.bsky"), {},
          "accounts[1]: @acme.bsky.social on Bluesky is listed twice"),
+        ("the same Mastodon account twice", (MASTODON + "\n" + MASTODON.replace("https://m.example", "https://M.example/")), {},
+         "accounts[1]: @acme@m.example on Mastodon is listed twice"),
         ("a channel without #", BLUESKY + 'channel = "social"\n', {},
          "accounts[0].channel: a channel ID such as C0123ABCD or a #channel-name"),
         ("a wait that is no duration", BLUESKY + 'alert_after = "soon"\n', {}, "accounts[0].alert_after: a duration such as 45s"),
@@ -106,3 +110,9 @@ def test_a_wrong_account_names_its_key(tmp_path: Path, case: str, text: str | No
         accounts.load(settings(tmp_path, text, **env), ENV)
     assert message in str(info.value), case
     assert not any(secret in str(info.value) for secret in ENV.values())
+
+
+def test_the_same_name_on_two_mastodon_instances_is_two_accounts(tmp_path: Path) -> None:
+    two = MASTODON + "\n" + MASTODON.replace("https://m.example", "https://other.example")
+    keys = [w.key.handle for w in accounts.load(settings(tmp_path, two), ENV)]
+    assert keys == ["acme@m.example", "acme@other.example"]
