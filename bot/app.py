@@ -273,6 +273,7 @@ def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watc
         PollService(
             w.source, store, w.account, clock, settings.poll_interval,
             signals=signals(settings, w), responders=w.responders, where=w.watched.key,
+            channel=config.rules(w.watched.key).channel,
         )
         for w in watching
     ]

@@ -73,11 +73,13 @@ class PollService:
         signals: rules.Signals | None = None,
         responders: Sequence[Account] = (),
         where: AccountKey | None = None,
+        channel: str | None = None,
     ) -> None:
         self.source = source
         self.store = store
         self.account = account
         self.where = where or AccountKey(source.network, account.username.lower())
+        self.channel = channel  # where the account's notes go (None: the default channel)
         self.clock = clock
         self.interval = interval
         self.rand = rand
@@ -119,7 +121,7 @@ class PollService:
                 result.recovered = mentions.gap.recovered
                 gap, where = mentions.gap, self.where
                 note = GapNote(where.network.value, where.handle, gap.cap, gap.start, gap.end, gap.recovered, gap.missing)
-                repo.add_notice(f"gap:{where.network}:{where.handle}:{gap.end.isoformat()}", note, now)
+                repo.add_notice(f"gap:{where.network}:{where.handle}:{gap.end.isoformat()}", note, now, channel=self.channel)
             fresh = [(p, p.id in stored and v.status is Status.OPEN) for p, v in judged]
             result.answered = self._resolve(repo, fresh, replies, now)
         for endpoint, read in reads.items():

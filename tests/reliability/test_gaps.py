@@ -160,6 +160,8 @@ def test_a_search_that_stops_short_says_which_mentions_may_be_missing(loop: Loop
     import bot.sources.x.client
 
     monkeypatch.setattr(bot.sources.x.client, "SEARCH_PAGES", 2)
+    loop.slack.channels["C0SOCIAL"] = "social"
+    loop.poll.channel = "C0SOCIAL"  # the account's own channel, as [[accounts]] can give it
     users = [loop.x.add_user(f"fan{i}") for i in range(10)]
     loop.tick()
     for i in range(1200):  # 800 from the timeline, a gap of 400: two pages of search reach 200 of them
@@ -168,5 +170,6 @@ def test_a_search_that_stops_short_says_which_mentions_may_be_missing(loop: Loop
     loop.tick(MIN)
     loop.tick(SEC)
     [notice] = loop.slack.notices()
+    assert notice.channel == "C0SOCIAL", "said where the account's alerts go"
     assert "200 mention(s)" in notice.text and "the search stopped before the start of that period" in notice.text
     assert "may be missing" in notice.text
