@@ -14,7 +14,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.model import Alert, Digest, EndpointHealth, Mention, Network, Post, Status
+from bot.model import AccountKey, Alert, Digest, EndpointHealth, Mention, Network, Post, Status
 from bot.store.bulk import Bulk, chunks
 from bot.store.tables import AlertRow, DigestRow, MentionRow, PollCursorRow
 
@@ -28,6 +28,11 @@ ROWS = 1000  # rows a statement (16 columns at most, so 16,000 parameters)
 def retry_due(table, now: datetime):  # noqa: ANN001, ANN201
     """Refused, and due for another try: of a mapped class or a table's columns (`Table.c`)."""
     return (table.state == REFUSED) & (table.retry_at <= now)
+
+
+def of_account(table, where: AccountKey):  # noqa: ANN001, ANN201
+    """The rows of the watched account `where`: of a mapped class or a table's columns (`Table.c`)."""
+    return (table.network == where.network.value) & (table.account == where.handle)
 
 
 class Part:

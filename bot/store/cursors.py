@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.model import AccountKey, EndpointHealth
 from bot.store import common
-from bot.store.common import Part
+from bot.store.common import Part, of_account
 from bot.store.tables import PollCursorRow, SessionRow
 
 
@@ -48,7 +48,7 @@ class Cursors(Part):
         table = PollCursorRow.__table__
         rows = self.session.execute(
             select(table.c.last_success_at).where(
-                table.c.network == where.network.value, table.c.account == where.handle, table.c.endpoint.in_(wanted)
+                of_account(table.c, where), table.c.endpoint.in_(wanted)
             )
         ).all()
         if len(rows) < len(wanted) or any(r[0] is None for r in rows):
@@ -62,7 +62,7 @@ class Cursors(Part):
     def health(self, where: AccountKey) -> list[EndpointHealth]:
         rows = self.session.scalars(
             select(PollCursorRow)
-            .where(PollCursorRow.network == where.network.value, PollCursorRow.account == where.handle)
+            .where(of_account(PollCursorRow, where))
             .order_by(PollCursorRow.endpoint)
         )
         return [common.health_of(r) for r in rows]

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, func, literal, select, tuple_, update
 
 from bot.model import AccountKey, Alert, Mention, Network, Post, Status, Verdict
 from bot.store import common
-from bot.store.common import ALERTS, IDS, MENTIONS, ROWS, Part, chunks
+from bot.store.common import ALERTS, IDS, MENTIONS, ROWS, Part, chunks, of_account
 from bot.store.tables import ACCOUNT, NAME, REASON, URL, AlertRow, MentionRow, ReplyRow
 
 PAGE = 1000  # open mentions read at a time by iter_open_mentions
@@ -61,17 +61,13 @@ class Mentions(Part):
         self.session.execute(
             update(MentionRow)
             .where(
-                *self._in(where),
+                of_account(MentionRow, where),
                 MentionRow.post_id == post_id,
                 MentionRow.status != Status.DELETED,
                 func.coalesce(MentionRow.version_id, "") != version_id,
             )
             .values(version_id=version_id, text=text)
         )
-
-    @staticmethod
-    def _in(where: AccountKey) -> tuple:
-        return MentionRow.network == where.network.value, MentionRow.account == where.handle
 
     def mark_deleted(self, mention_ids: Sequence[int], now: datetime) -> None:
         """Deleted where they were posted: closed, and their text removed from the store (the networks' terms)."""
@@ -135,7 +131,7 @@ class Mentions(Part):
         rows = self.session.execute(
             select(ReplyRow.post_id, ReplyRow.author_id, ReplyRow.created_at, ReplyRow.conversation_id,
                    ReplyRow.replied_to_id, ReplyRow.in_reply_to_user_id, ReplyRow.url)
-            .where(ReplyRow.network == where.network.value, ReplyRow.account == where.handle,
+            .where(of_account(ReplyRow, where),
                    self.bulk.among(ReplyRow.replied_to_id, list(ids))
                    | self.bulk.among(ReplyRow.conversation_id, list({c for c, _ in pairs})))
         )
@@ -160,7 +156,7 @@ class Mentions(Part):
         keys = [
             (r.id, r.post_id) for chunk in chunks(list(replies), IDS) for r in self.session.execute(
                 select(MentionRow.id, MentionRow.post_id)
-                .where(*self._in(where), self.bulk.among(MentionRow.post_id, chunk), MentionRow.status == Status.OPEN)
+                .where(of_account(MentionRow, where), self.bulk.among(MentionRow.post_id, chunk), MentionRow.status == Status.OPEN)
             )
         ]
         rows = [
@@ -176,7 +172,7 @@ class Mentions(Part):
         """The store's key of each of these stored mentions of `where`, by post id."""
         return {
             r.post_id: r.id for chunk in chunks(list(post_ids), IDS) for r in self.session.execute(
-                select(MentionRow.id, MentionRow.post_id).where(*self._in(where), self.bulk.among(MentionRow.post_id, chunk))
+                select(MentionRow.id, MentionRow.post_id).where(of_account(MentionRow, where), self.bulk.among(MentionRow.post_id, chunk))
             )
         }
 
@@ -200,7 +196,7 @@ class Mentions(Part):
         the last ended (by the status index) with its alerts: memory stays small however long the queue, and no
         cursor stays open."""
         left, after = limit, None
-        of = (MENTIONS.c.network == where.network.value, MENTIONS.c.account == where.handle) if where is not None else ()
+        of = (of_account(MENTIONS.c, where),) if where is not None else ()
         while left is None or left > 0:
             size = PAGE if left is None else min(PAGE, left)
             stmt = select(MENTIONS).where(MENTIONS.c.status == Status.OPEN, *of).order_by(MENTIONS.c.created_at, MENTIONS.c.id)
@@ -250,7 +246,7 @@ class Mentions(Part):
             MENTIONS.c.due_at <= as_of, MENTIONS.c.status == Status.OPEN, MENTIONS.c.first_seen_at <= seen_before
         )
         if where is not None:
-            stmt = stmt.where(MENTIONS.c.network == where.network.value, MENTIONS.c.account == where.handle)
+            stmt = stmt.where(of_account(MENTIONS.c, where))
         rows = self.session.execute(stmt.order_by(MENTIONS.c.due_at, MENTIONS.c.id).limit(limit))
         return [common.mention_of(r) for r in rows]
 
