@@ -214,8 +214,9 @@ def _describe(exc: Exception) -> str:
 class Lead:
     """Runs the leader jobs while this replica holds the lease; while it stands by, `tick` tries to take it.
 
-    Transitions are logged once each, never a tick. A replica that *takes over* lets the jobs in `after_takeover`
-    (the ones whose Slack posts a killed leader may have left in flight) wait `grace` before their first run.
+    Transitions are logged once each, never a tick. A replica that takes over, or leads from its start, lets the jobs
+    in `after_takeover` (the ones whose Slack posts a killed leader may have left in flight) wait `grace` before
+    their first run.
     """
 
     def __init__(
@@ -229,10 +230,12 @@ class Lead:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._leading = lease.held()  # acquired at start (or not) by `replywatch run`
-        self._not_before = 0.0  # monotonic: when the after_takeover jobs may run
+        # A replica that leads from its own start may be a killed leader restarted at once, its post still in flight:
+        # it waits too (see `tick`)
+        self._not_before = self._monotonic() + self.grace if self._leading else 0.0  # when after_takeover jobs may run
         self._failing = False  # trying for the lead fails (not: another replica has it); said once
         if self._leading:
-            log.info("leading @%s now", account)
+            log.info("leading @%s now (Slack work starts in %gs, once anything in flight has landed)", account, self.grace)
         else:
             log.info("standing by: another replica leads @%s", account)
 
@@ -253,7 +256,7 @@ class Lead:
             # rows it left `sending` are searched in Slack before anything is posted again; searching before
             # that post has landed finds nothing and posts it twice. No call of the old leader outlives
             # HTTP_TIMEOUT on its side, so the sweep (and the follow-ups, judged from the same alert rows) wait
-            # that long after a takeover. A replica that leads from its own start had nobody before it.
+            # that long after a takeover.
             self._not_before = self._monotonic() + self.grace
             self._leading = True
         log.info("leading @%s now (took over; Slack work starts in %gs, once anything in flight has landed)", self.account, self.grace)

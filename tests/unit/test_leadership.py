@@ -62,10 +62,14 @@ def run_all(jobs: dict[str, object]) -> None:
         job()  # type: ignore[operator]
 
 
-def test_a_replica_that_leads_from_its_start_runs_everything_at_once() -> None:
-    lead, runs, jobs = gate(FakeLease(held=True), Clock())
+def test_a_replica_that_leads_from_its_start_waits_the_grace_too() -> None:
+    clock = Clock()
+    lead, runs, jobs = gate(FakeLease(held=True), clock)
     run_all(jobs)
-    assert runs == {"poll": 1, "sweep": 1}, "no takeover grace for a replica that had nobody before it"
+    assert runs == {"poll": 1, "sweep": 0}, "a killed leader restarted at once may have a post still in flight"
+    clock.now += GRACE.total_seconds()
+    run_all(jobs)
+    assert runs == {"poll": 2, "sweep": 1}
 
 
 def test_a_standby_runs_nothing_and_asks_the_database_nothing_until_it_takes_the_lead() -> None:
@@ -97,6 +101,7 @@ def test_after_a_takeover_the_sweep_waits_the_grace_and_the_poll_does_not() -> N
 def test_a_leader_that_finds_the_lease_gone_stops_at_the_next_run_and_stands_by() -> None:
     lease, clock = FakeLease(held=True), Clock()
     lead, runs, jobs = gate(lease, clock)
+    clock.now += GRACE.total_seconds()  # past the grace of its start
     run_all(jobs)
     lease.lose("its database connection failed: OperationalError: server closed the connection")
     run_all(jobs)
