@@ -18,6 +18,9 @@ COPY --from=build /opt/replywatch /opt/replywatch
 USER replywatch
 WORKDIR /data
 VOLUME ["/data"]
+# With METRICS_PORT=9108: Prometheus /metrics and /healthz (200 "ok", or 503 and why) on this port. Off by default.
+EXPOSE 9108
+# Works without METRICS_PORT. With it, /healthz says more (see README "Metrics and health").
 HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 CMD ["replywatch", "health"]
 ENTRYPOINT ["replywatch"]
 CMD ["run"]

@@ -20,7 +20,8 @@ from tests.conftest import POSTGRES_URL, postgres_reason
 
 GROUPS = ("ingest", "tick", "status", "run", "replicas")
 ALIASES = {
-    "flood": "ingest", "sweep": "tick", "ticks": "tick", "idle": "run", "cpu": "run", "rss": "run", "reads": "run",
+    "flood": "ingest", "scrape": "status", "metrics": "status",
+    "sweep": "tick", "ticks": "tick", "idle": "run", "cpu": "run", "rss": "run", "reads": "run",
     "lookups": "run", "lateness": "run", "process": "run",
 }
 BACKENDS = ("sqlite", "postgresql")
@@ -153,8 +154,10 @@ def _ticks(backends: dict[str, str | None], sizes: Sizes, worlds: Worlds) -> lis
 
 def _status(backends: dict[str, str | None], sizes: Sizes, worlds: Worlds) -> list[Row]:
     from benchmarks.process import status_rows
+    from benchmarks.scrape import scrape_rows
 
-    return status_rows(backends, sizes.levels[-1], sizes.status_runs, worlds)
+    rows = status_rows(backends, sizes.levels[-1], sizes.status_runs, worlds)
+    return rows + scrape_rows(backends, sizes.levels[-1], max(3, sizes.status_runs), worlds)
 
 
 def _run(backends: dict[str, str | None], sizes: Sizes, worlds: Worlds) -> list[Row]:

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.config import ConfigError, Settings, parse_duration
+from bot.config import ConfigError, Settings
 from bot.load import read_config_file
 from bot.model import AccountKey, Network
 from bot.rules import keyword_pattern
+from bot.values import parse_duration
 
 # What each network's adapter is given besides the handle: (name in the file, required). X's come from the X_*
 # settings unless an account names its own.

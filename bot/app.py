@@ -4,37 +4,38 @@ Each network's adapter is registered in SOURCES: a network is a folder under bot
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from bot import accounts, rules
+from bot import accounts
 from bot.accounts import Watched
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.configure import action_access, channels, signals, sweep_config
 from bot.load import load_schedule
 from bot.model import Network
 from bot.schedule import Schedule
-from bot.services.poll import OWN_POSTS, reply_endpoint
-from bot.services.sweep import AccountRules, SweepConfig
 from bot.startup import SlackIdentity, StartupError, Watching  # noqa: F401 (StartupError: what `run` may raise)
 from bot.store.db import make_engine, require_schema, upgrade
 from bot.store.repository import Store, StoredSessions
 
 if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor tweepy, slack_sdk)
     from bot.leadership import Lease
+    from bot.metrics import Metrics
     from bot.ports import Source
     from bot.scheduler import Jobs
-    from bot.services.actions import Access, ActionService
+    from bot.services.actions import ActionService
     from bot.services.expiry import ExpiryService
     from bot.services.followups import FollowUpService
     from bot.services.health import HealthService
     from bot.services.oncall import OnCallService
     from bot.services.poll import PollService
+    from bot.services.reporting import ReportService
     from bot.services.sweep import SweepService
     from bot.slack.socket import SocketListener
 
@@ -45,6 +46,7 @@ SWEEP_EVERY = timedelta(seconds=0.5)  # cheap (a few queries); lets the one-a-se
 # retry, the expiry's and the on-call handoff's edits and notices) may wait this long.
 IDLE_SWEEP_EVERY = timedelta(seconds=5)
 EXPIRE_EVERY = timedelta(seconds=10)  # an expiry a few seconds late changes nothing
+REPORT_EVERY_CHECK = timedelta(seconds=30)  # nor does a report
 SOCKET_RETRY = timedelta(seconds=30)  # until Socket Mode first connects; slack_sdk reconnects after that
 
 
@@ -113,84 +115,6 @@ def build_source(settings: Settings, watched: Watched, sessions: StoredSessions)
     return SOURCES[watched.network](settings, watched, sessions)
 
 
-# --- the rules and the channels -------------------------------------------------------------------------------
-
-
-def channels(settings: Settings, watched: list[Watched]) -> dict[str, str]:
-    """Every channel alerts go to, with the setting that names it."""
-    found = {settings.slack_channel: "SLACK_CHANNEL"}
-    for w in watched:
-        if w.channel:
-            found.setdefault(w.channel, f"REPLYWATCH_CONFIG {w.source}.channel")
-    return found
-
-
-def signals(settings: Settings, watching: Watching) -> rules.Signals:
-    """The noise and VIP rules of one account: its own where the file gives them, else the settings'."""
-    lower = lambda handles: frozenset(h.lower() for h in handles)  # noqa: E731
-    w = watching.watched
-    keywords = w.ignore_keywords if w.ignore_keywords is not None else settings.ignore_keywords
-    return rules.Signals(
-        account_id=watching.account.id,
-        responder_ids=frozenset(r.id for r in watching.responders),
-        ignore_implicit=settings.ignore_implicit,
-        muted=lower(w.muted_authors if w.muted_authors is not None else settings.muted_authors),
-        keywords=tuple((word, rules.keyword_pattern(word)) for word in keywords),
-        vip_handles=lower(settings.vip_authors),
-        vip_min_followers=w.vip_min_followers if w.vip_min_followers is not None else settings.vip_min_followers,
-    )
-
-
-def sweep_config(
-    settings: Settings, slack: SlackIdentity | None = None, schedule: Schedule | None = None, watching: list[Watching] = ()
-) -> SweepConfig:
-    """When and how to alert, from the settings (a duration of 0 turns escalation or reminders off), and where
-    each account's alerts go. Times are shown in TIMEZONE, or in the on-call file's time zone when TIMEZONE is left
-    at UTC."""
-    display = schedule.tz if schedule is not None and settings.timezone == "UTC" else ZoneInfo(settings.timezone)
-    resolved = slack.channels if slack else {}
-    accounts = {
-        w.watched.key: AccountRules(
-            channel=resolved.get(w.watched.channel or settings.slack_channel, settings.slack_channel),
-            alert_after=w.watched.alert_after or settings.alert_after,
-            alert_after_vip=w.watched.alert_after_vip or settings.alert_after_vip,
-            reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in w.responders)),
-        )
-        for w in watching
-    }
-    return SweepConfig(
-        channel=resolved.get(settings.slack_channel, settings.slack_channel),
-        alert_after=settings.alert_after,
-        poll_interval=settings.poll_interval,
-        alert_after_vip=settings.alert_after_vip,
-        escalate_after=settings.escalate_after or None,
-        escalate_to=settings.escalate_to,
-        remind_every=settings.remind_every or None,
-        max_reminders=settings.max_reminders,
-        expire_after=settings.expire_after or None,
-        digest_threshold=settings.digest_threshold,
-        buttons=settings.slack_app_token is not None,
-        display_tz=display,
-        schedule=schedule,
-        vip_ignores_hours=settings.vip_ignores_hours,
-        accounts=accounts,
-    )
-
-
-def action_access(settings: Settings, slack: SlackIdentity, config: SweepConfig) -> Access:
-    """Who may use the buttons and `/replywatch`: the workspace and app auth.test named, in the alert channels (and
-    for the queue, the channels of ALLOW_QUEUE_IN)."""
-    from bot.services.actions import Access
-
-    return Access(
-        alert_channels=config.channels,
-        teams=frozenset(t for t in (slack.team_id, slack.enterprise_id) if t),
-        app=slack.app_id or None,
-        queue_channels=settings.queue_channels,
-        queue_for_external=settings.queue_for_external,
-    )
-
-
 # --- the app --------------------------------------------------------------------------------------------------
 
 
@@ -208,6 +132,8 @@ class App:
     expiry: ExpiryService
     socket: SocketListener | None = None
     actions: ActionService | None = None  # what the socket's requests do
+    report: ReportService | None = None  # REPORT_EVERY
+    metrics: Metrics | None = None  # times the polls and the sweep (METRICS_PORT)
 
     def tick(self) -> object:
         """Health and follow-ups queue notices, the sweep posts them and the alerts: in turn, each guarded. IDLE when
@@ -232,6 +158,10 @@ class App:
             ("on call", self.on_call.run_once, SWEEP_EVERY),
             ("expiry", self.expiry.run_once, EXPIRE_EVERY),
         ]
+        if self.report is not None:
+            jobs.append(("report", self.report.run_once, REPORT_EVERY_CHECK))
+        if self.metrics is not None:  # timed inside leader_only: a standby's skipped run is no poll
+            jobs = self.metrics.timed(jobs, {poll_job(p.where): p.where for p in self.polls})
         if lease is not None:  # after a takeover, what decides and posts Slack messages waits for the old leader's posts
             grace = self.settings.http_timeout
             jobs = leader_only(jobs, lease, self.watching[0].watched.handle, grace, after_takeover=("sweep",))
@@ -245,9 +175,9 @@ def poll_job(where: object) -> str:
     return f"poll {where}"
 
 
-def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watched] | None = None) -> App:
+def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watched] | None = None, metrics: Metrics | None = None) -> App:
     """Everything `replywatch run` needs, checked: tokens verified, every account found (those of `watched`, else
-    those the settings name), schema migrated."""
+    those the settings name), schema migrated; with `metrics`, each network's errors and rate limits counted."""
     from bot.services.actions import ActionService
     from bot.services.deleted import DeletionCheck
     from bot.services.expiry import ExpiryService
@@ -267,13 +197,15 @@ def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watc
     schedule = resolve_people(schedule, slack)
     store = build_store(settings)
     sessions = StoredSessions(store, clock)
-    watching = [verify_account(settings, w, build_source(settings, w, sessions)) for w in watched]
+    observe = metrics.observe if metrics is not None else lambda source, _: source
+    watching = [verify_account(settings, w, observe(build_source(settings, w, sessions), w.key)) for w in watched]
     config = sweep_config(settings, identity, schedule, watching)
     polls = [
         PollService(
             w.source, store, w.account, clock, settings.poll_interval,
             signals=signals(settings, w), responders=w.responders, where=w.watched.key,
             channel=config.rules(w.watched.key).channel,
+            budget=settings.x_monthly_read_budget if w.watched.network is Network.X else None,
         )
         for w in watching
     ]
@@ -298,4 +230,22 @@ def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watc
         expiry=ExpiryService(store, clock, config.expire_after),
         socket=socket,
         actions=actions,
+        report=report_service(settings, store, clock, watched, schedule, config.channel),
+        metrics=metrics,
     )
+
+
+def report_service(
+    settings: Settings, store: Store, clock: Clock, watched: list[Watched], schedule: Schedule | None, channel: str
+) -> ReportService | None:
+    """The report to the channel when REPORT_EVERY says, worked out when due (bot.report.build)."""
+    if settings.report_every is None:
+        return None
+    from bot.report.build import build_report, report_tz
+    from bot.services.reporting import ReportService
+
+    def build(start: datetime, end: datetime) -> str:
+        return json.dumps(build_report(store, settings, watched, (start, end), clock.now()).to_json())
+
+    tz = report_tz(settings, schedule)
+    return ReportService(store, clock, settings.report_every, tz, build, channel, settings.alert_after)

@@ -1,4 +1,4 @@
-"""The command line: run, status, check, db upgrade, health. Thin: parse, load settings, call the library."""
+"""The command line: run, status, report, check, db upgrade, health. Thin: parse, load settings, call the library."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from bot.accounts import watched_keys
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.load import load_schedule, load_settings
+from bot.report import command as report
 from bot.words import format_age
 
 # The rest (SQLAlchemy and the store, the services, the scheduler) is imported by the commands that use it:
 # `status`, `health` and `oncall` answer sooner for not loading what only `run` and `check` need.
 
 log = logging.getLogger("bot")
-CHANNEL_UNHEALTHY_AFTER = timedelta(minutes=2)  # a Slack channel failing longer than this makes `health` fail
 
 STATUS_LIMIT = 50  # open mentions `status` lists unless told otherwise
 SHUTDOWN_GRACE = 3.0  # seconds a stop waits for runs under way; exit follows within 5 s of SIGTERM, Docker kills at 10
@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--limit", type=_count, default=STATUS_LIMIT, metavar="N",
                         help=f"list the N oldest open mentions (and N closed ones with --all); 0: all (default {STATUS_LIMIT})")
     status.set_defaults(func=_status)
+    report.add_parser(sub, lambda settings, args: report.run(settings, args, SystemClock().now()))
     check = sub.add_parser("check", help="validate the settings and both tokens, and say what was found")
     check.set_defaults(func=_check)
     db = sub.add_parser("db", help="database commands")
@@ -118,13 +119,15 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
     from bot import accounts
     from bot.app import IDLE_SWEEP_EVERY, StartupError, build_app, poll_job
     from bot.leadership import open_lease
+    from bot.metrics_http import MetricsServer
     from bot.scheduler import build_scheduler
 
     watched = accounts.load(settings, os.environ)
+    server = MetricsServer(settings.metrics_port) if settings.metrics_port else None  # a port in use fails the start first
     lease = open_lease(settings.database_url, watched[0].handle)  # one replica leads; on SQLite one process runs
     if not lease.acquire() and not lease.standby:
         raise StartupError(f"DATABASE_URL: {lease.problem}")
-    app = build_app(settings, SystemClock(), watched)
+    app = build_app(settings, SystemClock(), watched, server.metrics if server else None)
     # what a poll stored, or a click in Slack changed, is swept at once; with nothing waiting, the sweep rests
     then = {poll_job(p.where): "sweep" for p in app.polls}
     scheduler = build_scheduler(app.jobs(lease), then=then, idle={"sweep": IDLE_SWEEP_EVERY})
@@ -139,9 +142,13 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
             "watching %s (id %s), alerting %s after %s, polling every %s",
             w.watched.key, w.account.id, rules.channel, format_age(rules.alert_after), format_age(settings.poll_interval),
         )
+    if server is not None:
+        server.start(app, logs.Redactor(_secrets(settings)).redact)
     scheduler.start()
     stop.wait()
     log.info("stopping")
+    if server is not None:
+        server.stop()
     deadline = time.monotonic() + SHUTDOWN_GRACE
     closing = None
     if app.socket is not None:  # its close waits for button work that may be stuck on Slack: bounded like the jobs
@@ -164,7 +171,9 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     """The open queue (a summary and the oldest --limit), collection, failing channels and parked messages. Rows are
     read a thousand at a time and written as they come: fast and small however long the queue is."""
     with _quick_imports():  # SQLAlchemy, and the database driver as the engine loads it
-        from bot.app import open_store, sweep_config
+        from bot.app import open_store
+        from bot.configure import sweep_config
+        from bot.report.cost import Prices, meter
 
         config = sweep_config(settings, schedule=load_schedule(settings))
         store = open_store(settings)
@@ -177,16 +186,17 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         closed = repo.closed_mentions(args.limit or 1000) if args.all else None
         parked = repo.parked()
         channels = repo.failing_channels()
+        reads = view.Reads(meter(repo, now, Prices.of(settings)), settings.x_monthly_read_budget, now)
         if args.json:
             total, alerted, oldest = repo.open_summary()
             summary = {
                 "open": total, "alerted": alerted, "oldest_created_at": view.iso(oldest), "listed": min(total, limit or total),
                 "accounts": [{"network": w.network.value, "account": w.handle, "open": queues.get(w, 0)} for w in accounts],
             }
-            view.write_json(summary, repo.iter_open_mentions(limit), closed, health, parked, channels, config, now)
+            view.write_json(summary, repo.iter_open_mentions(limit), closed, health, parked, channels, reads, config, now)
         else:  # the table shows neither how many are alerted nor when the oldest was posted: the counts are cheaper
             lists = [(where, queues.get(where, 0), repo.iter_open_mentions(limit, where)) for where in accounts]
-            view.write_text(sum(queues.values()), limit, lists, closed, health, parked, channels, config, now)
+            view.write_text(sum(queues.values()), limit, lists, closed, health, parked, channels, reads, config, now)
     return 0
 
 
@@ -270,15 +280,15 @@ def _health(settings: Settings, _args: argparse.Namespace) -> int:
     with store.read() as repo:
         attempts = [h.last_attempt_at for where in watched_keys(settings) for h in repo.health(where) if h.last_attempt_at]
         channels = repo.failing_channels()
-    allowed = settings.poll_interval * 3 + settings.http_timeout * 2 + timedelta(seconds=30)
-    if not attempts or now - max(attempts) > allowed:
+    from bot.services.health import channels_down, polls_stopped  # the same rules as /healthz
+
+    if polls_stopped(max(attempts, default=None), now, settings.poll_interval, settings.http_timeout):
         print("unhealthy: no poll attempt recently", file=sys.stderr)
         return 1
-    for channel, since, error in channels:
-        if now - since > CHANNEL_UNHEALTHY_AFTER:
-            age = format_age(now - since)
-            print(f"unhealthy: Slack channel {channel} takes no messages for {age}: {logs.one_line(error)}", file=sys.stderr)
-            return 1
+    for channel, since, error in channels_down(channels, now):
+        age = format_age(now - since)
+        print(f"unhealthy: Slack channel {channel} takes no messages for {age}: {logs.one_line(error)}", file=sys.stderr)
+        return 1
     print("healthy")
     return 0
 

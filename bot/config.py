@@ -10,16 +10,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 
 from bot.model import SLACK_GROUP_ID, SLACK_USER_ID
+from bot.values import DURATION_HINT, Cadenced, CommaList, Count, Duration, Port, Price, split
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-DURATION_HINT = "a duration such as 45s, 15m, 2h, 1d or plain seconds"
 DEFAULT_CONFIG = "replywatch.toml"
 
 
@@ -27,30 +25,6 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line naming the variable."""
 
 
-def parse_duration(value: object) -> timedelta:
-    """Parse `45s`, `15m`, `2h`, `1d` or plain seconds into a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(DURATION_HINT)
-    number, unit = match.groups()
-    return timedelta(seconds=float(number) * _UNIT_SECONDS[unit.lower()])
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-
-def _split(value: object) -> object:
-    """A comma-separated list: `a, b,c` → ("a", "b", "c"); empty items dropped."""
-    if isinstance(value, str):
-        return tuple(item.strip() for item in value.split(",") if item.strip())
-    return value
-
-
-CommaList = Annotated[tuple[str, ...], BeforeValidator(_split)]
 _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 
@@ -109,6 +83,12 @@ class Settings(BaseModel):
     vip_ignores_hours: bool = False
 
     replywatch_config: str | None = None
+    report_every: Cadenced = None  # off by default
+    metrics_port: Port = None  # off by default
+
+    x_price_per_read: Price = 0.005  # X's pay-per-use price of a post read
+    x_price_per_owned_read: Price = 0.001  # a read of the account's own timelines under user-context auth
+    x_monthly_read_budget: Count = None  # posts a month, per X account
 
     database_url: str = "sqlite:///data/replywatch.db"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -162,7 +142,7 @@ class Settings(BaseModel):
     @field_validator("responders", "muted_authors", "vip_authors", mode="before")
     @classmethod
     def _handles(cls, value: object) -> object:
-        items = _split(value)
+        items = split(value)
         if isinstance(items, tuple):
             items = tuple(h.removeprefix("@") for h in items)
             bad = next((h for h in items if not _HANDLE.fullmatch(h)), None)

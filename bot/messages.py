@@ -83,6 +83,34 @@ class ParkedNote:
 
 
 @dataclass(frozen=True)
+class BudgetNote:
+    """An account's reads this month reached `level` % of its monthly budget (posts); from 100 % on, its reads go at
+    the budget's pace, `pace` posts an hour."""
+
+    kind: ClassVar[str] = "budget"
+    network: str
+    account: str
+    month: str  # YYYY-MM, UTC
+    level: int  # 80 or 100
+    read: int
+    budget: int
+    pace: float
+
+
+@dataclass(frozen=True)
+class ReportNote:
+    """The engagement report of [start, end), worked out when it fell due (`report`: bot.report's JSON, so that what
+    is posted is what was due, however late), and its chart once uploaded (a Slack file id)."""
+
+    kind: ClassVar[str] = "report"
+    start: datetime
+    end: datetime
+    report: str
+    alert_after: float  # seconds: the line the chart draws the time to reply against
+    chart: str | None = None
+
+
+@dataclass(frozen=True)
 class Text:
     """A notice queued as finished Slack text by a replywatch from before typed messages (posted as it is)."""
 
@@ -90,9 +118,10 @@ class Text:
     text: str
 
 
-Message = FollowUpNote | Handoff | CollectionBroken | CollectionRecovered | GapNote | ParkedNote | Text
+Message = FollowUpNote | Handoff | CollectionBroken | CollectionRecovered | GapNote | ParkedNote | BudgetNote | ReportNote | Text
 KINDS: dict[str, type] = {
-    cls.kind: cls for cls in (FollowUpNote, Handoff, CollectionBroken, CollectionRecovered, GapNote, ParkedNote, Text)
+    cls.kind: cls
+    for cls in (FollowUpNote, Handoff, CollectionBroken, CollectionRecovered, GapNote, ParkedNote, BudgetNote, ReportNote, Text)
 }
 
 

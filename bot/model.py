@@ -190,6 +190,16 @@ class SlackMessage:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file a message shows (a report's chart): uploaded first, then named in the message's blocks."""
+
+    filename: str
+    title: str
+    alt_text: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class RateInfo:
     """The rate-limit headers of the last response (X's x-rate-limit-*, Bluesky's ratelimit-*, Mastodon's
     X-RateLimit-*)."""
@@ -197,6 +207,17 @@ class RateInfo:
     limit: int
     remaining: int
     reset: datetime
+
+
+@dataclass(frozen=True)
+class Read:
+    """Requests made to one endpoint of a network and the posts they returned: what the network bills or limits.
+    `owned`: of those posts, the ones X prices apart (the app owner's own timelines, under user-context auth)."""
+
+    endpoint: str
+    requests: int = 0
+    posts: int = 0
+    owned: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""When to read an X timeline next: pure functions of what the last read said and `now`.
+"""When to read a timeline next: pure functions of what the last read said and `now`.
 
 - After a success: every `interval`, stretched when `x-rate-limit-remaining` could not last until
   `x-rate-limit-reset` at that pace (the requests left are spread evenly up to the reset).
@@ -8,6 +8,11 @@
   ±25 % jitter so several bots do not retry in step.
 - Auth failures back off the same way: a revoked token is retried, slowly, until someone fixes it.
 
+- Over the month's read budget: after a read of N posts, the next waits as long as the budget's pace (its posts
+  spread evenly over the month) takes to allow N posts, never less than `interval` and never more than
+  `BUDGET_MAX_WAIT`. Reading slows; it never stops, and no mention is dropped: a network bills each mention once
+  however late it is read, so what the pace moves is when it is read (and paid for), not whether.
+
 The times returned are wall times (stored, shown by `status`); the poll keeps the wait itself on the monotonic
 clock (`wait_before_next`), so that a wall clock stepped back does not stall reading.
 """
@@ -15,7 +20,7 @@ clock (`wait_before_next`), so that a wall clock stepped back does not stall rea
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.model import RateInfo
 
@@ -41,6 +46,28 @@ def after_failure(now: datetime, interval: timedelta, failures: int, rand: Calla
     """`failures` counts this one too (1 after the first failure)."""
     delay = interval * (2 ** min(max(0, failures - 1), 20)) * (0.75 + rand() / 2)  # jitter: 0.75 .. 1.25
     return now + max(interval, min(MAX_BACKOFF, delay))
+
+
+BUDGET_MAX_WAIT = timedelta(hours=24)  # well within X's recent search (7 days), which recovers a timeline's overflow
+
+
+def month_of(now: datetime) -> tuple[datetime, datetime]:
+    """The UTC calendar month `now` is in: its first moment and the next month's."""
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def budget_pace(budget: int, now: datetime) -> float:
+    """Posts an hour that spend `budget` evenly over the month `now` is in."""
+    start, end = month_of(now)
+    return budget / ((end - start) / timedelta(hours=1))
+
+
+def after_budget(now: datetime, interval: timedelta, read: int, spent: int, budget: int | None) -> datetime | None:
+    """With the month's budget spent: when a read of `read` posts lets the next read start (None: within budget)."""
+    if budget is None or spent < budget:
+        return None
+    return now + max(interval, min(BUDGET_MAX_WAIT, timedelta(hours=read / budget_pace(budget, now))))
 
 
 def far_reset(now: datetime, until: datetime | None) -> bool:

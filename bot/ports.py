@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.messages import Message
-from bot.model import Account, Mention, Network, SlackMessage, Timeline
+from bot.messages import Message, ReportNote
+from bot.model import Account, Attachment, Mention, Network, Read, SlackMessage, Timeline
 
 
 class Source(Protocol):
@@ -39,6 +39,10 @@ class Source(Protocol):
         """Which of these posts the network no longer has."""
         ...
 
+    def reads(self) -> list[Read]:
+        """The requests made since the last call, per endpoint, with the posts they returned (each counted once)."""
+        ...
+
 
 class SlackSink(Protocol):
     def post(self, channel: str, message: SlackMessage, tag: str, thread_ts: str | None = None) -> tuple[str, str]:
@@ -58,6 +62,10 @@ class SlackSink(Protocol):
         ...
 
     def set_usergroup(self, group: str, users: list[str]) -> None: ...
+
+    def upload(self, filename: str, content: bytes, title: str, alt_text: str) -> str:
+        """Upload a file shared in no channel (a message's image block shows it); returns the file's ID."""
+        ...
 
 
 class Renderer(Protocol):
@@ -79,6 +87,10 @@ class Renderer(Protocol):
 
     def queue(self, rows: list[Mention], now: datetime, total: int) -> dict:
         """The `/replywatch` answer."""
+        ...
+
+    def chart(self, note: ReportNote) -> Attachment | None:
+        """A report's chart, to upload before the report is posted (None: it has none)."""
         ...
 
     def close_form(self, mention: Mention, channel: str) -> dict:

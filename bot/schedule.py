@@ -9,7 +9,8 @@ at "mon 09:00" stays at 09:00 across daylight-saving changes. Functions take and
   call (a shift start hidden under an override, an override by whoever holds the shift anyway, every shift of a
   rotation of one) is not one: nobody is told "until" then, and nothing is announced there.
 - **Business hours**: a weekday left out is closed, holidays are closed. `add_open_time` counts a duration in
-  open time only: 30 minutes from 23:00 is 09:30 on the next open day.
+  open time only: 30 minutes from 23:00 is 09:30 on the next open day; `open_time` measures the open time between
+  two moments (the report's reply times "in business hours").
 """
 
 from __future__ import annotations
@@ -183,6 +184,21 @@ def add_open_time(hours: Hours, tz: ZoneInfo, start: datetime, duration: timedel
             return begin + left
         left -= closes - begin
     raise ScheduleError("hours: no open time found in the next two years")
+
+
+def open_time(hours: Hours, tz: ZoneInfo, start: datetime, end: datetime) -> timedelta:
+    """How much open time lies between `start` and `end` (none when `end` is not after `start`): a wait counted as
+    the business hours count it."""
+    total = timedelta(0)
+    start, end = _utc(start), _utc(end)
+    if end <= start:
+        return total
+    for opens, closes in open_periods(hours, tz, start):
+        opens, closes = _utc(opens), _utc(closes)  # a day's span in UTC: right across a daylight-saving change
+        if opens >= end:
+            break
+        total += max(timedelta(0), min(closes, end) - max(opens, start))
+    return total
 
 
 def due_at(posted: datetime, wait: timedelta, hours: Hours | None, tz: ZoneInfo) -> datetime:

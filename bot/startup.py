@@ -170,7 +170,8 @@ def check_socket(socket: SocketListener) -> None:
 def check(settings: Settings, say: Callable[[str], None]) -> None:
     """`replywatch check`: verify everything `run` would, and say what was found, one line each."""
     from bot import accounts
-    from bot.app import build_source, channels, open_store
+    from bot.app import build_source, open_store
+    from bot.configure import channels
     from bot.load import load_schedule
     from bot.store.db import SchemaError
     from bot.store.repository import StoredSessions

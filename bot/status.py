@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 
-from bot import logs
+from bot import logs, policy
+from bot.model import AccountKey, Network
+from bot.report.cost import Meter
 from bot.words import format_age, local_time
 
 
@@ -20,7 +23,35 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def write_json(summary, rows, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
+@dataclass(frozen=True)
+class Reads:
+    """What each account read today and this month (bot.report.cost), against X_MONTHLY_READ_BUDGET."""
+
+    meters: dict[AccountKey, Meter]
+    budget: int | None
+    now: datetime
+
+    def paced(self, where: AccountKey) -> float | None:
+        """Posts an hour the account's reads are held to (its budget spent), else None."""
+        if self.budget is None or where.network is not Network.X or self.meters[where].month.posts < self.budget:
+            return None
+        return policy.budget_pace(self.budget, self.now)
+
+    def lines(self) -> list[str]:
+        found = []
+        for where, m in sorted(self.meters.items(), key=lambda item: str(item[0])):
+            line = f"  {where}: today {m.today.posts:,} posts ({m.today.requests:,} requests)"
+            line += f", this month {m.month.posts:,} posts ({m.month.requests:,} requests)"
+            if where.network is Network.X:
+                line += f", about ${m.month.spend:,.2f}" + (f" of a budget of {self.budget:,} posts" if self.budget else "")
+            pace = self.paced(where)
+            if pace is not None:
+                line += f"; BUDGET SPENT: reads slowed to the budget's pace, about {pace:,.1f} posts an hour, until the month ends"
+            found.append(line)
+        return found
+
+
+def write_json(summary, rows, closed, health, parked, channels, reads, config, now) -> None:  # noqa: ANN001
     """One JSON document, its open list streamed."""
     write = sys.stdout.write
     write('{"summary": ' + json.dumps(summary) + ', "open": [')
@@ -69,6 +100,15 @@ def write_json(summary, rows, closed, health, parked, channels, config, now) -> 
             for where, h in health
         ],
         "parked": [{"kind": p.kind, "what": p.what, "reason": p.reason} for p in parked],
+        "reads": [
+            {
+                "network": where.network.value, "account": where.handle,
+                **{span: {"posts": u.posts, "requests": u.requests, "spend": round(u.spend, 4)} for span, u in
+                   (("today", m.today), ("month", m.month))},
+                "paced_posts_an_hour": reads.paced(where),
+            }
+            for where, m in reads.meters.items()
+        ],
         "slack_channels_failing": [
             {"channel": channel, "failing_since": iso(since), "error": error} for channel, since, error in channels
         ],
@@ -76,7 +116,7 @@ def write_json(summary, rows, closed, health, parked, channels, config, now) -> 
     write("\n], " + json.dumps(rest, indent=2)[1:] + "\n")
 
 
-def write_text(total, limit, queues, closed, health, parked, channels, config, now) -> None:  # noqa: ANN001
+def write_text(total, limit, queues, closed, health, parked, channels, reads, config, now) -> None:  # noqa: ANN001
     """`queues`: (account, how many are open, its oldest as they are read) for each account."""
     print(f"open mentions: {total}" + (" (oldest first, by account)" if total else ""))
     for where, count, rows in queues:
@@ -102,6 +142,9 @@ def write_text(total, limit, queues, closed, health, parked, channels, config, n
             since = format_age(now - h.failing_since) if h.failing_since else "?"
             line += f", FAILING for {since}: {logs.one_line(h.last_error)}"
         print(line)
+    if reads.meters:
+        print("reads (UTC days; X bills each post a read returns):")
+        print("\n".join(reads.lines()))
     for channel, since, error in channels:
         print(f"slack: channel {channel} takes no messages for {format_age(now - since)}: {logs.one_line(error)}")
     if parked:

@@ -35,13 +35,18 @@ class DeletionCheck:
         by_account: dict[AccountKey, list[Mention]] = {}
         for m in mentions:
             by_account.setdefault(m.where, []).append(m)
+        looked: list[AccountKey] = []
         for where, found in by_account.items():
             source = self.sources.get(where)
             if source is not None and not self._failing(where):
                 deleted |= self._look_up(source, where, found)
-        if deleted:
+                looked.append(where)
+        if looked:
             with self.store.unit() as repo:
                 repo.mark_deleted(sorted(deleted), now)
+                for where in looked:  # look-ups are reads like any other: billed, and limited
+                    repo.add_reads(where, self.sources[where].reads(), now.date())
+        if deleted:
             log.info("%d mention(s) were deleted by their authors; closed, nobody is pinged about them", len(deleted))
         return deleted
 

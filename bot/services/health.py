@@ -1,6 +1,9 @@
 """Collection health: one note in the account's channel when reading its mentions has failed for three poll
 intervals (or its network refused the token), and one when it recovers. They go out through the sweep, like every
-message."""
+message.
+
+What "broken" means is decided here once, by pure functions that `replywatch health` and /healthz ask too:
+`broken_endpoint` (an account's reads), `polls_stopped` (no poll at all lately) and `channels_down` (Slack)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,29 @@ if TYPE_CHECKING:
     from bot.store.repository import Store
 
 BROKEN_AFTER_INTERVALS = 3
+CHANNEL_DOWN_AFTER = timedelta(minutes=2)  # a Slack channel failing longer than this is down, not having a blip
+
+
+def broken_endpoint(states: list[EndpointHealth], now: datetime, poll_interval: timedelta) -> EndpointHealth | None:
+    """The timeline that makes the account's collection broken (failing for three poll intervals, or its token
+    refused), the one failing longest; None while collection works."""
+    broken = [
+        s for s in states
+        if s.failing_since is not None
+        and (now - s.failing_since > poll_interval * BROKEN_AFTER_INTERVALS or _auth_error(s.last_error))
+    ]
+    return min(broken, key=lambda s: s.failing_since or now) if broken else None
+
+
+def polls_stopped(last_attempt: datetime | None, now: datetime, poll_interval: timedelta, http_timeout: timedelta) -> bool:
+    """Whether no poll was even tried for longer than a running bot ever waits between two (its back-off aside)."""
+    allowed = poll_interval * 3 + http_timeout * 2 + timedelta(seconds=30)
+    return last_attempt is None or now - last_attempt > allowed
+
+
+def channels_down(channels: list[tuple[str, datetime, str]], now: datetime) -> list[tuple[str, datetime, str]]:
+    """Of the failing channels (channel, since, error), those failing for longer than CHANNEL_DOWN_AFTER."""
+    return [c for c in channels if now - c[1] > CHANNEL_DOWN_AFTER]
 
 
 class HealthService:
@@ -46,20 +72,16 @@ class HealthService:
 
     def _note(self, states: list[EndpointHealth], now: datetime) -> CollectionBroken | CollectionRecovered | None:
         """The note to queue: collection broken, or working again after one said it broke."""
-        broken = [
-            s for s in states
-            if s.failing_since is not None
-            and (now - s.failing_since > self.poll_interval * BROKEN_AFTER_INTERVALS or _auth_error(s.last_error))
-        ]
+        first = broken_endpoint(states, now, self.poll_interval)
         network, account = self.where.network.value, self.where.handle
-        if broken:
-            first = min(broken, key=lambda s: s.failing_since or now)
+        if first is not None:
             since = first.failing_since or now
             return CollectionBroken(network, account, since, first.last_error or "unknown error")
         last = self._last
         if isinstance(last, CollectionBroken) and all(s.failing_since is None for s in states):
             return CollectionRecovered(network, account, last.since)
         return None
+
 
 def _auth_error(error: str | None) -> bool:
     return error is not None and error.startswith(TOKEN_REFUSED)

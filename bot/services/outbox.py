@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.errors import AuthFailed, ChannelUnavailable, RateLimited, Rejected, ServiceError
-from bot.messages import ParkedNote
+from bot.messages import ParkedNote, ReportNote
 from bot.model import Mention, SlackMessage
 
 if TYPE_CHECKING:
@@ -145,6 +145,8 @@ class Outbox:
                 self._mark(item, "sent", found, now)
                 log.info("%s was already in Slack (%s); adopted it", item.tag, found[1])
                 return
+        if item.kind is Kind.NOTICE and not self._attach(item, now, mono, result):
+            return
         message = self._message(item, now)
         if message is None:
             return
@@ -170,6 +172,30 @@ class Outbox:
         log.info("posted %s (%s)", item.tag, ts)
         counter = {Kind.ALERT: "alerted", Kind.DIGEST: "digests"}.get(item.kind, "notices")
         setattr(result, counter, getattr(result, counter) + 1)
+
+    def _attach(self, item: Outgoing, now: datetime, mono: float, result: SweepResult) -> bool:
+        """Upload a report's chart before the report is posted, and keep the file's id in its note: a restart then
+        posts it with the chart already uploaded (a restart during the upload uploads again a file nobody sees yet;
+        the message is still posted once). False: not now. A chart Slack refuses is left out, never the report."""
+        with self.store.read() as repo:
+            note = repo.notice_note(item.key)
+        if not isinstance(note, ReportNote) or note.chart is not None:
+            return True
+        chart = self.render.chart(note)
+        try:
+            file_id = self.slack.upload(chart.filename, chart.content, chart.title, chart.alt_text) if chart else ""
+        except (ChannelUnavailable, AuthFailed) as exc:
+            self.channel_failed(item.channel, exc, now, mono, result)
+            return False
+        except Rejected as exc:
+            log.warning("Slack refused the chart of %s (%s); the report goes without it", item.tag, exc.message)
+            file_id = ""
+        except ServiceError as exc:
+            self.note_failure(item.channel, exc, mono, result, f"could not upload the chart of {item.tag}")
+            return False
+        with self.store.unit() as repo:
+            repo.set_note(item.key, replace(note, chart=file_id))
+        return True
 
     def edit(
         self, channel: str, ts: str | None, message: SlackMessage, now: datetime, mono: float, result: SweepResult, what: str,

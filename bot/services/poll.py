@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from bot import policy, rules
 from bot.clock import Clock
 from bot.errors import AuthFailed, RateLimited, ServiceError
-from bot.messages import GapNote
+from bot.messages import BudgetNote, GapNote
 from bot.model import Account, AccountKey, Post, Status, Timeline
 
 if TYPE_CHECKING:
@@ -74,12 +74,14 @@ class PollService:
         responders: Sequence[Account] = (),
         where: AccountKey | None = None,
         channel: str | None = None,
+        budget: int | None = None,
     ) -> None:
         self.source = source
         self.store = store
         self.account = account
         self.where = where or AccountKey(source.network, account.username.lower())
         self.channel = channel  # where the account's notes go (None: the default channel)
+        self.budget = budget  # posts a month (X_MONTHLY_READ_BUDGET), or None
         self.clock = clock
         self.interval = interval
         self.rand = rand
@@ -105,14 +107,19 @@ class PollService:
         result = PollResult(errors=sum(r.error is not None for r in reads.values()))
         mention_posts = mentions.posts if mentions else []
         replies = [
-            p for e in self.answerers if reads[e].timeline for p in reads[e].timeline.posts if p.replied_to_id is not None
+            p if p.author_handle else replace(p, author_handle=who.username)
+            for e, who in self.answerers.items() if reads[e].timeline for p in reads[e].timeline.posts if p.replied_to_id is not None
         ]
+        own = reads[OWN_POSTS].timeline
+        originals = [p for p in own.posts if p.replied_to_id is None and "retweeted" not in p.reference_types] if own else []
         with self.store.unit() as repo:
             judged = [(p, rules.classify(p, self.signals)) for p in mention_posts]
             stored = set(repo.add_mentions(self.where, judged, now))
             result.new_mentions = len(stored)
             repo.add_replies(self.where, replies)
             result.new_replies = len(replies)
+            repo.add_originals(self.where, originals)
+            self._count_reads(repo, reads, now)
             for endpoint, read in reads.items():
                 if not read.skipped:
                     cursor = read.timeline.cursor if read.timeline else None
@@ -130,6 +137,27 @@ class PollService:
         if result.new_mentions or result.answered:
             log.info("poll %s: %d new mention(s), %d newly answered", self.where, result.new_mentions, result.answered)
         return result
+
+    def _count_reads(self, repo: Repository, reads: dict[str, _Read], now: datetime) -> None:
+        """Store what this poll read. Over the month's budget, push the next reads out to the budget's pace; at 80 %
+        and at 100 % the channel is told, once a month each."""
+        taken = self.source.reads()
+        repo.add_reads(self.where, taken, now.date())
+        if self.budget is None:
+            return
+        start, _ = policy.month_of(now)
+        spent = sum(r.posts for _, r in repo.reads(start.date(), where=self.where))
+        later = policy.after_budget(now, self.interval, sum(r.posts for r in taken), spent, self.budget)
+        for level in (80, 100):
+            if spent >= self.budget * level / 100:
+                where, month = self.where, f"{start:%Y-%m}"
+                note = BudgetNote(where.network.value, where.handle, month, level, spent, self.budget, policy.budget_pace(self.budget, now))
+                if repo.add_notice(f"budget:{where.network}:{where.handle}:{month}:{level}", note, now, channel=self.channel):
+                    log.warning("%s has read %d posts this month, %d %% of its budget of %d", where, spent, level, self.budget)
+        if later is not None:
+            for read in reads.values():
+                if not read.skipped and read.next_attempt_at is not None:
+                    read.next_attempt_at = max(read.next_attempt_at, later)
 
     def _waiting(self, endpoint: str, state, now: datetime, mono: float) -> bool:  # noqa: ANN001
         """Whether the endpoint's next read is not due yet: by the monotonic clock, or, for the first read after a

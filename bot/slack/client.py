@@ -105,6 +105,18 @@ class SlackClient:
         """Make the user group's members exactly `users` (usergroups.users.update replaces the list)."""
         self._call("usergroups.users.update", self._client.usergroups_users_update, usergroup=group, users=users)
 
+    def upload(self, filename: str, content: bytes, title: str, alt_text: str) -> str:
+        """Upload a file shared nowhere (it shows where a message's image block names it); returns its file ID."""
+        # No channel: completing the upload with one would post a file message of its own, a second message
+        # beside the one that shows the file (and one more each time an upload is retried).
+        data = self._call(
+            "files.upload_v2", self._client.files_upload_v2, filename=filename, content=content, title=title, alt_txt=alt_text
+        )
+        file = data.get("file") if isinstance(data.get("file"), dict) else {}
+        if not file.get("id"):
+            raise BadResponse("Slack", "files.completeUploadExternal: answer without the file's id")
+        return str(file["id"])
+
     def lookup_email(self, email: str) -> str | None:
         """The Slack user ID for an e-mail address, or None if Slack has no such user."""
         try:
@@ -128,8 +140,14 @@ class SlackClient:
         try:
             response = func(**kwargs)
         except SlackApiError as exc:
-            raise _classify(method, exc) from None
+            raise _classify(_step(method, exc), exc) from None
         except (TimeoutError, URLError, ConnectionError, OSError) as exc:
+            # An HTTPError comes only from an upload's POST to its upload URL: the Web API's own answers arrive
+            # as SlackApiError whatever their status.
+            if isinstance(exc, HTTPError) and exc.code == 429:
+                retry_after = _retry_after(dict(exc.headers or {}))
+                wait = timedelta(seconds=retry_after) if retry_after is not None else None
+                raise RateLimited("Slack", f"{method}: upload rate limited (Retry-After {retry_after})", retry_after=wait) from None
             if isinstance(exc, HTTPError):
                 raise Unavailable("Slack", f"{method}: HTTP {exc.code}") from None
             raise Unavailable("Slack", f"{method}: connection failed or timed out ({type(exc).__name__})") from None
@@ -156,13 +174,22 @@ def _classify(method: str, exc: SlackApiError) -> ServiceError:
         return RateLimited("Slack", f"{method}: rate limited (Retry-After {retry_after})", retry_after=wait)
     if status >= 500 or code in {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}:
         return Unavailable("Slack", f"{method}: {code}")
-    if code in _AUTH_ERRORS:
+    if code in _AUTH_ERRORS or (code == "missing_scope" and method.startswith("files.")):
+        # Elsewhere a missing scope is an optional one (channels:read, channels:history) and the caller does
+        # without; without files:write the report's chart cannot go out until the app is reinstalled.
         return AuthFailed("Slack", f"{method}: {code}")
     if code in _CHANNEL_ERRORS:
         return ChannelUnavailable("Slack", f"{method}: {code}")
     if not data:
         return BadResponse("Slack", f"{method}: HTTP {status} without a Slack answer")
     return Rejected("Slack", f"{method}: {code}")
+
+
+def _step(method: str, exc: SlackApiError) -> str:
+    """The Web API method that answered: files_upload_v2 makes several calls, and which one failed matters."""
+    url = str(getattr(exc.response, "api_url", "") or "")
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    return name if method.startswith("files.") and name.startswith("files.") else method
 
 
 def _retry_after(headers: dict) -> float | None:

@@ -8,9 +8,21 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.messages import CollectionBroken, CollectionRecovered, FollowUpNote, GapNote, Handoff, Message, ParkedNote, Text
+from bot.messages import (
+    BudgetNote,
+    CollectionBroken,
+    CollectionRecovered,
+    FollowUpNote,
+    GapNote,
+    Handoff,
+    Message,
+    ParkedNote,
+    ReportNote,
+    Text,
+)
 from bot.model import AccountKey, FollowUp, Mention, Network, SlackMessage
 from bot.slack.blocks import who
+from bot.slack.report import report_message
 from bot.slack.text import CONTROL, escape, link, message, safe_url, section, slack_mention
 from bot.words import format_age, local_time
 
@@ -108,6 +120,18 @@ def _parked(note: ParkedNote, _now: datetime, mentions: Mentions) -> SlackMessag
     )
 
 
+def _budget(note: BudgetNote, _now: datetime, _mentions: Mentions) -> SlackMessage:
+    where = _where(note.network, note.account)
+    share = note.read * 100 // note.budget
+    read = f"{where} has read {note.read:,} posts in {note.month}, {share} % of its monthly budget of {note.budget:,}"
+    if note.level < 100:
+        return notice_message(f":moneybag: {read}. At 100 % its reads slow to the budget's pace.")
+    return notice_message(
+        f":moneybag: {read}. Its reads now go at the budget's pace, about {note.pace:,.1f} posts an hour, until the month "
+        "ends: mentions are still all read, later, so alerts may come late. `replywatch status` shows the spend."
+    )
+
+
 def _text(note: Text, _now: datetime, _mentions: Mentions) -> SlackMessage:
     return notice_message(note.text)
 
@@ -119,5 +143,7 @@ _LAYOUTS: dict[type, Callable[..., SlackMessage | None]] = {
     CollectionRecovered: _recovered,
     GapNote: _gap,
     ParkedNote: _parked,
+    BudgetNote: _budget,
+    ReportNote: lambda note, _now, _mentions: report_message(note),
     Text: _text,
 }

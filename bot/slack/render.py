@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 
-from bot.messages import Message
-from bot.model import Mention, SlackMessage
+from bot.messages import Message, ReportNote
+from bot.model import Attachment, Mention, SlackMessage
 from bot.slack.blocks import QUEUE_ROWS, alert_message, close_view, closed_message, digest_message, queue_message
 from bot.slack.notes import render_note
+from bot.slack.report import report_chart
 
 
 class SlackRenderer:
@@ -37,6 +38,9 @@ class SlackRenderer:
 
     def queue(self, rows: list[Mention], now: datetime, total: int) -> dict:
         return queue_message(rows, now, self.tz, total=total)
+
+    def chart(self, note: ReportNote) -> Attachment | None:
+        return report_chart(note)
 
     def close_form(self, mention: Mention, channel: str) -> dict:
         return close_view(mention, channel)

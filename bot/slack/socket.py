@@ -6,6 +6,7 @@ messages are redacted like the Web API adapter's."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,6 +38,7 @@ class SocketListener:
         self._connected_once = False
         self._last_error: str | None = None
         self._work = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slack-actions")  # slow work, off the ack path
+        self.on_ack: Callable[[float], None] | None = None  # told each acknowledgement's delay, in seconds (metrics)
 
     def check(self) -> str:
         """Ask Slack for a websocket URL (apps.connections.open); AuthFailed if the app token is refused."""
@@ -84,12 +86,15 @@ class SocketListener:
         self._work.shutdown(wait=True)
 
     def _on_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:
+        received = time.monotonic()
         try:
             answer = self._handler(request.type, request.payload)
         except Exception as exc:  # noqa: BLE001 — a bad payload must not leave Slack unacknowledged
             log.error("could not handle a Slack %s request: %s", request.type, type(exc).__name__)
             answer = Answer()
         client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id, payload=answer.ack))
+        if self.on_ack is not None:
+            self.on_ack(time.monotonic() - received)
         if answer.later is not None:
             self._work.submit(self._later, request.type, answer.later)
 

@@ -91,6 +91,7 @@ class Mentions(Part):
                 "in_reply_to_user_id": r.in_reply_to_user_id,
                 "created_at": r.created_at,
                 "url": r.url if len(r.url) <= URL else "",
+                "author_handle": r.author_handle or None,
             }
             for r in replies
         ]

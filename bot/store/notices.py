@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from bot.messages import Message, load, payload
 from bot.model import Notice
 from bot.store.common import PENDING, REFUSED, SENDING, Part
-from bot.store.tables import NoticeRow, SlackChannelRow
+from bot.store.tables import NoticeRow, RulesSeenRow, SlackChannelRow
 
 
 class Notices(Part):
@@ -41,6 +41,22 @@ class Notices(Part):
                    refusals=r.refusals or 0, channel=r.channel)
             for r in rows
         ]
+
+    def has_notice(self, key: str) -> bool:
+        return self.session.scalar(select(NoticeRow.id).where(NoticeRow.key == key)) is not None
+
+    def set_note(self, key: str, note: Message) -> None:
+        """Keep what a note has learnt on its way (a report's uploaded chart)."""
+        self.session.execute(update(NoticeRow).where(NoticeRow.key == key).values(payload=payload(note)))
+
+    def first_seen(self, name: str, value: str, now: datetime) -> datetime:
+        """Since when the setting `name` has had `value` (now, if it had another or none)."""
+        row = self.session.get(RulesSeenRow, name)
+        held, _, since = row.value.rpartition("@") if row is not None else ("", "", "")
+        if row is not None and held == value:
+            return datetime.fromisoformat(since)
+        self.session.merge(RulesSeenRow(name=name, value=f"{value}@{now.isoformat()}"))
+        return now
 
     def notice_note(self, key: str) -> Message | None:
         row = self.session.execute(select(NoticeRow.kind, NoticeRow.payload).where(NoticeRow.key == key)).first()

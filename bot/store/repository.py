@@ -1,5 +1,6 @@
 """The store: the only code that speaks SQL. Services open a unit of work (one transaction) and call the
-repository, made of one part per job (mentions, delivery, notices, follow-ups, actions, cursors)."""
+repository, made of one part per job (mentions, delivery, notices, follow-ups, actions, cursors, reads, the
+report's reads, the metrics' tallies)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from bot.store.db import READ_ONLY
 from bot.store.delivery import Delivery, SweepWork
 from bot.store.followups import FollowUps
 from bot.store.mentions import Mentions
+from bot.store.metrics import Tallies
 from bot.store.notices import Notices
+from bot.store.reads import Reads
+from bot.store.report import ReportReads
 
 __all__ = ["Repository", "Store", "SweepWork"]
 
 
-class Repository(Mentions, Delivery, Notices, FollowUps, Actions, Cursors):
+class Repository(Mentions, Delivery, Notices, FollowUps, Actions, Cursors, Reads, ReportReads, Tallies):
     """Everything a unit of work can do, on its session."""
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -102,6 +103,7 @@ class MentionRow(Base):
         Index("ix_mentions_status_created_at", "status", "created_at"),
         Index("ix_mentions_status_due_at", "status", "due_at"),
         Index("ix_mentions_version_id", "version_id"),
+        Index("ix_mentions_network_account_status", "network", "account", "status"),  # the counts /metrics reads
         {"sqlite_autoincrement": True},
     )
 
@@ -120,6 +122,35 @@ class ReplyRow(Base):
     in_reply_to_user_id: Mapped[str | None] = mapped_column(String(POST_ID))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     url: Mapped[str] = mapped_column(String(URL), default="", server_default="")
+    author_handle: Mapped[str | None] = mapped_column(String(ACCOUNT))  # who answered, as the report names them
+
+
+class OriginalRow(Base):
+    """The watched account's own posts that reply to nobody (what it broadcasts), for the report's "talking with
+    people or broadcasting": its replies are in `replies`."""
+
+    __tablename__ = "originals"
+
+    network: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account: Mapped[str] = mapped_column(String(ACCOUNT), primary_key=True)
+    post_id: Mapped[str] = mapped_column(String(POST_ID), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReadRow(Base):
+    """What collection read from a network, per account, endpoint and UTC day (X bills posts per UTC day):
+    requests made, posts returned, and of those the `owned` ones (X prices reads of the app owner's own timelines
+    apart under user-context auth)."""
+
+    __tablename__ = "reads"
+
+    network: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account: Mapped[str] = mapped_column(String(ACCOUNT), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(100), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    posts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    owned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class PollCursorRow(Base):

@@ -240,3 +240,47 @@ def _click(socket, alert: Message, action: str) -> str:  # noqa: ANN001
         "container": {"type": "message", "message_ts": alert.ts}, "trigger_id": "1.2.3",
         "actions": [{"action_id": action, "block_id": alert.metadata["event_payload"]["tag"], "type": "button", "value": button["value"]}],
     })
+
+
+def test_healthz_turns_503_within_a_poll_interval_of_the_token_being_refused(
+    env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """METRICS_PORT: /healthz says 200 while X answers, and 503 with the reason within one poll interval of X
+    refusing the token; /metrics says the same."""
+    import socket as sockets
+    import urllib.error
+    import urllib.request
+
+    with sockets.socket() as probe:  # a free port for the bot to take
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bot = Bot({**env, "POLL_INTERVAL": "1s", "METRICS_PORT": str(port)}, tmp_path / "bot.log")
+    fake_x.limit = 100_000
+
+    def get(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except OSError:
+            return 0, ""  # not listening yet
+
+    bot.start()
+    try:
+        assert wait_for(lambda: get("/healthz") == (200, "ok\n"), timeout=20), bot.log_path.read_text()[-3000:]
+        assert 'replywatch_collection_healthy{account="acme",network="x"} 1.0' in get("/metrics")[1]
+        token = fake_x.bearer
+        fake_x.bearer = "x-another-token"
+        refused = time.monotonic()
+        assert wait_for(lambda: get("/healthz")[0] == 503, timeout=10), bot.log_path.read_text()[-3000:]
+        took = time.monotonic() - refused
+        assert took <= 1.5, f"503 {took:.2f}s after the token was refused: more than a poll interval and the read"
+        status, body = get("/healthz")
+        assert body.startswith("collection: @acme on X: token refused: ") and token not in body, body
+        assert 'replywatch_collection_healthy{account="acme",network="x"} 0.0' in get("/metrics")[1]
+        assert bot.stop(signal.SIGTERM) == 0
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.proc.kill()
+    assert "Traceback" not in bot.log_path.read_text()

@@ -10,7 +10,7 @@ import sqlalchemy
 from bot.model import Mention, Post, Status
 from bot.slack.blocks import alert_message
 from bot.slack.client import SlackClient
-from bot.store.db import current_revision, make_engine, upgrade
+from bot.store.db import SCHEMA, current_revision, make_engine, upgrade
 from bot.store.repository import Store
 from tests.conftest import START, make_loop
 from tests.standins.slack_api import FakeSlack
@@ -55,7 +55,7 @@ def test_a_database_at_0003_with_alerted_mentions_upgrades_and_its_alerts_are_ed
             conn.execute(sqlalchemy.text(CURSOR), {"endpoint": endpoint, "newest": fresh, "at": at})
 
     upgrade(engine)  # what `replywatch run` does on start
-    assert current_revision(engine) == "0006"
+    assert current_revision(engine) == SCHEMA
     store = Store(engine)
     try:
         loop = make_loop(fake_x, fake_slack, store)

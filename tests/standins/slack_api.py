@@ -1,17 +1,30 @@
 """A stand-in for the Slack Web API: `{"ok": true, ...}` / `{"ok": false, "error": "..."}` envelopes, bearer
 tokens, channel names resolved to IDs, Block Kit limits enforced the way Slack rejects them (`invalid_blocks`),
-message metadata kept and returned by conversations.history only with include_all_metadata."""
+message metadata kept and returned by conversations.history only with include_all_metadata.
+
+File uploads as files_upload_v2 makes them: files.getUploadURLExternal hands out an upload URL on this server
+(under UPLOAD_PATH, no token: the URL is the credential), the bytes are POSTed there, files.completeUploadExternal
+finishes the file. An image block may name a file (`slack_file.id`) only once its upload is complete.
+
+To make an upload hang, `hold_uploads()`: POSTs to an upload URL wait (outside the server's lock, so other calls
+go on) until `release_uploads()`; `upload_held` is set once one is waiting. To make one fail, the faults every
+stand-in has: `http.fail(UPLOAD_PATH, Reply(500, ...))`, `http.fail(UPLOAD_PATH, drop=True)` (bytes stored,
+answer lost), or a fault on "files.getUploadURLExternal" / "files.completeUploadExternal"."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import re
+import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tests.standins.http import Reply, Request, StandIn
+
+UPLOAD_PATH = "/upload/v1/"
 
 
 @dataclass
@@ -26,6 +39,32 @@ class Message:
     edits: list[dict] = field(default_factory=list)
     thread_ts: str | None = None
     received_at: float = field(default_factory=time.time)
+    files: list[str] = field(default_factory=list)  # a file shared by files.completeUploadExternal with a channel
+
+
+@dataclass
+class File:
+    id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    upload_key: str
+    title: str | None = None
+    content: bytes | None = None  # None until the bytes are POSTed to the upload URL
+    completed: bool = False
+    channels: list[str] = field(default_factory=list)  # where completeUploadExternal shared it (none: private)
+
+
+class _Gated(StandIn):
+    """A StandIn that lets `gate` hold a request before it is dispatched, without holding the server's lock."""
+
+    def __init__(self, handle: Callable[[Request], Reply], gate: Callable[[Request], None]) -> None:
+        self._gate = gate
+        super().__init__(handle)
+
+    def _dispatch(self, request: Request) -> Reply | None:
+        self._gate(request)
+        return super()._dispatch(request)
 
 
 class FakeSlack:
@@ -45,12 +84,20 @@ class FakeSlack:
         self.archived: set[str] = set()  # channel IDs: posts and edits answer is_archived
         # A test's refusals: given a chat.postMessage or chat.update's arguments, an error code to answer with.
         self.refuse: Callable[[dict], str | None] = lambda _args: None
+        self.uploads: dict[str, File] = {}  # file ID → file, in the order getUploadURLExternal gave them out
+        self.uploads_open = threading.Event()  # cleared by hold_uploads(): POSTs to an upload URL wait
+        self.uploads_open.set()
+        self.upload_held = threading.Event()  # set when an upload is waiting at the gate
         self._ts = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self._closed = False
         self.now = time.time  # tests on a fake clock replace this
-        self.http = StandIn(self.handle)
+        self.http = _Gated(self.handle, self._gate)
         self.url = self.http.url + "/api/"
 
     def handle(self, request: Request) -> Reply:
+        if request.path.startswith(UPLOAD_PATH):
+            return self._receive_upload(request)
         method = request.path.removeprefix("/api/")
         args = request.form()
         token = request.headers.get("authorization", "").removeprefix("Bearer ") or args.get("token", "")
@@ -89,7 +136,7 @@ class FakeSlack:
         blocks = _decode(args.get("blocks")) or []
         if not args.get("text") and not blocks:
             return _error("no_text")
-        if problem := _check_blocks(blocks):
+        if problem := _check_blocks(blocks) or self._check_images(blocks):
             return _error("invalid_blocks", errors=[problem])
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         message = Message(
@@ -116,12 +163,92 @@ class FakeSlack:
         if message is None:
             return _error("message_not_found")
         blocks = _decode(args.get("blocks")) or []
-        if problem := _check_blocks(blocks):
+        if problem := _check_blocks(blocks) or self._check_images(blocks):
             return _error("invalid_blocks", errors=[problem])
         message.edits.append({"text": message.text, "blocks": message.blocks})
         message.text = str(args.get("text", message.text))
         message.blocks = blocks or message.blocks
         return _ok(channel=channel, ts=message.ts, text=message.text)
+
+    def _check_images(self, blocks: list[dict]) -> str | None:
+        """An image block names a public URL or a file of ours whose upload is complete, not both, with alt text."""
+        for i, block in enumerate(blocks):
+            if block.get("type") != "image":
+                continue
+            where = f"[json-pointer:/blocks/{i}"
+            if not str(block.get("alt_text") or "").strip():
+                return f"must provide alt_text {where}/alt_text]"
+            slack_file = block.get("slack_file")
+            if (slack_file is None) == (block.get("image_url") is None):
+                return f"must provide exactly one of image_url or slack_file {where}]"
+            if slack_file is None:
+                continue
+            file = self.uploads.get(str(slack_file.get("id", ""))) if isinstance(slack_file, dict) else None
+            if file is None or not file.completed:
+                return f"invalid slack file {where}/slack_file]"
+        return None
+
+    def _files_getUploadURLExternal(self, args: dict) -> Reply:  # noqa: N802
+        filename = str(args.get("filename") or "")
+        try:
+            length = int(args.get("length") or 0)
+        except ValueError:
+            length = 0
+        if not filename or length <= 0:
+            return _error("missing_argument")  # what Slack answers for a length of 0
+        alt_txt = args.get("alt_txt")
+        if alt_txt is not None and len(str(alt_txt)) > 1000:
+            return _error("alt_txt_too_large")
+        file = File(
+            id=f"F{next(self._file_ids):08d}", filename=filename, length=length,
+            alt_txt=None if alt_txt is None else str(alt_txt), upload_key=secrets.token_hex(8),
+        )
+        self.uploads[file.id] = file
+        return _ok(upload_url=f"{self.http.url}{UPLOAD_PATH}{file.upload_key}", file_id=file.id)
+
+    def _receive_upload(self, request: Request) -> Reply:
+        """The upload URL: takes the raw bytes (or a multipart form's file part) and answers in plain text."""
+        key = request.path.removeprefix(UPLOAD_PATH)
+        file = next((f for f in self.uploads.values() if f.upload_key == key), None)
+        if request.method != "POST" or file is None or file.completed:
+            return Reply(404, raw=b"not found")
+        file.content = request.body
+        return Reply(200, raw=f"OK - {len(request.body)}".encode())
+
+    def _files_completeUploadExternal(self, args: dict) -> Reply:  # noqa: N802
+        entries = _decode(args.get("files"))
+        if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+            return _error("invalid_arguments")
+        channel = None
+        if args.get("channel_id") or args.get("channels"):
+            channel = self._channel(str(args.get("channel_id") or args.get("channels")).split(",")[0])
+            if channel is None:
+                return _error("channel_not_found")
+        found = [self.uploads.get(str(e.get("id", ""))) for e in entries]
+        # Slack documents no error for these; an unknown, unsent or already completed file is refused here so
+        # that a test notices a caller that completes what it did not upload.
+        if any(f is None or f.content is None or f.completed for f in found):
+            return _error("file_not_found")
+        for file, entry in zip(found, entries, strict=True):
+            file.title = str(entry.get("title") or file.filename)
+            file.completed = True
+        if channel is not None:  # shared: Slack posts a file message of its own in the channel
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            self.messages.append(Message(
+                channel=channel, ts=ts, text=str(args.get("initial_comment") or ""), blocks=[], metadata=None,
+                unfurl_links=None, unfurl_media=None, thread_ts=args.get("thread_ts"), received_at=self.now(),
+                files=[f.id for f in found],
+            ))
+            for file in found:
+                file.channels.append(channel)
+        return _ok(files=[{"id": f.id, "title": f.title, "name": f.filename, "size": len(f.content or b"")} for f in found])
+
+    def _gate(self, request: Request) -> None:
+        if not request.path.startswith(UPLOAD_PATH):
+            return
+        self.upload_held.set()
+        while not self.uploads_open.wait(0.05) and not self._closed:
+            pass
 
     def _chat_postEphemeral(self, args: dict) -> Reply:  # noqa: N802
         if self._channel(str(args.get("channel", ""))) is None:
@@ -197,6 +324,25 @@ class FakeSlack:
     def posts(self) -> list[Message]:
         return [m for m in self.messages if m.thread_ts is None]
 
+    def files(self) -> list[File]:
+        """Every file whose upload was started, completed or not, oldest first."""
+        return list(self.uploads.values())
+
+    def messages_with_image(self, file_id: str) -> list[Message]:
+        """The messages (as they stand now) with an image block showing this file."""
+        return [
+            m for m in self.messages
+            if any(b.get("type") == "image" and (b.get("slack_file") or {}).get("id") == file_id for b in m.blocks)
+        ]
+
+    def hold_uploads(self) -> None:
+        """From now on a POST of a file's bytes waits until release_uploads() (or close())."""
+        self.upload_held.clear()
+        self.uploads_open.clear()
+
+    def release_uploads(self) -> None:
+        self.uploads_open.set()
+
     def tagged(self, tag: str) -> list[Message]:
         return [m for m in self.messages if m.metadata and (m.metadata.get("event_payload") or {}).get("tag") == tag]
 
@@ -240,6 +386,7 @@ class FakeSlack:
         ]
 
     def close(self) -> None:
+        self._closed = True  # lets a held upload's thread end
         self.http.close()
 
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 
 from bot import accounts
-from bot.config import ConfigError, parse_duration
+from bot.config import ConfigError
 from bot.load import load_settings
+from bot.values import parse_duration
 
 BASE = {
     "X_ACCOUNT": "acme",

@@ -34,7 +34,7 @@ def test_env_example_defaults_match_the_code() -> None:
         default = field.default
         shown = match.group(1)
         if hasattr(default, "total_seconds"):
-            from bot.config import parse_duration
+            from bot.values import parse_duration
 
             assert parse_duration(shown) == default, name
         elif isinstance(default, tuple):

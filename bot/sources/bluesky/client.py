@@ -27,10 +27,11 @@ from atproto_core.exceptions import AtProtocolError
 
 from bot.errors import AuthFailed, BadResponse, Rejected, ServiceError, UnknownAccount
 from bot.logs import Redactor
-from bot.model import Account, Network, Post, RateInfo, Timeline
+from bot.model import Account, Network, Post, RateInfo, Read, Timeline
 from bot.sources.bluesky import translate
 from bot.sources.bluesky.errors import SERVICE, RefreshRefused, classify, describe, needs_new_tokens, rate_info
 from bot.sources.bluesky.translate import Entry, Mark
+from bot.sources.meter import ReadCounter
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class BlueskySource:
         self._account: Account | None = None
         self._last_login: datetime | None = None
         self._secrets: set[str] = {app_password}
+        self._reads = ReadCounter()
 
     # --- the port ----------------------------------------------------------------------------------------
 
@@ -144,6 +146,9 @@ class BlueskySource:
             response = self._query("posts lookup", "app.bsky.feed.getPosts", params)
             found |= {p["uri"] for p in self._items(response, "posts") if isinstance(p, dict) and isinstance(p.get("uri"), str)}
         return set(wanted) - found
+
+    def reads(self) -> list[Read]:
+        return self._reads.take()
 
     # --- reading ---------------------------------------------------------------------------------------------
 
@@ -209,6 +214,7 @@ class BlueskySource:
         """One XRPC query; refreshes (or, the refresh token refused, logs in) once when the tokens need it."""
         for attempt in (1, 2):
             client = self._guard(self._connected)
+            response = None
             try:
                 response = client.invoke_query(nsid, params=params, output_encoding="application/json")
             except (RefreshRefused, LoginRequiredError, AtProtocolError) as exc:
@@ -218,6 +224,8 @@ class BlueskySource:
                 raise self._redacted(classify(what, exc)) from None
             except (httpx.HTTPError, ValueError) as exc:
                 raise self._redacted(classify(what, exc)) from None
+            finally:
+                self._reads.count(what, _posts_in(response.content if response is not None else None))
             if not isinstance(response.content, dict):
                 raise self._redacted(BadResponse(SERVICE, f"{what}: response is not a JSON object (HTTP {response.status_code})"))
             return response
@@ -284,3 +292,10 @@ class BlueskySource:
 
     def _redacted(self, exc: ServiceError) -> ServiceError:
         return exc.redact(Redactor(self._secrets).redact)
+
+
+def _posts_in(content: Any) -> int:
+    """The posts an answer carries (notifications, a feed's items, looked-up posts); a profile carries none."""
+    if not isinstance(content, dict):
+        return 0
+    return sum(len(v) for k in ("notifications", "feed", "posts") if isinstance(v := content.get(k), list))

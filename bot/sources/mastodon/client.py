@@ -41,8 +41,9 @@ import requests
 
 from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, Unavailable, UnknownAccount
 from bot.logs import Redactor
-from bot.model import Account, Network, Post, RateInfo, Timeline
-from bot.sources.mastodon.statuses import order, parse_post, valid_id
+from bot.model import Account, Network, Post, RateInfo, Read, Timeline
+from bot.sources.mastodon.statuses import order, parse_post, posts_in, valid_id
+from bot.sources.meter import ReadCounter
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class MastodonSource:
         self._me: Account | None = None
         self._roots: OrderedDict[str, str | None] = OrderedDict()
         self._lookups = 0
+        self._reads = ReadCounter()
 
     # --- Source -----------------------------------------------------------------------------------------
 
@@ -210,16 +212,23 @@ class MastodonSource:
             return None
         return RateInfo(self._api.ratelimit_limit, self._api.ratelimit_remaining, datetime.fromtimestamp(reset, UTC))
 
+    def reads(self) -> list[Read]:
+        return self._reads.take()
+
     # --- calls and errors -------------------------------------------------------------------------------
 
     def _call(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One request through Mastodon.py; its errors come out as ours, with the token redacted."""
+        """One request through Mastodon.py (counted); its errors come out as ours, with the token redacted."""
+        answer: Any = None
         try:
-            return method(*args, **kwargs)
+            answer = method(*args, **kwargs)
+            return answer
         except mastodon.MastodonError as exc:
             raise self._classify(what, exc).redact(self._redactor.redact) from None
         except (TypeError, ValueError, KeyError, AttributeError) as exc:  # Mastodon.py choking on a malformed answer
             raise BadResponse(SERVICE, f"{what}: unreadable answer ({type(exc).__name__})").redact(self._redactor.redact) from None
+        finally:
+            self._reads.count(what, posts_in(answer))
 
     def _classify(self, what: str, exc: mastodon.MastodonError) -> ServiceError:
         if isinstance(exc, mastodon.MastodonRatelimitError):

@@ -75,3 +75,14 @@ def _optional_id(value: Any) -> str | None:
 
 def _clean(value: Any, most: int) -> str:
     return value.replace("\x00", "")[:most] if isinstance(value, str) else ""
+
+
+def posts_in(answer: Any) -> int:
+    """The statuses an answer carries: a page of notifications or statuses, one status, or a thread's context."""
+    if isinstance(answer, list):
+        return len(answer)
+    if isinstance(answer, dict):
+        if "content" in answer:
+            return 1
+        return sum(len(answer.get(k) or []) for k in ("ancestors", "descendants"))
+    return 0

@@ -19,7 +19,8 @@ import tweepy
 
 from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, Unavailable, UnknownAccount
 from bot.logs import Redactor
-from bot.model import Account, Gap, Network, Post, RateInfo, Timeline
+from bot.model import Account, Gap, Network, Post, RateInfo, Read, Timeline
+from bot.sources.meter import ReadCounter
 from bot.sources.x.translate import newest, posts, snowflake_time, x_id
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ MENTIONS_PAGES = 10
 POSTS_PAGES = 34
 SEARCH_PAGES = 1000
 MENTIONS_CAP = 800
+OWNED = ("mentions", "own posts")  # reads of the account's own timelines: "owned reads" under user-context auth
 SEARCH_REACH = timedelta(days=7) - timedelta(minutes=5)
 
 
@@ -82,6 +84,7 @@ class XSource:
         self.user_auth = user_keys is not None
         self._account: Account | None = None
         self._redactor = Redactor(s for s in (bearer_token, *(user_keys or ())) if s)
+        self._reads = ReadCounter()
         consumer_key, consumer_secret, access_token, access_secret = user_keys or (None, None, None, None)
         self._client = tweepy.Client(
             bearer_token=bearer_token,
@@ -214,15 +217,26 @@ class XSource:
         found = list(read.values())
         return Timeline(posts=found, cursor=newest_id or newest([p.version_id or p.id for p in found]), rate=rate, complete=complete)
 
+    def reads(self) -> list[Read]:
+        return self._reads.take()
+
     def _call(self, what: str, method, *args, **kwargs) -> dict:  # noqa: ANN001, ANN002, ANN003
         return self._call_with_rate(what, method, *args, **kwargs)[0]
 
     def _call_with_rate(self, what: str, method, *args, **kwargs) -> tuple[dict, RateInfo | None]:  # noqa: ANN001, ANN002, ANN003
-        """One request; every error it raises has this client's credentials redacted from its message."""
+        """One request, counted; every error it raises has this client's credentials redacted from its message."""
+        body: dict = {}
         try:
-            return self._request(what, method, *args, **kwargs)
+            body, rate = self._request(what, method, *args, **kwargs)
+            return body, rate
         except ServiceError as exc:
             raise exc.redact(self._redactor.redact) from None
+        finally:
+            data = body.get("data")
+            # X bills every post returned, the posts an expansion includes too ("includes.tweets")
+            posts = (len(data) if isinstance(data, list) else 0) + len((body.get("includes") or {}).get("tweets") or [])
+            owned = self.user_auth and what in OWNED and (not args or args[0] == (self._account.id if self._account else None))
+            self._reads.count(what, posts, owned=owned)
 
     @staticmethod
     def _request(what: str, method, *args, **kwargs) -> tuple[dict, RateInfo | None]:  # noqa: ANN001, ANN002, ANN003

@@ -1,0 +1,93 @@
+"""From the settings to what the services are configured with: each account's noise and VIP rules, when and where
+its alerts go, the channels to check, who may use the buttons."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from bot import rules
+from bot.accounts import Watched
+from bot.config import Settings
+from bot.schedule import Schedule
+from bot.services.poll import OWN_POSTS, reply_endpoint
+from bot.services.sweep import AccountRules, SweepConfig
+from bot.startup import SlackIdentity, Watching
+
+if TYPE_CHECKING:
+    from bot.services.actions import Access
+
+
+def channels(settings: Settings, watched: list[Watched]) -> dict[str, str]:
+    """Every channel alerts go to, with the setting that names it."""
+    found = {settings.slack_channel: "SLACK_CHANNEL"}
+    for w in watched:
+        if w.channel:
+            found.setdefault(w.channel, f"REPLYWATCH_CONFIG {w.source}.channel")
+    return found
+
+
+def signals(settings: Settings, watching: Watching) -> rules.Signals:
+    """The noise and VIP rules of one account: its own where the file gives them, else the settings'."""
+    lower = lambda handles: frozenset(h.lower() for h in handles)  # noqa: E731
+    w = watching.watched
+    keywords = w.ignore_keywords if w.ignore_keywords is not None else settings.ignore_keywords
+    return rules.Signals(
+        account_id=watching.account.id,
+        responder_ids=frozenset(r.id for r in watching.responders),
+        ignore_implicit=settings.ignore_implicit,
+        muted=lower(w.muted_authors if w.muted_authors is not None else settings.muted_authors),
+        keywords=tuple((word, rules.keyword_pattern(word)) for word in keywords),
+        vip_handles=lower(settings.vip_authors),
+        vip_min_followers=w.vip_min_followers if w.vip_min_followers is not None else settings.vip_min_followers,
+    )
+
+
+def sweep_config(
+    settings: Settings, slack: SlackIdentity | None = None, schedule: Schedule | None = None, watching: list[Watching] = ()
+) -> SweepConfig:
+    """When and how to alert, from the settings (a duration of 0 turns escalation or reminders off), and where
+    each account's alerts go. Times are shown in TIMEZONE, or in the on-call file's time zone when TIMEZONE is left
+    at UTC."""
+    display = schedule.tz if schedule is not None and settings.timezone == "UTC" else ZoneInfo(settings.timezone)
+    resolved = slack.channels if slack else {}
+    accounts = {
+        w.watched.key: AccountRules(
+            channel=resolved.get(w.watched.channel or settings.slack_channel, settings.slack_channel),
+            alert_after=w.watched.alert_after or settings.alert_after,
+            alert_after_vip=w.watched.alert_after_vip or settings.alert_after_vip,
+            reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in w.responders)),
+        )
+        for w in watching
+    }
+    return SweepConfig(
+        channel=resolved.get(settings.slack_channel, settings.slack_channel),
+        alert_after=settings.alert_after,
+        poll_interval=settings.poll_interval,
+        alert_after_vip=settings.alert_after_vip,
+        escalate_after=settings.escalate_after or None,
+        escalate_to=settings.escalate_to,
+        remind_every=settings.remind_every or None,
+        max_reminders=settings.max_reminders,
+        expire_after=settings.expire_after or None,
+        digest_threshold=settings.digest_threshold,
+        buttons=settings.slack_app_token is not None,
+        display_tz=display,
+        schedule=schedule,
+        vip_ignores_hours=settings.vip_ignores_hours,
+        accounts=accounts,
+    )
+
+
+def action_access(settings: Settings, slack: SlackIdentity, config: SweepConfig) -> Access:
+    """Who may use the buttons and `/replywatch`: the workspace and app auth.test named, in the alert channels (and
+    for the queue, the channels of ALLOW_QUEUE_IN)."""
+    from bot.services.actions import Access
+
+    return Access(
+        alert_channels=config.channels,
+        teams=frozenset(t for t in (slack.team_id, slack.enterprise_id) if t),
+        app=slack.app_id or None,
+        queue_channels=settings.queue_channels,
+        queue_for_external=settings.queue_for_external,
+    )

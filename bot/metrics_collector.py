@@ -1,0 +1,137 @@
+"""What /metrics and /healthz read from the store, when asked: the figures every replica agrees on, read by a
+few aggregate statements (bot.store.metrics) rather than counted in memory, so that they survive restarts.
+
+Collection and delivery are judged by the rules `replywatch health` and the collection notes use
+(bot.services.health): one definition of "broken" everywhere."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot.clock import Clock
+from bot.logs import one_line
+from bot.model import AccountKey, EndpointHealth, Status
+from bot.services.health import broken_endpoint, channels_down, polls_stopped
+from bot.store.metrics import AccountTally
+from bot.store.repository import Store
+
+log = logging.getLogger(__name__)
+ACCOUNT = ["network", "account"]
+
+
+@dataclass
+class Watch:
+    """What the collector needs to know of the running bot."""
+
+    store: Store
+    clock: Clock
+    alert_after: dict[AccountKey, timedelta]  # each watched account's alert threshold (its SLA)
+    poll_interval: timedelta
+    http_timeout: timedelta
+    started: datetime  # before the first poll, the bot counts as having tried then
+    redact: Callable[[str], str] = str
+
+
+def problems(watch: Watch) -> list[str]:
+    """Why collection or delivery is unhealthy, one line each; empty while both are healthy. Cheap: the cursors
+    and the channels only, no mention is read."""
+    now = watch.clock.now()
+    with watch.store.read() as repo:
+        health = {where: repo.health(where) for where in watch.alert_after}
+        channels = repo.failing_channels()
+    return _problems(watch, health, channels, now)
+
+
+def _problems(
+    watch: Watch, health: dict[AccountKey, list[EndpointHealth]], channels: list[tuple[str, datetime, str]], now: datetime
+) -> list[str]:
+    lines = []
+    last = _stopped(watch, health, now)
+    if last is not None:
+        lines.append(f"collection: no poll attempt since {last:%Y-%m-%d %H:%M:%S} UTC")
+    for where, states in health.items():
+        broken = broken_endpoint(states, now, watch.poll_interval)
+        if broken is not None:
+            lines.append(f"collection: {where}: {broken.last_error or 'failing'}")
+    lines += [f"delivery: channel {channel}: {error or 'failing'}" for channel, _, error in channels_down(channels, now)]
+    return [one_line(watch.redact(line))[:500] for line in lines]
+
+
+def _stopped(watch: Watch, health: dict[AccountKey, list[EndpointHealth]], now: datetime) -> datetime | None:
+    """The last poll attempt of any account, if polling has stopped (the start counts as one: a restart after a long
+    stop is not unhealthy before its first poll had a chance)."""
+    last = max([watch.started, *(h.last_attempt_at for states in health.values() for h in states if h.last_attempt_at)])
+    return last if polls_stopped(last, now, watch.poll_interval, watch.http_timeout) else None
+
+
+class StoreCollector(Collector):
+    """The store's figures, read at each scrape."""
+
+    def __init__(self, watch: Watch) -> None:
+        self.watch = watch
+
+    def collect(self) -> Iterator[Metric]:
+        w = self.watch
+        now = w.clock.now()
+        try:
+            with w.store.read() as repo:
+                tallies = repo.tallies()
+                channels = repo.failing_channels()
+        except Exception as exc:  # noqa: BLE001 — the runtime metrics are still worth serving without these
+            log.warning("metrics: cannot read the store: %s: %s", type(exc).__name__, one_line(w.redact(str(exc)))[:200])
+            return
+        accounts = {where: tallies.get(where, AccountTally()) for where in [*w.alert_after, *sorted(tallies, key=str)]}
+        stopped = _stopped(w, {k: t.health for k, t in accounts.items()}, now) is not None
+        families = {
+            "mentions": GaugeMetricFamily("replywatch_mentions", "Mentions stored, by status", labels=[*ACCOUNT, "status"]),
+            "open": GaugeMetricFamily("replywatch_open_mentions", "Mentions waiting for a reply", labels=ACCOUNT),
+            "oldest": GaugeMetricFamily(
+                "replywatch_oldest_open_mention_age_seconds", "Age of the oldest mention waiting for a reply (0: none)", labels=ACCOUNT
+            ),
+            "sla": GaugeMetricFamily(
+                "replywatch_alert_after_seconds", "How long a mention may wait before it is alerted (the account's SLA)", labels=ACCOUNT
+            ),
+            "alerts": CounterMetricFamily("replywatch_alerts", "Alerts posted to Slack (each line of a digest counts)", labels=ACCOUNT),
+            "escalations": CounterMetricFamily("replywatch_escalations", "Alerted mentions escalated", labels=ACCOUNT),
+            "reminders": CounterMetricFamily("replywatch_reminders", "Reminders sent about alerted mentions", labels=ACCOUNT),
+            "breaches": CounterMetricFamily(
+                "replywatch_sla_breaches", "Alerted mentions answered only after their alert, or never (expired)", labels=ACCOUNT
+            ),
+            "posts": CounterMetricFamily(
+                "replywatch_posts_read", "Posts a network returned, by endpoint", labels=[*ACCOUNT, "endpoint"]
+            ),
+            "requests": CounterMetricFamily(
+                "replywatch_read_requests", "Requests made to a network, by endpoint", labels=[*ACCOUNT, "endpoint"]
+            ),
+            "collection": GaugeMetricFamily(
+                "replywatch_collection_healthy", "1 while the account's mentions are read, 0 while collection is broken", labels=ACCOUNT
+            ),
+        }
+        for where, tally in accounts.items():
+            labels = [where.network.value, where.handle]
+            for status in Status:
+                families["mentions"].add_metric([*labels, status.value], tally.by_status.get(status, 0))
+            families["open"].add_metric(labels, tally.by_status.get(Status.OPEN, 0))
+            oldest = tally.oldest_open
+            families["oldest"].add_metric(labels, max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+            if where in w.alert_after:
+                families["sla"].add_metric(labels, w.alert_after[where].total_seconds())
+            families["alerts"].add_metric(labels, tally.alerts)
+            families["escalations"].add_metric(labels, tally.escalations)
+            families["reminders"].add_metric(labels, tally.reminders)
+            families["breaches"].add_metric(labels, tally.breaches)
+            for endpoint, (requests, posts) in sorted(tally.reads.items()):
+                families["posts"].add_metric([*labels, endpoint], posts)
+                families["requests"].add_metric([*labels, endpoint], requests)
+            broken = broken_endpoint(tally.health, now, w.poll_interval)
+            families["collection"].add_metric(labels, 0 if stopped or broken is not None else 1)
+        delivery = GaugeMetricFamily("replywatch_delivery_healthy", "1 while every Slack channel takes messages, 0 otherwise")
+        delivery.add_metric([], 0 if channels_down(channels, now) else 1)
+        yield from families.values()
+        yield delivery

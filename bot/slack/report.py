@@ -1,0 +1,91 @@
+"""The report in Slack: the period's numbers in a few sections, the chart (uploaded first, named by its file id),
+and its picture made from the report's days (bot.report.chart)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from bot.messages import ReportNote
+from bot.model import Attachment, SlackMessage
+from bot.report.model import AccountReport, Report
+from bot.slack.text import clean, context, escape, link, message, plain, section
+from bot.words import format_age
+
+LONGEST = 5  # waits named
+
+
+def report_message(note: ReportNote) -> SlackMessage:
+    report = Report.from_json(note.report)
+    title = f":bar_chart: *How we answered, {_period(report)}*"
+    blocks = [section(f"{title}\n{_summary(report.total, report.hours)}")]
+    if len(report.accounts) > 1:
+        blocks.append(section("\n".join(f"*{escape(a.name)}*: {_line(a)}" for a in report.accounts)))
+    blocks.append(section(_people(report.total)))
+    if report.total.longest_waits:
+        waits = [
+            f"• {link(w.url, '@' + escape(clean(w.author, single_line=True)))} waited {format_age(timedelta(seconds=w.waited))}"
+            + ("" if w.state == "answered" else f" ({w.state})")
+            for w in report.total.longest_waits[:LONGEST]
+        ]
+        blocks.append(section("*Waited longest*\n" + "\n".join(waits)))
+    if note.chart:
+        alt = f"Mentions per day, answered and not, and the median time to first reply against {format_age(_threshold(note))}"
+        blocks.append({"type": "image", "slack_file": {"id": note.chart}, "alt_text": alt, "title": plain("Per day")})
+    blocks.append(context("Every number, per account and per person: `replywatch report`"))
+    return message(f"How we answered, {_period(report)}: {_line(report.total)}", blocks)
+
+
+def report_chart(note: ReportNote) -> Attachment:
+    from bot.report.chart import chart_png  # matplotlib: loaded only when a report is posted
+
+    report = Report.from_json(note.report)
+    png = chart_png(report.total.days, _threshold(note), f"Time to first reply, {_period(report)}")
+    name = f"replywatch-report-{_day(report, report.start)}.png"
+    return Attachment(name, f"How we answered, {_period(report)}", "Mentions and time to first reply per day", png)
+
+
+def _summary(a: AccountReport, hours: bool) -> str:
+    lines = [
+        f"{a.received} mentions, {a.needing_reply} needing a reply: *{a.answered} answered* ({_rate(a)}), {a.open} still open"
+        + (f", {a.expired} never answered" if a.expired else ""),
+        f"Time to first reply: median {_age(a.reply_median)}, 90 % within {_age(a.reply_p90)}"
+        + (f" (in open hours: {_age(a.open_reply_median)}, {_age(a.open_reply_p90)})" if hours else ""),
+        f"{a.alerts_sent} alerts, {a.escalations} escalations, {a.breaches} answered late or never after an alert",
+        f"Talking with people: {a.replies} replies against {a.originals} posts of our own",
+    ]
+    if a.period_reads.posts:
+        lines.append(f"Read {a.period_reads.posts:,} posts in {a.period_reads.requests:,} requests, about ${a.period_reads.spend:,.2f}")
+    return "\n".join(lines)
+
+
+def _people(a: AccountReport) -> str:
+    answered = ", ".join(f"@{escape(clean(r.author, single_line=True))} {r.answered}" for r in a.responders) or "nobody"
+    claims, snoozes, closes = (sum(getattr(u, k) for u in a.slack) for k in ("claims", "snoozes", "closes"))
+    return f"*Answered by* {answered}\n*In Slack* {claims} claims, {snoozes} snoozes, {closes} closed as needing no reply"
+
+
+def _line(a: AccountReport) -> str:
+    return f"{a.answered} of {a.needing_reply} answered ({_rate(a)}), median {_age(a.reply_median)}, {a.open} open"
+
+
+def _rate(a: AccountReport) -> str:
+    return "–" if a.reply_rate is None else f"{a.reply_rate:.0%}"
+
+
+def _age(seconds: float | None) -> str:
+    return "–" if seconds is None else format_age(timedelta(seconds=seconds))
+
+
+def _threshold(note: ReportNote) -> timedelta:
+    return timedelta(seconds=note.alert_after)
+
+
+def _day(report: Report, moment) -> str:  # noqa: ANN001
+    return f"{moment.astimezone(ZoneInfo(report.timezone)):%Y-%m-%d}"
+
+
+def _period(report: Report) -> str:
+    tz = ZoneInfo(report.timezone)
+    start, end = report.start.astimezone(tz), report.end.astimezone(tz)
+    return f"{start:%a %d %b} to {end:%a %d %b %Y}"

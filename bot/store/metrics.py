@@ -1,0 +1,69 @@
+"""What /metrics reads from the store at scrape time: a handful of aggregate statements, whatever the queue's size.
+
+The store is the one place every replica agrees on, and it outlives restarts: counts read from it (mentions by
+status, alerts, escalations, posts read) are the same on every replica and never fall back to zero."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+
+from bot.model import AccountKey, EndpointHealth, Network, Status
+from bot.store import common
+from bot.store.common import Part
+from bot.store.tables import AlertRow, MentionRow, PollCursorRow, ReadRow
+
+
+@dataclass
+class AccountTally:
+    """One watched account's figures."""
+
+    by_status: dict[Status, int] = field(default_factory=dict)
+    oldest_open: datetime | None = None  # when the oldest open mention was posted
+    alerts: int = 0  # alerts posted (a digest's lines each count)
+    escalations: int = 0
+    reminders: int = 0
+    breaches: int = 0  # alerted, then answered after the alert or never (expired)
+    reads: dict[str, tuple[int, int]] = field(default_factory=dict)  # endpoint → (requests, posts), all days
+    health: list[EndpointHealth] = field(default_factory=list)
+
+
+class Tallies(Part):
+    def tallies(self) -> dict[AccountKey, AccountTally]:
+        """Every account's figures in four grouped statements (one pass over mentions and alerts each)."""
+        found: dict[AccountKey, AccountTally] = {}
+
+        def of(network: str, account: str) -> AccountTally:
+            return found.setdefault(AccountKey(Network(network), account), AccountTally())
+
+        m = MentionRow
+        for network, account, status, count, oldest in self.session.execute(
+            select(m.network, m.account, m.status, func.count(), func.min(m.created_at)).group_by(m.network, m.account, m.status)
+        ):
+            tally = of(network, account)
+            tally.by_status[Status(status)] = count
+            if status == Status.OPEN:
+                tally.oldest_open = oldest
+        a = AlertRow
+        late = (m.status == Status.EXPIRED) | ((m.status == Status.ANSWERED) & (m.answered_at > a.sent_at))
+        for network, account, sent, escalated, reminders, breaches in self.session.execute(
+            select(
+                m.network, m.account, func.count(a.sent_at), func.count(a.escalated_at), func.sum(a.reminders),
+                func.sum(case((a.sent_at.is_not(None) & late, 1), else_=0)),
+            )
+            .join(m, m.id == a.mention_id)
+            .group_by(m.network, m.account)
+        ):
+            tally = of(network, account)
+            tally.alerts, tally.escalations, tally.reminders, tally.breaches = sent, escalated, int(reminders or 0), int(breaches or 0)
+        r = ReadRow
+        for network, account, endpoint, requests, posts in self.session.execute(
+            select(r.network, r.account, r.endpoint, func.sum(r.requests), func.sum(r.posts)).group_by(r.network, r.account, r.endpoint)
+        ):
+            of(network, account).reads[endpoint] = (int(requests or 0), int(posts or 0))
+        for row in self.session.scalars(select(PollCursorRow).order_by(PollCursorRow.endpoint)):
+            of(row.network, row.account).health.append(common.health_of(row))
+        return found
+
