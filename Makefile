@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench check status clean
+.PHONY: run demo test bench check status clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "replywatch needs Python 3.11 or newer (set PYTHON=...)"'
@@ -19,6 +19,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 run: $(VENV)/.installed
 	@test -f .env || { echo "No .env here: cp .env.example .env and fill in the tokens (see README)."; exit 2; }
 	$(BIN)/replywatch run
+
+# An hour of made-up traffic on built-in stand-ins of X, Bluesky and Mastodon, in a minute: no credentials needed.
+demo: $(VENV)/.installed
+	$(BIN)/replywatch demo
 
 check: $(VENV)/.installed
 	$(BIN)/replywatch check

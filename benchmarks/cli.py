@@ -212,7 +212,7 @@ def _notes(sizes: Sizes, groups: set[str]) -> list[str]:
     notes = [
         "ratio: how replywatch compares with the baseline on the first figure of each cell (× of the baseline's); "
         "no ratio where neither direction is better. Both run on the same data, against the same stand-ins "
-        "(tests/standins: FakeX and FakeSlack over HTTP, the real tweepy and slack_sdk clients), in the same run.",
+        "(bot/standins, tests/standins: FakeX and FakeSlack over HTTP, the real tweepy and slack_sdk clients), in the same run.",
         "naive baseline: benchmarks/naive.py, a tutorial's polling loop on one `mentions` table (sqlite3 / psycopg "
         "directly): no Slack pacing, no look-ups of deleted posts, no recovery past X's 800-mention cap, answered "
         "only by a direct reply, no crash safety.",

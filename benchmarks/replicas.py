@@ -1,6 +1,6 @@
 """Several replicas on one PostgreSQL, the leader SIGKILLed again and again: is every mention alerted once?
 
-Three `replywatch run` processes share a database and the X and Slack stand-ins (tests/standins). Mentions keep
+Three `replywatch run` processes share a database and the X and Slack stand-ins (bot/standins, tests/standins). Mentions keep
 arriving; every third is answered once its alert is in Slack (an "answered" edit follows), the others are
 escalated in their alert's thread (a follow-up). Slack answers slowly (3 s a call). Every `kill_every` seconds
 the replica that leads is SIGKILLed and started again. Each kill is timed for the worst case it can be without
@@ -33,9 +33,9 @@ from pathlib import Path
 import psycopg
 
 from bot.leadership import lock_key
-from tests.standins.http import Request, wait_for
+from bot.standins.http import Request, wait_for
+from bot.standins.x_api import FakeX
 from tests.standins.slack_api import FakeSlack, Message
-from tests.standins.x_api import FakeX
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -26,12 +26,12 @@ from pathlib import Path
 from benchmarks.naive import Naive, open_naive
 from bot import rules
 from bot.model import AccountKey, Network, Post
+from bot.standins.http import Reply
+from bot.standins.x_api import MENTIONS_CAP, TWITTER_EPOCH_MS, FakeX, Tweet, User
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
 from tests.conftest import POSTGRES_URL, Loop, make_loop
-from tests.standins.http import Reply
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import MENTIONS_CAP, TWITTER_EPOCH_MS, FakeX, Tweet, User
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL = "#alerts"

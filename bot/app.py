@@ -16,7 +16,7 @@ from bot import accounts
 from bot.accounts import Watched
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.configure import action_access, channels, signals, sweep_config
+from bot.configure import action_access, signals, sweep_config
 from bot.load import load_schedule
 from bot.model import Network
 from bot.schedule import Schedule
@@ -25,6 +25,7 @@ from bot.store.db import make_engine, require_schema, upgrade
 from bot.store.repository import Store, StoredSessions
 
 if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor tweepy, slack_sdk)
+    from bot.console.sink import ConsoleSink
     from bot.leadership import Lease
     from bot.metrics import Metrics
     from bot.ports import Source
@@ -175,9 +176,13 @@ def poll_job(where: object) -> str:
     return f"poll {where}"
 
 
-def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watched] | None = None, metrics: Metrics | None = None) -> App:
-    """Everything `replywatch run` needs, checked: tokens verified, every account found (those of `watched`, else
-    those the settings name), schema migrated; with `metrics`, each network's errors and rate limits counted."""
+def build_app(
+    settings: Settings, clock: Clock | None = None, watched: list[Watched] | None = None, metrics: Metrics | None = None,
+    sink: ConsoleSink | None = None,
+) -> App:
+    """Everything `replywatch run` needs, checked: tokens verified (Slack's unless SINK=console), every account found
+    (those of `watched`, else those the settings name), schema migrated; with `metrics`, each network's errors and
+    rate limits counted; with `sink`, the console given (the demo's) rather than standard output."""
     from bot.services.actions import ActionService
     from bot.services.deleted import DeletionCheck
     from bot.services.expiry import ExpiryService
@@ -187,14 +192,11 @@ def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watc
     from bot.services.poll import PollService
     from bot.services.sweep import SweepService
     from bot.slack.render import SlackRenderer
-    from bot.startup import build_slack, build_socket, check_socket, resolve_people, verify_account, verify_slack
+    from bot.startup import build_socket, check_socket, connect_sink, verify_account
 
     clock = clock or SystemClock()
     watched = watched if watched is not None else accounts.load(settings, os.environ)
-    schedule = load_schedule(settings)
-    slack = build_slack(settings)
-    identity = verify_slack(slack, channels(settings, watched))
-    schedule = resolve_people(schedule, slack)
+    slack, identity, schedule = connect_sink(settings, watched, load_schedule(settings), sink)
     store = build_store(settings)
     sessions = StoredSessions(store, clock)
     observe = metrics.observe if metrics is not None else lambda source, _: source
@@ -211,7 +213,8 @@ def build_app(settings: Settings, clock: Clock | None = None, watched: list[Watc
     ]
     keys = [w.watched.key for w in watching]
     deletions = DeletionCheck({w.watched.key: w.source for w in watching} if settings.check_deleted else {}, store)
-    render = SlackRenderer(buttons=config.buttons, tz=config.display_tz, on_call=config.on_call)
+    # The console shows the buttons an alert would carry in Slack, though nothing there can click them.
+    render = SlackRenderer(buttons=config.buttons or settings.sink == "console", tz=config.display_tz, on_call=config.on_call)
     access = action_access(settings, identity, config)
     actions = ActionService(store, slack, render, clock, config.channel, config.display_tz, access)
     socket = build_socket(settings, actions.handle)

@@ -20,6 +20,7 @@ from bot import status as view
 from bot.accounts import watched_keys
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
+from bot.demo import command as demo
 from bot.load import load_schedule, load_settings
 from bot.report import command as report
 from bot.words import format_age
@@ -41,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     settings: Settings | None = None
     try:
+        if not getattr(args, "needs_settings", True):  # the demo: nothing of this machine's settings is used
+            return args.func(None, args)
         settings = load_settings()
         logs.configure(settings.log_level, settings.log_format, _secrets(settings))
         return args.func(settings, args)
@@ -86,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         "Settings come from the environment and ./.env (see README).",
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    run = sub.add_parser("run", help="run the service: poll X, alert Slack (SIGTERM or Ctrl-C stops it)")
+    run = sub.add_parser("run", help="run the service: poll the networks, alert Slack (SINK=console: print); SIGTERM or Ctrl-C stops it")
     run.set_defaults(func=_run)
     status = sub.add_parser("status", help="show open mentions, oldest first, and how collection is going")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -95,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"list the N oldest open mentions (and N closed ones with --all); 0: all (default {STATUS_LIMIT})")
     status.set_defaults(func=_status)
     report.add_parser(sub, lambda settings, args: report.run(settings, args, SystemClock().now()))
+    demo.add_parser(sub)
     check = sub.add_parser("check", help="validate the settings and both tokens, and say what was found")
     check.set_defaults(func=_check)
     db = sub.add_parser("db", help="database commands")

@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 
 from bot.model import SLACK_GROUP_ID, SLACK_USER_ID
-from bot.values import DURATION_HINT, Cadenced, CommaList, Count, Duration, Port, Price, split
+from bot.values import DURATION_HINT, Cadenced, CommaList, Count, Duration, Port, Price, SinkName, split
 
 DEFAULT_CONFIG = "replywatch.toml"
+CONSOLE_CHANNEL = "#replywatch"  # what the console calls the alert channel when SLACK_CHANNEL is not set
 
 
 class ConfigError(Exception):
@@ -54,8 +55,9 @@ class Settings(BaseModel):
     x_access_token_secret: SecretStr | None = None
     x_api_base_url: str = "https://api.twitter.com"
 
-    slack_bot_token: SecretStr
-    slack_channel: str
+    sink: SinkName = None  # slack or console; unset: slack when SLACK_BOT_TOKEN is set, else console
+    slack_bot_token: SecretStr | None = None  # required with SINK=slack
+    slack_channel: str | None = None  # required with SINK=slack
     slack_api_base_url: str = "https://slack.com/api/"
     slack_app_token: SecretStr | None = None
     allow_queue_in: CommaList = ()
@@ -106,8 +108,8 @@ class Settings(BaseModel):
 
     @field_validator("slack_bot_token")
     @classmethod
-    def _bot_token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("xoxb-"):
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("a Slack bot token starting with xoxb-")
         return value
 
@@ -191,9 +193,9 @@ class Settings(BaseModel):
 
     @field_validator("slack_channel")
     @classmethod
-    def _channel(cls, value: str) -> str:
-        value = value.strip()
-        if not re.fullmatch(r"[CGD][A-Z0-9]{2,}|#[a-z0-9][a-z0-9_-]{0,79}", value):
+    def _channel(cls, value: str | None) -> str | None:
+        value = value.strip() if value is not None else None
+        if value is not None and not re.fullmatch(r"[CGD][A-Z0-9]{2,}|#[a-z0-9][a-z0-9_-]{0,79}", value):
             raise ValueError("a channel ID such as C0123ABCD or a #channel-name")
         return value
 
@@ -235,6 +237,17 @@ class Settings(BaseModel):
     def _expiry(self) -> Settings:
         if self.expire_after and self.expire_after <= self.alert_after:
             raise ValueError("EXPIRE_AFTER must be longer than ALERT_AFTER (a mention must be able to fall due), or 0 for never")
+        return self
+
+    @model_validator(mode="after")
+    def _sink(self) -> Settings:
+        if self.sink is None:  # a first run without a Slack app prints its alerts (bot.startup says so)
+            self.sink = "slack" if self.slack_bot_token is not None else "console"
+        if self.sink == "console":
+            self.slack_channel = self.slack_channel or CONSOLE_CHANNEL
+        elif self.slack_bot_token is None or self.slack_channel is None:
+            name = "SLACK_BOT_TOKEN" if self.slack_bot_token is None else "SLACK_CHANNEL"
+            raise ValueError(f"{name} is required but not set (SINK=slack; SINK=console prints alerts instead)")
         return self
 
     @model_validator(mode="after")

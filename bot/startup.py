@@ -1,6 +1,6 @@
-"""What `run` and `check` verify before anything is scheduled: the Slack tokens and channels, the on-call file's
-people, and every watched account on its network. Each failure is a StartupError: one line naming the setting
-that is wrong (exit 2). `check` says what it found, one line each."""
+"""What `run` and `check` verify before anything is scheduled: the Slack tokens and channels (or, with SINK=console,
+nothing: alerts are printed), the on-call file's people, and every watched account on its network. Each failure is a
+StartupError: one line naming the setting that is wrong (exit 2). `check` says what it found, one line each."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bot.model import Account, Network
 from bot.schedule import Schedule
 
 if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor slack_sdk)
+    from bot.console.sink import ConsoleSink
     from bot.ports import Source
     from bot.slack.client import SlackClient
     from bot.slack.socket import SocketListener
@@ -76,6 +77,32 @@ def verify_slack(slack: SlackClient, channels: dict[str, str]) -> SlackIdentity:
     )
 
 
+def connect_sink(
+    settings: Settings, watched: list[Watched], schedule: Schedule | None, console: ConsoleSink | None = None
+) -> tuple[SlackClient | ConsoleSink, SlackIdentity, Schedule | None]:
+    """Where `run` posts: Slack, its token and channels verified and the on-call file's e-mails looked up; or, with
+    SINK=console, standard output (said once, on stderr, as the process starts)."""
+    from bot.configure import channels
+
+    if settings.sink == "console":
+        from bot.console.sink import ConsoleSink
+
+        if console is None:
+            log.warning(console_note(settings))
+        sink = console or ConsoleSink()
+        return sink, SlackIdentity("console", "replywatch", {c: c for c in channels(settings, watched)}), resolve_people(schedule, sink)
+    slack = build_slack(settings)
+    identity = verify_slack(slack, channels(settings, watched))
+    return slack, identity, resolve_people(schedule, slack)
+
+
+def console_note(settings: Settings) -> str:
+    """The start's one line with SINK=console: why alerts are printed, and that their buttons do nothing."""
+    why = "No SLACK_BOT_TOKEN: alerts" if settings.slack_bot_token is None else "Alerts"
+    note = f"{why} are printed here instead of Slack (SINK=console); their buttons cannot be clicked"
+    return note + ("; SLACK_APP_TOKEN is not used" if settings.slack_app_token is not None else "")
+
+
 def verify_account(settings: Settings, watched: Watched, source: Source) -> Watching:
     """Look the account and its responders up on its network: the credentials work and the handles exist."""
     label, where = watched.network.label, _setting(watched, "instance")
@@ -114,7 +141,7 @@ def _credentials(settings: Settings, watched: Watched) -> list[str]:
     return ["X_BEARER_TOKEN"]
 
 
-def resolve_people(schedule: Schedule | None, slack: SlackClient) -> Schedule | None:
+def resolve_people(schedule: Schedule | None, slack: SlackClient | ConsoleSink) -> Schedule | None:
     """Turn the e-mails in the on-call file into Slack user IDs (users.lookupByEmail), once at start."""
     if schedule is None:
         return None
@@ -144,8 +171,8 @@ def _channel_id(channel: str, setting: str, slack: SlackClient) -> str:
 
 
 def build_socket(settings: Settings, handler) -> SocketListener | None:  # noqa: ANN001
-    """The Socket Mode connection, when SLACK_APP_TOKEN is set."""
-    if settings.slack_app_token is None:
+    """The Socket Mode connection, when SLACK_APP_TOKEN is set (and alerts go to Slack)."""
+    if settings.slack_app_token is None or settings.sink == "console":
         return None
     from bot.slack.socket import SocketListener
 
@@ -178,21 +205,14 @@ def check(settings: Settings, say: Callable[[str], None]) -> None:
 
     watched = accounts.load(settings, os.environ)
     schedule = load_schedule(settings)
-    slack = build_slack(settings)
-    identity = verify_slack(slack, channels(settings, watched))
-    say("settings: ok")
-    places = ", ".join(f"{name} ({channel})" for name, channel in identity.channels.items())
-    say(f"slack: token ok (team {identity.team!r}, bot user {identity.user!r}); alerts go to {places}")
-    schedule = resolve_people(schedule, slack)
+    if settings.sink == "console":
+        say("settings: ok")
+        say(f"Slack: not used (SINK=console); `replywatch run` prints alerts for {', '.join(channels(settings, watched))}")
+    else:
+        schedule = _check_slack(settings, watched, schedule, say)
     if schedule is not None:
         now_on_call = f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""
         say(f"on call: {schedule.source} ok{now_on_call}")
-    socket = build_socket(settings, lambda *_: None)
-    if socket is not None:
-        check_socket(socket)
-        say("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")
-    else:
-        say("slack: SLACK_APP_TOKEN not set; alerts carry a link and no buttons")
     try:
         store = open_store(settings)
     except SchemaError as exc:
@@ -212,3 +232,21 @@ def check(settings: Settings, say: Callable[[str], None]) -> None:
         with store.read() as repo:
             open_count = repo.open_count()
         say(f"database: ok, schema up to date, {open_count} open mention(s)")
+
+
+def _check_slack(settings: Settings, watched: list[Watched], schedule: Schedule | None, say: Callable[[str], None]) -> Schedule | None:
+    from bot.configure import channels
+
+    slack = build_slack(settings)
+    identity = verify_slack(slack, channels(settings, watched))
+    say("settings: ok")
+    places = ", ".join(f"{name} ({channel})" for name, channel in identity.channels.items())
+    say(f"slack: token ok (team {identity.team!r}, bot user {identity.user!r}); alerts go to {places}")
+    schedule = resolve_people(schedule, slack)
+    socket = build_socket(settings, lambda *_: None)
+    if socket is not None:
+        check_socket(socket)
+        say("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")
+    else:
+        say("slack: SLACK_APP_TOKEN not set; alerts carry a link and no buttons")
+    return schedule

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator
 
@@ -61,3 +61,10 @@ Port = Annotated[int | None, _number("a TCP port from 1 to 65535 (or empty for o
 Count = Annotated[int | None, _number("a whole number above 0 (or empty for none)", 1, 10**12)]
 Price = Annotated[float, _number("a price in US dollars per post, such as 0.005", 0, 1000, float)]
 Cadenced = Annotated[Cadence | None, BeforeValidator(Cadence.parse)]
+
+
+def _lower(value: object) -> object:
+    return _empty_is_none(value.strip().lower() if isinstance(value, str) else value)
+
+
+SinkName = Annotated[Literal["slack", "console"] | None, BeforeValidator(_lower)]

@@ -21,10 +21,10 @@ from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.slack.render import SlackRenderer
 from bot.sources.x.client import XSource
+from bot.standins.x_api import FakeX, User
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX, User
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

@@ -43,6 +43,7 @@ class Received(NamedTuple):
     replied_by: str | None  # who wrote the reply that answered it: handle, else author id
     alerted: bool  # its alert was posted (Slack gave it a ts)
     escalated: bool
+    reason: str = ""  # why it is as it is (the rule that ignored it, the answer, …)
 
 
 class Acted(NamedTuple):

@@ -39,7 +39,7 @@ class ReportReads(Part):
             select(
                 m.id, m.network, m.account, m.status, m.created_at, m.answered_at,
                 func.coalesce(func.nullif(m.author_handle, ""), m.author_id, ""), m.url,
-                func.coalesce(r.author_handle, r.author_id), a.ts.is_not(None), a.escalated_at.is_not(None),
+                func.coalesce(r.author_handle, r.author_id), a.ts.is_not(None), a.escalated_at.is_not(None), m.status_reason,
             )
             .outerjoin(r, (r.network == m.network) & (r.account == m.account) & (r.post_id == m.answered_by))
             .outerjoin(a, a.mention_id == m.id)
@@ -51,7 +51,7 @@ class ReportReads(Part):
         while True:
             page = self.session.execute(stmt if after is None else stmt.where(m.id > after)).all()
             for row in page:
-                yield Received(*row[1:9], bool(row[9]), bool(row[10]))
+                yield Received(*row[1:9], bool(row[9]), bool(row[10]), row[11] or "")
             if len(page) < PAGE:
                 return
             after = page[-1][0]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from bot.model import Network
 from bot.ports import Source
 from bot.sources.bluesky import BlueskySource
+from bot.standins.bluesky_api import FakeBluesky, User
+from bot.standins.http import Reply
 from tests.contract.world import Failure, Ticking
-from tests.standins.bluesky_api import FakeBluesky, User
-from tests.standins.http import Reply
 
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from bot.model import Network
 from bot.sources.mastodon import MastodonSource
+from bot.standins.http import Reply
+from bot.standins.mastodon_api import FakeMastodon, rate_headers
 from tests.contract.world import Failure, Ticking
-from tests.standins.http import Reply
-from tests.standins.mastodon_api import FakeMastodon, rate_headers
 
 TOKEN = "masto-contract-token-5f1e"
 

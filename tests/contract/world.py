@@ -1,6 +1,6 @@
 """What the contract suite (test_sources.py) needs of a network's stand-in: one way to script every network.
 
-Each network provides a `World` in tests/contract/<network>.py, built on its HTTP stand-in in tests/standins/, and
+Each network provides a `World` in tests/contract/<network>.py, built on its HTTP stand-in in bot/standins/, and
 lists it in WORLDS (test_sources.py). The watched account is `acme`; people are named by handle."""
 
 from __future__ import annotations

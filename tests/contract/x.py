@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from bot.model import Network
 from bot.sources.x.client import XSource
+from bot.standins.http import Reply
+from bot.standins.x_api import FakeX, User
 from tests.contract.world import Failure, Ticking
-from tests.standins.http import Reply
-from tests.standins.x_api import FakeX, User
 
 BEARER = "x-contract-bearer-9c2d"
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.standins.bluesky_api import FakeBluesky
+from bot.standins.http import wait_for
+from bot.standins.mastodon_api import FakeMastodon
+from bot.standins.x_api import FakeX
 from tests.e2e.test_process import Bot
-from tests.standins.bluesky_api import FakeBluesky
-from tests.standins.http import wait_for
-from tests.standins.mastodon_api import FakeMastodon
 from tests.standins.slack_api import FakeSlack, Message
-from tests.standins.x_api import FakeX
 
 pytestmark = pytest.mark.e2e
 APP_PASSWORD, MASTODON_TOKEN = "bsky-app-pass-7f3a", "masto-token-91c2"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.standins.http import wait_for
+from bot.standins.http import wait_for
+from bot.standins.x_api import FakeX
 from tests.standins.slack_api import FakeSlack, Message
-from tests.standins.x_api import FakeX
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.replicas import Scenario, Settings
+from bot.standins.x_api import FakeX
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 RETRY = 2.0  # a standby tries for the lead every 2 s

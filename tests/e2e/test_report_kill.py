@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
+from bot.standins.http import wait_for
+from bot.standins.x_api import FakeX
 from bot.store.db import make_engine, upgrade
 from tests.e2e.test_process import Bot
-from tests.standins.http import wait_for
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ import pytest
 from bot.model import Status
 from bot.services.actions import Access, ActionService, Answer
 from bot.slack.socket import SocketListener
+from bot.standins.http import wait_for
 from tests.conftest import Loop, make_loop
-from tests.standins.http import wait_for
 from tests.standins.socket_mode import SocketModeStandIn
 
 SEC, MIN = timedelta(seconds=1), timedelta(minutes=1)
@@ -447,7 +447,7 @@ def test_a_wrong_app_token_fails_the_start_with_one_line(fake_slack) -> None:  #
 
 
 def test_socket_mode_keeps_trying_until_it_first_connects(fake_slack) -> None:  # noqa: ANN001
-    from tests.standins.http import Reply
+    from bot.standins.http import Reply
 
     socket = SocketModeStandIn()
     fake_slack.socket_url = socket.url

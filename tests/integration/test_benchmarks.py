@@ -11,8 +11,8 @@ from benchmarks.naive import open_naive
 from benchmarks.table import ratio, render_markdown, render_text
 from benchmarks.ticks import percentile
 from benchmarks.world import Scratch
+from bot.standins.x_api import FakeX
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 
 def test_ratio_says_which_way_is_better() -> None:

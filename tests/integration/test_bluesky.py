@@ -14,8 +14,8 @@ import pytest
 from bot.errors import AuthFailed, Unavailable, UnknownAccount
 from bot.sources.bluesky import BlueskySource
 from bot.sources.bluesky.client import MAX_PAGES
+from bot.standins.bluesky_api import FakeBluesky, Notification, Record
 from tests.contract.bluesky import APP_PASSWORD, MemorySessions
-from tests.standins.bluesky_api import FakeBluesky, Notification, Record
 
 CREATE = "com.atproto.server.createSession"
 REFRESH = "com.atproto.server.refreshSession"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.standins.x_api import FakeX
 from tests.conftest import make_loop
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,9 +51,26 @@ def test_check_reports_what_it_found(env: dict[str, str]) -> None:
     assert "database: ok, schema up to date, 1 open mention(s)" in result.stdout
 
 
+def test_check_without_slack_says_so_and_still_checks_the_networks(env: dict[str, str], fake_slack: FakeSlack) -> None:
+    env = {k: v for k, v in env.items() if not k.startswith("SLACK_")}
+    result = cli(env, "check")
+    assert result.returncode == 0, result.stderr
+    assert "Slack: not used (SINK=console)" in result.stdout and "#replywatch" in result.stdout
+    assert "x: token ok (app-only bearer token); watching @acme on X (id 10001)" in result.stdout
+    assert fake_slack.http.calls("/") == []
+    wrong = cli({**env, "X_BEARER_TOKEN": "wrong-bearer-secret"}, "check")
+    assert_clean_failure(wrong, "X_BEARER_TOKEN was rejected by X: HTTP 401", {**env, "X_BEARER_TOKEN": "wrong-bearer-secret"})
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_sink_slack_without_a_token_stops_with_one_line(env: dict[str, str], command: str) -> None:
+    env = {**{k: v for k, v in env.items() if k != "SLACK_BOT_TOKEN"}, "SINK": "slack"}
+    assert_clean_failure(cli(env, command), "SLACK_BOT_TOKEN is required but not set (SINK=slack", env)
+
+
 def test_check_verifies_every_account_one_line_each(env: dict[str, str], tmp_path: Path) -> None:
-    from tests.standins.bluesky_api import FakeBluesky
-    from tests.standins.mastodon_api import FakeMastodon
+    from bot.standins.bluesky_api import FakeBluesky
+    from bot.standins.mastodon_api import FakeMastodon
 
     bsky, masto = FakeBluesky(), FakeMastodon(token="masto-token-5e1f")
     try:
@@ -140,7 +157,7 @@ def test_unreachable_database_is_one_line(env: dict[str, str]) -> None:
 
 def test_a_second_run_on_the_same_sqlite_file_is_refused(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path) -> None:
     """Two processes on one SQLite file would both poll and both post: the second stops before it does anything."""
-    from tests.standins.http import wait_for
+    from bot.standins.http import wait_for
 
     base = {k: v for k, v in os.environ.items() if not k.startswith(("X_", "SLACK_"))}
     with (tmp_path / "first.log").open("wb") as log:
@@ -224,9 +241,9 @@ def test_status_all_shows_why_each_closed_mention_closed(env: dict[str, str], fa
 def test_status_shows_a_failing_timeline(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack) -> None:
     from datetime import UTC, datetime
 
+    from bot.standins.http import Reply
     from bot.store.db import make_engine, upgrade
     from bot.store.repository import Store
-    from tests.standins.http import Reply
 
     engine = make_engine(env["DATABASE_URL"])
     upgrade(engine)

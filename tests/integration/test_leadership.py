@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from bot.leadership import PostgresLease, lock_key, open_lease
-from tests.standins.http import wait_for
+from bot.standins.http import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres

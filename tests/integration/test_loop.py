@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.model import AccountKey, Network, Status
+from bot.standins.http import Reply
 from tests.conftest import Loop
-from tests.standins.http import Reply
 
 W = AccountKey(Network.X, "acme")  # the watched account
 

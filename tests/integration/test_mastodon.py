@@ -13,8 +13,8 @@ import pytest
 from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, Unavailable, UnknownAccount
 from bot.sources.mastodon import MastodonSource
 from bot.sources.mastodon.client import LOOKUPS_PER_READ, MENTION_PAGE, PAGES
-from tests.standins.http import Reply
-from tests.standins.mastodon_api import FakeMastodon, rate_headers
+from bot.standins.http import Reply
+from bot.standins.mastodon_api import FakeMastodon, rate_headers
 
 TOKEN = "masto-integration-token-9c2a"
 NOTIFICATIONS = "/api/v1/notifications"

@@ -16,10 +16,10 @@ from bot.app import App, build_app, poll_job
 from bot.clock import FakeClock
 from bot.load import load_settings
 from bot.metrics_http import MetricsServer
+from bot.standins.http import Reply, wait_for
+from bot.standins.x_api import FakeX
 from tests.conftest import START
-from tests.standins.http import Reply, wait_for
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 SEC, MIN = timedelta(seconds=1), timedelta(minutes=1)
 ACME = {"network": "x", "account": "acme"}

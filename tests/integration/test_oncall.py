@@ -167,7 +167,7 @@ def test_closed_hours_mean_no_alert_and_status_shows_the_next_opening(env, fake_
     bot = Bot(env, tmp_path / "bot.log")
     bot.start()
     try:
-        from tests.standins.http import wait_for
+        from bot.standins.http import wait_for
 
         assert wait_for(lambda: fake_x.http.calls("/mentions"), timeout=20)
         mention = fake_x.post(bob, "@acme anyone there?")

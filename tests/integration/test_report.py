@@ -27,6 +27,7 @@ from bot.report.formats import as_csv, as_json, as_text
 from bot.report.model import Report
 from bot.rules import keyword_pattern
 from bot.services.actions import ActionService
+from bot.standins.x_api import FakeX
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
 from bot.store.tables import ReadRow
@@ -34,7 +35,6 @@ from tests.conftest import Loop, make_loop
 from tests.integration.test_actions import ACME, click, run, submission
 from tests.integration.test_cli import assert_clean_failure, cli
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 BERLIN = ZoneInfo("Europe/Berlin")  # UTC+1 all month: 09:00-17:00 there is 08:00-16:00 UTC
 HOURS = 'timezone = "Europe/Berlin"\n[hours]\n' + "".join(f'{d} = "09:00-17:00"\n' for d in ("mon", "tue", "wed", "thu", "fri"))

@@ -10,11 +10,11 @@ import sqlalchemy
 from bot.model import Mention, Post, Status
 from bot.slack.blocks import alert_message
 from bot.slack.client import SlackClient
+from bot.standins.x_api import FakeX
 from bot.store.db import SCHEMA, current_revision, make_engine, upgrade
 from bot.store.repository import Store
 from tests.conftest import START, make_loop
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 MIN = timedelta(minutes=1)
 MENTION = (

@@ -12,7 +12,7 @@ import pytest
 from bot.errors import AuthFailed, RateLimited, Rejected, ServiceError, Unavailable
 from bot.model import SlackMessage
 from bot.slack.client import SlackClient
-from tests.standins.http import Reply
+from bot.standins.http import Reply
 from tests.standins.slack_api import UPLOAD_PATH, FakeSlack
 
 TOKEN = "xoxb-1111-2222-uploadsecret"

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 
 from bot.model import AccountKey, Network
+from bot.standins.http import Reply
+from bot.standins.x_api import FakeX
 from bot.store.repository import Store
 from tests.conftest import Loop, make_loop
-from tests.standins.http import Reply
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 W = AccountKey(Network.X, "acme")  # the watched account
 

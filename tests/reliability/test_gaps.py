@@ -126,7 +126,7 @@ def test_alerted_then_deleted_mention_has_its_alert_updated(loop: Loop) -> None:
 
 
 def test_failed_lookup_still_alerts(loop: Loop) -> None:
-    from tests.standins.http import Reply
+    from bot.standins.http import Reply
 
     bob = loop.x.add_user("bob")
     mention = loop.post(bob, "@acme hi")

@@ -18,10 +18,10 @@ from bot.slack.notes import follow_up_message, notice_message
 from bot.slack.text import escape
 from bot.sources.mastodon.text import status_text
 from bot.sources.x.translate import post_url, unescape_x
+from bot.standins.http import Reply
+from bot.standins.mastodon_api import render_html
 from tests.conftest import Loop
 from tests.reliability.figures import FIGURES
-from tests.standins.http import Reply
-from tests.standins.mastodon_api import render_html
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CONTROL_SEQUENCE = re.compile(r"<[!@#]|<https?:|<mailto:|<tel:")

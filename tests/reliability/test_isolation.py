@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.model import AccountKey, Network
+from bot.standins.x_api import FakeX
 from bot.store.repository import Store
 from tests.conftest import START, Loop, make_loop
 from tests.integration.test_cli import cli
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 W = AccountKey(Network.X, "acme")  # the watched account
 

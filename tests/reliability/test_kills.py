@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.standins.bluesky_api import FakeBluesky
+from bot.standins.http import Request, wait_for
+from bot.standins.mastodon_api import FakeMastodon
+from bot.standins.x_api import FakeX
 from tests.e2e.test_process import Bot
 from tests.reliability.figures import FIGURES
-from tests.standins.bluesky_api import FakeBluesky
-from tests.standins.http import Request, wait_for
-from tests.standins.mastodon_api import FakeMastodon
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 pytestmark = pytest.mark.e2e
 POINTS = ["after reading", "after storing", "before posting", "after posting, before storing the ts", "at random"]

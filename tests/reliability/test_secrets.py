@@ -23,13 +23,13 @@ from bot.services.sweep import SweepConfig, SweepService
 from bot.slack.client import SlackClient
 from bot.slack.socket import SocketListener
 from bot.sources.x.client import XSource
+from bot.standins.http import Reply
+from bot.standins.x_api import FakeX
 from bot.store.repository import Store
 from tests.conftest import START, renderer
 from tests.integration.test_cli import cli
 from tests.reliability.figures import FIGURES
-from tests.standins.http import Reply
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 W = AccountKey(Network.X, "acme")  # the watched account
 

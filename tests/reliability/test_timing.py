@@ -14,10 +14,10 @@ import pytest
 from bot.app import build_app
 from bot.load import load_settings
 from bot.scheduler import build_scheduler
+from bot.standins.http import Request, wait_for
+from bot.standins.x_api import FakeX
 from tests.reliability.figures import FIGURES
-from tests.standins.http import Request, wait_for
 from tests.standins.slack_api import FakeSlack
-from tests.standins.x_api import FakeX
 
 MENTIONS, ALERT_AFTER, POLL_INTERVAL, ANSWER_AFTER = 30, 3.0, 1.0, 1.5
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.standins.http import Reply, Request, StandIn
+from bot.standins.http import Reply, Request, StandIn
 
 UPLOAD_PATH = "/upload/v1/"
 

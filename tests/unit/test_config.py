@@ -24,7 +24,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch: 
 
     for key in list(os.environ):
         if key.startswith(("X_", "SLACK_")) or key in {
-            "ALERT_AFTER", "POLL_INTERVAL", "DATABASE_URL", "HTTP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT", "ALLOW_QUEUE_IN",
+            "ALERT_AFTER", "POLL_INTERVAL", "DATABASE_URL", "HTTP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT", "ALLOW_QUEUE_IN", "SINK",
         }:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
@@ -90,7 +90,7 @@ def test_the_environment_wins_over_dotenv_and_names_match_in_any_case(clean_env:
     [
         ("X_ACCOUNT", None, "X_ACCOUNT is required but not set"),
         ("SLACK_CHANNEL", None, "SLACK_CHANNEL is required but not set"),
-        ("SLACK_BOT_TOKEN", None, "SLACK_BOT_TOKEN is required but not set"),
+        ("SINK", "email", "SINK must be one of 'slack' or 'console'"),
         ("ALERT_AFTER", "soon", "ALERT_AFTER must be a duration such as 45s, 15m, 2h, 1d or plain seconds"),
         ("POLL_INTERVAL", "0", "POLL_INTERVAL must be a duration above zero"),
         ("HTTP_TIMEOUT", "x", "HTTP_TIMEOUT must be a duration"),
@@ -121,6 +121,33 @@ def test_bad_settings_name_the_variable(clean_env: pytest.MonkeyPatch, name: str
     assert "\n" not in text
     for secret in ("bearer-secret-123", "xoxb-secret-456", "xoxp-user-token-secret", "key-only-secret"):
         assert secret not in text
+
+
+def test_without_a_slack_bot_token_alerts_go_to_the_console(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.delenv("SLACK_BOT_TOKEN")
+    clean_env.delenv("SLACK_CHANNEL")
+    s = load_settings()
+    assert (s.sink, s.slack_channel) == ("console", "#replywatch")
+    clean_env.setenv("SLACK_CHANNEL", "#social")
+    assert load_settings().slack_channel == "#social", "the label the console titles its messages with"
+
+
+def test_sink_is_slack_when_a_token_is_set_unless_told_otherwise(clean_env: pytest.MonkeyPatch) -> None:
+    assert load_settings().sink == "slack"
+    clean_env.setenv("SINK", " Console ")
+    assert load_settings().sink == "console", "the token stays set and unused"
+    clean_env.setenv("SINK", "")
+    assert load_settings().sink == "slack", "empty is unset"
+
+
+@pytest.mark.parametrize("missing", ["SLACK_BOT_TOKEN", "SLACK_CHANNEL"])
+def test_sink_slack_needs_the_token_and_the_channel(clean_env: pytest.MonkeyPatch, missing: str) -> None:
+    clean_env.setenv("SINK", "slack")
+    clean_env.delenv(missing)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value).startswith(f"{missing} is required but not set (SINK=slack")
+    assert "xoxb-secret-456" not in str(info.value)
 
 
 def test_user_context_is_preferred_when_complete(clean_env: pytest.MonkeyPatch) -> None:

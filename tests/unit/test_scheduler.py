@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from bot.scheduler import IDLE, build_scheduler, guarded
-from tests.standins.http import wait_for
+from bot.standins.http import wait_for
 
 
 def test_a_run_that_overruns_its_interval_skips_loudly_and_never_overlaps(caplog: pytest.LogCaptureFixture) -> None:

@@ -104,7 +104,7 @@ class MastodonSource:
     def mentions(self, cursor: str | None, since: datetime) -> Timeline:
         """Mention notifications newer than `cursor` (a notification id) or, with none, since `since`."""
         # Only "mention": Mastodon 4.5's "quote" notifications are not read yet (a quote that names the account is
-        # a mention anyway); the stand-in's query keeps one value of types[] (tests/standins/http.py).
+        # a mention anyway); the stand-in's query keeps one value of types[] (bot/standins/http.py).
         return self._read("mentions", self._api.notifications, cursor, since, MENTION_PAGE, _mention, types=["mention"])
 
     def posts(self, who: Account, cursor: str | None, since: datetime) -> Timeline:

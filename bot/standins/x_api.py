@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import quote, unquote
 
-from tests.standins.http import Reply, Request, StandIn
+from bot.standins.http import Reply, Request, StandIn
 
 TWITTER_EPOCH_MS = 1288834974657
 MENTIONS_CAP = 800

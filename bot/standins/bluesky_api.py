@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from tests.standins.http import Reply, Request, StandIn
+from bot.standins.http import Reply, Request, StandIn
 
 ACCESS_TTL = timedelta(hours=2)
 REFRESH_TTL = timedelta(days=90)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlencode
 
-from tests.standins.http import Reply, Request, StandIn
+from bot.standins.http import Reply, Request, StandIn
 
 DOMAIN = "masto.test"
 LIMIT = 300
