@@ -16,14 +16,15 @@ found, the bot removed, the token revoked) is left alone, with back-off, until i
 
 Politely: at most one message per second per channel, new posts and edits alike, and nothing at all to a channel
 before its Retry-After has passed. When both wait, they take turns, so an "answered" edit never starves behind a
-stream of new alerts. Pacing runs on the monotonic clock. Nothing here sleeps: what cannot go now goes later.
+stream of new alerts. Pacing (bot.services.pacing) runs on the monotonic clock. Nothing here sleeps: what cannot go
+now goes later.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ from bot.clock import Clock
 from bot.errors import AuthFailed, ChannelUnavailable, RateLimited, Rejected, ServiceError
 from bot.messages import ParkedNote, ReportNote
 from bot.model import Mention, SlackMessage
+from bot.services.pacing import Pacer, Slot
 
 if TYPE_CHECKING:
     from bot.ports import Renderer, SlackSink
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POST_SPACING = timedelta(seconds=1)
 FAILURE_PAUSE = timedelta(seconds=3)  # after a 5xx or a timeout, so an outage is not hammered every sweep
 RATE_LIMIT_PAUSE = timedelta(seconds=30)  # a 429 without Retry-After
 MAX_REFUSALS = 3  # a message Slack refuses this many times in a row is parked
@@ -83,34 +84,6 @@ class Outgoing:
     @property
     def tag(self) -> str:
         return f"{self.kind}:{self.key}"
-
-
-class Slot(StrEnum):
-    POST = "post"
-    EDIT = "edit"
-
-
-@dataclass
-class Pacer:
-    """Per channel, on the monotonic clock: when the next message may go (one a second, posts and edits alike),
-    any Retry-After hold, and what took the last slot, so that posts and edits take turns when both wait."""
-
-    spacing: float = POST_SPACING.total_seconds()
-    not_before: dict[str, float] = field(default_factory=dict)
-    last: dict[str, Slot] = field(default_factory=dict)
-
-    def ready(self, channel: str, mono: float) -> bool:
-        return mono >= self.not_before.get(channel, mono)
-
-    def used(self, channel: str, mono: float, slot: Slot) -> None:
-        self.not_before[channel] = max(self.not_before.get(channel, mono), mono + self.spacing)
-        self.last[channel] = slot
-
-    def hold(self, channel: str, until: float) -> None:
-        self.not_before[channel] = max(self.not_before.get(channel, until), until)
-
-    def edits_first(self, channel: str) -> bool:
-        return self.last.get(channel) is Slot.POST
 
 
 class Outbox:
