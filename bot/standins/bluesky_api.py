@@ -1,9 +1,7 @@
 """A stand-in for a Bluesky PDS (with its AppView), answering XRPC in the documented shapes.
 
-Sessions: createSession (identifier + app password) issues JWT-shaped access (2 h) and refresh (90 days) tokens whose
-`exp` follows `self.now`; refreshSession rotates both (the old refresh token is revoked); an expired token is
-answered 400 ExpiredToken, an unknown one 401 InvalidToken, as the real PDS does. Errors are XRPC bodies
-`{"error", "message"}`; `ratelimit-*` headers on every answer and 429 RateLimitExceeded once the window is spent.
+Sessions as bot.standins.bluesky_sessions issues and checks them. Errors are XRPC bodies `{"error", "message"}`;
+`ratelimit-*` headers on every answer and 429 RateLimitExceeded once the window is spent.
 
 The world: users (did:plc:…), posts (records with facets, reply refs and quote embeds), likes, reposts, follows, each
 producing the notifications the AppView gives their recipients (mention, then quote, then reply, one per recipient
@@ -14,25 +12,18 @@ per post, as the AppView dedupes; like, repost, follow), and deletion (the post 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
-import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from bot.standins.bluesky_sessions import ACCESS_TTL, Sessions, Token, error
 from bot.standins.http import Reply, Request, StandIn
 
-ACCESS_TTL = timedelta(hours=2)
-REFRESH_TTL = timedelta(days=90)
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _iso(at: datetime) -> str:
@@ -81,15 +72,7 @@ class Notification:
         }
 
 
-@dataclass
-class Token:
-    did: str
-    scope: str
-    exp: datetime
-    revoked: bool = False
-
-
-class FakeBluesky:
+class FakeBluesky(Sessions):
     def __init__(self) -> None:
         self.users: dict[str, User] = {}
         self.records: dict[str, Record] = {}  # every record by uri: posts, likes, reposts, follows
@@ -205,45 +188,6 @@ class FakeBluesky:
             self.records.pop(uri, None)
             self.notifications = [n for n in self.notifications if n.record.uri != uri]
 
-    # --- tokens ---------------------------------------------------------------------------------------
-
-    def _issue(self, did: str, scope: str, ttl: timedelta) -> str:
-        now = self.now()
-        header = _b64(json.dumps({"typ": "at+jwt" if scope.endswith("access") else "refresh+jwt", "alg": "ES256K"}).encode())
-        claims = {"scope": scope, "sub": did, "aud": "did:web:pds.test", "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp())}
-        if scope.endswith("refresh"):
-            claims["jti"] = _b64(hashlib.sha256(f"{did}{now}{len(self.tokens)}".encode()).digest()[:16])
-        token = ".".join((header, _b64(json.dumps(claims).encode()), _b64(hashlib.sha256(f"sig{len(self.tokens)}{now}".encode()).digest())))
-        self.tokens[token] = Token(did, scope, now + ttl)
-        self.issued.append(token)
-        return token
-
-    def _session(self, did: str) -> dict:
-        return {
-            "did": did,
-            "handle": self.users[did].handle,
-            "accessJwt": self._issue(did, "com.atproto.access", self.access_ttl),
-            "refreshJwt": self._issue(did, "com.atproto.refresh", REFRESH_TTL),
-            "active": True,
-        }
-
-    def expire_refresh_tokens(self) -> None:
-        """Revoke every refresh token (an app password revoked and re-added, a PDS reset)."""
-        for token in self.tokens.values():
-            if token.scope.endswith("refresh"):
-                token.revoked = True
-
-    def _bearer(self, request: Request, scope: str) -> Token | Reply:
-        value = request.headers.get("authorization", "")
-        token = self.tokens.get(value.removeprefix("Bearer ").strip())
-        if token is None or token.scope != scope:
-            return _error(401, "InvalidToken", "Token could not be verified" if value else "Authentication Required")
-        if token.revoked:
-            return _error(400, "ExpiredToken", "Token has been revoked")
-        if token.exp <= self.now():
-            return _error(400, "ExpiredToken", "Token has expired")
-        return token
-
     # --- XRPC -----------------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Reply:
@@ -260,7 +204,7 @@ class FakeBluesky:
                 "ratelimit-policy": f"{self.limit};w={int(self.window.total_seconds())}",
             }
             if self.remaining <= 0:
-                reply = _error(429, "RateLimitExceeded", "Rate Limit Exceeded")
+                reply = error(429, "RateLimitExceeded", "Rate Limit Exceeded")
             else:
                 self.remaining -= 1
                 reply = self._route(method, request)
@@ -275,7 +219,7 @@ class FakeBluesky:
             except StopIteration:
                 user = None
             if user is None or user.password is None or body.get("password") != user.password:
-                return _error(401, "AuthenticationRequired", "Invalid identifier or password")
+                return error(401, "AuthenticationRequired", "Invalid identifier or password")
             return Reply(200, self._session(user.did))
         if method == "com.atproto.server.refreshSession":
             token = self._bearer(request, "com.atproto.refresh")
@@ -291,7 +235,7 @@ class FakeBluesky:
             "app.bsky.actor.getProfile": self._get_profile,
         }
         if method not in queries:
-            return _error(501, "MethodNotImplemented", "Method Not Implemented")
+            return error(501, "MethodNotImplemented", "Method Not Implemented")
         token = self._bearer(request, "com.atproto.access")
         if isinstance(token, Reply):
             return token
@@ -304,7 +248,7 @@ class FakeBluesky:
         try:
             user = self.user(query.get("actor", ""))
         except StopIteration:
-            return _error(400, "InvalidRequest", "Profile not found")
+            return error(400, "InvalidRequest", "Profile not found")
         return Reply(200, {**user.view(), "followersCount": user.followers, "followsCount": 0, "postsCount": 0})
 
     def _page(self, items: list[tuple[datetime, str, dict]], query: dict[str, str]) -> tuple[list[dict], str | None]:
@@ -336,7 +280,7 @@ class FakeBluesky:
         try:
             page, cursor = self._page(items, query)
         except ValueError as exc:
-            return _error(400, "InvalidRequest", str(exc))
+            return error(400, "InvalidRequest", str(exc))
         if self.paging == "endless" and cursor is None:
             cursor = f"endless-{self.calls['app.bsky.notification.listNotifications']}"
         return Reply(200, {"notifications": page, **({"cursor": cursor} if cursor else {}), "priority": False})
@@ -351,7 +295,7 @@ class FakeBluesky:
         try:
             actor = self.user(query.get("actor", ""))
         except StopIteration:
-            return _error(400, "InvalidRequest", "Profile not found")
+            return error(400, "InvalidRequest", "Profile not found")
         replies = query.get("filter", "posts_with_replies") in ("posts_with_replies", "posts_and_author_threads")
         items = []
         for record in self.records.values():
@@ -366,13 +310,13 @@ class FakeBluesky:
         try:
             page, cursor = self._page(items, query)
         except ValueError as exc:
-            return _error(400, "InvalidRequest", str(exc))
+            return error(400, "InvalidRequest", str(exc))
         return Reply(200, {"feed": page, **({"cursor": cursor} if cursor else {})})
 
     def _get_posts(self, did: str, query: dict[str, str]) -> Reply:
         uris = [u for u in query.get("uris", "").split(",") if u]
         if len(uris) > 25:
-            return _error(400, "InvalidRequest", "uris must not have more than 25 elements")
+            return error(400, "InvalidRequest", "uris must not have more than 25 elements")
         return Reply(200, {"posts": [self._post_view(self.records[u]) for u in uris if u in self.records]})
 
     def _accept_repeated_params(self) -> None:
@@ -397,7 +341,3 @@ class FakeBluesky:
 
     def close(self) -> None:
         self.http.close()
-
-
-def _error(status: int, error: str, message: str) -> Reply:
-    return Reply(status, {"error": error, "message": message})
