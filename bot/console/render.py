@@ -20,9 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.model import SlackMessage
+from bot.slack.text import CONTROL as _CONTROL  # what the layouts strip: stripped again here
 
-# C0 but newline and tab, DEL, C1, zero-width and bidirectional controls: nothing in them is printable text
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _ENTITY = re.compile(r"&(amp|lt|gt);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 # One pattern, earliest match first: Slack's <…> (links and pings: only ours, a stranger's < > arrive escaped),
