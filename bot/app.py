@@ -16,7 +16,8 @@ from bot import accounts
 from bot.accounts import Watched
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.configure import action_access, signals, sweep_config
+from bot.configure import action_access, call_deadline, signals, sweep_config
+from bot.lanes import Lanes
 from bot.load import load_schedule
 from bot.model import Network
 from bot.schedule import Schedule
@@ -31,9 +32,10 @@ if TYPE_CHECKING:  # imported where they are built: `status` and `health` need n
     from bot.ports import Source
     from bot.scheduler import Jobs
     from bot.services.actions import ActionService
+    from bot.services.deleted import DeletionCheck
     from bot.services.expiry import ExpiryService
     from bot.services.followups import FollowUpService
-    from bot.services.health import HealthService
+    from bot.services.health import HealthService, PartsHealth
     from bot.services.oncall import OnCallService
     from bot.services.poll import PollService
     from bot.services.reporting import ReportService
@@ -135,6 +137,9 @@ class App:
     actions: ActionService | None = None  # what the socket's requests do
     report: ReportService | None = None  # REPORT_EVERY
     metrics: Metrics | None = None  # times the polls and the sweep (METRICS_PORT)
+    lanes: Lanes | None = None  # every call to the outside, each part in its own (bot.lanes)
+    deletions: DeletionCheck | None = None
+    parts: PartsHealth | None = None  # which parts do not work, stored for `health` and `status`
 
     def tick(self) -> object:
         """Health and follow-ups queue notices, the sweep posts them and the alerts: in turn, each guarded. IDLE when
@@ -143,6 +148,8 @@ class App:
 
         for health in self.health:
             guarded("health", health.run_once)()
+        if self.parts is not None:
+            guarded("parts", self.parts.run_once)()
         judged = guarded("follow-ups", self.follow_ups.run_once)()
         swept = guarded("sweep", self.sweep.run_once)()
         return IDLE if judged == 0 and getattr(swept, "idle", False) else None
@@ -187,20 +194,26 @@ def build_app(
     from bot.services.deleted import DeletionCheck
     from bot.services.expiry import ExpiryService
     from bot.services.followups import FollowUpService
-    from bot.services.health import HealthService
+    from bot.services.health import HealthService, PartsHealth
     from bot.services.oncall import OnCallService
     from bot.services.poll import PollService
     from bot.services.sweep import SweepService
+    from bot.slack.laned import LanedSink
     from bot.slack.render import SlackRenderer
+    from bot.sources.laned import LanedSource
     from bot.startup import build_socket, check_socket, connect_sink, verify_account
 
     clock = clock or SystemClock()
     watched = watched if watched is not None else accounts.load(settings, os.environ)
+    lanes = Lanes(call_deadline(settings).total_seconds())
     slack, identity, schedule = connect_sink(settings, watched, load_schedule(settings), sink)
+    slack = LanedSink(slack, lanes)
     store = build_store(settings)
     sessions = StoredSessions(store, clock)
     observe = metrics.observe if metrics is not None else lambda source, _: source
-    watching = [verify_account(settings, w, observe(build_source(settings, w, sessions), w.key)) for w in watched]
+    watching = [
+        verify_account(settings, w, LanedSource(observe(build_source(settings, w, sessions), w.key), w.key, lanes)) for w in watched
+    ]
     config = sweep_config(settings, identity, schedule, watching)
     polls = [
         PollService(
@@ -212,7 +225,7 @@ def build_app(
         for w in watching
     ]
     keys = [w.watched.key for w in watching]
-    deletions = DeletionCheck({w.watched.key: w.source for w in watching} if settings.check_deleted else {}, store)
+    deletions = DeletionCheck({w.watched.key: w.source for w in watching} if settings.check_deleted else {}, store, lanes)
     # The console shows the buttons an alert would carry in Slack, though nothing there can click them.
     render = SlackRenderer(buttons=config.buttons or settings.sink == "console", tz=config.display_tz, on_call=config.on_call)
     access = action_access(settings, identity, config)
@@ -235,6 +248,9 @@ def build_app(
         actions=actions,
         report=report_service(settings, store, clock, watched, schedule, config.channel),
         metrics=metrics,
+        lanes=lanes,
+        deletions=deletions,
+        parts=PartsHealth(store, clock, lanes.problems),
     )
 
 

@@ -137,6 +137,8 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
     scheduler = build_scheduler(app.jobs(lease), then=then, idle={"sweep": IDLE_SWEEP_EVERY})
     if app.actions is not None:
         app.actions.on_change = lambda: scheduler.wake("sweep")
+    if app.deletions is not None:  # a look-up that answered: what waited on it goes out
+        app.deletions.wake = lambda: scheduler.wake("sweep")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -178,6 +180,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         from bot.app import open_store
         from bot.configure import sweep_config
         from bot.report.cost import Prices, meter
+        from bot.services.health import verdict
 
         config = sweep_config(settings, schedule=load_schedule(settings))
         store = open_store(settings)
@@ -190,6 +193,11 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         closed = repo.closed_mentions(args.limit or 1000) if args.all else None
         parked = repo.parked()
         channels = repo.failing_channels()
+        by_account: dict = {}
+        for where, h in health:
+            by_account.setdefault(where, []).append(h)
+        broken = verdict(by_account, channels, repo.failing_parts(), now, settings.poll_interval, settings.http_timeout,
+                         redact=logs.Redactor(_secrets(settings)).redact)
         reads = view.Reads(meter(repo, now, Prices.of(settings)), settings.x_monthly_read_budget, now)
         if args.json:
             total, alerted, oldest = repo.open_summary()
@@ -197,10 +205,10 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
                 "open": total, "alerted": alerted, "oldest_created_at": view.iso(oldest), "listed": min(total, limit or total),
                 "accounts": [{"network": w.network.value, "account": w.handle, "open": queues.get(w, 0)} for w in accounts],
             }
-            view.write_json(summary, repo.iter_open_mentions(limit), closed, health, parked, channels, reads, config, now)
+            view.write_json(summary, repo.iter_open_mentions(limit), closed, health, parked, channels, reads, config, now, broken)
         else:  # the table shows neither how many are alerted nor when the oldest was posted: the counts are cheaper
             lists = [(where, queues.get(where, 0), repo.iter_open_mentions(limit, where)) for where in accounts]
-            view.write_text(sum(queues.values()), limit, lists, closed, health, parked, channels, reads, config, now)
+            view.write_text(sum(queues.values()), limit, lists, closed, health, parked, channels, reads, config, now, broken)
     return 0
 
 
@@ -276,22 +284,21 @@ def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _health(settings: Settings, _args: argparse.Namespace) -> int:
+    """Exit 0 while every part works, else 1 with a line per broken part: the verdict /healthz and `status` give."""
     with _quick_imports():
         from bot.app import open_store
 
         store = open_store(settings)
-    now = SystemClock().now()
-    with store.read() as repo:
-        attempts = [h.last_attempt_at for where in watched_keys(settings) for h in repo.health(where) if h.last_attempt_at]
-        channels = repo.failing_channels()
-    from bot.services.health import channels_down, polls_stopped  # the same rules as /healthz
+    from bot.services.health import verdict
 
-    if polls_stopped(max(attempts, default=None), now, settings.poll_interval, settings.http_timeout):
-        print("unhealthy: no poll attempt recently", file=sys.stderr)
-        return 1
-    for channel, since, error in channels_down(channels, now):
-        age = format_age(now - since)
-        print(f"unhealthy: Slack channel {channel} takes no messages for {age}: {logs.one_line(error)}", file=sys.stderr)
+    with store.read() as repo:
+        health = {where: repo.health(where) for where in watched_keys(settings)}
+        channels, parts = repo.failing_channels(), repo.failing_parts()
+    redact = logs.Redactor(_secrets(settings)).redact
+    broken = verdict(health, channels, parts, SystemClock().now(), settings.poll_interval, settings.http_timeout, redact=redact)
+    for line in broken:
+        print(f"unhealthy: {line}", file=sys.stderr)
+    if broken:
         return 1
     print("healthy")
     return 0

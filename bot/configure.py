@@ -3,6 +3,7 @@ its alerts go, the channels to check, who may use the buttons."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,8 @@ from bot.startup import SlackIdentity, Watching
 
 if TYPE_CHECKING:
     from bot.services.actions import Access
+
+DEADLINE_TIMEOUTS = 3  # a call's total deadline, in HTTP_TIMEOUTs
 
 
 def channels(settings: Settings, watched: list[Watched]) -> dict[str, str]:
@@ -76,7 +79,14 @@ def sweep_config(
         schedule=schedule,
         vip_ignores_hours=settings.vip_ignores_hours,
         accounts=accounts,
+        read_patience=settings.poll_interval + call_deadline(settings),
     )
+
+
+def call_deadline(settings: Settings) -> timedelta:
+    """The total deadline of one call to a network or to Slack (bot.lanes): HTTP_TIMEOUT bounds each wait for a
+    byte, and a call may read a few pages."""
+    return settings.http_timeout * DEADLINE_TIMEOUTS
 
 
 def action_access(settings: Settings, slack: SlackIdentity, config: SweepConfig) -> Access:

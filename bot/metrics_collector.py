@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from bot.clock import Clock
 from bot.logs import one_line
 from bot.model import AccountKey, EndpointHealth, Status
-from bot.services.health import broken_endpoint, channels_down, polls_stopped
+from bot.services.health import broken_endpoint, channels_down, polls_stopped, verdict
 from bot.store.metrics import AccountTally
 from bot.store.repository import Store
 
@@ -39,35 +39,19 @@ class Watch:
 
 
 def problems(watch: Watch) -> list[str]:
-    """Why collection or delivery is unhealthy, one line each; empty while both are healthy. Cheap: the cursors
-    and the channels only, no mention is read."""
+    """Why replywatch is unhealthy, one line each (bot.services.health.verdict); empty while all is well. Cheap: the
+    cursors, the channels and the parts only, no mention is read."""
     now = watch.clock.now()
     with watch.store.read() as repo:
         health = {where: repo.health(where) for where in watch.alert_after}
-        channels = repo.failing_channels()
-    return _problems(watch, health, channels, now)
+        channels, parts = repo.failing_channels(), repo.failing_parts()
+    return verdict(health, channels, parts, now, watch.poll_interval, watch.http_timeout, watch.started, watch.redact)
 
 
-def _problems(
-    watch: Watch, health: dict[AccountKey, list[EndpointHealth]], channels: list[tuple[str, datetime, str]], now: datetime
-) -> list[str]:
-    lines = []
-    last = _stopped(watch, health, now)
-    if last is not None:
-        lines.append(f"collection: no poll attempt since {last:%Y-%m-%d %H:%M:%S} UTC")
-    for where, states in health.items():
-        broken = broken_endpoint(states, now, watch.poll_interval)
-        if broken is not None:
-            lines.append(f"collection: {where}: {broken.last_error or 'failing'}")
-    lines += [f"delivery: channel {channel}: {error or 'failing'}" for channel, _, error in channels_down(channels, now)]
-    return [one_line(watch.redact(line))[:500] for line in lines]
-
-
-def _stopped(watch: Watch, health: dict[AccountKey, list[EndpointHealth]], now: datetime) -> datetime | None:
-    """The last poll attempt of any account, if polling has stopped (the start counts as one: a restart after a long
-    stop is not unhealthy before its first poll had a chance)."""
+def _stopped(watch: Watch, health: dict[AccountKey, list[EndpointHealth]], now: datetime) -> bool:
+    """Whether polling has stopped (the start counts as an attempt)."""
     last = max([watch.started, *(h.last_attempt_at for states in health.values() for h in states if h.last_attempt_at)])
-    return last if polls_stopped(last, now, watch.poll_interval, watch.http_timeout) else None
+    return polls_stopped(last, now, watch.poll_interval, watch.http_timeout)
 
 
 class StoreCollector(Collector):
@@ -87,7 +71,7 @@ class StoreCollector(Collector):
             log.warning("metrics: cannot read the store: %s: %s", type(exc).__name__, one_line(w.redact(str(exc)))[:200])
             return
         accounts = {where: tallies.get(where, AccountTally()) for where in [*w.alert_after, *sorted(tallies, key=str)]}
-        stopped = _stopped(w, {k: t.health for k, t in accounts.items()}, now) is not None
+        stopped = _stopped(w, {k: t.health for k, t in accounts.items()}, now)
         families = {
             "mentions": GaugeMetricFamily("replywatch_mentions", "Mentions stored, by status", labels=[*ACCOUNT, "status"]),
             "open": GaugeMetricFamily("replywatch_open_mentions", "Mentions waiting for a reply", labels=ACCOUNT),

@@ -242,6 +242,9 @@ class Timeline:
     rate: RateInfo | None = None
     complete: bool = True  # False: the read stopped with pages left (its page budget, or a server repeating itself)
     gap: Gap | None = None
+    # Of `posts`, the mentions the instance's notification policy had filtered (held back from the account's
+    # notifications, Mastodon 4.3+) when this read found them; 0 for networks without such a filter.
+    filtered: int = 0
 
 
 @dataclass(frozen=True)
@@ -254,3 +257,4 @@ class EndpointHealth:
     failures: int = 0
     failing_since: datetime | None = None
     next_attempt_at: datetime | None = None
+    filtered: int = 0  # mentions read that the instance's notification filter had held (Mastodon 4.3+)

@@ -73,9 +73,11 @@ class Renderer(Protocol):
 
     queue_rows: int  # mentions the `/replywatch` answer lists at most
 
-    def alert(self, mention: Mention, now: datetime) -> SlackMessage: ...
+    def alert(self, mention: Mention, now: datetime, unchecked_since: datetime | None = None) -> SlackMessage:
+        """The alert of a due mention; `unchecked_since`: its replies could not be read since then."""
+        ...
 
-    def digest(self, mentions: list[Mention], now: datetime) -> SlackMessage: ...
+    def digest(self, mentions: list[Mention], now: datetime, unchecked_since: datetime | None = None) -> SlackMessage: ...
 
     def closed(self, mention: Mention) -> SlackMessage:
         """The alert, edited: answered, closed, expired or deleted."""

@@ -1,6 +1,7 @@
 """What `replywatch status` prints: the open queue (a summary and the oldest mentions, as they are read), the
-closed ones, collection, failing Slack channels and parked messages; as a table grouped by watched account, or as
-one JSON document whose open list is streamed."""
+closed ones, collection, failing Slack channels, parked messages and the health verdict (every broken part, by the
+rules `health` and /healthz apply); as a table grouped by watched account, or as one JSON document whose open list
+is streamed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot import logs, policy
+from bot import logs, policy, words
 from bot.model import AccountKey, Network
 from bot.report.cost import Meter
 from bot.words import format_age, local_time
@@ -46,12 +47,12 @@ class Reads:
                 line += f", about ${m.month.spend:,.2f}" + (f" of a budget of {self.budget:,} posts" if self.budget else "")
             pace = self.paced(where)
             if pace is not None:
-                line += f"; BUDGET SPENT: reads slowed to the budget's pace, about {pace:,.1f} posts an hour, until the month ends"
+                line += f"; BUDGET SPENT: reads slowed to the budget's pace, about {words.pace(pace)}, until the month ends"
             found.append(line)
         return found
 
 
-def write_json(summary, rows, closed, health, parked, channels, reads, config, now) -> None:  # noqa: ANN001
+def write_json(summary, rows, closed, health, parked, channels, reads, config, now, broken) -> None:  # noqa: ANN001
     """One JSON document, its open list streamed."""
     write = sys.stdout.write
     write('{"summary": ' + json.dumps(summary) + ', "open": [')
@@ -96,6 +97,7 @@ def write_json(summary, rows, closed, health, parked, channels, reads, config, n
                 "next_attempt_at": iso(h.next_attempt_at),
                 "failing_since": iso(h.failing_since),
                 "error": h.last_error,
+                "filtered": h.filtered,
             }
             for where, h in health
         ],
@@ -112,11 +114,12 @@ def write_json(summary, rows, closed, health, parked, channels, reads, config, n
         "slack_channels_failing": [
             {"channel": channel, "failing_since": iso(since), "error": error} for channel, since, error in channels
         ],
+        "health": {"healthy": not broken, "broken": broken},
     }
     write("\n], " + json.dumps(rest, indent=2)[1:] + "\n")
 
 
-def write_text(total, limit, queues, closed, health, parked, channels, reads, config, now) -> None:  # noqa: ANN001
+def write_text(total, limit, queues, closed, health, parked, channels, reads, config, now, broken) -> None:  # noqa: ANN001
     """`queues`: (account, how many are open, its oldest as they are read) for each account."""
     print(f"open mentions: {total}" + (" (oldest first, by account)" if total else ""))
     for where, count, rows in queues:
@@ -141,6 +144,8 @@ def write_text(total, limit, queues, closed, health, parked, channels, reads, co
         if h.last_error:
             since = format_age(now - h.failing_since) if h.failing_since else "?"
             line += f", FAILING for {since}: {logs.one_line(h.last_error)}"
+        if h.filtered:
+            line += f"; {h.filtered:,} mention(s) read that the instance's notification filter held"
         print(line)
     if reads.meters:
         print("reads (UTC days; X bills each post a read returns):")
@@ -151,6 +156,9 @@ def write_text(total, limit, queues, closed, health, parked, channels, reads, co
         print(f"parked (Slack refused them for good): {len(parked)}")
     for p in parked:
         print(f"  {p.kind:<7} {logs.one_line(p.what)}: {logs.one_line(p.reason)}")
+    print("health: " + ("healthy" if not broken else f"UNHEALTHY, {len(broken)} broken part(s)"))
+    for line in broken:
+        print(f"  {line}")
 
 
 def _rows(rows, config, now) -> None:  # noqa: ANN001

@@ -1,4 +1,4 @@
-"""How times and durations are said to people: `3h 5m`, `Fri 2026-11-27 09:00 CET`."""
+"""How times, durations and rates are said to people: `3h 5m`, `Fri 2026-11-27 09:00 CET`, `one post every 3h 12m`."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def local_time(moment: datetime, tz: tzinfo, *, weekday: bool = False) -> str:
     """`2026-11-27 09:00 CET` (with `weekday`, `Fri 2026-11-27 09:00 CET`)."""
     local = moment.astimezone(tz)
     return local.strftime("%a " if weekday else "") + local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+
+
+def pace(posts_an_hour: float) -> str:
+    """`12 posts an hour`, `1.4 posts an hour`, `one post every 3h 12m`: never `0.0 posts an hour`."""
+    if posts_an_hour >= 10:
+        return f"{posts_an_hour:,.0f} posts an hour"
+    if posts_an_hour >= 1:
+        return f"{posts_an_hour:.1f} posts an hour"
+    if posts_an_hour <= 0:
+        return "no posts at all"
+    return f"one post every {format_age(timedelta(hours=1 / posts_an_hour))}"

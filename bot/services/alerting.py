@@ -1,13 +1,14 @@
 """Alerting: the mentions that fell due become alerts, one message each, or one digest per channel when many fell
 due at once (or came in overnight). Before anyone is pinged, each is looked up once on its network (a deleted one
-is closed instead, bot.services.deleted); what goes out is delivered by the outbox.
+is closed instead, bot.services.deleted, without holding anything else up); what goes out is delivered by the
+outbox.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot import schedule as sched
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from bot.store.repository import Store
 
 log = logging.getLogger(__name__)
+UNREAD = datetime.min.replace(tzinfo=UTC)  # replies never read since the start
 
 
 class Alerting:
@@ -27,31 +29,25 @@ class Alerting:
         self.store = store
         self.outbox = outbox
         self.deletions = deletions
-        self._looked_up: set[int] = set()  # due mentions already looked up: once each before its alert
-
-    def forget(self, due: list[Mention]) -> None:
-        """Keep the look-ups of these (still due) only: the others were alerted or closed since."""
-        self._looked_up &= {m.id for m in due}
 
     def run(
-        self, due: list[Mention], as_of: Mapping[AccountKey, datetime], cfg: SweepConfig, now: datetime, mono: float,
-        result: SweepResult,
+        self, due: list[Mention], as_of: Mapping[AccountKey, datetime], checked: Mapping[AccountKey, datetime | None],
+        cfg: SweepConfig, now: datetime, mono: float, result: SweepResult,
     ) -> None:
-        """Alert these mentions, whose stored due time has come as of their account's last completed read."""
+        """Alert these mentions, whose stored due time has come as of `as_of` (SweepConfig.alert_as_of); those due
+        after `checked`, their account's last completed read of replies, say since when replies went unread."""
         due = self._exactly_due(due, as_of, cfg)
-        fresh = [m for m in due if m.id not in self._looked_up]
-        self._looked_up.update(m.id for m in fresh)
-        deleted = self.deletions.close_deleted(fresh, now) if self.deletions else set()
-        result.deleted += len(deleted)
+        if self.deletions is not None:  # those still being looked up wait; the deleted ones are closed
+            due = self.deletions.settle(due, lambda _: "alert", now)
         by_channel: dict[str, list[Mention]] = {}
         for m in due:
-            if m.id not in deleted:
-                by_channel.setdefault(cfg.rules(m.where).channel, []).append(m)
+            by_channel.setdefault(cfg.rules(m.where).channel, []).append(m)
         for channel, waiting in by_channel.items():
-            self._alert(channel, waiting, cfg, now, mono, result)
+            self._alert(channel, waiting, cfg, now, mono, result, checked)
 
     def _alert(
-        self, channel: str, due: list[Mention], cfg: SweepConfig, now: datetime, mono: float, result: SweepResult
+        self, channel: str, due: list[Mention], cfg: SweepConfig, now: datetime, mono: float, result: SweepResult,
+        checked: Mapping[AccountKey, datetime | None],
     ) -> None:
         """Post the alerts of these due mentions into `channel`: one each, or one digest when many fell due at once."""
         if len(due) > cfg.digest_threshold or self._overnight(due, cfg):
@@ -61,7 +57,10 @@ class Alerting:
                 digest_id, claimed = started[0], set(started[1])
                 members = tuple(sorted((m for m in due if m.id in claimed), key=lambda m: (m.post.created_at, m.id)))
                 log.info("%d mentions fell due at once: one digest instead of an alert each", len(members))
-                item = Outgoing(Kind.DIGEST, str(digest_id), channel, now, members=members, follow_up_at=cfg.first_follow_up_at(members))
+                item = Outgoing(
+                    Kind.DIGEST, str(digest_id), channel, now, members=members, follow_up_at=cfg.first_follow_up_at(members),
+                    unchecked_since=unchecked(members, checked, cfg),
+                )
                 self.outbox.deliver(item, now, mono, result, in_doubt=False)
             return
         for mention in due:
@@ -71,7 +70,10 @@ class Alerting:
                 if not repo.start_alert(mention.id, channel, now):
                     continue
             follow_up_at = cfg.first_follow_up_at([mention])
-            item = Outgoing(Kind.ALERT, str(mention.id), channel, now, members=(mention,), follow_up_at=follow_up_at)
+            item = Outgoing(
+                Kind.ALERT, str(mention.id), channel, now, members=(mention,), follow_up_at=follow_up_at,
+                unchecked_since=unchecked([mention], checked, cfg),
+            )
             self.outbox.deliver(item, now, mono, result, in_doubt=False)
 
     def _exactly_due(self, due: list[Mention], as_of: Mapping[AccountKey, datetime], cfg: SweepConfig) -> list[Mention]:
@@ -89,3 +91,12 @@ class Alerting:
         """Several due mentions that came in while closed: they go out together, as the morning digest."""
         hours = cfg.hours()
         return hours is not None and sum(not sched.is_open(hours, cfg.tz, m.post.created_at) for m in due) >= 2
+
+
+def unchecked(mentions: Sequence[Mention], checked: Mapping[AccountKey, datetime | None], cfg: SweepConfig) -> datetime | None:
+    """Since when replies to any of these due mentions could not be read (the start of their account's last
+    completed read, if it began before one of them fell due; `UNREAD` if none ever completed); None: all checked."""
+    since = [
+        checked.get(m.where) or UNREAD for m in mentions if checked.get(m.where) is None or cfg.due_at(m) > checked[m.where]
+    ]
+    return min(since, default=None)

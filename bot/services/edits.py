@@ -1,5 +1,5 @@
 """Edits: an alert (or digest) whose mention was answered, closed or acted on in Slack is edited to show it, one
-message at a time as the channel's pace allows. Edits that remove work (answered, closed, deleted) go before edits
+message at a time as each channel's pace allows. Edits that remove work (answered, closed, deleted) go before edits
 that show an action. A refused edit waits on its own alert row like a refused post (parked after MAX_REFUSALS),
 and one whose message someone deleted in Slack is noted and never tried again: the other alerts are still edited.
 """
@@ -37,10 +37,12 @@ class Edits:
         return self.outbox.render
 
     def run(self, now: datetime, mono: float, result: SweepResult) -> None:
-        """Edit one alert (or digest) that shows less than it should, if its channel's pace allows."""
+        """Edit one alert (or digest) that shows less than it should, the one waiting longest of the channels whose
+        pace allows: a channel that is held (archived, refusing, rate limited) keeps its own edits waiting, no one
+        else's."""
         with self.store.read() as repo:
-            stale = repo.alerts_to_refresh(now, limit=1)
-        if not stale or not self.outbox.pacer.ready(stale[0][0].channel, mono):
+            stale = repo.alerts_to_refresh(now, limit=1, skip_channels=self.outbox.pacer.held(mono))
+        if not stale:
             return
         alert, mention = stale[0]
         if alert.digest_id is None:

@@ -63,11 +63,14 @@ class FollowUpService:
             return 0
         planned, times = self._plan(due, as_of, now)
         groups: dict[tuple[str, str, FollowUp, bool], list[Mention]] = {}
-        if planned:
-            self.deletions.close_deleted([m for _, m, _ in planned], now)
+        if planned:  # each looked up once for this follow-up; those still being looked up wait for the next run
+            rounds = {m.id: f"follow-up:{a.escalated_at}:{a.reminders}" for a, m, _ in planned}
+            ready = {m.id for m in self.deletions.settle([m for _, m, _ in planned], lambda m: rounds[m.id], now)}
+            waiting = set(rounds) - ready
+            times = [t for t in times if t[0] not in waiting]  # judged again next run, as if not yet sent
         with self.store.unit() as repo:
             if planned:  # again: a poll may have answered some meanwhile, and the deleted ones are closed now
-                again = repo.follow_ups_due(latest, BATCH, [a.mention_id for a, _, _ in planned])
+                again = repo.follow_ups_due(latest, BATCH, sorted(ready))
                 planned, retimed = self._plan(again, as_of, now)
                 times = list({m: (m, was, at) for m, was, at in times + retimed}.values())
             for alert, mention, follow_up in planned:

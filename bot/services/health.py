@@ -1,16 +1,22 @@
-"""Collection health: one note in the account's channel when reading its mentions has failed for three poll
-intervals (or its network refused the token), and one when it recovers. They go out through the sweep, like every
-message.
+"""Health: what "broken" means, decided here once, and said the same way everywhere.
 
-What "broken" means is decided here once, by pure functions that `replywatch health` and /healthz ask too:
-`broken_endpoint` (an account's reads), `polls_stopped` (no poll at all lately) and `channels_down` (Slack)."""
+`verdict` is the one answer `replywatch health` (its exit code, so the Docker HEALTHCHECK), /healthz and `status`
+give: a line for every broken part, none while all work. It is made of pure rules: `broken_endpoint` (an account's
+reads), `polls_stopped` (no poll at all lately), `channels_down` (Slack) and the parts the running bot stored as
+not working (a lane stuck or failing, the metrics server: `PartsHealth`).
+
+Collection notes: one in the account's channel when reading its mentions has failed for three poll intervals (or
+its network refused the token), and one when it recovers. They go out through the sweep, like every message."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock
+from bot.logs import one_line
 from bot.messages import CollectionBroken, CollectionRecovered, Message
 from bot.model import AccountKey, EndpointHealth
 from bot.services.poll import TOKEN_REFUSED
@@ -18,6 +24,7 @@ from bot.services.poll import TOKEN_REFUSED
 if TYPE_CHECKING:
     from bot.store.repository import Store
 
+log = logging.getLogger(__name__)
 BROKEN_AFTER_INTERVALS = 3
 CHANNEL_DOWN_AFTER = timedelta(minutes=2)  # a Slack channel failing longer than this is down, not having a blip
 
@@ -81,6 +88,51 @@ class HealthService:
         if isinstance(last, CollectionBroken) and all(s.failing_since is None for s in states):
             return CollectionRecovered(network, account, last.since)
         return None
+
+
+def verdict(
+    health: Mapping[AccountKey, list[EndpointHealth]], channels: list[tuple[str, datetime, str]], parts: list[tuple[str, datetime, str]],
+    now: datetime, poll_interval: timedelta, http_timeout: timedelta, started: datetime | None = None,
+    redact: Callable[[str], str] = str,
+) -> list[str]:
+    """Why replywatch is unhealthy, one line per broken part (secrets redacted before anything is cut); empty while
+    every part works. `started`: when the bot started, which counts as a poll attempt (a restart after a long stop
+    is not unhealthy before its first poll)."""
+    lines = []
+    attempts = [h.last_attempt_at for states in health.values() for h in states if h.last_attempt_at]
+    last = max([*attempts, *([started] if started else [])], default=None)
+    if polls_stopped(last, now, poll_interval, http_timeout):
+        lines.append(f"collection: no poll attempt since {last:%Y-%m-%d %H:%M:%S} UTC" if last else "collection: no poll attempt yet")
+    for where, states in health.items():
+        broken = broken_endpoint(states, now, poll_interval)
+        if broken is not None:
+            lines.append(f"collection: {where}: {broken.last_error or 'failing'}")
+    lines += [f"delivery: channel {channel}: {error or 'failing'}" for channel, _, error in channels_down(channels, now)]
+    lines += [f"{name}: {why}" for name, _, why in parts]
+    return [one_line(redact(line))[:500] for line in lines]
+
+
+class PartsHealth:
+    """Stores which parts of this process do not work (`failing`: part → why, asked each tick), so that `health` and
+    `status`, in other processes, can name them. Writes only when something changed."""
+
+    def __init__(self, store: Store, clock: Clock, *failing: Callable[[], dict[str, str]]) -> None:
+        self.store = store
+        self.clock = clock
+        self.failing = list(failing)  # each says which of its parts do not work
+        self._last: dict[str, str] | None = None  # None: not written since start (the stored ones may be stale)
+
+    def run_once(self) -> None:
+        now = {name: why for ask in self.failing for name, why in ask().items()}
+        if now == self._last:
+            return
+        with self.store.unit() as repo:
+            repo.parts_failing(now, self.clock.now())
+        for name in now.keys() - (self._last or {}).keys():
+            log.error("%s is not working: %s", name, now[name])
+        for name in (self._last or {}).keys() - now.keys():
+            log.info("%s works again", name)
+        self._last = now
 
 
 def _auth_error(error: str | None) -> bool:

@@ -46,6 +46,7 @@ RATE_LIMIT_PAUSE = timedelta(seconds=30)  # a 429 without Retry-After
 MAX_REFUSALS = 3  # a message Slack refuses this many times in a row is parked
 REFUSAL_BACKOFF = timedelta(seconds=10)  # then 20 s, 40 s …
 CHANNEL_BACKOFF, CHANNEL_MAX_BACKOFF = timedelta(seconds=5), timedelta(minutes=15)
+MAX_UPLOADS, UPLOAD_BACKOFF = 3, timedelta(seconds=10)  # a chart's uploads tried (10 s, then 20 s apart) before it is left out
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Outgoing:
     refusals: int = 0  # Slack's clear "no"s so far: from the first on, the fallback form is posted
     members: tuple[Mention, ...] = ()  # a new alert's or digest's mentions, as just read: not read again to render it
     follow_up_at: datetime | None = None  # when its follow-ups may first be due, if known (else judged once sent)
+    unchecked_since: datetime | None = None  # a new alert's or digest's: replies could not be read since then
 
     @property
     def tag(self) -> str:
@@ -96,6 +98,7 @@ class Outbox:
         self.render = render
         self.pacer = Pacer()
         self._channel_failures: dict[str, int] = {}  # channel-level failures in a row; missing: not known since start
+        self._uploads: dict[str, tuple[int, float]] = {}  # a report's failed chart uploads: how many, and not before when
 
     def deliver(self, item: Outgoing, now: datetime, mono: float, result: SweepResult, *, in_doubt: bool) -> None:
         """Post `item` once. If an earlier try may have reached Slack, look for it first."""
@@ -149,23 +152,33 @@ class Outbox:
     def _attach(self, item: Outgoing, now: datetime, mono: float, result: SweepResult) -> bool:
         """Upload a report's chart before the report is posted, and keep the file's id in its note: a restart then
         posts it with the chart already uploaded (a restart during the upload uploads again a file nobody sees yet;
-        the message is still posted once). False: not now. A chart Slack refuses is left out, never the report."""
+        the message is still posted once). False: not now. A failed upload holds only its report, never the channel:
+        it is tried again after UPLOAD_BACKOFF, then twice as long; a chart Slack refuses, or one that failed
+        MAX_UPLOADS times, is left out, never the report."""
         with self.store.read() as repo:
             note = repo.notice_note(item.key)
         if not isinstance(note, ReportNote) or note.chart is not None:
             return True
+        failures, not_before = self._uploads.get(item.key, (0, mono))
+        if mono < not_before:
+            return False
         chart = self.render.chart(note)
         try:
             file_id = self.slack.upload(chart.filename, chart.content, chart.title, chart.alt_text) if chart else ""
-        except (ChannelUnavailable, AuthFailed) as exc:
-            self.channel_failed(item.channel, exc, now, mono, result)
-            return False
         except Rejected as exc:
             log.warning("Slack refused the chart of %s (%s); the report goes without it", item.tag, exc.message)
             file_id = ""
-        except ServiceError as exc:
-            self.note_failure(item.channel, exc, mono, result, f"could not upload the chart of {item.tag}")
-            return False
+        except ServiceError as exc:  # the upload's trouble, not the channel's: only the report waits, with back-off
+            result.errors += 1
+            failures += 1
+            if failures < MAX_UPLOADS:
+                wait = UPLOAD_BACKOFF * 2 ** (failures - 1)
+                self._uploads[item.key] = (failures, mono + wait.total_seconds())
+                log.warning("could not upload the chart of %s (%s); trying again in %s", item.tag, exc.message, wait)
+                return False
+            log.error("could not upload the chart of %s %d times (%s); the report goes without it", item.tag, failures, exc.message)
+            file_id = ""
+        self._uploads.pop(item.key, None)
         with self.store.unit() as repo:
             repo.set_note(item.key, replace(note, chart=file_id))
         return True
@@ -196,7 +209,8 @@ class Outbox:
     def _message(self, item: Outgoing, now: datetime) -> SlackMessage | None:
         """What to post for `item`; once Slack has refused it, an alert or digest goes as plain text, no blocks."""
         if item.members:  # a new alert or digest: its mentions were just read
-            message = self.render.alert(item.members[0], now) if item.kind is Kind.ALERT else self.render.digest(list(item.members), now)
+            members, unread = list(item.members), item.unchecked_since
+            message = self.render.alert(members[0], now, unread) if item.kind is Kind.ALERT else self.render.digest(members, now, unread)
         else:
             with self.store.read() as repo:
                 if item.kind is Kind.ALERT:

@@ -27,6 +27,10 @@ class Pacer:
     def ready(self, channel: str, mono: float) -> bool:
         return mono >= self.not_before.get(channel, mono)
 
+    def held(self, mono: float) -> frozenset[str]:
+        """The channels that may take nothing now."""
+        return frozenset(channel for channel, until in self.not_before.items() if mono < until)
+
     def used(self, channel: str, mono: float, slot: Slot) -> None:
         self.not_before[channel] = max(self.not_before.get(channel, mono), mono + self.spacing)
         self.last[channel] = slot

@@ -57,7 +57,8 @@ class PollResult:
 class _Read:
     timeline: Timeline | None = None
     error: str | None = None
-    next_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None  # stored: a rate limit or back-off outlives a restart
+    paced_until: datetime | None = None  # the read budget's pace (this process only)
     skipped: bool = False
 
 
@@ -122,8 +123,8 @@ class PollService:
             self._count_reads(repo, reads, now)
             for endpoint, read in reads.items():
                 if not read.skipped:
-                    cursor = read.timeline.cursor if read.timeline else None
-                    repo.record_poll(self.where, endpoint, now, cursor, read.error, read.next_attempt_at)
+                    cursor, held = (read.timeline.cursor, read.timeline.filtered) if read.timeline else (None, 0)
+                    repo.record_poll(self.where, endpoint, now, cursor, read.error, read.next_attempt_at, held)
             if mentions is not None and mentions.gap is not None:
                 result.recovered = mentions.gap.recovered
                 gap, where = mentions.gap, self.where
@@ -133,14 +134,17 @@ class PollService:
             result.answered = self._resolve(repo, fresh, replies, now)
         for endpoint, read in reads.items():
             if read.next_attempt_at is not None:
-                self._not_before[endpoint] = mono + policy.wait_before_next(now, read.next_attempt_at, self.interval).total_seconds()
+                next_at = max(read.next_attempt_at, read.paced_until or read.next_attempt_at)
+                self._not_before[endpoint] = mono + policy.wait_before_next(now, next_at, self.interval).total_seconds()
         if result.new_mentions or result.answered:
             log.info("poll %s: %d new mention(s), %d newly answered", self.where, result.new_mentions, result.answered)
         return result
 
     def _count_reads(self, repo: Repository, reads: dict[str, _Read], now: datetime) -> None:
-        """Store what this poll read. Over the month's budget, push the next reads out to the budget's pace; at 80 %
-        and at 100 % the channel is told, once a month each."""
+        """Store what this poll read. Over the month's budget, push the next mentions read out to the budget's pace
+        (the account's own posts, which answer the mentions already stored, are never held back); at 80 % and at
+        100 % the channel is told, once a month each. The pace is kept in memory only: a budget removed or raised
+        takes effect at the next start."""
         taken = self.source.reads()
         repo.add_reads(self.where, taken, now.date())
         if self.budget is None:
@@ -154,17 +158,17 @@ class PollService:
                 note = BudgetNote(where.network.value, where.handle, month, level, spent, self.budget, policy.budget_pace(self.budget, now))
                 if repo.add_notice(f"budget:{where.network}:{where.handle}:{month}:{level}", note, now, channel=self.channel):
                     log.warning("%s has read %d posts this month, %d %% of its budget of %d", where, spent, level, self.budget)
-        if later is not None:
-            for read in reads.values():
-                if not read.skipped and read.next_attempt_at is not None:
-                    read.next_attempt_at = max(read.next_attempt_at, later)
+        read = reads[MENTIONS]
+        if later is not None and not read.skipped and read.next_attempt_at is not None:
+            read.paced_until = later
 
     def _waiting(self, endpoint: str, state, now: datetime, mono: float) -> bool:  # noqa: ANN001
         """Whether the endpoint's next read is not due yet: by the monotonic clock, or, for the first read after a
-        start, by the time stored (a rate limit or back-off outlives a restart)."""
+        start, by the time stored after a failure (a rate limit or back-off outlives a restart; after a success, the
+        next read is simply due, whatever an older replywatch's budget pacing stored)."""
         if endpoint in self._not_before:
             return mono < self._not_before[endpoint]
-        return state is not None and state.next_attempt_at is not None and now < state.next_attempt_at
+        return state is not None and state.last_error is not None and state.next_attempt_at is not None and now < state.next_attempt_at
 
     def _read(self, endpoint: str, read: Callable[[str | None, datetime], Timeline], state, now: datetime) -> _Read:  # noqa: ANN001
         cursor = state.cursor if state else None

@@ -7,7 +7,10 @@ where each account's mentions are alerted.
 
 Never too early: a mention is alerted only once a read of the replies that *started* at or after its due time
 has completed without finding an answer (the poll records when each read started); escalations and reminders
-likewise. A reply made just before the deadline is therefore always seen first.
+likewise. A reply made just before the deadline is therefore always seen first. Never silent: when no such read
+has completed `read_patience` after the due time (a poll interval plus a read's deadline: the network hangs or
+fails), the mention is alerted all the same, and its alert says since when its replies could not be checked; a
+reply read later edits it to answered, as always.
 
 Work in proportion to what is due, not to what is open: each open mention not yet alerted keeps its due time in
 the store (a lower bound until the sweep has worked out the exact one, in business hours), and an alert that
@@ -76,6 +79,9 @@ class SweepConfig:
     schedule: sched.Schedule | None = None  # on-call rotation and business hours (REPLYWATCH_CONFIG)
     vip_ignores_hours: bool = False
     accounts: Mapping[AccountKey, AccountRules] = field(default_factory=dict)
+    # How long past its due time a mention waits for a read of its account's replies that started after it: a poll
+    # interval plus a read's deadline. Past that, the network is not answering, and it is alerted all the same.
+    read_patience: timedelta = timedelta(seconds=150)
 
     def rules(self, where: AccountKey) -> AccountRules:
         """The account's channel, waits and reply timelines."""
@@ -97,6 +103,13 @@ class SweepConfig:
         if mention is not None and mention.priority and self.vip_ignores_hours:
             return None
         return self.schedule.hours if self.schedule else None
+
+    def alert_as_of(self, checked: datetime | None, now: datetime) -> datetime:
+        """The moment an account's mentions are alerted as of: the start of the last completed read of its replies
+        (`checked`; a reply made before it has been seen), but never more than `read_patience` before `now`: a network
+        that cannot be read does not keep its due mentions silent (their alert says since when replies went unread)."""
+        floor = now - self.read_patience
+        return floor if checked is None else min(now, max(checked, floor))
 
     def due_at(self, mention: Mention) -> datetime:
         """When an open mention deserves an alert: ALERT_AFTER (ALERT_AFTER_VIP for a VIP), in open time."""
@@ -152,23 +165,27 @@ class SweepService:
             self._rejudged = True
         with self.store.read() as repo:
             checked = {w: repo.replies_read_at(w, self.config.rules(w).reply_endpoints) for w in self.watched}
-            latest = max((c for c in checked.values() if c is not None), default=None)  # some account's may be due
-            work = repo.sweep_work(now, min(now, latest) if latest else None, latest)
+        as_of = {w: self.config.alert_as_of(c, now) for w, c in checked.items()}
+        latest = max(as_of.values(), default=None)  # some account's may be due as of then
+        with self.store.read() as repo:
+            work = repo.sweep_work(now, latest, latest)
         if work.edits and self.pacer.edits_first(self.channel):
             self.edits.run(now, mono, result)
         if work.posts:
-            self._post(work, now, mono, result, checked)
+            self._post(work, now, mono, result, as_of, checked)
         if work.edits:
             self.edits.run(now, mono, result)
         result.idle = not (work.posts or work.edits)
         return result
 
     def _post(
-        self, work: SweepWork, now: datetime, mono: float, result: SweepResult, checked: Mapping[AccountKey, datetime | None]
+        self, work: SweepWork, now: datetime, mono: float, result: SweepResult, as_of: Mapping[AccountKey, datetime],
+        checked: Mapping[AccountKey, datetime | None],
     ) -> None:
         """Post what waits, one message a channel while its pace allows: messages in doubt, notices, then the
-        alerts (or one digest a channel) that are due as of the last completed read of their account's replies.
-        Only the kinds of `work` there are are read."""
+        alerts (or one digest a channel) that are due as of `as_of` (the last completed read of their account's
+        replies, or later when that read is overdue: SweepConfig.alert_as_of). Only the kinds of `work` there are
+        are read."""
         cfg = self.config
         alert, digest = (lambda a: Outgoing(Kind.ALERT, str(a.mention_id), a.channel, a.created_at, refusals=a.refusals),
                          lambda d: Outgoing(Kind.DIGEST, str(d.id), d.channel, d.created_at, refusals=d.refusals))
@@ -178,13 +195,10 @@ class SweepService:
             retries = [alert(a) for a in repo.alerts_to_retry(now)] if work.alert_retries else []
             retries += [digest(d) for d in repo.digests_to_retry(now)] if work.digest_retries else []
             notices = repo.notices_unsent(now) if work.notices else []
-            read_due = work.due and any(self.pacer.ready(cfg.rules(w).channel, mono) for w in checked)
             due = [
-                m for w, c in checked.items() if read_due and c is not None and self.pacer.ready(cfg.rules(w).channel, mono)
-                for m in repo.due_mentions(min(now, c), c, DUE_LIMIT, w)
+                m for w, at in as_of.items() if work.due and self.pacer.ready(cfg.rules(w).channel, mono)
+                for m in repo.due_mentions(at, at, DUE_LIMIT, w)
             ]
-        if read_due or not work.due:
-            self.alerting.forget(due)
         for item in in_doubt:
             self.outbox.deliver(item, now, mono, result, in_doubt=True)
         for item in retries:
@@ -194,4 +208,4 @@ class SweepService:
             item = Outgoing(Kind.NOTICE, notice.key, notice.channel or self.channel, notice.created_at, thread, notice.refusals)
             self.outbox.deliver(item, now, mono, result, in_doubt=notice.state == "sending")
         if due:
-            self.alerting.run(due, {w: min(now, c) for w, c in checked.items() if c is not None}, cfg, now, mono, result)
+            self.alerting.run(due, as_of, checked, cfg, now, mono, result)

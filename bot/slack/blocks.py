@@ -65,11 +65,21 @@ def _excerpt(mention: Mention, limit: int) -> str:
     return _private(mention) if mention.post.private else safe(mention.post.text, limit, single_line=True)
 
 
+def unread_line(since: datetime | None, tz: tzinfo) -> str | None:
+    """What an alert says when its mentions' replies could not be read when it fell due (SweepConfig.alert_as_of)."""
+    if since is None:
+        return None
+    when = "replywatch started" if since.year == 1 else local_time(since, tz)
+    return f":warning: Replies could not be checked since {when}: the network is not answering, so this may already be answered."
+
+
 def alert_message(
-    mention: Mention, now: datetime, *, buttons: bool = False, tz: tzinfo = UTC, on_call: str | None = None
+    mention: Mention, now: datetime, *, buttons: bool = False, tz: tzinfo = UTC, on_call: str | None = None,
+    unchecked_since: datetime | None = None,
 ) -> SlackMessage:
     """The alert for an open mention that has waited too long; with `buttons`, the actions that work it; with
-    `on_call`, it names (and so notifies) the person on call, unless someone already claimed it."""
+    `on_call`, it names (and so notifies) the person on call, unless someone already claimed it; with
+    `unchecked_since`, it says its replies could not be read since then."""
     name, handle = who(mention)
     age = format_age(now - mention.post.created_at)
     url = mention.post.url
@@ -86,6 +96,8 @@ def alert_message(
     if mention.snoozed_until and mention.snoozed_until > now:
         footer.append(f"snoozed until {local_time(mention.snoozed_until, tz)} by {slack_mention(mention.snoozed_by or '')}")
     blocks = [section(f"{headline}\n{_quote(mention)}"), context(" · ".join(footer))]
+    if (unread := unread_line(unchecked_since, tz)) is not None:
+        blocks.append(context(unread))
     if buttons:
         blocks.append(_actions(mention, url))
     opening = link(url, f"Open on {mention.network.label}")  # the fallback alone is what a refused alert is sent as
@@ -147,7 +159,9 @@ def close_view(mention: Mention, channel: str) -> dict:
     }
 
 
-def digest_message(members: list[Mention], now: datetime, on_call: str | None = None) -> SlackMessage:
+def digest_message(
+    members: list[Mention], now: datetime, on_call: str | None = None, unchecked_since: datetime | None = None
+) -> SlackMessage:
     """One message for many mentions that fell due at once; answered and closed ones are struck through."""
     waiting = [m for m in members if m.status is Status.OPEN]
     headline = f":hourglass: *{len(members)} mentions* have been waiting for a reply"
@@ -162,6 +176,8 @@ def digest_message(members: list[Mention], now: datetime, on_call: str | None = 
         blocks.append(section("\n".join(lines[i : i + DIGEST_LINES_PER_SECTION])))
     if len(lines) > shown:
         blocks.append(context(f"and {len(lines) - shown} more: `/replywatch` lists them all"))
+    if (unread := unread_line(unchecked_since, UTC)) is not None:
+        blocks.append(context(unread))
     fallback = f"{len(waiting)} of {len(members)} mentions are waiting for a reply"
     return message(fallback, blocks)
 

@@ -24,7 +24,7 @@ from bot.model import AccountKey, FollowUp, Mention, Network, SlackMessage
 from bot.slack.blocks import who
 from bot.slack.report import report_message
 from bot.slack.text import CONTROL, escape, link, message, safe_url, section, slack_mention
-from bot.words import format_age, local_time
+from bot.words import format_age, local_time, pace
 
 
 def follow_up_message(
@@ -127,7 +127,7 @@ def _budget(note: BudgetNote, _now: datetime, _mentions: Mentions) -> SlackMessa
     if note.level < 100:
         return notice_message(f":moneybag: {read}. At 100 % its reads slow to the budget's pace.")
     return notice_message(
-        f":moneybag: {read}. Its reads now go at the budget's pace, about {note.pace:,.1f} posts an hour, until the month "
+        f":moneybag: {read}. Its reads now go at the budget's pace, about {pace(note.pace)}, until the month "
         "ends: mentions are still all read, later, so alerts may come late. `replywatch status` shows the spend."
     )
 

@@ -24,11 +24,11 @@ class SlackRenderer:
         self.tz = tz
         self.on_call = on_call
 
-    def alert(self, mention: Mention, now: datetime) -> SlackMessage:
-        return alert_message(mention, now, buttons=self.buttons, tz=self.tz, on_call=self.on_call(now))
+    def alert(self, mention: Mention, now: datetime, unchecked_since: datetime | None = None) -> SlackMessage:
+        return alert_message(mention, now, buttons=self.buttons, tz=self.tz, on_call=self.on_call(now), unchecked_since=unchecked_since)
 
-    def digest(self, mentions: list[Mention], now: datetime) -> SlackMessage:
-        return digest_message(mentions, now, on_call=self.on_call(now))
+    def digest(self, mentions: list[Mention], now: datetime, unchecked_since: datetime | None = None) -> SlackMessage:
+        return digest_message(mentions, now, on_call=self.on_call(now), unchecked_since=unchecked_since)
 
     def closed(self, mention: Mention) -> SlackMessage:
         return closed_message(mention)

@@ -22,8 +22,10 @@ class Cursors(Part):
         cursor: str | None = None,
         error: str | None = None,
         next_attempt_at: datetime | None = None,
+        filtered: int = 0,
     ) -> None:
-        """Note one read of a timeline: on success move the cursor (if anything new came), on failure keep it."""
+        """Note one read of a timeline: on success move the cursor (if anything new came), on failure keep it;
+        `filtered`: mentions it read that the instance's notification filter had held (counted up)."""
         row = self.session.get(PollCursorRow, (where.network.value, where.handle, endpoint))
         if row is None:
             row = PollCursorRow(network=where.network.value, account=where.handle, endpoint=endpoint, failures=0)
@@ -37,6 +39,7 @@ class Cursors(Part):
             row.failing_since = None
             if cursor is not None:
                 row.cursor = cursor
+            row.filtered = (row.filtered or 0) + filtered
         else:
             row.failures = (row.failures or 0) + 1
             row.failing_since = row.failing_since or now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -147,10 +148,12 @@ class Delivery(Part):
         found += [Parked("notice", n.key, n.parked or "") for n in notices]
         return found
 
-    def alerts_to_refresh(self, now: datetime, digest_id: int | None = None, limit: int = 100) -> list[tuple[Alert, Mention]]:
+    def alerts_to_refresh(
+        self, now: datetime, digest_id: int | None = None, limit: int = 100, skip_channels: Collection[str] = ()
+    ) -> list[tuple[Alert, Mention]]:
         """Sent alerts whose message shows less than it should (the mention closed, or someone acted on it in
         Slack), closed ones first, unless an edit was refused and waits for its retry, or was refused for good;
-        with `digest_id`, those of that digest."""
+        with `digest_id`, those of that digest; none in `skip_channels`."""
         stmt = (
             select(ALERTS)
             .join(MENTIONS, ALERTS.c.mention_id == MENTIONS.c.id)
@@ -165,6 +168,8 @@ class Delivery(Part):
         )
         if digest_id is not None:
             stmt = stmt.where(ALERTS.c.digest_id == digest_id)
+        if skip_channels:
+            stmt = stmt.where(ALERTS.c.channel.not_in(sorted(skip_channels)))
         return self._with_mentions([common.alert_of(r) for r in self.session.execute(stmt)])
 
     def alert_rendered(self, mention_id: int, revision: int, resolved: bool, now: datetime) -> None:

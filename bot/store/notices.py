@@ -1,15 +1,15 @@
-"""Notices (the threaded nudges and the notes on collection) and the Slack channels' health."""
+"""Notices (the threaded nudges and the notes on collection), the Slack channels' health and the other parts'."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot.messages import Message, load, payload
 from bot.model import Notice
 from bot.store.common import PENDING, REFUSED, SENDING, Part
-from bot.store.tables import NoticeRow, RulesSeenRow, SlackChannelRow
+from bot.store.tables import NoticeRow, PartRow, RulesSeenRow, SlackChannelRow
 
 
 class Notices(Part):
@@ -92,3 +92,18 @@ class Notices(Part):
         """(channel, failing since, last error) for every channel that cannot take messages."""
         rows = self.session.scalars(select(SlackChannelRow).where(SlackChannelRow.failing_since.is_not(None)))
         return [(r.channel, r.failing_since, r.last_error or "") for r in rows]
+
+    def parts_failing(self, failing: dict[str, str], now: datetime) -> None:
+        """The parts that do not work now (name: why), in place of those stored: the others work again."""
+        self.session.execute(delete(PartRow).where(PartRow.name.not_in(sorted(failing))))
+        for name, why in failing.items():
+            row = self.session.get(PartRow, name)
+            if row is None:
+                self.session.add(PartRow(name=name, failing_since=now, last_error=why))
+            else:
+                row.last_error = why
+
+    def failing_parts(self) -> list[tuple[str, datetime, str]]:
+        """(part, failing since, why) for every part that does not work."""
+        rows = self.session.scalars(select(PartRow).order_by(PartRow.name))
+        return [(r.name, r.failing_since, r.last_error or "") for r in rows]

@@ -168,6 +168,7 @@ class PollCursorRow(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    filtered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # mentions the instance's filter held
 
 
 class SessionRow(Base):
@@ -292,3 +293,14 @@ class SlackChannelRow(Base):
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class PartRow(Base):
+    """A part of the running bot that does not work (bot.lanes: a lane stuck or failing; the metrics server): since
+    when, and why. No row: it works."""
+
+    __tablename__ = "parts"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failing_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
