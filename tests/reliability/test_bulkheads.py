@@ -15,12 +15,15 @@ from sqlalchemy import text
 from bot.lanes import Lanes
 from bot.model import AccountKey, Network, Post, Read, Status, Verdict
 from bot.services.deleted import DeletionCheck
-from bot.services.poll import MENTIONS, OWN_POSTS
+from bot.services.poll import MENTIONS, OWN_POSTS, PollService
 from bot.services.sweep import AccountRules, SweepService
 from bot.standins.http import Reply
 from bot.standins.x_api import FakeX
+from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
+from bot.words import pace
 from tests.conftest import Loop, make_loop, renderer
+from tests.integration.test_cli import cli
 from tests.integration.test_weekly_report import reporter, reports
 from tests.reliability.test_isolation import run
 from tests.standins.slack_api import UPLOAD_PATH, FakeSlack
@@ -208,3 +211,50 @@ def test_due_mentions_are_looked_up_once_each_whatever_the_other_channels_do(fas
     assert len(fast.slack.alerted()) == 5
     looked = [i for r in fast.x.http.calls("/2/tweets") if r.query.get("ids") for i in r.query["ids"].split(",")]
     assert len(looked) == 5, f"{len(looked)} posts looked up (and billed) for 5 due mentions"
+
+
+# --- 6. one health verdict: `health` exits 1 on what /healthz and `status` call broken ---------------------------
+
+
+def test_health_exits_1_naming_every_broken_part_as_status_does(env: dict[str, str]) -> None:
+    engine = make_engine(env["DATABASE_URL"])
+    upgrade(engine)
+    now = datetime.now(UTC)
+    with Store(engine).unit() as repo:
+        repo.record_poll(X_ACME, MENTIONS, now - 10 * MIN, error="X: no complete answer within 15s (reads of @acme on X)")
+        repo.record_poll(X_ACME, MENTIONS, now - 5 * SEC, error="X: no complete answer within 15s (reads of @acme on X)")
+        repo.record_poll(X_ACME, OWN_POSTS, now - 5 * SEC)
+        repo.parts_failing({"look-ups of @acme on X": "3 failures in a row, the last: HTTP 503"}, now)
+    engine.dispose()
+    health = cli({**env, "POLL_INTERVAL": "60s"}, "health")
+    assert health.returncode == 1, health.stdout + health.stderr
+    assert "unhealthy: collection: @acme on X: X: no complete answer within 15s" in health.stderr
+    assert "unhealthy: look-ups of @acme on X: 3 failures in a row" in health.stderr
+    status = cli({**env, "POLL_INTERVAL": "60s"}, "status")
+    assert "health: UNHEALTHY, 2 broken part(s)" in status.stdout, status.stdout
+    assert "  look-ups of @acme on X: 3 failures in a row, the last: HTTP 503" in status.stdout
+
+
+# --- 9. a read budget lets go, and never holds back the replies that answer stored mentions ------------------------
+
+
+def test_an_over_budget_account_still_reads_its_replies_and_a_lifted_budget_lets_go_at_the_next_start(loop: Loop) -> None:
+    loop.poll.budget = 100
+    with loop.store.unit() as repo:  # the month's budget is spent
+        repo.add_reads(X_ACME, [Read("mentions", 50, 100)], loop.clock.now().date())
+    bob = loop.x.add_user("bob")
+    mention = loop.post(bob, "@acme broken again")
+    loop.poll.run_once()  # over budget: the next mentions read waits the budget's pace (hours)
+    loop.post(loop.acme, "@bob on it", reply_to=mention)
+    loop.clock.advance(MIN)
+    loop.poll.run_once()
+    assert loop.mention(mention).status is Status.ANSWERED, "the own posts were read a poll interval later"  # type: ignore[union-attr]
+    reads = len(loop.x.http.calls("/mentions"))
+    restarted = PollService(loop.poll.source, loop.store, loop.account, loop.clock, loop.poll.interval, rand=lambda: 0.5)
+    restarted.run_once()  # the budget was lifted (X_MONTHLY_READ_BUDGET removed) and replywatch restarted
+    assert len(loop.x.http.calls("/mentions")) == reads + 1, "mentions are read again at once"
+
+
+def test_status_says_a_slow_budget_pace_in_words_a_person_reads() -> None:
+    assert pace(100 / 720) == "one post every 7h 12m"
+    assert pace(10) == "10 posts an hour" and pace(2.5) == "2.5 posts an hour"
