@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from bot.standins.bluesky_sessions import ACCESS_TTL, Sessions, Token, error
+from bot.standins.bluesky_sessions import ACCESS_TTL, Sessions, error
 from bot.standins.http import Reply, Request, StandIn
 
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
@@ -77,8 +77,7 @@ class FakeBluesky(Sessions):
         self.users: dict[str, User] = {}
         self.records: dict[str, Record] = {}  # every record by uri: posts, likes, reposts, follows
         self.notifications: list[Notification] = []
-        self.tokens: dict[str, Token] = {}
-        self.issued: list[str] = []  # every token handed out, for the no-secret checks
+        self._init_sessions()
         self.calls: Counter[str] = Counter()  # per XRPC method
         self.limit = 3000  # requests per window, as bsky.social allows per IP per 5 min
         self.window = timedelta(minutes=5)
@@ -213,20 +212,9 @@ class FakeBluesky(Sessions):
 
     def _route(self, method: str, request: Request) -> Reply:
         if method == "com.atproto.server.createSession":
-            body = request.json()
-            try:
-                user = self.user(str(body.get("identifier", "")))
-            except StopIteration:
-                user = None
-            if user is None or user.password is None or body.get("password") != user.password:
-                return error(401, "AuthenticationRequired", "Invalid identifier or password")
-            return Reply(200, self._session(user.did))
+            return self._create_session(request)
         if method == "com.atproto.server.refreshSession":
-            token = self._bearer(request, "com.atproto.refresh")
-            if isinstance(token, Reply):
-                return token
-            token.revoked = True  # rotated: the old refresh token is spent
-            return Reply(200, self._session(token.did))
+            return self._refresh_session(request)
         queries = {
             "com.atproto.server.getSession": self._get_session,
             "app.bsky.notification.listNotifications": self._list_notifications,

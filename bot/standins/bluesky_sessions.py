@@ -1,6 +1,10 @@
 """The Bluesky stand-in's sessions: createSession (identifier + app password) issues JWT-shaped access (2 h) and
 refresh (90 days) tokens whose `exp` follows `self.now`; refreshSession rotates both (the old refresh token is
-revoked); an expired token is answered 400 ExpiredToken, an unknown one 401 InvalidToken, as the real PDS does."""
+revoked); an expired or revoked token is answered 400 ExpiredToken, an unknown one 401 InvalidToken, as the real
+PDS does. createSession has its own per-account limits (30 per 5 min, 300 per day, `login_limits`), answered 429
+RateLimitExceeded with that limit's `ratelimit-*` headers (`logins_spent_until` fills the window); every
+createSession request is recorded in `logins` (when, identifier), answered or not, and a test may answer them its
+own way through `login_reply`."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from bot.standins.http import Reply, Request
 
 ACCESS_TTL = timedelta(hours=2)
 REFRESH_TTL = timedelta(days=90)
+LOGIN_LIMITS = ((timedelta(minutes=5), 30), (timedelta(days=1), 300))  # createSession, per account
 
 
 def _b64(data: bytes) -> str:
@@ -31,13 +36,51 @@ class Token:
 
 
 class Sessions:
-    """The token part of FakeBluesky (which holds `tokens`, `issued`, `users`, `access_ttl` and `now`)."""
+    """The session part of FakeBluesky (which holds `users`, `access_ttl` and `now`): tokens and logins."""
 
-    tokens: dict[str, Token]
-    issued: list[str]
     users: dict[str, Any]
     access_ttl: timedelta
     now: Callable[[], datetime]
+
+    def _init_sessions(self) -> None:
+        self.tokens: dict[str, Token] = {}
+        self.issued: list[str] = []  # every token handed out, for the no-secret checks
+        self.logins: list[tuple[datetime, str]] = []  # every createSession request: when, identifier
+        self.login_limits = LOGIN_LIMITS
+        # A test's own answer to createSession (None: answer as the PDS does); the request is recorded all the same.
+        self.login_reply: Callable[[], Reply | None] | None = None
+        self._granted: list[tuple[datetime, str]] = []  # the createSession requests the limits let through
+
+    def _create_session(self, request: Request) -> Reply:
+        body = request.json()
+        identifier = str(body.get("identifier", "")).lstrip("@").lower()
+        now = self.now()
+        self.logins.append((now, identifier))
+        if self.login_reply is not None and (reply := self.login_reply()) is not None:
+            return reply
+        for span, limit in self.login_limits:
+            recent = [at for at, who in self._granted if who == identifier and at > now - span]
+            if len(recent) >= limit:
+                reset = recent[-limit] + span  # when the window has room again
+                headers = {
+                    "ratelimit-limit": str(limit),
+                    "ratelimit-remaining": "0",
+                    "ratelimit-reset": str(int(reset.timestamp())),
+                    "ratelimit-policy": f"{limit};w={int(span.total_seconds())}",
+                }
+                return Reply(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}, headers)
+        self._granted.append((now, identifier))
+        user = next((u for u in self.users.values() if identifier in (u.did, u.handle.lower())), None)
+        if user is None or user.password is None or body.get("password") != user.password:
+            return error(401, "AuthenticationRequired", "Invalid identifier or password")
+        return Reply(200, self._session(user.did))
+
+    def _refresh_session(self, request: Request) -> Reply:
+        token = self._bearer(request, "com.atproto.refresh")
+        if isinstance(token, Reply):
+            return token
+        token.revoked = True  # rotated: the old refresh token is spent
+        return Reply(200, self._session(token.did))
 
     def _issue(self, did: str, scope: str, ttl: timedelta) -> str:
         now = self.now()
@@ -64,6 +107,16 @@ class Sessions:
         for token in self.tokens.values():
             if token.scope.endswith("refresh"):
                 token.revoked = True
+
+    def logins_spent_until(self, handle: str, reset: datetime) -> None:
+        """createSession's 5-minute window for `handle` full (other clients of the account logged in) until `reset`."""
+        span, limit = self.login_limits[0]
+        self._granted += [(reset - span, handle.lower())] * limit
+
+    def revoke_all_tokens(self) -> None:
+        """Revoke every token, access tokens too: a session handed out is dead at once."""
+        for token in self.tokens.values():
+            token.revoked = True
 
     def _bearer(self, request: Request, scope: str) -> Token | Reply:
         value = request.headers.get("authorization", "")

@@ -1,4 +1,5 @@
-"""Bluesky (AT Protocol) through the atproto SDK: one kept session, notifications paged back to a stored mark."""
+"""Bluesky (AT Protocol) through the atproto SDK: one kept session (logins within createSession's limits),
+notifications paged back to a stored mark."""
 
 from bot.sources.bluesky.client import BlueskySource, SessionStore
 

@@ -1,10 +1,12 @@
 """The Bluesky adapter: the atproto SDK's Client pointed at the PDS, with a timeout on every request.
 
 What is Bluesky-specific and lives only here:
-- The session. createSession is limited to 30 per 5 min and 300 per day per account, so the adapter logs in with the
-  app password only when no stored session works, persists the session string whenever it is created or refreshed
-  (the SDK's on_session_change), and lets the SDK refresh the access token (refreshSession) before it expires. A
-  refused refresh token costs one login; logins are spaced LOGIN_SPACING apart whatever happens (288 a day at most).
+- The session. createSession is scarce, so the adapter logs in with the app password only when no stored session
+  works, persists the session string whenever it is created or refreshed (the SDK's on_session_change), and lets the
+  SDK refresh the access token (refreshSession) before it expires. A refresh token the server refused is dead: it is
+  dropped, from the store too, and exactly one login follows. Every login is first logged with the session and
+  allowed only when bot.sources.bluesky.session says so; a login that must wait raises RateLimited with its time
+  (a 429's ratelimit-reset, to the second), or AuthFailed when the last one was refused.
 - No since_id: notifications and the author feed are paged back, newest first, until an item the stored cursor
   marks as read (its newest indexedAt and the uris at that instant) or older than `since`, within a page budget.
 Errors come out as bot.errors classes with the app password and tokens redacted from their messages.
@@ -14,22 +16,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
 from atproto_client import Client, models
 from atproto_client.client.session import Session, SessionEvent
-from atproto_client.exceptions import BadRequestError, LoginRequiredError, UnauthorizedError
+from atproto_client.exceptions import BadRequestError, LoginRequiredError, RateLimitExceededError, UnauthorizedError
 from atproto_client.models.utils import get_response_model
 from atproto_client.request import Request, Response
 from atproto_core.exceptions import AtProtocolError
 
-from bot.errors import AuthFailed, BadResponse, Rejected, ServiceError, UnknownAccount
+from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, UnknownAccount
 from bot.logs import Redactor
 from bot.model import Account, Network, Post, RateInfo, Read, Timeline
 from bot.sources.bluesky import translate
 from bot.sources.bluesky.errors import SERVICE, RefreshRefused, classify, describe, needs_new_tokens, rate_info
+from bot.sources.bluesky.session import Kept, Login, next_login
 from bot.sources.bluesky.translate import Entry, Mark
 from bot.sources.meter import ReadCounter
 
@@ -40,11 +43,10 @@ PAGE_SIZE = 100
 # with complete=False rather than follow a server paging for ever.
 MAX_PAGES = 10
 GET_POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 uris
-LOGIN_SPACING = timedelta(minutes=5)
 
 
 class SessionStore(Protocol):
-    """Where the session string is kept between runs (the database, later)."""
+    """Where the session is kept between runs (bot.store.repository.StoredSessions): a text under a key."""
 
     def load(self, key: str) -> str | None: ...
 
@@ -92,7 +94,6 @@ class BlueskySource:
         self._key = f"bluesky:{self._handle}"
         self._client: _Client | None = None
         self._account: Account | None = None
-        self._last_login: datetime | None = None
         self._secrets: set[str] = {app_password}
         self._reads = ReadCounter()
 
@@ -221,9 +222,9 @@ class BlueskySource:
                 if attempt == 1 and needs_new_tokens(exc):
                     self._guard(lambda c=client, e=exc: self._renew(c, e))  # noqa: B023 - used at once
                     continue
-                raise self._redacted(classify(what, exc)) from None
+                raise self._redacted(classify(what, exc, self._redact)) from None
             except (httpx.HTTPError, ValueError) as exc:
-                raise self._redacted(classify(what, exc)) from None
+                raise self._redacted(classify(what, exc, self._redact)) from None
             finally:
                 self._reads.count(what, _posts_in(response.content if response is not None else None))
             if not isinstance(response.content, dict):
@@ -232,54 +233,81 @@ class BlueskySource:
         raise self._redacted(AuthFailed(SERVICE, f"{what}: the new session was refused too"))
 
     def _connected(self) -> _Client:
-        """The client with a session: the stored one resumed, else a new login."""
+        """The client with a session: the stored one resumed, else a new login (if the log of logins allows one)."""
         if self._client is not None:
             return self._client
-        client = _Client(self._base_url, self._timeout, self._clock)
-        client.on_session_change(self._session_changed)
-        stored = self._sessions.load(self._key)
-        if stored:
-            self._secrets.update(stored.split(":::")[2:4])  # handle:::did:::access:::refresh:::pds
+        kept = self._kept()
+        if kept.session:
+            self._secrets.update(kept.session.split(":::")[2:4])  # handle:::did:::access:::refresh:::pds
+            client = self._new_client()
             try:
-                client.login(session_string=stored, fetch_bsky_profile=False)  # no request: the SDK imports it
+                client.login(session_string=kept.session, fetch_bsky_profile=False)  # no request: the SDK imports it
             except (ValueError, AtProtocolError):
                 log.warning("Bluesky: the stored session for @%s is unreadable; logging in again", self._handle)
             else:
                 self._client = client
                 return client
-        self._login(client, "no stored session")
-        self._client = client  # only with a session: a refused first login is tried again on a later read
+        self._client = self._login(kept, "no usable session")  # only with a session: a refused login is tried later
+        return self._client
+
+    def _new_client(self) -> _Client:
+        client = _Client(self._base_url, self._timeout, self._clock)
+        client.on_session_change(self._session_changed)
         return client
 
     def _renew(self, client: _Client, exc: BaseException) -> None:
-        if isinstance(exc, BadRequestError):  # the PDS says the access token expired before our clock did
+        """New tokens: a refresh when the PDS says the access token expired before our clock did; otherwise, or the
+        refresh token refused, the session is dead and dropped (the next `_connected` logs in, once)."""
+        if isinstance(exc, BadRequestError):
             try:
                 client._refresh_and_set_session()
                 return
             except RefreshRefused:
                 pass
         refused = isinstance(exc, RefreshRefused | BadRequestError)
-        self._login(client, "the refresh token was refused" if refused else "the session is unreadable")
+        log.warning(
+            "Bluesky: %s for @%s; the session is dropped and a new login follows",
+            "the refresh token was refused" if refused else "the session is unreadable", self._handle,
+        )
+        self._client = None
+        self._keep(self._kept().with_session(None))
 
-    def _login(self, client: _Client, why: str) -> None:
+    def _login(self, kept: Kept, why: str) -> _Client:
+        """A client logged in by createSession, if the kept log of logins allows one now (else RateLimited until it
+        does, or AuthFailed after a refused login); the attempt is logged before it is sent."""
         now = self._clock()
-        if self._last_login is not None and now - self._last_login < LOGIN_SPACING:
-            # createSession allows 300 a day: a login refused (or a session lost) again so soon waits its turn.
-            next_at = (self._last_login + LOGIN_SPACING).isoformat(timespec="seconds")
-            raise AuthFailed(SERVICE, f"session refused again soon after a login ({why}); next login attempt after {next_at}")
-        self._last_login = now
+        wait = next_login(kept.logins, now)
+        if wait is not None:
+            message = f"login: {wait.why}; next login attempt after {wait.until.isoformat(timespec='seconds')}"
+            raise AuthFailed(SERVICE, message) if wait.refused else RateLimited(SERVICE, message, until=wait.until)
+        self._keep(kept.with_login(Login(now)))
+        client = self._new_client()
         log.info("Bluesky: logging in as @%s (%s)", self._handle, why)
         try:
             client.login(self._handle, self._password, fetch_bsky_profile=False)
+        except RateLimitExceededError as exc:
+            self._keep(self._kept().answered("limited", exc.reset_at))
+            raise classify("login", exc, self._redact) from None
         except (UnauthorizedError, BadRequestError) as exc:
-            raise AuthFailed(SERVICE, f"login refused: {describe(exc)}") from None
+            self._keep(self._kept().answered("refused"))
+            raise AuthFailed(SERVICE, f"login refused: {describe(exc, self._redact)}") from None
         except (AtProtocolError, httpx.HTTPError, ValueError) as exc:
-            raise classify("login", exc) from None
+            self._keep(self._kept().answered("failed"))
+            raise classify("login", exc, self._redact) from None
+        return client
 
     def _session_changed(self, event: SessionEvent, session: Session) -> None:
         self._secrets.update((session.access_jwt, session.refresh_jwt))
-        if event in (SessionEvent.CREATE, SessionEvent.REFRESH):
-            self._sessions.save(self._key, session.export())
+        if event is SessionEvent.CREATE:  # the login answered: its outcome is kept with the session it gave
+            self._keep(self._kept().with_session(session.export()).answered("ok"))
+        elif event is SessionEvent.REFRESH:
+            self._keep(self._kept().with_session(session.export()))
+
+    def _kept(self) -> Kept:
+        return Kept.decode(self._sessions.load(self._key))
+
+    def _keep(self, kept: Kept) -> None:
+        self._sessions.save(self._key, kept.encode())
 
     def _guard(self, call: Callable[[], Any]) -> Any:
         """Run a step whose ServiceError must leave with the secrets redacted; a malformed body is BadResponse."""
@@ -288,10 +316,13 @@ class BlueskySource:
         except ServiceError as exc:
             raise self._redacted(exc) from None
         except AtProtocolError as exc:
-            raise self._redacted(classify("request", exc)) from None
+            raise self._redacted(classify("request", exc, self._redact)) from None
+
+    def _redact(self, text: str) -> str:
+        return Redactor(self._secrets).redact(text)
 
     def _redacted(self, exc: ServiceError) -> ServiceError:
-        return exc.redact(Redactor(self._secrets).redact)
+        return exc.redact(self._redact)
 
 
 def _posts_in(content: Any) -> int:

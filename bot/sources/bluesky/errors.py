@@ -2,10 +2,13 @@
 becomes a bot.errors class. The SDK raises UnauthorizedError for 401/403, BadRequestError for 400 (an expired token is
 a 400 ExpiredToken), RateLimitExceededError for 429, NetworkError for transport failures and 409/413/502
 (InvokeTimeoutError for timeouts), RequestException for the rest; a body its pydantic models refuse is a ModelError,
-one that is not JSON a bare ValueError, and an httpx protocol error passes through untranslated."""
+one that is not JSON a bare ValueError, and an httpx protocol error passes through untranslated. What the server said
+is redacted (with the adapter's secrets) before it is cut short: a secret the cut went through would no longer be
+recognised, and its first part would reach the logs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +29,7 @@ from bot.model import RateInfo
 
 SERVICE = "Bluesky"
 TOKEN_ERRORS = {"ExpiredToken", "InvalidToken"}
+DETAIL_LENGTH = 200  # of what the server said, once redacted
 
 
 class RefreshRefused(Exception):
@@ -45,29 +49,29 @@ def error_code(exc: RequestErrorBase) -> str | None:
     return content.error if isinstance(content, XrpcError) else None
 
 
-def describe(exc: BaseException) -> str:
-    """A short description: the HTTP status and the XRPC error, never the request."""
+def describe(exc: BaseException, redact: Callable[[str], str]) -> str:
+    """A short description: the HTTP status and the XRPC error, never the request; redacted, then cut."""
     if isinstance(exc, RequestErrorBase) and exc.response is not None:
         content = exc.response.content
         detail = f"{content.error}: {content.message or ''}".rstrip(": ") if isinstance(content, XrpcError) else ""
-        return f"HTTP {exc.response.status_code} {detail[:200]}".strip()
+        return f"HTTP {exc.response.status_code} {redact(detail)[:DETAIL_LENGTH]}".strip()
     return type(exc).__name__
 
 
-def classify(what: str, exc: BaseException) -> ServiceError:
+def classify(what: str, exc: BaseException, redact: Callable[[str], str]) -> ServiceError:
     """Our error for whatever the SDK (or httpx under it) raised: decided once, here."""
     if isinstance(exc, RateLimitExceededError):
         return RateLimited(SERVICE, f"{what}: rate limited (429)", until=exc.reset_at)
     if isinstance(exc, InvokeTimeoutError | httpx.TimeoutException):
         return Unavailable(SERVICE, f"{what}: timed out")
     if isinstance(exc, NetworkError | httpx.TransportError):
-        detail = describe(exc) if isinstance(exc, RequestErrorBase) and exc.response is not None else "connection failed"
+        detail = describe(exc, redact) if isinstance(exc, RequestErrorBase) and exc.response is not None else "connection failed"
         return Unavailable(SERVICE, f"{what}: {detail} ({type(exc).__name__})")
     if isinstance(exc, UnauthorizedError) or needs_new_tokens(exc):
-        return AuthFailed(SERVICE, f"{what}: {describe(exc)}")
+        return AuthFailed(SERVICE, f"{what}: {describe(exc, redact)}")
     if isinstance(exc, RequestErrorBase) and exc.response is not None:
         status = exc.response.status_code
-        return (Unavailable if status >= 500 else Rejected)(SERVICE, f"{what}: {describe(exc)}")
+        return (Unavailable if status >= 500 else Rejected)(SERVICE, f"{what}: {describe(exc, redact)}")
     return BadResponse(SERVICE, f"{what}: response is not in the documented shape ({type(exc).__name__})")
 
 
