@@ -4,8 +4,18 @@ Ids are numeric strings: statuses get snowflakes (milliseconds << 16, as Mastodo
 plain sequence. Lists come newest first with a `Link` header (`rel="next"` with max_id, `rel="prev"` with min_id)
 when the page is not empty; `since_id` gives the newest page above it, `min_id` the page just above it. Content is
 HTML the way Mastodon renders what a person typed: escaped, in <p>, with <br />, mention h-cards, hashtags and long
-links cut with invisible spans. Every answer carries X-RateLimit-Limit/Remaining/Reset (Reset in ISO 8601): 300
-requests per 5 minutes per token, then 429. A wrong token gets 401 `{"error": "The access token is invalid"}`.
+links cut with invisible spans. Every answer carries X-RateLimit-Limit/Remaining/Reset (Reset in ISO 8601): `limit`
+requests per `window` per token (Mastodon's default: 300 per 5 minutes), then 429. A wrong token gets 401
+`{"error": "The access token is invalid"}`. A repeated query parameter (`id[]=1&id[]=2`) reaches the routes as one
+value with its values joined by commas.
+
+`version` plays a server generation. "4.3.0" (the default) has notification policies: what an account in `filtering`
+does to the token holder is *filtered* (Notification.filtered, `"filtered": true` in the JSON), left out of
+GET /api/v1/notifications unless `include_filtered` is true, and grouped per account under
+GET /api/v1/notifications/requests until the holder accepts (the same notifications, same ids, join the list) or
+dismisses (they are deleted) the request; it also has GET /api/v1/statuses?id[]= (at most 20 ids, 422 above;
+the ids it doesn't have are left out). An older version ("4.2.0") filters nothing, ignores include_filtered and
+answers 404 for both endpoints.
 
 The token holder sees every status (visibility is reported, not enforced). `paging` makes it misbehave: "repeat"
 answers every list request with the newest page and the same links; "endless" adds a page of new mentions before
@@ -26,6 +36,8 @@ from bot.standins.http import Reply, Request, StandIn
 DOMAIN = "masto.test"
 LIMIT = 300
 WINDOW = timedelta(minutes=5)
+MANY_STATUSES = 20  # ids GET /api/v1/statuses takes at most (Api::BaseController::DEFAULT_STATUSES_LIMIT)
+_FALSE = {"0", "f", "F", "false", "FALSE", "off", "OFF", ""}  # what Rails casts to false (anything else is true)
 _INVALID = 'Bearer error="invalid_token", error_description="The access token is invalid"'
 _TOKENS = re.compile(r"(?P<url>https?://[^\s<>\"]+)|(?<![\w@])@(?P<mention>\w+(?:@[\w.-]+\w)?)|(?<![\w#])#(?P<tag>\w+)")
 
@@ -71,6 +83,16 @@ class Notification:
     recipient_id: str
     created_at: datetime
     status_id: str | None = None
+    filtered: bool = False  # held by the recipient's notification policy (4.3+)
+
+
+@dataclass
+class NotificationRequest:
+    """Mastodon 4.3's record of one account's filtered notifications, until the recipient accepts or dismisses it."""
+
+    id: str
+    account_id: str  # whose notifications it holds
+    created_at: datetime
 
 
 @dataclass
@@ -80,17 +102,29 @@ class FakeMastodon:
     statuses: dict[str, Status] = field(default_factory=dict)
     notifications: dict[str, Notification] = field(default_factory=dict)
     paging: Literal["honest", "repeat", "endless"] = "honest"
+    version: str = "4.3.0"
+    limit: int = LIMIT
+    window: timedelta = WINDOW
+    filtering: set[str] = field(default_factory=set)  # account ids whose notifications the holder's policy filters
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._last_ms = 0
         self._seq = 0
         self._next_notification = 100_000
-        self.remaining = LIMIT
+        self._next_request = 900_000
+        self.requests: dict[str, NotificationRequest] = {}  # pending notification requests by the account they hold
+        self.remaining = self.limit
         self.window_reset: datetime | None = None
         self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
         self.url = self.http.url
+        self._accept_repeated_params()
+
+    @property
+    def policies(self) -> bool:
+        """Whether this server generation has notification policies (and GET /api/v1/statuses?id[]=): 4.3 on."""
+        return tuple(int(part) for part in self.version.split(".")[:2]) >= (4, 3)
 
     # --- the world ------------------------------------------------------------------------------------
 
@@ -113,7 +147,38 @@ class FakeMastodon:
             if by.id != to.id:
                 self._next_notification += 1
                 nid = str(self._next_notification)
-                self.notifications[nid] = Notification(nid, kind, by.id, to.id, self.now(), status_id)
+                held = self.policies and by.id in self.filtering and to.id == self._holder().id
+                self.notifications[nid] = Notification(nid, kind, by.id, to.id, self.now(), status_id, held)
+                if held and by.id not in self.requests:
+                    self._next_request += 1
+                    self.requests[by.id] = NotificationRequest(str(self._next_request), by.id, self.now())
+
+    def filter_from(self, *accounts: Account) -> None:
+        """The holder's notification policy filters what these accounts do from now on (not followed, a new account, a
+        private mention from a stranger: the reason is the instance's). Only a 4.3 server filters."""
+        self.filtering |= {a.id for a in accounts}
+
+    def accept(self, account: Account) -> None:
+        """The holder accepts the account's notification request: its filtered notifications join the list with their
+        old ids, and nothing of the account's is filtered any more."""
+        with self._lock:
+            self.filtering.discard(account.id)
+            self.requests.pop(account.id, None)
+            for n in self.notifications.values():
+                if n.account_id == account.id:
+                    n.filtered = False
+
+    def dismiss(self, account: Account) -> None:
+        """The holder dismisses the account's request: Mastodon deletes its filtered notifications
+        (FilteredNotificationCleanupWorker); what the account does later is filtered again."""
+        with self._lock:
+            self.requests.pop(account.id, None)
+            for nid in [n.id for n in self.notifications.values() if n.account_id == account.id and n.filtered]:
+                del self.notifications[nid]
+
+    def _holder(self) -> Account:
+        """The token holder: the first account added."""
+        return self.accounts[next(iter(self.accounts))]
 
     def post(
         self, author: Account, text: str, *, reply_to: str | None = None, visibility: str = "public",
@@ -159,6 +224,13 @@ class FakeMastodon:
             del self.statuses[status_id]
             for nid in [n.id for n in self.notifications.values() if n.status_id == status_id]:
                 del self.notifications[nid]
+            for account_id in [a for a in self.requests if not self._held(a)]:
+                del self.requests[account_id]
+
+    def _held(self, account_id: str) -> list[Notification]:
+        """The holder's notifications from `account_id` that the policy filtered and that are still there."""
+        holder = self._holder().id
+        return [n for n in self.notifications.values() if n.account_id == account_id and n.recipient_id == holder and n.filtered]
 
     def _mentioned(self, text: str) -> list[Account]:
         named = [m.group("mention").lower() for m in _TOKENS.finditer(text) if m.group("mention")]
@@ -176,7 +248,7 @@ class FakeMastodon:
 
     def _route(self, request: Request) -> Reply:
         path, query = request.path, request.query
-        me = self.accounts[next(iter(self.accounts))]  # the token holder: the first account added
+        me = self._holder()
         if path == "/api/v1/accounts/verify_credentials":
             return Reply(200, self._account(me) | {"source": {"privacy": "public", "sensitive": False, "note": ""}})
         if path == "/api/v1/accounts/lookup":
@@ -187,9 +259,22 @@ class FakeMastodon:
                 flood = next((a for a in self.accounts.values() if a.id != me.id), me)
                 for i in range(int(query.get("limit", 40))):
                     self.post(flood, f"@{me.acct} flood {i}")
-            types = {query["types[]"]} if "types[]" in query else None  # the stand-in keeps one value of a list
-            found = [n for n in self.notifications.values() if n.recipient_id == me.id and (types is None or n.type in types)]
+            types = set(query["types[]"].split(",")) if "types[]" in query else None
+            held = not self.policies or query.get("include_filtered", "") not in _FALSE  # before 4.3: nothing is filtered
+            found = [
+                n for n in self.notifications.values()
+                if n.recipient_id == me.id and (types is None or n.type in types) and (held or not n.filtered)
+                and query.get("account_id", n.account_id) == n.account_id
+            ]
             return self._page(request, found, 40, 80, self._notification)
+        if path == "/api/v1/notifications/requests" and self.policies:
+            found = [r for r in self.requests.values() if self._held(r.account_id)]
+            return self._page(request, found, 40, 80, self._request)
+        if path == "/api/v1/statuses" and self.policies:
+            ids = list(dict.fromkeys(i for i in query.get("id[]", "").split(",") if i))
+            if len(ids) > MANY_STATUSES:
+                return Reply(422, {"error": "Validation failed"})
+            return Reply(200, [self._status(self.statuses[i]) for i in ids if i in self.statuses])
         if match := re.fullmatch(r"/api/v1/accounts/(\w+)/statuses", path):
             if match.group(1) not in self.accounts:
                 return _not_found()
@@ -224,7 +309,7 @@ class FakeMastodon:
         page = items[:limit]
         reply = Reply(200, [render(i) for i in page])
         if page:
-            keep = {k: v for k, v in query.items() if k in ("limit", "types[]", "exclude_reblogs")}
+            keep = {k: v for k, v in query.items() if k in ("limit", "types[]", "exclude_reblogs", "include_filtered", "account_id")}
             base = f"{self.url}{request.path}?"
             reply.headers["Link"] = (
                 f'<{base}{urlencode({**keep, "max_id": page[-1].id})}>; rel="next", '
@@ -233,13 +318,33 @@ class FakeMastodon:
         return reply
 
     def _limited(self, reply: Reply) -> Reply:
-        """Count the request in the 5-minute window (it starts with the first request) and say so in the headers."""
+        """Count the request in the window (it starts with the first request) and say so in the headers."""
         now = self.now()
         if self.window_reset is None or now >= self.window_reset:
-            self.window_reset, self.remaining = now + WINDOW, LIMIT
+            self.window_reset, self.remaining = now + self.window, self.limit
         self.remaining -= 1
-        reply.headers.update(rate_headers(max(0, self.remaining), self.window_reset))
+        reply.headers.update(rate_headers(max(0, self.remaining), self.window_reset, self.limit))
         return reply
+
+    def _accept_repeated_params(self) -> None:
+        """StandIn keeps the last value of a repeated query parameter; Rails repeats them for arrays (`id[]`,
+        `types[]`), so this server's handler joins them with commas before StandIn reads the query."""
+        base = self.http.server.RequestHandlerClass
+
+        class Handler(base):  # type: ignore[misc, valid-type]
+            def _joined(self) -> None:
+                path, _, query = self.path.partition("?")
+                if query:
+                    values: dict[str, list[str]] = {}
+                    for pair in query.split("&"):
+                        key, _, value = pair.partition("=")
+                        values.setdefault(key, []).append(value)
+                    self.path = path + "?" + "&".join(f"{k}={'%2C'.join(v)}" for k, v in values.items())
+                base._serve(self)
+
+            do_GET = do_POST = _joined
+
+        self.http.server.RequestHandlerClass = Handler
 
     # --- rendering ------------------------------------------------------------------------------------
 
@@ -276,16 +381,26 @@ class FakeMastodon:
             "id": notification.id, "type": notification.type, "created_at": _time(notification.created_at),
             "group_key": f"ungrouped-{notification.id}", "account": self._account(self.accounts[notification.account_id]),
             "status": self._status(status) if status else None,
+            **({"filtered": True} if notification.filtered else {}),  # REST::NotificationSerializer: only when filtered
+        }
+
+    def _request(self, request: NotificationRequest) -> dict:
+        held = sorted(self._held(request.account_id), key=lambda n: int(n.id))
+        last = next((self.statuses[n.status_id] for n in reversed(held) if n.status_id in self.statuses), None)
+        return {
+            "id": request.id, "created_at": _time(request.created_at), "updated_at": _time(held[-1].created_at),
+            "notifications_count": str(len(held)), "account": self._account(self.accounts[request.account_id]),
+            "last_status": self._status(last) if last else None,
         }
 
     def close(self) -> None:
         self.http.close()
 
 
-def rate_headers(remaining: int, reset: datetime) -> dict[str, str]:
+def rate_headers(remaining: int, reset: datetime, limit: int = LIMIT) -> dict[str, str]:
     """Mastodon's rate-limit headers: the reset as an ISO 8601 time with microseconds."""
     return {
-        "X-RateLimit-Limit": str(LIMIT),
+        "X-RateLimit-Limit": str(limit),
         "X-RateLimit-Remaining": str(remaining),
         "X-RateLimit-Reset": reset.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }

@@ -1,5 +1,6 @@
 """The Mastodon adapter against its stand-in, through the real Mastodon.py, for what the contract does not cover:
-HTML to text, privacy, Link paging and its budget, rate limits, thread roots, errors and secrets."""
+HTML to text, privacy, Link paging and its budget, notification policies (4.3+), rate limits, thread roots, errors
+and secrets. How look-ups share the rate limit with the reads: test_mastodon_bulkheads.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, Unavailable, UnknownAccount
-from bot.sources.mastodon import MastodonSource
+from bot.sources.mastodon import MastodonSource, filtered
 from bot.sources.mastodon.client import LOOKUPS_PER_READ, MENTION_PAGE, PAGES
 from bot.standins.http import Reply
 from bot.standins.mastodon_api import FakeMastodon, rate_headers
@@ -151,7 +152,8 @@ def test_the_page_budget_stops_an_endless_server(fake: FakeMastodon, caplog: pyt
     with caplog.at_level(logging.WARNING):
         read = src.mentions(start.cursor, since())
     assert not read.complete and len(fake.http.calls(NOTIFICATIONS)) - before == PAGES
-    assert len(read.posts) == PAGES * MENTION_PAGE and int(read.cursor) == int(start.cursor) + PAGES * MENTION_PAGE
+    newest, oldest = (int(filtered.unmarked(t.cursor)[0]) for t in (read, start))
+    assert len(read.posts) == PAGES * MENTION_PAGE and newest == oldest + PAGES * MENTION_PAGE
     assert len([r for r in caplog.records if "page budget" in r.getMessage()]) == 1
 
 
@@ -164,6 +166,82 @@ def test_a_server_repeating_a_page_is_stopped(fake: FakeMastodon) -> None:
     read = src.mentions(start.cursor, since())
     assert not read.complete and sorted(p.id for p in read.posts) == sorted(ids)
     assert len(fake.http.calls(NOTIFICATIONS)) == 3  # the first read, a page, the same page again
+
+
+# --- notification policies (Mastodon 4.3+) -----------------------------------------------------------
+
+def test_a_mention_the_instance_filtered_is_read_and_counted(fake: FakeMastodon) -> None:
+    stranger = fake.add_account("newbie", domain="far.test")
+    fake.filter_from(stranger)
+    held = fake.post(stranger, "@acme my order never came", visibility="direct")
+    plain = fake.post(fake.account("bob"), "@acme hello")
+    read = source(fake).mentions(None, since())
+    assert [p.id for p in read.posts] == [plain, held] and read.filtered == 1
+    assert read.posts[1].private
+
+
+@pytest.mark.parametrize("then", ["accept", "dismiss"])
+def test_a_filtered_mention_is_read_once_whatever_the_account_does_with_its_request(fake: FakeMastodon, then: str) -> None:
+    stranger = fake.add_account("newbie", domain="far.test")
+    fake.filter_from(stranger)
+    src = source(fake)
+    start = src.mentions(None, since())
+    held = fake.post(stranger, "@acme hello?")
+    read = src.mentions(start.cursor, since())
+    assert [p.id for p in read.posts] == [held] and read.filtered == 1
+    getattr(fake, then)(stranger)  # accepted: it joins the list with its old id, below the cursor; dismissed: deleted
+    again = src.mentions(read.cursor, since())
+    assert again.posts == [] and again.filtered == 0  # not read twice
+    later = fake.post(stranger, "@acme me again")
+    last = src.mentions(again.cursor, since())
+    assert [p.id for p in last.posts] == [later] and last.filtered == (then == "dismiss")  # a dismissed sender stays filtered
+
+
+def test_a_server_before_4_3_is_read_as_ever(fake: FakeMastodon) -> None:
+    fake.version = "4.2.0"  # no policies: include_filtered is an unknown parameter, ignored
+    stranger = fake.add_account("newbie", domain="far.test")
+    fake.filter_from(stranger)
+    src = source(fake)
+    fake.post(fake.account("bob"), "@acme zero")
+    start = src.mentions(None, since())
+    ids = [fake.post(stranger, "@acme one"), fake.post(fake.account("bob"), "@acme two")]
+    old_cursor, _ = filtered.unmarked(start.cursor)  # as an older replywatch stored it: nothing to catch up here
+    read = src.mentions(old_cursor, since())
+    assert [p.id for p in read.posts] == ids[::-1] and read.filtered == 0
+    assert src.mentions(read.cursor, since()).posts == []
+    assert len(fake.http.calls("/notifications/requests")) == 1  # a 404, once
+
+
+def test_mentions_filtered_before_this_version_asked_for_them_are_caught_up_once(fake: FakeMastodon) -> None:
+    stranger = fake.add_account("newbie", domain="far.test")
+    fake.filter_from(stranger)
+    missed = fake.post(stranger, "@acme anyone there?")  # filtered: the older version never saw it
+    seen = fake.post(fake.account("bob"), "@acme hi")
+    old_cursor = max(fake.notifications, key=int)  # what the older version stored: the newest notification it read
+    assert fake.notifications[old_cursor].status_id == seen
+    newer = fake.post(stranger, "@acme hello??")  # above the cursor: the ordinary read finds it
+    src = source(fake)
+    read = src.mentions(old_cursor, since())
+    assert sorted(p.id for p in read.posts) == sorted([missed, newer]) and read.filtered == 2
+    requests = len(fake.http.calls("/notifications/requests"))
+    fake.accept(stranger)
+    again = src.mentions(read.cursor, since())
+    assert again.posts == [] and len(fake.http.calls("/notifications/requests")) == requests  # once
+
+
+def test_a_catch_up_that_fails_fails_the_read_which_is_retried_whole(fake: FakeMastodon) -> None:
+    stranger = fake.add_account("newbie", domain="far.test")
+    fake.filter_from(stranger)
+    missed = fake.post(stranger, "@acme anyone there?")
+    seen = fake.post(fake.account("bob"), "@acme hi")
+    old_cursor = max(fake.notifications, key=int)
+    fake.http.fail("/notifications/requests", Reply(503, {"error": "down"}))
+    src = source(fake)
+    with pytest.raises(Unavailable):
+        src.mentions(old_cursor, since())
+    read = src.mentions(old_cursor, since())  # the poll kept the cursor it had
+    assert [p.id for p in read.posts] == [missed] and seen not in [p.id for p in read.posts]
+    assert src.mentions(read.cursor, since()).posts == []
 
 
 # --- rate limits ------------------------------------------------------------------------------------
@@ -247,6 +325,38 @@ def test_a_server_echoing_the_token_is_redacted(fake: FakeMastodon) -> None:
     assert TOKEN not in str(raised.value) and "[redacted]" in str(raised.value)
 
 
+def _prefixes(secret: str, text: str) -> list[str]:
+    """The starts of `secret` (6 characters or more) that `text` shows."""
+    return [secret[:n] for n in range(6, len(secret) + 1) if secret[:n] in text]
+
+
+@pytest.mark.parametrize("before_the_cut", range(1, len(TOKEN)))
+def test_a_token_straddling_where_an_error_is_cut_is_redacted_whole(
+    fake: FakeMastodon, caplog: pytest.LogCaptureFixture, before_the_cut: int,
+) -> None:
+    shown = "verify credentials: HTTP 403 "  # what the message says before the server's words
+    words = "." * (200 - len(shown) - before_the_cut) + TOKEN + " and more"  # the token across character 200
+    fake.http.fail("/verify_credentials", Reply(403, {"error": words}))
+    with caplog.at_level(logging.DEBUG), pytest.raises(AuthFailed) as raised:
+        source(fake).account()
+    assert str(raised.value).startswith(f"Mastodon: {shown}...")
+    assert _prefixes(TOKEN, str(raised.value)) == [] and _prefixes(TOKEN, caplog.text) == []
+
+
+def test_a_token_straddling_where_a_logged_entry_is_cut_is_redacted_whole(
+    fake: FakeMastodon, caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake.post(fake.account("bob"), "@acme fine")
+    fake.limit = fake.remaining = 10_000
+    src = source(fake)
+    for filler in range(0, 200):  # every place the token can sit across the cut, whatever comes before it in the line
+        entry = {"id": None, "type": "." * filler + TOKEN}
+        fake.http.fail(NOTIFICATIONS, Reply(200, [entry, *[fake._notification(n) for n in fake.notifications.values()]]))
+        with caplog.at_level(logging.DEBUG):
+            src.mentions(None, since())
+    assert "[redacted]" in caplog.text and _prefixes(TOKEN, caplog.text) == []
+
+
 def test_a_token_of_another_account_is_auth_failed(fake: FakeMastodon) -> None:
     src = MastodonSource(instance=fake.url, handle="@someoneelse", access_token=TOKEN, timeout=5.0)
     with pytest.raises(AuthFailed, match="belongs to @acme"):
@@ -288,16 +398,18 @@ def test_a_malformed_status_is_logged_in_one_line_and_passed_over(fake: FakeMast
     fake.http.fail(NOTIFICATIONS, Reply(200, [broken, *page], rate_headers(200, datetime.now(UTC) + timedelta(minutes=5))))
     with caplog.at_level(logging.WARNING):
         read = source(fake).mentions(None, since())
-    assert [p.id for p in read.posts] == [good] and read.cursor == "999999"
+    assert [p.id for p in read.posts] == [good] and filtered.unmarked(read.cursor) == ("999999", True)
     (line,) = [r.getMessage() for r in caplog.records if "passed over" in r.getMessage()]
     assert "\n" not in line and len(line) < 300
 
 
-def test_deleted_is_a_404_and_other_errors_raise(fake: FakeMastodon) -> None:
+@pytest.mark.parametrize("version", ["4.3.0", "4.2.0"])
+def test_deleted_is_what_the_server_no_longer_has_and_other_errors_raise(fake: FakeMastodon, version: str) -> None:
+    fake.version = version  # 4.3: GET /api/v1/statuses?id[]= leaves it out; before, GET /api/v1/statuses/:id is a 404
     kept, gone = fake.post(fake.account("bob"), "@acme a"), fake.post(fake.account("bob"), "@acme b")
     fake.delete(gone)
     src = source(fake)
-    assert src.deleted([kept, gone, gone]) == {gone}
-    fake.http.fail(f"/api/v1/statuses/{kept}", Reply(503, {"error": "down"}))
+    assert src.deleted([kept, gone, gone, "not/an id"]) == {gone}
+    fake.http.fail("/api/v1/statuses", Reply(503, {"error": "down"}))
     with pytest.raises(Unavailable):
         src.deleted([kept])
