@@ -9,9 +9,12 @@ RUN python -m venv /opt/replywatch \
  && /opt/replywatch/bin/pip install --quiet ".[postgres]"
 
 FROM python:3.12-slim
+# METRICS_ADDR: every interface of the container, so that a published port (-p 9108:9108) reaches /metrics; outside
+# a container it defaults to 127.0.0.1.
 ENV PATH=/opt/replywatch/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    DATABASE_URL=sqlite:////data/replywatch.db
+    DATABASE_URL=sqlite:////data/replywatch.db \
+    METRICS_ADDR=0.0.0.0
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin replywatch \
  && mkdir -p /data && chown replywatch:replywatch /data
 COPY --from=build /opt/replywatch /opt/replywatch

@@ -127,7 +127,8 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.scheduler import build_scheduler
 
     watched = accounts.load(settings, os.environ)
-    server = MetricsServer(settings.metrics_port) if settings.metrics_port else None  # a port in use fails the start first
+    # a port in use, or an address not this host's, fails the start first
+    server = MetricsServer(settings.metrics_port, settings.metrics_addr) if settings.metrics_port else None
     lease = open_lease(settings.database_url, watched[0].handle)  # one replica leads; on SQLite one process runs
     if not lease.acquire() and not lease.standby:
         raise StartupError(f"DATABASE_URL: {lease.problem}")
@@ -150,6 +151,8 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         )
     if server is not None:
         server.start(app, logs.Redactor(_secrets(settings)).redact)
+        if app.parts is not None:  # health names it when it stops serving
+            app.parts.failing.append(lambda: {"metrics server": why} if (why := server.problem()) else {})
     scheduler.start()
     stop.wait()
     log.info("stopping")
@@ -180,7 +183,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         from bot.app import open_store
         from bot.configure import sweep_config
         from bot.report.cost import Prices, meter
-        from bot.services.health import verdict
+        from bot.services.health import verdict_of
 
         config = sweep_config(settings, schedule=load_schedule(settings))
         store = open_store(settings)
@@ -193,11 +196,8 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         closed = repo.closed_mentions(args.limit or 1000) if args.all else None
         parked = repo.parked()
         channels = repo.failing_channels()
-        by_account: dict = {}
-        for where, h in health:
-            by_account.setdefault(where, []).append(h)
-        broken = verdict(by_account, channels, repo.failing_parts(), now, settings.poll_interval, settings.http_timeout,
-                         redact=logs.Redactor(_secrets(settings)).redact)
+        redact = logs.Redactor(_secrets(settings)).redact
+        broken = verdict_of(repo, watched_keys(settings), now, settings.poll_interval, settings.http_timeout, redact=redact)
         reads = view.Reads(meter(repo, now, Prices.of(settings)), settings.x_monthly_read_budget, now)
         if args.json:
             total, alerted, oldest = repo.open_summary()
@@ -289,13 +289,11 @@ def _health(settings: Settings, _args: argparse.Namespace) -> int:
         from bot.app import open_store
 
         store = open_store(settings)
-    from bot.services.health import verdict
+    from bot.services.health import verdict_of
 
-    with store.read() as repo:
-        health = {where: repo.health(where) for where in watched_keys(settings)}
-        channels, parts = repo.failing_channels(), repo.failing_parts()
     redact = logs.Redactor(_secrets(settings)).redact
-    broken = verdict(health, channels, parts, SystemClock().now(), settings.poll_interval, settings.http_timeout, redact=redact)
+    with store.read() as repo:
+        broken = verdict_of(repo, watched_keys(settings), SystemClock().now(), settings.poll_interval, settings.http_timeout, redact=redact)
     for line in broken:
         print(f"unhealthy: {line}", file=sys.stderr)
     if broken:

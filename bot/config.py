@@ -7,6 +7,7 @@ and never appear in an error message.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -87,6 +88,7 @@ class Settings(BaseModel):
     replywatch_config: str | None = None
     report_every: Cadenced = None  # off by default
     metrics_port: Port = None  # off by default
+    metrics_addr: str = "127.0.0.1"  # this host only; the image sets 0.0.0.0 for its port mapping
 
     x_price_per_read: Price = 0.005  # X's pay-per-use price of a post read
     x_price_per_owned_read: Price = 0.001  # a read of the account's own timelines under user-context auth
@@ -227,6 +229,16 @@ class Settings(BaseModel):
         if value < timedelta(0):
             raise ValueError(DURATION_HINT)
         return value
+
+    @field_validator("metrics_addr")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(
+                "an IP address to serve /metrics on, such as 127.0.0.1 (this host only), 0.0.0.0 (every interface) or ::"
+            ) from None
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from bot.clock import Clock
 from bot.logs import one_line
 from bot.model import AccountKey, EndpointHealth, Status
-from bot.services.health import broken_endpoint, channels_down, polls_stopped, verdict
+from bot.services.health import broken_endpoint, channels_down, polls_stopped, verdict_of
 from bot.store.metrics import AccountTally
 from bot.store.repository import Store
 
@@ -41,11 +41,8 @@ class Watch:
 def problems(watch: Watch) -> list[str]:
     """Why replywatch is unhealthy, one line each (bot.services.health.verdict); empty while all is well. Cheap: the
     cursors, the channels and the parts only, no mention is read."""
-    now = watch.clock.now()
     with watch.store.read() as repo:
-        health = {where: repo.health(where) for where in watch.alert_after}
-        channels, parts = repo.failing_channels(), repo.failing_parts()
-    return verdict(health, channels, parts, now, watch.poll_interval, watch.http_timeout, watch.started, watch.redact)
+        return verdict_of(repo, watch.alert_after, watch.clock.now(), watch.poll_interval, watch.http_timeout, watch.started, watch.redact)
 
 
 def _stopped(watch: Watch, health: dict[AccountKey, list[EndpointHealth]], now: datetime) -> bool:

@@ -11,7 +11,7 @@ its network refused the token), and one when it recovers. They go out through th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,7 @@ from bot.model import AccountKey, EndpointHealth
 from bot.services.poll import TOKEN_REFUSED
 
 if TYPE_CHECKING:
-    from bot.store.repository import Store
+    from bot.store.repository import Repository, Store
 
 log = logging.getLogger(__name__)
 BROKEN_AFTER_INTERVALS = 3
@@ -110,6 +110,17 @@ def verdict(
     lines += [f"delivery: channel {channel}: {error or 'failing'}" for channel, _, error in channels_down(channels, now)]
     lines += [f"{name}: {why}" for name, _, why in parts]
     return [one_line(redact(line))[:500] for line in lines]
+
+
+def verdict_of(
+    repo: Repository, accounts: Iterable[AccountKey], now: datetime, poll_interval: timedelta, http_timeout: timedelta,
+    started: datetime | None = None, redact: Callable[[str], str] = str,
+) -> list[str]:
+    """`verdict`, as the store tells it: what `health`, `status` and /healthz ask. Cheap: the cursors, the channels
+    and the parts, no mention."""
+    health = {where: repo.health(where) for where in accounts}
+    channels, parts = repo.failing_channels(), repo.failing_parts()
+    return verdict(health, channels, parts, now, poll_interval, http_timeout, started, redact)
 
 
 class PartsHealth:

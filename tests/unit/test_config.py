@@ -25,6 +25,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch: 
     for key in list(os.environ):
         if key.startswith(("X_", "SLACK_")) or key in {
             "ALERT_AFTER", "POLL_INTERVAL", "DATABASE_URL", "HTTP_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT", "ALLOW_QUEUE_IN", "SINK",
+            "METRICS_ADDR",
         }:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
@@ -58,6 +59,13 @@ def test_defaults(clean_env: pytest.MonkeyPatch) -> None:
     assert s.slack_api_base_url == "https://slack.com/api/"
     assert (s.log_level, s.log_format) == ("INFO", "text")
     assert not s.user_context
+    assert s.metrics_addr == "127.0.0.1", "/metrics from this host only, unless told"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0.0.0.0", "0.0.0.0"), (" ::1 ", "::1"), ("::", "::"), ("10.0.0.7", "10.0.0.7")])
+def test_metrics_addr_takes_an_ipv4_or_ipv6_address(clean_env: pytest.MonkeyPatch, value: str, expected: str) -> None:
+    clean_env.setenv("METRICS_ADDR", value)
+    assert load_settings().metrics_addr == expected
 
 
 def test_dotenv_in_working_folder_is_read(clean_env: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
@@ -106,6 +114,8 @@ def test_the_environment_wins_over_dotenv_and_names_match_in_any_case(clean_env:
         ("EXPIRE_AFTER", "20m", "EXPIRE_AFTER must be longer than ALERT_AFTER (a mention must be able to fall due), or 0 for never"),
         ("MAX_REMINDERS", "-1", "MAX_REMINDERS must be a whole number of at least 0 (0: the escalation only)"),
         ("MAX_REMINDERS", "lots", "MAX_REMINDERS must be a whole number"),
+        ("METRICS_ADDR", "localhost", "METRICS_ADDR must be an IP address to serve /metrics on, such as 127.0.0.1"),
+        ("METRICS_ADDR", "0.0.0.0:9108", "METRICS_ADDR must be an IP address"),
     ],
 )
 def test_bad_settings_name_the_variable(clean_env: pytest.MonkeyPatch, name: str, value: str | None, message: str) -> None:
