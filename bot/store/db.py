@@ -1,11 +1,18 @@
 """Engines and migrations. SQLite gets WAL, a busy timeout, foreign keys and `BEGIN IMMEDIATE` transactions,
 so that two jobs writing at once wait for each other instead of failing with "database is locked", and
 `synchronous=FULL`, so that a commit is on disk before the call that follows it (an alert's row before its Slack
-post) even when the disk fails under it. Migrations run one process at a time; reads never migrate."""
+post) even when the disk fails under it. Migrations run one process at a time; reads never migrate.
+
+A SQLite file holds secrets (Bluesky sessions), so it is its owner's alone: the writer creates it 0600 before SQLite
+opens it (SQLite gives its -wal and -shm files the database's mode), and tightens one an older replywatch left
+open to other users, saying so. Reads change no file."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
@@ -19,6 +26,10 @@ BUSY_TIMEOUT_MS = 15000
 READ_ONLY = "replywatch_read_only"  # execution option: begin a plain (deferred) transaction
 MIGRATION_LOCK = 0x7265706C7977  # PostgreSQL advisory lock key ("replyw"): one migrating process at a time
 UPGRADE = "run `replywatch db upgrade` (`replywatch run` does it too, on start)"
+PRIVATE = 0o600  # a SQLite file's mode: read and written by its owner only
+SIDE_FILES = ("-wal", "-shm", "-journal")  # what SQLite keeps beside a database, with the same contents at stake
+
+log = logging.getLogger(__name__)
 
 
 class SchemaError(Exception):
@@ -43,6 +54,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             raise SchemaError(f"no database at {path}: {UPGRADE}")
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _private(path)
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -66,6 +78,26 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _private(path: Path) -> None:
+    """Create the database file 0600 if it is missing; take group and others' access from it and its side files."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))  # SQLite reads an empty file as empty
+    except OSError:
+        pass  # it exists; or it cannot be made, which SQLite says as it always has when it opens it
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in SIDE_FILES)):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            try:
+                file.chmod(mode & 0o700)
+            except OSError as exc:
+                log.warning("DATABASE_URL: %s is open to other users (%o) and cannot be made private: %s", file, mode, exc.strerror)
+            else:
+                log.warning("DATABASE_URL: %s was open to other users (%o): now %o, its owner's only", file, mode, mode & 0o700)
 
 
 if TYPE_CHECKING:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import sqlite3
+import stat
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
@@ -191,6 +194,48 @@ def test_sqlite_settings(tmp_path) -> None:  # noqa: ANN001
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000
     engine.dispose()
+
+
+def _modes(db: Path) -> dict[str, int]:
+    """The permission bits of the database and of its WAL and shared-memory files."""
+    return {f.name: stat.S_IMODE(f.stat().st_mode) for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"))}
+
+
+def test_the_database_and_its_wal_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    """They hold Bluesky session tokens: 0600 from the first write, whatever the umask lets other files be."""
+    db = tmp_path / "data" / "replywatch.db"
+    old = os.umask(0o022)  # the usual one, under which files are created 0644
+    try:
+        engine = make_engine(f"sqlite:///{db}")
+        upgrade(engine)
+        with engine.begin() as conn:  # an open connection keeps the -wal and -shm files
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS probe (x)")
+            conn.exec_driver_sql("INSERT INTO probe VALUES (1)")
+            assert _modes(db) == {"replywatch.db": 0o600, "replywatch.db-wal": 0o600, "replywatch.db-shm": 0o600}
+        engine.dispose()
+    finally:
+        os.umask(old)
+
+
+def test_a_database_found_readable_by_others_is_tightened(tmp_path: Path, caplog) -> None:  # noqa: ANN001
+    """A file an older replywatch created 0644, with its -wal and -shm beside it: the writer makes them 0600 and says so."""
+    db = tmp_path / "replywatch.db"
+    old = os.umask(0o022)
+    try:
+        earlier = sqlite3.connect(db)  # as an older replywatch left it, still open: -wal and -shm are there too
+        earlier.execute("PRAGMA journal_mode=WAL")
+        earlier.execute("CREATE TABLE t (x)")
+        earlier.commit()
+        assert set(_modes(db).values()) == {0o644}
+        engine = make_engine(f"sqlite:///{db}")
+        assert _modes(db) == {"replywatch.db": 0o600, "replywatch.db-wal": 0o600, "replywatch.db-shm": 0o600}
+        assert "was open to other users (644): now 600" in caplog.text
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0, "the data is untouched"
+        engine.dispose()
+        earlier.close()
+    finally:
+        os.umask(old)
 
 
 def test_two_writers_wait_instead_of_failing(tmp_path) -> None:  # noqa: ANN001
