@@ -1,11 +1,17 @@
 """The report as a person reads it in a terminal (text: tables drawn by rich, no colour), as JSON (the Report's own
-keys, documented in the README) and as CSV (one header row, a row per account and one for the total)."""
+keys, documented in the README) and as CSV (one header row, a row per account and one for the total).
+
+Handles, names and close reasons are strangers' text, shown as written in every format: in the text, every cell is a
+rich Text (never markup, nor emoji codes) with its control characters shown as escapes, so that nothing reaches the
+terminal as a command; in CSV, a text cell that a spreadsheet would run as a formula (it starts with = + - @, a tab or
+a CR) starts with ' instead; JSON escapes what it must by itself."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +19,7 @@ from zoneinfo import ZoneInfo
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.report.model import AccountReport, Report, Usage
 from bot.words import format_age
@@ -28,8 +35,8 @@ def as_json(report: Report) -> str:
 
 
 CSV_COLUMNS: tuple[tuple[str, Callable[[AccountReport], object]], ...] = (
-    ("network", lambda a: a.network or ""),
-    ("account", lambda a: a.account or "total"),
+    ("network", lambda a: _text_cell(a.network or "")),
+    ("account", lambda a: _text_cell(a.account or "total")),
     ("received", lambda a: a.received),
     ("ignored", lambda a: a.ignored),
     ("deleted", lambda a: a.deleted),
@@ -75,8 +82,9 @@ def as_text(report: Report, width: int = WIDTH) -> str:
     rows = (*report.accounts, report.total) if len(report.accounts) != 1 else report.accounts
     tz = ZoneInfo(report.timezone)
     last = report.end - timedelta(microseconds=1)  # the period's last moment: its end is excluded
-    console.print(f"Engagement report, {report.start.astimezone(tz):%a %Y-%m-%d %H:%M} to {last.astimezone(tz):%a %Y-%m-%d %H:%M} "
-                  f"({report.timezone}), made {report.generated_at.astimezone(tz):%Y-%m-%d %H:%M}")
+    console.print(_plain(f"Engagement report, {report.start.astimezone(tz):%a %Y-%m-%d %H:%M} to "
+                         f"{last.astimezone(tz):%a %Y-%m-%d %H:%M} ({report.timezone}), "
+                         f"made {report.generated_at.astimezone(tz):%Y-%m-%d %H:%M}"))
     console.print(_mentions(rows))
     console.print(_replies(rows, report.hours))
     console.print(_who(rows))
@@ -89,10 +97,31 @@ def as_text(report: Report, width: int = WIDTH) -> str:
     return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"  # no trailing blanks
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula
+_UNSEEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # controls, bidi included
+
+
+def _text_cell(value: str) -> str:
+    """A CSV text cell a spreadsheet shows as text: one that would start a formula gets a leading '."""
+    return "'" + value if value.startswith(_FORMULA) else value
+
+
+def _plain(value: str) -> Text:
+    """Text shown as written: no markup, no emoji codes, control characters as escapes (\\x1b, \\u202e)."""
+    return Text(_UNSEEN.sub(lambda m: m.group().encode("unicode_escape").decode(), value))
+
+
+class _Table(Table):
+    """A table whose cells are plain text, whatever they say."""
+
+    def add_row(self, *cells: object, **kwargs: object) -> None:  # type: ignore[override]
+        super().add_row(*(_plain(c) if isinstance(c, str) else c for c in cells), **kwargs)
+
+
 def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = _Table(title=_plain(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i == 0 else "right", overflow="fold")
+        table.add_column(_plain(name), justify="left" if i == 0 else "right", overflow="fold")
     return table
 
 

@@ -4,6 +4,8 @@ the JSON round trip."""
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -15,7 +17,7 @@ from bot.model import AccountKey, Network, Read
 from bot.report import cost
 from bot.report.command import chosen, period
 from bot.report.compute import Judging, Rows, close_reason, compute, is_own, percentile
-from bot.report.formats import as_csv, as_text
+from bot.report.formats import as_csv, as_json, as_text
 from bot.report.model import Acted, Received, Replied, Report
 from bot.schedule import Hours, open_time
 
@@ -175,6 +177,50 @@ def test_the_json_round_trip_is_exact() -> None:
     data = json.loads(text)
     assert data["start"] == "2026-11-30T00:00:00+01:00" and data["accounts"][0]["days"][0]["day"] == "2026-11-30"
     assert list(data) == ["start", "end", "generated_at", "timezone", "hours", "accounts", "total"]
+
+
+# --- strangers' text in every format ----------------------------------------------------------------------
+
+MARKUP = ["[/x]", "[bold]loud[/bold]", "[link=https://evil.example]acme.com[/link]", ":warning:", "\\[escaped]"]
+ESC = "\x1b[2J\x1b]8;;https://evil.example\x07"  # clear the screen; a terminal hyperlink
+
+
+def strangers() -> Report:
+    """Handles and a close reason that rich would read as markup, emoji codes and terminal escapes."""
+    mentions = [received(local(1, 10 + i), reply=timedelta(minutes=5), author=text, replied_by=text)
+                for i, text in enumerate(MARKUP)]
+    mentions.append(received(local(1, 16), "open", author=f"bob{ESC}"))
+    acted = [Acted("x", "acme", "[/U1]", "close", f"no reply needed: [red]spam{ESC}", 1)]
+    return report(*mentions, acted=acted)
+
+
+def test_the_text_report_shows_strangers_markup_as_written() -> None:
+    text = as_text(strangers(), width=400)
+    for handle in MARKUP:
+        assert f"@{handle}" in text, handle
+    assert "[/U1]" in text and "[red]spam" in text
+    assert "\x1b" not in text and "\x07" not in text, "no terminal escape reaches the terminal"
+    assert "bob\\x1b[2J" in text, "shown, escaped"
+
+
+def test_the_csv_report_starts_no_cell_with_a_formula() -> None:
+    """A spreadsheet runs a cell that starts with = + - @ (or a tab or CR before them) as a formula."""
+    keys = [AccountKey(Network.MASTODON, name) for name in ("=HYPERLINK(\"https://evil.example\")", "@acme@mastodon.social",
+                                                            "+1", "-1", "\t=1", "\r=1")]
+    r = compute(Rows(received=[]), START, END, NOW, Judging(BERLIN, timedelta(minutes=30)), keys, cost.Prices(0.005, 0.001))
+    rows = list(csv.reader(io.StringIO(as_csv(r))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert [row[1] for row in rows[1:-1]] == ["'=HYPERLINK(\"https://evil.example\")", "'@acme@mastodon.social", "'+1", "'-1",
+                                             "'\t=1", "'\r=1"], "shown as text, nothing dropped"
+    assert rows[1][2:5] == ["0", "0", "0"], "numbers stay numbers"
+
+
+def test_the_json_report_keeps_strangers_text_exact_and_escaped() -> None:
+    r = strangers()
+    text = as_json(r)
+    assert "\x1b" not in text and "\x07" not in text, "control characters as \\u escapes"
+    assert Report.from_json(text) == r, "every handle exactly as written"
 
 
 # --- prices ----------------------------------------------------------------------------------------------
