@@ -1,8 +1,10 @@
 """The reply and signal rules: pure functions of posts, settings and `now`, no I/O.
 
 - A mention is **answered** when the account (or one of its responders) posts a reply whose `replied_to` is the
-  mention, or a later reply in the same conversation to the same author: answering someone's latest post in a
-  thread answers their earlier mentions in that thread too.
+  mention, whatever the two posts' times say, or a reply in the same conversation to the same author made no
+  earlier than the mention: answering someone's latest post in a thread answers their earlier mentions in that
+  thread too, but a reply made before a mention existed was to something else. X stamps whole seconds, so a reply
+  in the mention's own second counts: within it, only the reference is known.
 - A mention is **ignored** (recorded with the reason, never alerted) when it is the account's own post or a
   responder's, a repost, by a muted author, matches an ignored keyword, or is an implicit mention: one that names
   the account only where the network wrote the handle itself (X puts the handles of everyone in a thread in front
@@ -98,7 +100,7 @@ def answers(reply: Post, mention: Post, answerers: Collection[str]) -> bool:
         and reply.conversation_id == mention.conversation_id
         and mention.author_id is not None
         and reply.in_reply_to_user_id == mention.author_id
-        and reply.created_at > mention.created_at
+        and reply.created_at >= mention.created_at  # same second: X cannot say which came first
     )
 
 

@@ -14,10 +14,11 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def post(id: int, author: str, *, conv: int | None = None, to: int | None = None, to_user: str | None = None,  # noqa: A002
-         types: tuple[str, ...] = ()) -> Post:
-    """Post `id`, made `id` seconds after T0 (ids are numbers here only to order them; they are strings)."""
+         types: tuple[str, ...] = (), at: int | None = None) -> Post:
+    """Post `id`, made `at` (else `id`) seconds after T0 (ids are numbers here only to order them; they are strings)."""
     refs = set(types) | ({"replied_to"} if to else set())
-    return Post(id=str(id), author_id=author, text="", created_at=T0 + timedelta(seconds=id), conversation_id=str(conv or id),
+    made = T0 + timedelta(seconds=id if at is None else at)
+    return Post(id=str(id), author_id=author, text="", created_at=made, conversation_id=str(conv or id),
                 replied_to_id=str(to) if to else None, in_reply_to_user_id=to_user, reference_types=frozenset(refs))
 
 
@@ -48,6 +49,10 @@ MENTION = post(100, BOB, conv=50, to=50, to_user=ACME)
         ("reply in the thread, but to someone else", post(105, ACME, conv=50, to=103, to_user=CAROL), False),
         ("reply to the author in another conversation", post(105, ACME, conv=77, to=76, to_user=BOB), False),
         ("reply to the author's earlier post in the thread", post(99, ACME, conv=50, to=98, to_user=BOB), False),
+        # X stamps whole seconds: a reply can carry its mention's very second. The reference decides, not the order.
+        ("reply in the same second", post(101, ACME, conv=50, to=100, to_user=BOB, at=100), True),
+        ("reply to the same author in the thread, in the same second", post(101, ACME, conv=50, to=104, to_user=BOB, at=100), True),
+        ("direct reply stamped before the mention (a clock behind)", post(101, ACME, conv=50, to=100, to_user=BOB, at=99), True),
         ("a post by somebody else replying to the mention", post(101, CAROL, conv=50, to=100, to_user=BOB), False),
         ("the account's post in the thread that is no reply", post(101, ACME, conv=50), False),
     ],
