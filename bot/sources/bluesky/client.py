@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
-from atproto_client import Client, models
+from atproto_client import models
 from atproto_client.client.session import Session, SessionEvent
 from atproto_client.exceptions import BadRequestError, LoginRequiredError, RateLimitExceededError, UnauthorizedError
 from atproto_client.models.utils import get_response_model
-from atproto_client.request import Request, Response
+from atproto_client.request import Response
 from atproto_core.exceptions import AtProtocolError
 
 from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, UnknownAccount
@@ -32,6 +32,7 @@ from bot.logs import Redactor
 from bot.model import Account, Network, Post, RateInfo, Read, Timeline
 from bot.sources.bluesky import translate
 from bot.sources.bluesky.errors import SERVICE, RefreshRefused, classify, describe, needs_new_tokens, rate_info
+from bot.sources.bluesky.sdk import SdkClient, SessionStore
 from bot.sources.bluesky.session import Kept, Login, next_login
 from bot.sources.bluesky.translate import Entry, Mark
 from bot.sources.meter import ReadCounter
@@ -43,31 +44,6 @@ PAGE_SIZE = 100
 # with complete=False rather than follow a server paging for ever.
 MAX_PAGES = 10
 GET_POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 uris
-
-
-class SessionStore(Protocol):
-    """Where the session is kept between runs (bot.store.repository.StoredSessions): a text under a key."""
-
-    def load(self, key: str) -> str | None: ...
-
-    def save(self, key: str, value: str) -> None: ...
-
-
-class _Client(Client):
-    """The SDK's client with our clock for its expiry check and a refused refresh told apart from a failed call."""
-
-    def __init__(self, base_url: str, timeout: float, clock: Callable[[], datetime]) -> None:
-        self._clock = clock
-        super().__init__(base_url, request=Request(timeout=httpx.Timeout(timeout)))
-
-    def get_current_time(self) -> datetime:
-        return self._clock()
-
-    def _refresh_and_set_session(self) -> Any:
-        try:
-            return super()._refresh_and_set_session()
-        except (BadRequestError, UnauthorizedError) as exc:
-            raise RefreshRefused(str(exc)) from None
 
 
 class BlueskySource:
@@ -92,7 +68,7 @@ class BlueskySource:
         self._sessions = sessions
         self._clock = clock
         self._key = f"bluesky:{self._handle}"
-        self._client: _Client | None = None
+        self._client: SdkClient | None = None
         self._account: Account | None = None
         self._secrets: set[str] = {app_password}
         self._reads = ReadCounter()
@@ -232,7 +208,7 @@ class BlueskySource:
             return response
         raise self._redacted(AuthFailed(SERVICE, f"{what}: the new session was refused too"))
 
-    def _connected(self) -> _Client:
+    def _connected(self) -> SdkClient:
         """The client with a session: the stored one resumed, else a new login (if the log of logins allows one)."""
         if self._client is not None:
             return self._client
@@ -250,12 +226,12 @@ class BlueskySource:
         self._client = self._login(kept, "no usable session")  # only with a session: a refused login is tried later
         return self._client
 
-    def _new_client(self) -> _Client:
-        client = _Client(self._base_url, self._timeout, self._clock)
+    def _new_client(self) -> SdkClient:
+        client = SdkClient(self._base_url, self._timeout, self._clock)
         client.on_session_change(self._session_changed)
         return client
 
-    def _renew(self, client: _Client, exc: BaseException) -> None:
+    def _renew(self, client: SdkClient, exc: BaseException) -> None:
         """New tokens: a refresh when the PDS says the access token expired before our clock did; otherwise, or the
         refresh token refused, the session is dead and dropped (the next `_connected` logs in, once)."""
         if isinstance(exc, BadRequestError):
@@ -272,7 +248,7 @@ class BlueskySource:
         self._client = None
         self._keep(self._kept().with_session(None))
 
-    def _login(self, kept: Kept, why: str) -> _Client:
+    def _login(self, kept: Kept, why: str) -> SdkClient:
         """A client logged in by createSession, if the kept log of logins allows one now (else RateLimited until it
         does, or AuthFailed after a refused login); the attempt is logged before it is sent."""
         now = self._clock()
