@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test bench check status clean
+.PHONY: run demo test bench chaos check status clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "replywatch needs Python 3.11 or newer (set PYTHON=...)"'
@@ -39,6 +39,11 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 	$(BIN)/python -m pytest -q -s tests/reliability/test_gaps.py::test_bursts_of_1200_mentions_are_each_read_once tests/reliability/test_timing.py
+
+# Every part but one broken at once (a hanging network, dripping look-ups, failing uploads, an archived channel, 500
+# idle connections on the metrics port) for a few minutes: the healthy account's figures, and what `health` says.
+chaos: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -55,7 +55,7 @@ class Lane:
         call still runs (past its deadline, it is stuck)."""
         with self._lock:
             if self._running is not None and not self._running.done():
-                raise Unavailable(self.service, self._busy())
+                raise Unavailable(self.service, f"{self.name} {self._busy()}")
             future: Future[T] = Future()
             self._running, self._started_at, self._started_mono = future, datetime.now(UTC), self._monotonic()
 
@@ -96,7 +96,7 @@ class Lane:
 
     def _busy(self) -> str:
         started = f"{self._started_at:%H:%M:%S} UTC" if self._started_at else "?"
-        return f"{self.name} still waits for a call started at {started} (deadline {self.deadline:g}s)"
+        return f"still waits for a call started at {started} (deadline {self.deadline:g}s)"
 
     def _settled(self, future: Future) -> None:
         exc = future.exception()

@@ -37,6 +37,7 @@ class Reply:
     body: object = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
+    drip: float = 0.0  # seconds between the body's bytes: a server never idle long enough for a read timeout
 
 
 @dataclass
@@ -109,7 +110,14 @@ class StandIn:
                 for key, value in reply.headers.items():
                     self.send_header(key, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                if not reply.drip:
+                    self.wfile.write(payload)
+                    return
+                for i in range(len(payload)):
+                    if outer._closing.wait(reply.drip):
+                        return
+                    self.wfile.write(payload[i : i + 1])
+                    self.wfile.flush()
 
             do_GET = do_POST = _serve
 

@@ -165,7 +165,7 @@ class FakeSlack:
         blocks = _decode(args.get("blocks")) or []
         if problem := _check_blocks(blocks) or self._check_images(blocks):
             return _error("invalid_blocks", errors=[problem])
-        message.edits.append({"text": message.text, "blocks": message.blocks})
+        message.edits.append({"text": message.text, "blocks": message.blocks, "at": time.time()})
         message.text = str(args.get("text", message.text))
         message.blocks = blocks or message.blocks
         return _ok(channel=channel, ts=message.ts, text=message.text)
