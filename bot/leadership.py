@@ -208,7 +208,7 @@ class PrivateLease:
 
 def _describe(exc: Exception) -> str:
     first = str(exc).splitlines()[0] if str(exc) else ""
-    return one_line(f"{type(exc).__name__}: {first}")[:300]
+    return one_line(f"{type(exc).__name__}: {first}")  # whole: redacted where it is shown, then cut
 
 
 class Lead:

@@ -2,7 +2,9 @@
 
 tweepy logs request headers (with `Authorization: Bearer …`) at DEBUG and requests-oauthlib logs signed
 headers, so guarding our own lines is not enough: the formatter on the root handler redacts the final text of
-every record, raw, URL-encoded and URL-decoded, and escapes control characters so a record is always one line.
+every record, raw, URL-encoded and URL-decoded, then cuts it to MAX_MESSAGE (never before: a secret that straddled a
+cut would no longer be recognised, and its first part would show), and escapes control characters so a record is
+always one line. Code that logs passes text whole and lets the formatter cut.
 
 Logs are not the only way out: a server can echo the credentials it was sent (a proxy's 401 page), and an error
 message goes to the database, `status`, Slack. `Redactor` is the one implementation of redaction; the formatter
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 REDACTED = "[redacted]"
+MAX_MESSAGE = 2000  # characters of a record's message kept, cut only once every secret is out of it
 _TICKET = re.compile(r"(ticket=)[^&\s\"'\\]+")  # Socket Mode's websocket URL carries a one-time credential
 _ESCAPES = {i: f"\\x{i:02x}" for i in [*range(0x20), 0x7F]} | {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
 
@@ -49,24 +52,33 @@ class Redactor:
 
 class RedactingFormatter(logging.Formatter):
     def __init__(self, secrets: list[str], json_format: bool) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        super().__init__()
         self._redactor = Redactor(secrets)
         self._json = json_format
 
     def redact(self, text: str) -> str:
         return self._redactor.redact(text)
 
+    def message(self, record: logging.LogRecord) -> str:
+        """The record's message without secrets, then cut to MAX_MESSAGE."""
+        text = self.redact(record.getMessage())
+        return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + f"… ({len(text) - MAX_MESSAGE} more characters)"
+
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
     def format(self, record: logging.LogRecord) -> str:
+        message = self.message(record)
         if not self._json:
-            return one_line(self.redact(super().format(record)))
+            line = f"{self.formatTime(record)} {record.levelname} {record.name}: {message}"
+            if record.exc_info:
+                line += "\n" + self.redact(self.formatException(record.exc_info))
+            return one_line(line)
         entry = {
             "time": self.formatTime(record),
             "level": record.levelname,
             "logger": record.name,
-            "message": self.redact(record.getMessage()),
+            "message": message,
         }
         if record.exc_info:
             entry["exception"] = self.redact(self.formatException(record.exc_info))

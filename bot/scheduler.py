@@ -36,7 +36,7 @@ def guarded(name: str, job: Callable[[], object]) -> Callable[[], object]:
         try:
             return job()
         except Exception as exc:  # noqa: BLE001 — the loop must survive anything
-            log.error("%s failed unexpectedly: %s: %s", name, type(exc).__name__, one_line(str(exc))[:500])
+            log.error("%s failed unexpectedly: %s: %s", name, type(exc).__name__, one_line(str(exc)))
             log.debug("%s traceback", name, exc_info=True)
             return None
 

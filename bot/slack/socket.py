@@ -105,4 +105,4 @@ class SocketListener:
         except ServiceError as exc:
             log.warning("after a Slack %s request: %s", kind, exc.message)
         except Exception as exc:  # noqa: BLE001
-            log.error("after a Slack %s request: %s: %s", kind, type(exc).__name__, str(exc)[:200])
+            log.error("after a Slack %s request: %s: %s", kind, type(exc).__name__, exc)

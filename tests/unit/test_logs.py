@@ -59,3 +59,13 @@ def test_json_format_is_one_object_per_line_and_redacted(captured) -> None:  # n
     entry = json.loads(line)
     assert entry["message"] == f"token {logs.REDACTED} and\nnewline"
     assert entry["level"] == "ERROR" and entry["logger"] == "tweepy.client"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("offset", range(-2, 24, 3))
+def test_a_long_message_is_cut_only_once_its_secrets_are_out(captured, fmt: str, offset: int) -> None:  # noqa: ANN001
+    secret = "xoxb-2222-STRADDLING-secret"
+    text = "a" * (logs.MAX_MESSAGE - offset) + secret + "b" * 100  # the secret across where the message is cut
+    out = captured(fmt, [secret], lambda log: log.error("Slack said: %s", text))
+    assert all(secret[:n] not in out for n in range(6, len(secret) + 1)), "no part of the secret is left"
+    assert "more characters" in out and len(out) < logs.MAX_MESSAGE + 200, "and the line is cut"

@@ -70,7 +70,7 @@ class Mark:
         except (ValueError, TypeError, KeyError):
             at = None
         if at is None:
-            log.warning("Bluesky: a cursor not made by this adapter (%.80r); reading back to `since` instead", text)
+            log.warning("Bluesky: a cursor not made by this adapter (%r); reading back to `since` instead", text)
             return None
         return cls(at, uris)
 
@@ -128,7 +128,7 @@ def feed_item(raw: Any) -> Entry | None:
 
 
 def _pass_over(what: str, raw: Any, exc: Exception) -> None:
-    log.warning("Bluesky sent a %s not in the documented shape (%s), passed over: %.200r", what, type(exc).__name__, raw)
+    log.warning("Bluesky sent a %s not in the documented shape (%s), passed over: %r", what, type(exc).__name__, raw)
 
 
 def _parts(uri: str | None) -> list[str] | None:

@@ -119,7 +119,7 @@ class MastodonSource:
     @staticmethod
     def _usable(what: str, cursor: str | None, since: datetime) -> str | None:
         if cursor is not None and not valid_id(cursor):
-            log.warning("Mastodon %s: the stored cursor %.40r is not an id; reading since %s instead", what, cursor, since)
+            log.warning("Mastodon %s: the stored cursor %r is not an id; reading since %s instead", what, cursor, since)
             return None
         return cursor
 

@@ -75,7 +75,7 @@ def posts(body: dict, account: Account | None) -> list[Post]:
     for raw in data:
         post = _post(raw, users, account) if isinstance(raw, dict) else None
         if post is None:
-            log.warning("X sent a post without a usable id or created_at, passed over: %.200r", raw)
+            log.warning("X sent a post without a usable id or created_at, passed over: %r", raw)
             continue
         out.append(post)
     return out
