@@ -89,7 +89,7 @@ class FakeBluesky(Sessions):
         self._rkeys = itertools.count(1)
         self._lock = threading.RLock()
         self.http = StandIn(self.handle)
-        self._accept_repeated_params()
+        self.http.join_repeated = True  # arrays come as a repeated parameter (`reasons`, `uris`, `id[]`, `types[]`)
         self.url = self.http.url
 
     # --- the world ------------------------------------------------------------------------------------
@@ -306,26 +306,6 @@ class FakeBluesky(Sessions):
         if len(uris) > 25:
             return error(400, "InvalidRequest", "uris must not have more than 25 elements")
         return Reply(200, {"posts": [self._post_view(self.records[u]) for u in uris if u in self.records]})
-
-    def _accept_repeated_params(self) -> None:
-        """StandIn keeps the last value of a repeated query parameter; XRPC repeats them for arrays (`reasons`,
-        `uris`), so this server's handler joins them with commas before StandIn reads the query."""
-        base = self.http.server.RequestHandlerClass
-
-        class Handler(base):  # type: ignore[misc, valid-type]
-            def _joined(self) -> None:
-                path, _, query = self.path.partition("?")
-                if query:
-                    values: dict[str, list[str]] = {}
-                    for pair in query.split("&"):
-                        key, _, value = pair.partition("=")
-                        values.setdefault(key, []).append(value)
-                    self.path = path + "?" + "&".join(f"{k}={'%2C'.join(v)}" for k, v in values.items())
-                base._serve(self)
-
-            do_GET = do_POST = _joined
-
-        self.http.server.RequestHandlerClass = Handler
 
     def close(self) -> None:
         self.http.close()

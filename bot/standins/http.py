@@ -78,6 +78,9 @@ class StandIn:
         # answered (what they do happens at the end of the wait: a client that gives up or dies meanwhile still
         # finds it done later).
         self.delays: dict[str, float] = {}
+        # A query parameter given more than once (an array, as XRPC and Rails send them) comes as its values joined
+        # with commas; otherwise the last one counts.
+        self.join_repeated = False
         self._lock = threading.Lock()
         self._closing = threading.Event()
         outer = self
@@ -95,7 +98,7 @@ class StandIn:
                 request = Request(
                     method=self.command,
                     path=parts.path,
-                    query={k: v[-1] for k, v in parse_qs(parts.query).items()},
+                    query={k: ",".join(v) if outer.join_repeated else v[-1] for k, v in parse_qs(parts.query).items()},
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=self.rfile.read(length) if length else b"",
                 )

@@ -119,7 +119,7 @@ class FakeMastodon:
         self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
         self.url = self.http.url
-        self._accept_repeated_params()
+        self.http.join_repeated = True  # arrays come as a repeated parameter (`reasons`, `uris`, `id[]`, `types[]`)
 
     @property
     def policies(self) -> bool:
@@ -325,26 +325,6 @@ class FakeMastodon:
         self.remaining -= 1
         reply.headers.update(rate_headers(max(0, self.remaining), self.window_reset, self.limit))
         return reply
-
-    def _accept_repeated_params(self) -> None:
-        """StandIn keeps the last value of a repeated query parameter; Rails repeats them for arrays (`id[]`,
-        `types[]`), so this server's handler joins them with commas before StandIn reads the query."""
-        base = self.http.server.RequestHandlerClass
-
-        class Handler(base):  # type: ignore[misc, valid-type]
-            def _joined(self) -> None:
-                path, _, query = self.path.partition("?")
-                if query:
-                    values: dict[str, list[str]] = {}
-                    for pair in query.split("&"):
-                        key, _, value = pair.partition("=")
-                        values.setdefault(key, []).append(value)
-                    self.path = path + "?" + "&".join(f"{k}={'%2C'.join(v)}" for k, v in values.items())
-                base._serve(self)
-
-            do_GET = do_POST = _joined
-
-        self.http.server.RequestHandlerClass = Handler
 
     # --- rendering ------------------------------------------------------------------------------------
 
