@@ -55,7 +55,6 @@ class SweepResult:
     digests: int = 0
     updated: int = 0
     notices: int = 0
-    deleted: int = 0
     errors: int = 0
     idle: bool = False  # nothing waited: no message to post or edit
 

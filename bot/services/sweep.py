@@ -165,9 +165,8 @@ class SweepService:
             self._rejudged = True
         with self.store.read() as repo:
             checked = {w: repo.replies_read_at(w, self.config.rules(w).reply_endpoints) for w in self.watched}
-        as_of = {w: self.config.alert_as_of(c, now) for w, c in checked.items()}
-        latest = max(as_of.values(), default=None)  # some account's may be due as of then
-        with self.store.read() as repo:
+            as_of = {w: self.config.alert_as_of(c, now) for w, c in checked.items()}
+            latest = max(as_of.values(), default=None)  # some account's may be due as of then
             work = repo.sweep_work(now, latest, latest)
         if work.edits and self.pacer.edits_first(self.channel):
             self.edits.run(now, mono, result)

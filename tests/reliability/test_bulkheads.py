@@ -12,8 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from bot import accounts
+from bot.config import Settings
 from bot.lanes import Lanes
 from bot.model import AccountKey, Network, Post, Read, Status, Verdict
+from bot.report.build import build_report
 from bot.services.deleted import DeletionCheck
 from bot.services.poll import MENTIONS, OWN_POSTS, PollService
 from bot.services.sweep import AccountRules, SweepService
@@ -258,3 +261,21 @@ def test_an_over_budget_account_still_reads_its_replies_and_a_lifted_budget_lets
 def test_status_says_a_slow_budget_pace_in_words_a_person_reads() -> None:
     assert pace(100 / 720) == "one post every 7h 12m"
     assert pace(10) == "10 posts an hour" and pace(2.5) == "2.5 posts an hour"
+
+
+def test_a_mention_answered_in_time_while_replies_went_unread_is_alerted_then_counted_answered_in_time(fast: Loop) -> None:
+    bob = fast.x.add_user("bob")
+    mention = fast.post(bob, "@acme refund?")
+    run(fast, 1)
+    fast.x.http.fail("/users/10001/tweets", Reply(503, {"title": "Service Unavailable"}), times=10_000)  # own posts unread
+    fast.post(fast.acme, "@bob sent it", reply_to=mention)  # answered a second later, in time: nobody can see it yet
+    run(fast, 12)
+    assert len(alerts(fast, mention)) == 1, "the alert went out, saying replies went unread"
+    fast.x.http.faults.clear()
+    run(fast, 4)
+    [alert] = alerts(fast, mention)
+    assert alert.edits, "edited to answered once the reply was read"
+    settings = Settings(slack_bot_token="xoxb-test", slack_channel="#alerts", x_account="acme", alert_after="3s")  # type: ignore[arg-type]
+    start = fast.clock.now() - timedelta(hours=1)
+    report = build_report(fast.store, settings, accounts.load(settings, None), (start, fast.clock.now()), fast.clock.now())
+    assert (report.total.answered, report.total.breaches, report.total.alerts_sent) == (1, 0, 1), "answered in time, no breach"
