@@ -10,12 +10,12 @@ whatever the server does.
 A call that overruns its deadline is abandoned, not interrupted (Python cannot interrupt a thread blocked in a
 socket): it keeps the lane busy until it returns, and meanwhile every new call into that lane fails at once with
 `Unavailable`, saying since when the lane has been stuck. Nothing else waits on it. Each lane keeps its state
-(stuck since, failures in a row, the last error) so that health can name it: `problem()`.
+(stuck since, failures in a row, the last error) so that health can name it: `problem()` (bot.services.health
+stores it, and logs when it starts and ends).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +27,6 @@ from typing import TypeVar
 
 from bot.errors import ServiceError, Unavailable
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 PARKED_AFTER = 3  # failures in a row that make a lane's trouble worth naming in health
 
@@ -59,12 +58,15 @@ class Lane:
             future: Future[T] = Future()
             self._running, self._started_at, self._started_mono = future, datetime.now(UTC), self._monotonic()
 
-        def run() -> None:
+        def run() -> None:  # the lane's state first, so that whoever has the answer sees the lane as it now is
             try:
-                future.set_result(fn(*args))
+                result = fn(*args)
             except BaseException as exc:  # noqa: BLE001 — handed to whoever asks the future
+                self._settled(exc)
                 future.set_exception(exc)
-            self._settled(future)
+            else:
+                self._settled(None)
+                future.set_result(result)
 
         threading.Thread(target=run, name=f"replywatch-lane {self.name}", daemon=True).start()
         return future
@@ -98,11 +100,8 @@ class Lane:
         started = f"{self._started_at:%H:%M:%S} UTC" if self._started_at else "?"
         return f"still waits for a call started at {started} (deadline {self.deadline:g}s)"
 
-    def _settled(self, future: Future) -> None:
-        exc = future.exception()
+    def _settled(self, exc: BaseException | None) -> None:
         if exc is None:
-            if self.failures >= PARKED_AFTER:
-                log.info("%s works again", self.name)
             self.failures, self.last_error = 0, None
         else:
             self.failures += 1
