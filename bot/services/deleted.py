@@ -60,6 +60,8 @@ class DeletionCheck:
         """Of these mentions about to be pinged, those that may be pinged now: looked up for this ping and still
         there, or not to be looked up. A look-up is handed to the account's lane for the others (at most one batch
         an account at a time); they wait for it, unless it fails or runs past its deadline."""
+        if not self.sources:  # CHECK_DELETED=false
+            return mentions
         by_account: dict[AccountKey, list[Mention]] = {}
         for m in mentions:
             by_account.setdefault(m.where, []).append(m)
