@@ -279,3 +279,19 @@ def test_a_mention_answered_in_time_while_replies_went_unread_is_alerted_then_co
     start = fast.clock.now() - timedelta(hours=1)
     report = build_report(fast.store, settings, accounts.load(settings, None), (start, fast.clock.now()), fast.clock.now())
     assert (report.total.answered, report.total.breaches, report.total.alerts_sent) == (1, 0, 1), "answered in time, no breach"
+
+
+def test_status_says_how_many_mentions_a_mastodon_instance_s_filter_held(env: dict[str, str], tmp_path) -> None:  # noqa: ANN001
+    masto = AccountKey(Network.MASTODON, "acme@masto.test")
+    engine = make_engine(env["DATABASE_URL"])
+    upgrade(engine)
+    now = datetime.now(UTC)
+    with Store(engine).unit() as repo:
+        repo.record_poll(masto, MENTIONS, now - MIN, filtered=2)
+        repo.record_poll(masto, MENTIONS, now, filtered=1)  # counted up, read after read
+    engine.dispose()
+    (tmp_path / "replywatch.toml").write_text(
+        '[[accounts]]\nnetwork = "mastodon"\nhandle = "acme"\ninstance = "https://masto.test"\naccess_token_env = "MASTODON_TOKEN"\n'
+    )
+    status = cli({**env, "REPLYWATCH_CONFIG": str(tmp_path / "replywatch.toml"), "MASTODON_TOKEN": "t0ken-masto"}, "status")
+    assert "3 mention(s) read that the instance's notification filter held" in status.stdout, status.stdout + status.stderr
