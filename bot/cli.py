@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from bot import logs
-from bot import schedule as sched
+import bot
+from bot import logs, oncall_view
 from bot import status as view
 from bot.accounts import watched_keys
 from bot.clock import SystemClock
@@ -85,10 +85,11 @@ def _fail(message: str, settings: Settings | None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="replywatch",
-        description="Watch an X account's mentions and alert Slack about the ones nobody answered. "
-        "Settings come from the environment and ./.env (see README).",
+        description="Watch your accounts' mentions on X, Bluesky and Mastodon and alert Slack about the ones nobody "
+        "answered. Settings come from the environment and ./.env (see README).",
     )
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"replywatch {bot.version()}")
+    sub = _Described(parser.add_subparsers(title="commands", metavar="COMMAND"))
     run = sub.add_parser("run", help="run the service: poll the networks, alert Slack (SINK=console: print); SIGTERM or Ctrl-C stops it")
     run.set_defaults(func=_run)
     status = sub.add_parser("status", help="show open mentions, oldest first, and how collection is going")
@@ -99,18 +100,31 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(func=_status)
     report.add_parser(sub, lambda settings, args: report.run(settings, args, SystemClock().now()))
     demo.add_parser(sub)
-    check = sub.add_parser("check", help="validate the settings and both tokens, and say what was found")
+    check = sub.add_parser(
+        "check", help="validate the settings, the Slack tokens and channels, and every account's credentials on its network"
+    )
     check.set_defaults(func=_check)
     db = sub.add_parser("db", help="database commands")
-    db_sub = db.add_subparsers(title="db commands", metavar="DB_COMMAND")
+    db_sub = _Described(db.add_subparsers(title="db commands", metavar="DB_COMMAND"))
     db_upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations (run also does this on start)")
     db_upgrade.set_defaults(func=_db_upgrade)
     oncall = sub.add_parser("oncall", help="who is on call and backup, the handoffs of the next 14 days, when the hours change")
     oncall.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="answer for this moment (local to the file's timezone) instead of now")
     oncall.set_defaults(func=_oncall)
-    health = sub.add_parser("health", help="exit 0 if a running bot polled recently (for container health checks)")
+    health = sub.add_parser("health", help="exit 0 while every part works, else 1 naming each broken part (for container health checks)")
     health.set_defaults(func=_health)
     return parser
+
+
+class _Described:
+    """Subcommands whose `--help` starts with what they do: their one-line help, as their description too."""
+
+    def __init__(self, parsers: argparse._SubParsersAction) -> None:
+        self._parsers = parsers
+
+    def add_parser(self, name: str, **kwargs: object) -> argparse.ArgumentParser:
+        kwargs.setdefault("description", kwargs.get("help"))
+        return self._parsers.add_parser(name, **kwargs)  # type: ignore[arg-type]
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -243,27 +257,7 @@ def _oncall(settings: Settings, args: argparse.Namespace) -> int:
             now = datetime.strptime(args.at.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=tz)
         except ValueError:
             raise ConfigError(f'--at must be a local time such as "2026-12-24 10:00"; got {args.at[:40]!r}') from None
-    print(f"at {view.local(now, tz)} ({schedule.source})")
-    for label, rotation in (("on call", schedule.oncall), ("backup", schedule.backup)):
-        if rotation is None:
-            continue
-        holder = sched.on_call(rotation, tz, now)
-        override = any(o.start <= now < o.end for o in rotation.overrides)
-        until = sched.next_handoff(rotation, tz, now)
-        ahead = f"until {view.local(until, tz)}" if until else "with no handoff ahead"
-        print(f"{label + ':':<9} {holder} {ahead}" + (" (override)" if override else ""))
-    for label, rotation in (("on call", schedule.oncall), ("backup", schedule.backup)):
-        if rotation is None:
-            continue
-        upcoming = sched.handoffs(rotation, tz, now, now + timedelta(days=14))
-        print(f"{label} handoffs in the next 14 days:" + ("" if upcoming else " none"))
-        for moment, holder in upcoming:
-            print(f"  {view.local(moment, tz)}  {holder}")
-    if schedule.hours is not None:
-        is_open, change = sched.next_change(schedule.hours, tz, now)
-        print(f"hours: open now, close {view.local(change, tz)}" if is_open else f"hours: closed now, open {view.local(change, tz)}")
-    else:
-        print("hours: none set, always open")
+    oncall_view.write(schedule, now)
     return 0
 
 

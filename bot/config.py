@@ -113,6 +113,10 @@ class Settings(BaseModel):
     def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("a Slack bot token starting with xoxb-")
+        if value is not None and value.get_secret_value() == "xoxb-":
+            raise ValueError(
+                "a whole Slack bot token: `xoxb-` alone is .env.example's placeholder; fill it in, or leave it out for the console"
+            )
         return value
 
     @field_validator("slack_app_token")

@@ -2,8 +2,11 @@
 what is wrong in them, as one line naming the variable or key (ConfigError).
 
 The environment and `.env` are read here, as pydantic-settings would read them for Settings (names in any case,
-the environment before `.env`, a name in `.env` without a value left unset, no JSON decoding), rather than by
-pydantic-settings itself: importing it costs `status` about 50 ms, a tenth of its time.
+the environment before `.env`, no JSON decoding), rather than by pydantic-settings itself: importing it costs
+`status` about 50 ms, a tenth of its time. A name given an empty value is not set (`.env.example` changes nothing
+until it is filled in). A name that is not a setting but nearly spells one (`ALERT_AFTR`) is an error naming the
+setting it resembles: a typo silently ignored would leave the default in force. Every wrong setting is named at
+once, in one line.
 """
 
 from __future__ import annotations
@@ -49,16 +52,20 @@ def load_schedule(settings: Settings) -> Schedule | None:
 def load_settings(**overrides: object) -> Settings:
     """Read and validate the settings, raising ConfigError with one readable line. `overrides` come first, then the
     environment, then `.env` in the working folder, then the defaults."""
+    found = _environment()
+    typos = _misspelt(found)
     try:
-        return Settings(**{**_environment(), **overrides})  # type: ignore[arg-type]
+        settings = Settings(**{**{k: v for k, v in found.items() if k in Settings.model_fields}, **overrides})  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError("; ".join([*typos, *_describe(exc)])) from None
+    if typos:
+        raise ConfigError("; ".join(typos))
+    return settings
 
 
 def _environment() -> dict[str, str]:
-    """The settings' values the environment and `.env` give, by field name. A name matches in any case (the last of
-    several spellings wins); a name `.env` gives without a value is not set."""
-    fields = Settings.model_fields
+    """The values the environment and `.env` give, by lower-cased name (the last of several spellings wins); a name
+    without a value, or with an empty one, is not set."""
     found: dict[str, str | None] = {}
     dotenv = Path(DOTENV)
     if dotenv.is_file() or dotenv.is_fifo():
@@ -66,7 +73,19 @@ def _environment() -> dict[str, str]:
 
         found.update({name.lower(): value for name, value in dotenv_values(dotenv, encoding="utf-8").items()})
     found.update({name.lower(): value for name, value in os.environ.items()})
-    return {name: value for name, value in found.items() if name in fields and value is not None}
+    return {name: value for name, value in found.items() if value}
+
+
+def _misspelt(found: dict[str, str]) -> list[str]:
+    """A line for each name given that is not a setting but nearly spells one."""
+    import difflib
+
+    fields = list(Settings.model_fields)
+    lines = []
+    for name in sorted(found):
+        if name not in fields and (near := difflib.get_close_matches(name, fields, n=1, cutoff=0.85)):
+            lines.append(f"{name.upper()} is not a replywatch setting; did you mean {near[0].upper()}?")
+    return lines
 
 
 _TYPE_HINTS = {
@@ -76,8 +95,12 @@ _TYPE_HINTS = {
 }
 
 
-def _describe(exc: ValidationError) -> str:
-    error = exc.errors()[0]
+def _describe(exc: ValidationError) -> list[str]:
+    """One phrase per wrong setting, each naming it."""
+    return list(dict.fromkeys(_phrase(error) for error in exc.errors()))
+
+
+def _phrase(error: dict) -> str:
     loc = error.get("loc") or ()
     name = str(loc[0]).upper() if loc else ""
     kind = error.get("type", "")

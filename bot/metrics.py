@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+import bot
 from bot.errors import ServiceError
 from bot.model import Account, AccountKey, Read, Timeline
 
@@ -51,6 +52,8 @@ class Metrics:
             "replywatch_sweep_duration_seconds", "How long one sweep tick took (health, follow-ups, alerts, edits)",
             buckets=JOB_BUCKETS, registry=r,
         )
+        self.build_info = Gauge("replywatch_build_info", "1, labelled with the running replywatch's version", ["version"], registry=r)
+        self.build_info.labels(bot.version()).set(1)
         self.ack_seconds = Histogram(
             "replywatch_socket_ack_seconds", "From receiving a Socket Mode envelope to acknowledging it",
             buckets=ACK_BUCKETS, registry=r,

@@ -8,13 +8,13 @@ into the stand-ins as it goes; at the end a summary says what became of every me
 
 from __future__ import annotations
 
-import argparse
 import logging
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
@@ -32,7 +32,7 @@ FASTEST_JOB = 0.05  # real seconds: no job runs more often than this, however fa
 DRAIN = timedelta(minutes=3)  # after the hour: the report falls due and is posted
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Any) -> None:
     demo = sub.add_parser("demo", help="an hour of made-up traffic on built-in stand-ins of X, Bluesky and Mastodon, in a minute")
     demo.add_argument("--seconds", type=float, default=60, help="how long the hour takes (default 60)")
     demo.set_defaults(func=lambda _settings, args: run(args.seconds), needs_settings=False)

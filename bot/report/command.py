@@ -7,6 +7,7 @@ import argparse
 import shutil
 import sys
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import accounts
@@ -18,7 +19,7 @@ DEFAULT_SINCE = timedelta(days=7)
 FORMATS = ("text", "json", "csv")
 
 
-def add_parser(sub: argparse._SubParsersAction, run: object) -> None:
+def add_parser(sub: Any, run: object) -> None:
     """The `report` subcommand's options."""
     report = sub.add_parser("report", help="the engagement report: mentions, reply times, who answered, what collection cost")
     report.add_argument("--since", metavar="DURATION", help="the period ending now: 7d (the default), 24h, 30d …")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -137,14 +138,15 @@ def test_run_refuses_to_start_with_a_rejected_token(env: dict[str, str], change:
     ("change", "command", "message"),
     [
         ({"ALERT_AFTER": "soon"}, "status", "ALERT_AFTER must be a duration"),
-        ({"SLACK_BOT_TOKEN": ""}, "status", "SLACK_BOT_TOKEN must be a Slack bot token starting with xoxb-"),
+        ({"SLACK_BOT_TOKEN": "xapp-1"}, "status", "SLACK_BOT_TOKEN must be a Slack bot token starting with xoxb-"),
+        ({"SLACK_BOT_TOKEN": "", "SINK": "slack"}, "status", "SLACK_BOT_TOKEN is required but not set"),  # empty: not set
         ({"X_BEARER_TOKEN": ""}, "check", "X credentials are required"),  # `status` reads the database only: it needs none
         ({"DATABASE_URL": "nosuchdb://x"}, "status", "DATABASE_URL"),
     ],
 )
 def test_bad_settings_stop_with_one_line(env: dict[str, str], change: dict[str, str], command: str, message: str) -> None:
     env = {**env, **change}
-    env = {k: v for k, v in env.items() if v != "" or k == "SLACK_BOT_TOKEN"}
+    env = {k: v for k, v in env.items() if v != "" or k == "SLACK_BOT_TOKEN"}  # given empty: as if not given
     assert_clean_failure(cli(env, command), message, env)
 
 
@@ -415,3 +417,21 @@ def test_status_lists_the_oldest_and_sums_up_the_rest(env: dict[str, str], fake_
     assert [m["author_handle"] for m in data["open"]] == ["sky0.bsky.social", "sky1.bsky.social", "sky2.bsky.social"]
     bad = cli(env, "status", "--limit", "some")
     assert bad.returncode == 2 and "--limit: a whole number of at least 0" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_version_and_every_command_says_what_it_does() -> None:
+    result = cli({}, "--version")
+    assert result.returncode == 0 and result.stdout.startswith("replywatch ") and result.stdout.strip() != "replywatch"
+    from bot.cli import _parser
+
+    def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        found = {}
+        for action in parser._subparsers._group_actions if parser._subparsers else []:  # noqa: SLF001
+            for name, sub in action.choices.items():
+                found[name] = sub
+                found |= {f"{name} {k}": v for k, v in commands(sub).items()}
+        return found
+
+    every = commands(_parser())
+    assert {"run", "status", "report", "demo", "check", "db upgrade", "oncall", "health"} <= set(every)
+    assert [name for name, sub in every.items() if not sub.description] == [], "each --help says what the command does"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -87,9 +88,33 @@ def test_the_environment_wins_over_dotenv_and_names_match_in_any_case(clean_env:
     assert (s.slack_channel, s.timezone) == ("#alerts", "Europe/Berlin"), "names in .env in any case"
     assert s.log_level == "INFO", "a name given without a value, last, is not set"
     assert s.poll_interval == timedelta(seconds=5) and s.x_account == "acme"
-    (tmp_path / ".env").write_text("X_ACCOUNT=\n")
+    (tmp_path / ".env").write_text("X_ACCOUNT=\nSLACK_CHANNEL=#alerts\n")
     clean_env.delenv("X_ACCOUNT")
-    with pytest.raises(ConfigError, match="X_ACCOUNT must be an X handle"):
+    assert load_settings().x_account is None, "a name given an empty value is not set, as if .env left it out"
+
+
+def test_a_misspelt_setting_is_named_with_the_one_it_resembles_and_every_wrong_one_at_once(
+    clean_env: pytest.MonkeyPatch, tmp_path  # noqa: ANN001
+) -> None:
+    (tmp_path / ".env").write_text("ALERT_AFTR=5m\nPOLL_INTERVAL=soon\nMAX_REMINDERS=many\nBLUESKY_APP_PASSWORD=abcd-efgh\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "ALERT_AFTR is not a replywatch setting; did you mean ALERT_AFTER?" in message, "a typo is never silently ignored"
+    assert "POLL_INTERVAL must be" in message and "MAX_REMINDERS must be a whole number" in message, "all at once"
+    assert "\n" not in message and "BLUESKY" not in message, "one line; a variable the accounts file names is no typo"
+
+
+def test_the_example_files_placeholders_change_nothing_and_a_bare_token_prefix_is_named(
+    clean_env: pytest.MonkeyPatch, tmp_path  # noqa: ANN001
+) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_CHANNEL", "X_ACCOUNT", "X_BEARER_TOKEN"):
+        clean_env.delenv(name, raising=False)
+    (tmp_path / ".env").write_text((Path(__file__).parents[2] / ".env.example").read_text())
+    settings = load_settings()
+    assert settings.sink == "console" and settings.x_account is None and settings.x_bearer_token is None
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-\n")
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN must be a whole Slack bot token: `xoxb-` alone is .env.example's placeholder"):
         load_settings()
 
 
