@@ -6,7 +6,8 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY migrations ./migrations
 RUN python -m venv /opt/replywatch \
- && /opt/replywatch/bin/pip install --quiet ".[postgres]"
+ && /opt/replywatch/bin/pip install --quiet ".[postgres]" \
+ && /opt/replywatch/bin/pip uninstall --quiet --yes pip
 
 FROM python:3.12-slim
 # METRICS_ADDR: every interface of the container, so that a published port (-p 9108:9108) reaches /metrics; outside
@@ -15,7 +16,9 @@ ENV PATH=/opt/replywatch/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DATABASE_URL=sqlite:////data/replywatch.db \
     METRICS_ADDR=0.0.0.0
-RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin replywatch \
+# no pip at run time: nothing is installed into a running image (the base image's own pip goes too)
+RUN python -m pip uninstall --quiet --yes pip \
+ && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin replywatch \
  && mkdir -p /data && chown replywatch:replywatch /data
 COPY --from=build /opt/replywatch /opt/replywatch
 USER replywatch

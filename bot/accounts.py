@@ -3,7 +3,8 @@ one X account of X_ACCOUNT with the X_* credentials (how every deployment before
 
 The file names the environment variables that hold each account's credentials; the values stay in the
 environment. Every per-account setting left out takes the environment's (ALERT_AFTER, RESPONDERS …); the channel
-takes SLACK_CHANNEL. A wrong entry is an AccountsError naming its key, such as `accounts[2].instance`.
+takes SLACK_CHANNEL. A wrong entry is an AccountsError naming the file read, the account by its handle (or its
+place, counted from 1, when it has none) and the key: `replywatch.toml, account "acme": instance: …`.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Watched:
     muted_authors: tuple[str, ...] | None = None
     ignore_keywords: tuple[str, ...] | None = None
     vip_min_followers: int | None = None
-    source: str = ""  # where it was configured: accounts[N], or X_ACCOUNT
+    source: str = ""  # where it was configured: the file and the account (`setting` names its keys), or X_ACCOUNT
 
     @property
     def key(self) -> AccountKey:
@@ -81,18 +82,19 @@ def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]
     """The watched accounts: the file's `[[accounts]]`, or X_ACCOUNT's, with their credentials from `environ` (None:
     without them, for commands that only read the database)."""
     entries = read_config_file(settings).get("accounts")
+    path = settings.config_path()
     if entries is None:
         if not settings.x_account:
             raise AccountsError("X_ACCOUNT is required but not set (or list the accounts in REPLYWATCH_CONFIG's [[accounts]])")
         found = [Watched(Network.X, settings.x_account, source="X_ACCOUNT")]
     elif not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise AccountsError("REPLYWATCH_CONFIG accounts: one or more [[accounts]] tables")
+        raise AccountsError(f"{path}: accounts: one or more [[accounts]] tables")
     else:
-        found = [parse(entry, f"accounts[{i}]", environ) for i, entry in enumerate(entries)]
+        found = [parse(entry, _account(path, i, entry), environ) for i, entry in enumerate(entries)]
     seen: set[AccountKey] = set()
     for watched in found:
         if watched.key in seen:
-            raise AccountsError(f"REPLYWATCH_CONFIG {watched.source}: {watched.key} is listed twice")
+            raise AccountsError(f"{watched.source}: {watched.key} is listed twice")
         seen.add(watched.key)
         needs = environ is not None and "bearer_token" not in watched.secrets
         if watched.network is Network.X and needs and not _x_credentials(settings):
@@ -130,10 +132,21 @@ def _x_credentials(settings: Settings) -> bool:
     return settings.user_context or settings.x_bearer_token is not None
 
 
+def _account(path: object, i: int, entry: dict[str, Any]) -> str:
+    """How the `i`th [[accounts]] table of the file is named to a person: by its handle, else its place from 1."""
+    handle = entry.get("handle")
+    return f'{path}, account "{handle}"' if isinstance(handle, str) and handle else f"{path}, [[accounts]] number {i + 1}"
+
+
+def setting(source: str, key: str) -> str:
+    """A key of the account configured at `source`, as a person finds it: `replywatch.toml, account "acme": instance`."""
+    return f"{source}: {key}"
+
+
 def parse(entry: dict[str, Any], where: str, environ: Mapping[str, str] | None) -> Watched:
-    """One `[[accounts]]` table."""
+    """One `[[accounts]]` table; `where` names it."""
     def fail(key: str, expects: str) -> AccountsError:
-        return AccountsError(f"REPLYWATCH_CONFIG {where}.{key}: {expects}")
+        return AccountsError(f"{setting(where, key)}: {expects}")
 
     try:
         network = Network(str(entry.get("network", "")).lower())

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot import rules
-from bot.accounts import Watched
+from bot.accounts import Watched, setting
 from bot.config import Settings
 from bot.schedule import Schedule
 from bot.services.poll import OWN_POSTS, reply_endpoint
@@ -26,7 +26,7 @@ def channels(settings: Settings, watched: list[Watched]) -> dict[str, str]:
     found = {settings.slack_channel: "SLACK_CHANNEL"}
     for w in watched:
         if w.channel:
-            found.setdefault(w.channel, f"REPLYWATCH_CONFIG {w.source}.channel")
+            found.setdefault(w.channel, setting(w.source, "channel"))
     return found
 
 

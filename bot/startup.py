@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot import schedule as sched
-from bot.accounts import Watched
+from bot.accounts import Watched, setting
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
@@ -130,7 +130,7 @@ def _setting(watched: Watched, key: str) -> str:
     """How the setting is named to whoever fixes it: X_ACCOUNT's own variables, or the file's key."""
     if watched.source == "X_ACCOUNT":
         return {"handle": "X_ACCOUNT", "instance": "X_API_BASE_URL", "responders": "RESPONDERS"}[key]
-    return f"REPLYWATCH_CONFIG {watched.source}.{key}"
+    return setting(watched.source, key)
 
 
 def _credentials(settings: Settings, watched: Watched) -> list[str]:

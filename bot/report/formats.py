@@ -77,14 +77,16 @@ def as_csv(report: Report) -> str:
 
 
 def as_text(report: Report, width: int = WIDTH) -> str:
-    """The report as tables for a terminal, `width` columns wide, without colour."""
+    """The report as tables for a terminal, `width` columns wide, without colour; one line when nothing happened."""
     console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False, highlight=False, record=True)
     rows = (*report.accounts, report.total) if len(report.accounts) != 1 else report.accounts
     tz = ZoneInfo(report.timezone)
     last = report.end - timedelta(microseconds=1)  # the period's last moment: its end is excluded
-    console.print(_plain(f"Engagement report, {report.start.astimezone(tz):%a %Y-%m-%d %H:%M} to "
-                         f"{last.astimezone(tz):%a %Y-%m-%d %H:%M} ({report.timezone}), "
-                         f"made {report.generated_at.astimezone(tz):%Y-%m-%d %H:%M}"))
+    title = (f"Engagement report, {report.start.astimezone(tz):%a %Y-%m-%d %H:%M} to {last.astimezone(tz):%a %Y-%m-%d %H:%M} "
+             f"({report.timezone}), made {report.generated_at.astimezone(tz):%Y-%m-%d %H:%M}")
+    if report.total.received == 0 and report.total.period_reads.requests == 0:
+        return f"{title}: no mention received and nothing read in this period.\n"
+    console.print(_plain(title))
     console.print(_mentions(rows))
     console.print(_replies(rows, report.hours))
     console.print(_who(rows))

@@ -95,7 +95,7 @@ def test_check_verifies_every_account_one_line_each(env: dict[str, str], tmp_pat
         assert wrong.returncode == 2 and "MASTO_TOKEN was rejected by Mastodon" in wrong.stderr, wrong.stderr
         assert "masto-wrong-token-77" not in wrong.stderr + wrong.stdout
         missing = cli({**env, "BSKY_PASSWORD": "bsky-pass-93aa"}, "check")
-        assert missing.returncode == 2 and "accounts[2].access_token_env: MASTO_TOKEN is not set" in missing.stderr
+        assert missing.returncode == 2 and 'account "acme": access_token_env: MASTO_TOKEN is not set' in missing.stderr
     finally:
         bsky.close()
         masto.close()
