@@ -37,7 +37,7 @@ def report_message(note: ReportNote) -> SlackMessage:
 
 
 def report_chart(note: ReportNote) -> Attachment:
-    from bot.report.chart import chart_png  # matplotlib: loaded only when a report is posted
+    from bot.report.chart import chart_png  # Pillow: loaded only when a report is posted
 
     report = Report.from_json(note.report)
     png = chart_png(report.total.days, _threshold(note), f"Time to first reply, {_period(report)}")
