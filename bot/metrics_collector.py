@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from bot.clock import Clock
 from bot.logs import one_line
 from bot.model import AccountKey, EndpointHealth, Status
-from bot.services.health import broken_endpoint, channels_down, polls_stopped, verdict_of
+from bot.services.health import broken_endpoint, channels_down, last_attempt, polls_stopped, verdict_of
 from bot.store.metrics import AccountTally
 from bot.store.repository import Store
 
@@ -47,8 +47,7 @@ def problems(watch: Watch) -> list[str]:
 
 def _stopped(watch: Watch, health: dict[AccountKey, list[EndpointHealth]], now: datetime) -> bool:
     """Whether polling has stopped (the start counts as an attempt)."""
-    last = max([watch.started, *(h.last_attempt_at for states in health.values() for h in states if h.last_attempt_at)])
-    return polls_stopped(last, now, watch.poll_interval, watch.http_timeout)
+    return polls_stopped(last_attempt(health, watch.started), now, watch.poll_interval, watch.http_timeout)
 
 
 class StoreCollector(Collector):

@@ -10,10 +10,10 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot import logs, policy, words
+from bot import logs, policy
 from bot.model import AccountKey, Network
 from bot.report.cost import Meter
-from bot.words import format_age, local_time
+from bot.words import format_age, local_time, pace
 
 
 def local(moment: datetime, tz) -> str:  # noqa: ANN001
@@ -45,9 +45,9 @@ class Reads:
             line += f", this month {m.month.posts:,} posts ({m.month.requests:,} requests)"
             if where.network is Network.X:
                 line += f", about ${m.month.spend:,.2f}" + (f" of a budget of {self.budget:,} posts" if self.budget else "")
-            pace = self.paced(where)
-            if pace is not None:
-                line += f"; BUDGET SPENT: reads slowed to the budget's pace, about {words.pace(pace)}, until the month ends"
+            posts = self.paced(where)
+            if posts is not None:
+                line += f"; BUDGET SPENT: reads slowed to the budget's pace, about {pace(posts)}, until the month ends"
             found.append(line)
         return found
 

@@ -90,6 +90,13 @@ class HealthService:
         return None
 
 
+def last_attempt(health: Mapping[AccountKey, list[EndpointHealth]], started: datetime | None = None) -> datetime | None:
+    """The last poll attempt of any account's timeline; a bot's start counts as one (before its first poll had a
+    chance, a restart after a long stop is not a stop)."""
+    attempts = [h.last_attempt_at for states in health.values() for h in states if h.last_attempt_at]
+    return max([*attempts, *([started] if started else [])], default=None)
+
+
 def verdict(
     health: Mapping[AccountKey, list[EndpointHealth]], channels: list[tuple[str, datetime, str]], parts: list[tuple[str, datetime, str]],
     now: datetime, poll_interval: timedelta, http_timeout: timedelta, started: datetime | None = None,
@@ -99,8 +106,7 @@ def verdict(
     every part works. `started`: when the bot started, which counts as a poll attempt (a restart after a long stop
     is not unhealthy before its first poll)."""
     lines = []
-    attempts = [h.last_attempt_at for states in health.values() for h in states if h.last_attempt_at]
-    last = max([*attempts, *([started] if started else [])], default=None)
+    last = last_attempt(health, started)
     if polls_stopped(last, now, poll_interval, http_timeout):
         lines.append(f"collection: no poll attempt since {last:%Y-%m-%d %H:%M:%S} UTC" if last else "collection: no poll attempt yet")
     for where, states in health.items():
