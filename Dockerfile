@@ -2,11 +2,17 @@
 FROM python:3.12-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# strip: the wheels' compiled libraries carry their symbol tables; stripped, the image is about 50 MB smaller.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends binutils >/dev/null
+# requirements.lock (make lock): every version pinned and checked against its hash, so two builds install the same.
+COPY requirements.lock ./
+RUN python -m venv /opt/replywatch \
+ && /opt/replywatch/bin/pip install --quiet --require-hashes --only-binary=:all: -r requirements.lock \
+ && find /opt/replywatch -name '*.so*' -type f -exec strip --strip-unneeded {} +
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY migrations ./migrations
-RUN python -m venv /opt/replywatch \
- && /opt/replywatch/bin/pip install --quiet ".[postgres]" \
+RUN /opt/replywatch/bin/pip install --quiet --no-deps . \
  && /opt/replywatch/bin/pip uninstall --quiet --yes pip
 
 FROM python:3.12-slim

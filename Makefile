@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test bench chaos check status clean
+.PHONY: run demo test bench chaos check status lock clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "replywatch needs Python 3.11 or newer (set PYTHON=...)"'
@@ -44,6 +44,14 @@ bench: $(VENV)/.installed-dev
 # idle connections on the metrics port) for a few minutes: the healthy account's figures, and what `health` says.
 chaos: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.chaos $(CHAOS_ARGS)
+
+# The image installs exactly these versions, each checked against its hash (one resolution for every platform and
+# every Python replywatch supports).
+# Run after changing pyproject.toml's dependencies; commit requirements.lock with it.
+lock: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+	$(BIN)/uv pip compile pyproject.toml --extra postgres --generate-hashes --universal --python-version 3.11 \
+	  --quiet --custom-compile-command 'make lock' -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info
