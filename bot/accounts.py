@@ -90,18 +90,28 @@ def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]
     elif not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise AccountsError(f"{path}: accounts: one or more [[accounts]] tables")
     else:
-        found = [parse(entry, _account(path, i, entry), environ) for i, entry in enumerate(entries)]
+        found, problems = [], []
+        for i, entry in enumerate(entries):
+            try:
+                found.append(parse(entry, _account(path, i, entry), environ))
+            except AccountsError as exc:
+                problems.append(str(exc))
+        if problems:  # every account's problem at once, as for the settings
+            raise AccountsError("; ".join(problems))
     seen: set[AccountKey] = set()
+    problems = []
     for watched in found:
         if watched.key in seen:
-            raise AccountsError(f"{watched.source}: {watched.key} is listed twice")
+            problems.append(f"{watched.source}: {watched.key} is listed twice")
         seen.add(watched.key)
         needs = environ is not None and "bearer_token" not in watched.secrets
         if watched.network is Network.X and needs and not _x_credentials(settings):
-            raise AccountsError(
+            problems.append(
                 "X credentials are required: set X_BEARER_TOKEN, or X_API_KEY, X_API_SECRET, "
                 "X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET"
             )
+    if problems:
+        raise AccountsError("; ".join(dict.fromkeys(problems)))
     return found
 
 
@@ -157,7 +167,8 @@ def parse(entry: dict[str, Any], where: str, environ: Mapping[str, str] | None) 
         raise fail("handle", _HANDLE_HINT[network])
     known = {"network", "handle", "instance", *OPTIONAL, *(name for name, _ in CREDENTIALS[network])}
     if unknown := sorted(set(entry) - known):
-        raise fail(unknown[0], f"not a setting of a {network.label} account (known: {', '.join(sorted(known))})")
+        raise fail(", ".join(unknown), f"not {'a setting' if len(unknown) == 1 else 'settings'} of a {network.label} account "
+                   f"(known: {', '.join(sorted(known))})")
     instance = entry.get("instance")
     if network is Network.MASTODON and instance is None:
         raise fail("instance", "the instance's address, such as https://mastodon.social")

@@ -120,3 +120,20 @@ def test_the_same_name_on_two_mastodon_instances_is_two_accounts(tmp_path: Path)
     two = MASTODON + "\n" + MASTODON.replace("https://m.example", "https://other.example")
     keys = [w.key.handle for w in accounts.load(settings(tmp_path, two), ENV)]
     assert keys == ["acme@m.example", "acme@other.example"]
+
+
+def test_every_wrong_account_is_named_in_one_run(tmp_path: Path) -> None:
+    text = (
+        '[[accounts]]\nnetwork = "x"\nhandle = "bad handle!"\n\n'
+        '[[accounts]]\nnetwork = "mastodon"\nhandle = "acme"\n\n'
+        '[[accounts]]\nnetwork = "bluesky"\nhandle = "acme.bsky.social"\napp_password_env = "UNSET_VAR"\ncolour = 1\nsize = 2\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        accounts.load(settings(tmp_path, text), ENV)
+    problems = str(info.value).split("; ")
+    assert [p.split(": ")[0] for p in problems] == [
+        f'{tmp_path / "replywatch.toml"}, account "bad handle!"',
+        f'{tmp_path / "replywatch.toml"}, account "acme"',
+        f'{tmp_path / "replywatch.toml"}, account "acme.bsky.social"',
+    ]
+    assert problems[2].split(": ")[1] == "colour, size"  # every unknown key of an account, not the first
