@@ -32,9 +32,15 @@ def read_config_file(settings: Settings) -> dict:
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"REPLYWATCH_CONFIG ({path}): cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ConfigError(f"{config_file(settings)}: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"REPLYWATCH_CONFIG ({path}): not valid TOML: {exc}") from None
+        raise ConfigError(f"{config_file(settings)}: not valid TOML: {exc}") from None
+
+
+def config_file(settings: Settings) -> str:
+    """The TOML file as a person finds it: the setting that named it, or the file found in the working folder."""
+    path = settings.config_path()
+    return f"REPLYWATCH_CONFIG ({path})" if settings.replywatch_config else str(path)
 
 
 def load_schedule(settings: Settings) -> Schedule | None:
@@ -46,7 +52,7 @@ def load_schedule(settings: Settings) -> Schedule | None:
     try:
         return schedule_file.parse(data, str(path))
     except schedule.ScheduleError as exc:
-        raise ConfigError(f"REPLYWATCH_CONFIG ({path}): {exc}") from None
+        raise ConfigError(f"{config_file(settings)}: {exc}") from None
 
 
 def load_settings(**overrides: object) -> Settings:

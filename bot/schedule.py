@@ -68,8 +68,9 @@ class Schedule:
         for name, rotation in (("oncall", self.oncall), ("backup", self.backup)):
             if rotation is None:
                 continue
-            found += [(f"{name}.members[{i}]", m) for i, m in enumerate(rotation.members) if "@" in m]
-            found += [(f"{name}.overrides[{i}].member", o.member) for i, o in enumerate(rotation.overrides) if "@" in o.member]
+            found += [(f"{name}.members number {i + 1}", m) for i, m in enumerate(rotation.members) if "@" in m]
+            found += [(f"{name}.overrides number {i + 1}: member", o.member)
+                      for i, o in enumerate(rotation.overrides) if "@" in o.member]
         return found
 
     def resolved(self, users: dict[str, str]) -> Schedule:

@@ -47,7 +47,7 @@ def parse(data: dict[str, Any], source: str = "") -> Schedule:
 
 def _only(table: object, prefix: str, allowed: set[str]) -> None:
     if not isinstance(table, dict):
-        raise ScheduleError(f"{prefix.rstrip('.') or 'the file'} must be a table")
+        raise ScheduleError(f"{prefix.rstrip('.: ') or 'the file'} must be a table")
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise ScheduleError(f"{prefix}{unknown[0]} is not a known key (known: {', '.join(sorted(allowed))})")
@@ -60,7 +60,7 @@ def _rotation(table: object, key: str, tz: ZoneInfo) -> Rotation:
     if not isinstance(members, list) or not members:
         raise ScheduleError(f"{key}.members must be a non-empty list of Slack user IDs or e-mails")
     for i, member in enumerate(members):
-        _member(member, f"{key}.members[{i}]")
+        _member(member, f"{key}.members number {i + 1}")
     match = _HANDOFF.fullmatch(str(table.get("handoff", "")).strip())
     if not match:
         raise ScheduleError(f'{key}.handoff must be "daily 09:00", "weekly mon 09:00" or "every 3d 09:00"')
@@ -80,16 +80,16 @@ def _rotation(table: object, key: str, tz: ZoneInfo) -> Rotation:
         raise ScheduleError(f"{key}.overrides must be a list of [[{key}.overrides]] tables")
     parsed: list[Override] = []
     for i, entry in enumerate(overrides):
-        where = f"{key}.overrides[{i}]"
-        _only(entry, f"{where}.", {"member", "from", "until"})
-        start = _moment(entry.get("from"), f"{where}.from", tz)
-        end = _moment(entry.get("until"), f"{where}.until", tz)
+        where = f"{key}.overrides number {i + 1}"
+        _only(entry, f"{where}: ", {"member", "from", "until"})
+        start = _moment(entry.get("from"), f"{where}: from", tz)
+        end = _moment(entry.get("until"), f"{where}: until", tz)
         if end <= start:
-            raise ScheduleError(f"{where}.until must be after {where}.from")
+            raise ScheduleError(f"{where}: until must be after from")
         clash = next((j for j, o in enumerate(parsed) if start < o.end and o.start < end), None)
         if clash is not None:
-            raise ScheduleError(f"{where} overlaps {key}.overrides[{clash}]; overrides may not overlap")
-        parsed.append(Override(_member(entry.get("member"), f"{where}.member"), start, end))
+            raise ScheduleError(f"{where} overlaps number {clash + 1}; overrides may not overlap")
+        parsed.append(Override(_member(entry.get("member"), f"{where}: member"), start, end))
     return Rotation(tuple(members), every_days, at_time, first, group, tuple(parsed))
 
 
@@ -112,7 +112,7 @@ def _hours(table: object, tz: ZoneInfo) -> Hours:
     holidays = table.get("holidays", [])
     if not isinstance(holidays, list):
         raise ScheduleError('hours.holidays must be a list of dates such as ["2026-12-25"]')
-    return Hours(days, frozenset(_date(h, f"hours.holidays[{i}]") for i, h in enumerate(holidays)))
+    return Hours(days, frozenset(_date(h, f"hours.holidays number {i + 1}") for i, h in enumerate(holidays)))
 
 
 def _member(value: object, key: str) -> str:

@@ -150,9 +150,9 @@ def resolve_people(schedule: Schedule | None, slack: SlackClient | ConsoleSink) 
         try:
             user = slack.lookup_email(email)
         except ServiceError as exc:
-            raise StartupError(f"REPLYWATCH_CONFIG {key}: cannot look up {email} in Slack: {exc.message}") from None
+            raise StartupError(f"{schedule.source}, {key}: cannot look up {email} in Slack: {exc.message}") from None
         if user is None:
-            raise StartupError(f"REPLYWATCH_CONFIG {key}: Slack has no user with the e-mail {email}")
+            raise StartupError(f"{schedule.source}, {key}: Slack has no user with the e-mail {email}")
         users[email] = user
     return schedule.resolved(users)
 

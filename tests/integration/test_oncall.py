@@ -186,19 +186,19 @@ def test_closed_hours_mean_no_alert_and_status_shows_the_next_opening(env, fake_
 
 
 BAD_FILES = [
-    ('timezone = "Mars/Olympus"\n', "REPLYWATCH_CONFIG ({path}): timezone must be an IANA time zone name"),
+    ('timezone = "Mars/Olympus"\n', "{path}: timezone must be an IANA time zone name"),
     ('[oncall]\nmembers = []\nhandoff = "daily 09:00"\nstart = "2026-11-23"\n', "oncall.members must be a non-empty list"),
     ('[oncall]\nmembers = ["U01JANE"]\nhandoff = "daily 09:00"\nstart = "2026-11-23"\n'
      '[[oncall.overrides]]\nmember = "U02OMAR"\nfrom = "2026-12-24 09:00"\nuntil = "2026-12-27 09:00"\n'
      '[[oncall.overrides]]\nmember = "U03LEAD"\nfrom = "2026-12-26 09:00"\nuntil = "2026-12-28 09:00"\n',
-     "oncall.overrides[1] overlaps oncall.overrides[0]"),
+     "oncall.overrides number 2 overlaps number 1"),
     ('[oncall]\nmembers = ["U01JANE"]\nhandoff = "daily 09:00"\nstart = "2026-11-23"\n'
      '[[oncall.overrides]]\nmember = "U02OMAR"\nfrom = "2026-12-24 09:00"\nuntil = "Dec 27"\n',
-     'oncall.overrides[0].until must be a local time such as "2026-12-24 09:00"'),
+     'oncall.overrides number 1: until must be a local time such as "2026-12-24 09:00"'),
     ('[hours]\nmon = "9 to 5"\n', 'hours.mon must be opening and closing time such as "09:00-18:00"'),
     ('[oncall\n', "not valid TOML"),
     ('[oncall]\nmembers = ["nobody@example.com"]\nhandoff = "daily 09:00"\nstart = "2026-11-23"\n',
-     "REPLYWATCH_CONFIG oncall.members[0]: Slack has no user with the e-mail nobody@example.com"),
+     "{path}, oncall.members number 1: Slack has no user with the e-mail nobody@example.com"),
 ]
 
 

@@ -198,7 +198,7 @@ def test_open_and_next_change(moment: datetime, is_open: bool, change: datetime)
     [
         ({"timezone": "Mars/Olympus"}, "timezone must be an IANA time zone name"),
         ({"oncall": {"members": [], "handoff": "daily 09:00", "start": "2026-11-23"}}, "oncall.members must be a non-empty list"),
-        ({"oncall": {"members": ["jane"], "handoff": "daily 09:00", "start": "2026-11-23"}}, "oncall.members[0] must be a Slack user ID"),
+        ({"oncall": {"members": ["jane"], "handoff": "daily 09:00", "start": "2026-11-23"}}, "oncall.members number 1 must be a Slack"),
         ({"oncall": {"members": [A], "handoff": "fortnightly", "start": "2026-11-23"}}, 'oncall.handoff must be "daily 09:00"'),
         ({"oncall": {"members": [A], "handoff": "daily 25:00", "start": "2026-11-23"}}, "oncall.handoff: '25:00' is not a time of day"),
         ({"oncall": {"members": [A], "handoff": "daily 09:00", "start": "next monday"}}, "oncall.start must be a date"),
@@ -207,15 +207,15 @@ def test_open_and_next_change(moment: datetime, is_open: bool, change: datetime)
         ({"oncall": {"members": [A], "handoff": "daily 09:00", "start": "2026-11-23", "overrides": [
             {"member": B, "from": "2026-12-24 09:00", "until": "2026-12-27 09:00"},
             {"member": C, "from": "2026-12-26 09:00", "until": "2026-12-24 morning"}]}},
-         "oncall.overrides[1].until must be a local time such as"),
+         "oncall.overrides number 2: until must be a local time such as"),
         ({"oncall": {"members": [A], "handoff": "daily 09:00", "start": "2026-11-23", "overrides": [
             {"member": B, "from": "2026-12-24 09:00", "until": "2026-12-27 09:00"},
             {"member": C, "from": "2026-12-26 09:00", "until": "2026-12-28 09:00"}]}},
-         "oncall.overrides[1] overlaps oncall.overrides[0]"),
+         "oncall.overrides number 2 overlaps number 1"),
         ({"hours": {"mon": "9-18"}}, "hours.mon must be opening and closing time"),
         ({"hours": {"mon": "18:00-09:00"}}, "hours.mon must close after it opens"),
         ({"hours": {"holidays": ["2026-12-25"]}}, "hours must open on at least one weekday"),
-        ({"hours": {"mon": "09:00-18:00", "holidays": ["Christmas"]}}, "hours.holidays[0] must be a date"),
+        ({"hours": {"mon": "09:00-18:00", "holidays": ["Christmas"]}}, "hours.holidays number 1 must be a date"),
     ],
 )
 def test_bad_configuration_names_the_key(data: dict, message: str) -> None:
