@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
+
+# English whatever the process's locale (strftime's %a and %b follow it): every text replywatch writes is English.
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def format_age(delta: timedelta) -> str:
@@ -23,7 +27,12 @@ def format_age(delta: timedelta) -> str:
 def local_time(moment: datetime, tz: tzinfo, *, weekday: bool = False) -> str:
     """`2026-11-27 09:00 CET` (with `weekday`, `Fri 2026-11-27 09:00 CET`)."""
     local = moment.astimezone(tz)
-    return local.strftime("%a " if weekday else "") + local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+    return (f"{WEEKDAYS[local.weekday()]} " if weekday else "") + local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+
+
+def day_and_month(day: date, *, year: bool = False) -> str:
+    """`Mon 30 Nov` (with `year`, `Mon 30 Nov 2026`)."""
+    return f"{WEEKDAYS[day.weekday()]} {day.day:02d} {MONTHS[day.month - 1]}" + (f" {day.year}" if year else "")
 
 
 def pace(posts_an_hour: float) -> str:

@@ -19,6 +19,7 @@ from datetime import timedelta
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.report.model import Day
+from bot.words import WEEKDAYS
 
 WIDTH, HEIGHT = 1000, 500
 # Where the plot sits in the image (fractions: left, bottom, right, top, from the bottom-left corner).
@@ -29,7 +30,6 @@ MEDIAN = "#1c7ed6"
 THRESHOLD = "#495057"
 EMPTY_TEXT = "No mentions needing a reply in this period"
 _TEXT, _GRID, _QUIET = "#212529", "#dee2e6", "#868e96"
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # not %a: that follows the process's locale
 _MAX_LABELS = 14
 _MAX_TICKS = 8  # intervals on a vertical axis, at most
 _BAR = 0.6  # a bar's width, in days
@@ -46,7 +46,7 @@ def time_unit(longest: float) -> tuple[float, str]:
 
 def day_label(day: Day) -> str:
     """`Mon 23`: the weekday in English and the day of the month."""
-    return f"{_WEEKDAYS[day.day.weekday()]} {day.day.day}"
+    return f"{WEEKDAYS[day.day.weekday()]} {day.day.day}"
 
 
 def chart_png(days: Sequence[Day], threshold: timedelta, title: str) -> bytes:

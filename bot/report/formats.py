@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.report.model import AccountReport, Report, Usage
-from bot.words import format_age
+from bot.words import WEEKDAYS, format_age
 
 WIDTH = 120  # columns the text is laid out in when not told otherwise
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -82,8 +82,9 @@ def as_text(report: Report, width: int = WIDTH) -> str:
     rows = (*report.accounts, report.total) if len(report.accounts) != 1 else report.accounts
     tz = ZoneInfo(report.timezone)
     last = report.end - timedelta(microseconds=1)  # the period's last moment: its end is excluded
-    title = (f"Engagement report, {report.start.astimezone(tz):%a %Y-%m-%d %H:%M} to {last.astimezone(tz):%a %Y-%m-%d %H:%M} "
-             f"({report.timezone}), made {report.generated_at.astimezone(tz):%Y-%m-%d %H:%M}")
+    start, last = report.start.astimezone(tz), last.astimezone(tz)
+    title = (f"Engagement report, {WEEKDAYS[start.weekday()]} {start:%Y-%m-%d %H:%M} to {WEEKDAYS[last.weekday()]} "
+             f"{last:%Y-%m-%d %H:%M} ({report.timezone}), made {report.generated_at.astimezone(tz):%Y-%m-%d %H:%M}")
     if report.total.received == 0 and report.total.period_reads.requests == 0:
         return f"{title}: no mention received and nothing read in this period.\n"
     console.print(_plain(title))

@@ -10,7 +10,7 @@ from bot.messages import ReportNote
 from bot.model import Attachment, SlackMessage
 from bot.report.model import AccountReport, Report
 from bot.slack.text import clean, context, escape, link, message, plain, section
-from bot.words import format_age
+from bot.words import day_and_month, format_age
 
 LONGEST = 5  # waits named
 
@@ -87,5 +87,5 @@ def _day(report: Report, moment) -> str:  # noqa: ANN001
 
 def _period(report: Report) -> str:
     tz = ZoneInfo(report.timezone)
-    start, end = report.start.astimezone(tz), report.end.astimezone(tz)
-    return f"{start:%a %d %b} to {end:%a %d %b %Y}"
+    last = report.end - timedelta(microseconds=1)  # the period's last moment: its end is excluded
+    return f"{day_and_month(report.start.astimezone(tz))} to {day_and_month(last.astimezone(tz), year=True)}"

@@ -288,3 +288,13 @@ def test_accounts_by_name() -> None:
         chosen(["nobody"], watched)
     with pytest.raises(ConfigError, match="the network must be x, bluesky or mastodon"):
         chosen(["myspace:acme"], watched)
+
+
+def test_a_week_ending_at_midnight_is_titled_by_its_last_day_in_english() -> None:
+    from bot.messages import ReportNote
+    from bot.slack.report import report_message
+
+    r = report(received(local(1, 10), reply=timedelta(minutes=5)))  # Monday 30 Nov 00:00 to Monday 7 Dec 00:00, Berlin
+    posted = report_message(ReportNote(START, END, json.dumps(r.to_json()), 30 * MIN))
+    assert "How we answered, Mon 30 Nov to Sun 06 Dec 2026" in posted.text, "the end is excluded: the week is Mon to Sun"
+    assert as_text(r).startswith("Engagement report, Mon 2026-11-30 00:00 to Sun 2026-12-06 23:59")
