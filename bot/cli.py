@@ -112,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     oncall.add_argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="answer for this moment (local to the file's timezone) instead of now")
     oncall.set_defaults(func=_oncall)
     health = sub.add_parser("health", help="exit 0 while every part works, else 1 naming each broken part (for container health checks)")
+    health.add_argument("--alive", action="store_true",
+                        help="only what a restart cures: no poll tried lately (a liveness probe; a failing network is left out)")
     health.set_defaults(func=_health)
     return parser
 
@@ -213,16 +215,19 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         redact = logs.Redactor(_secrets(settings)).redact
         broken = verdict_of(repo, watched_keys(settings), now, settings.poll_interval, settings.http_timeout, redact=redact)
         reads = view.Reads(meter(repo, now, Prices.of(settings)), settings.x_monthly_read_budget, now)
+        days = settings.retention_days
+        retention = view.Retention(days, config.display_tz, now, *(repo.retention_state() if days else ()))
         if args.json:
             total, alerted, oldest = repo.open_summary()
             summary = {
                 "open": total, "alerted": alerted, "oldest_created_at": view.iso(oldest), "listed": min(total, limit or total),
                 "accounts": [{"network": w.network.value, "account": w.handle, "open": queues.get(w, 0)} for w in accounts],
             }
-            view.write_json(summary, repo.iter_open_mentions(limit), closed, health, parked, channels, reads, config, now, broken)
+            rows = repo.iter_open_mentions(limit)
+            view.write_json(summary, rows, closed, health, parked, channels, reads, config, now, broken, retention)
         else:  # the table shows neither how many are alerted nor when the oldest was posted: the counts are cheaper
             lists = [(where, queues.get(where, 0), repo.iter_open_mentions(limit, where)) for where in accounts]
-            view.write_text(sum(queues.values()), limit, lists, closed, health, parked, channels, reads, config, now, broken)
+            view.write_text(sum(queues.values()), limit, lists, closed, health, parked, channels, reads, config, now, broken, retention)
     return 0
 
 
@@ -277,8 +282,9 @@ def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _health(settings: Settings, _args: argparse.Namespace) -> int:
-    """Exit 0 while every part works, else 1 with a line per broken part: the verdict /healthz and `status` give."""
+def _health(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 while every part works, else 1 with a line per broken part: the verdict /healthz and `status` give
+    (with --alive, only what a restart cures)."""
     with _quick_imports():
         from bot.app import open_store
 
@@ -287,7 +293,8 @@ def _health(settings: Settings, _args: argparse.Namespace) -> int:
 
     redact = logs.Redactor(_secrets(settings)).redact
     with store.read() as repo:
-        broken = verdict_of(repo, watched_keys(settings), SystemClock().now(), settings.poll_interval, settings.http_timeout, redact=redact)
+        broken = verdict_of(repo, watched_keys(settings), SystemClock().now(), settings.poll_interval, settings.http_timeout,
+                            redact=redact, alive=args.alive)
     for line in broken:
         print(f"unhealthy: {line}", file=sys.stderr)
     if broken:

@@ -97,6 +97,18 @@ def last_attempt(health: Mapping[AccountKey, list[EndpointHealth]], started: dat
     return max([*attempts, *([started] if started else [])], default=None)
 
 
+def stalled(
+    health: Mapping[AccountKey, list[EndpointHealth]], now: datetime, poll_interval: timedelta, http_timeout: timedelta,
+    started: datetime | None = None,
+) -> list[str]:
+    """The part of the verdict that a restart cures: no poll tried for longer than a running bot ever waits (what a
+    liveness probe asks; a network or a channel that fails is not cured by restarting, and is left out)."""
+    last = last_attempt(health, started)
+    if not polls_stopped(last, now, poll_interval, http_timeout):
+        return []
+    return [f"collection: no poll attempt since {last:%Y-%m-%d %H:%M:%S} UTC" if last else "collection: no poll attempt yet"]
+
+
 def verdict(
     health: Mapping[AccountKey, list[EndpointHealth]], channels: list[tuple[str, datetime, str]], parts: list[tuple[str, datetime, str]],
     now: datetime, poll_interval: timedelta, http_timeout: timedelta, started: datetime | None = None,
@@ -105,10 +117,7 @@ def verdict(
     """Why replywatch is unhealthy, one line per broken part (secrets redacted before anything is cut); empty while
     every part works. `started`: when the bot started, which counts as a poll attempt (a restart after a long stop
     is not unhealthy before its first poll)."""
-    lines = []
-    last = last_attempt(health, started)
-    if polls_stopped(last, now, poll_interval, http_timeout):
-        lines.append(f"collection: no poll attempt since {last:%Y-%m-%d %H:%M:%S} UTC" if last else "collection: no poll attempt yet")
+    lines = stalled(health, now, poll_interval, http_timeout, started)
     for where, states in health.items():
         broken = broken_endpoint(states, now, poll_interval)
         if broken is not None:
@@ -120,11 +129,13 @@ def verdict(
 
 def verdict_of(
     repo: Repository, accounts: Iterable[AccountKey], now: datetime, poll_interval: timedelta, http_timeout: timedelta,
-    started: datetime | None = None, redact: Callable[[str], str] = str,
+    started: datetime | None = None, redact: Callable[[str], str] = str, alive: bool = False,
 ) -> list[str]:
-    """`verdict`, as the store tells it: what `health`, `status` and /healthz ask. Cheap: the cursors, the channels
-    and the parts, no mention."""
+    """`verdict`, as the store tells it: what `health`, `status` and /healthz ask (with `alive`, only what `stalled`
+    names). Cheap: the cursors, the channels and the parts, no mention."""
     health = {where: repo.health(where) for where in accounts}
+    if alive:
+        return stalled(health, now, poll_interval, http_timeout, started)
     channels, parts = repo.failing_channels(), repo.failing_parts()
     return verdict(health, channels, parts, now, poll_interval, http_timeout, started, redact)
 

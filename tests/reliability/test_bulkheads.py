@@ -236,6 +236,18 @@ def test_health_exits_1_naming_every_broken_part_as_status_does(env: dict[str, s
     status = cli({**env, "POLL_INTERVAL": "60s"}, "status")
     assert "health: UNHEALTHY, 2 broken part(s)" in status.stdout, status.stdout
     assert "  look-ups of @acme on X: 3 failures in a row, the last: HTTP 503" in status.stdout
+    alive = cli({**env, "POLL_INTERVAL": "60s"}, "health", "--alive")
+    assert alive.returncode == 0, "polls are tried: a restart would cure none of this, so a liveness probe passes"
+
+
+def test_health_alive_fails_only_when_polls_stopped(env: dict[str, str]) -> None:
+    engine = make_engine(env["DATABASE_URL"])
+    upgrade(engine)
+    with Store(engine).unit() as repo:
+        repo.record_poll(X_ACME, MENTIONS, datetime.now(UTC) - 10 * MIN)  # the last attempt, ten poll intervals ago
+    engine.dispose()
+    alive = cli({**env, "POLL_INTERVAL": "60s"}, "health", "--alive")
+    assert alive.returncode == 1 and "unhealthy: collection: no poll attempt since" in alive.stderr, alive.stderr
 
 
 # --- 9. a read budget lets go, and never holds back the replies that answer stored mentions ------------------------
