@@ -31,25 +31,6 @@ class SystemClock:
         return time.monotonic()
 
 
-class ScaledClock:
-    """Time `speed` times faster than the machine's, from `start`: `replywatch demo`'s hour in a minute. Both readings
-    run fast, so every interval and pause the program keeps shrinks with the hour."""
-
-    def __init__(self, start: datetime, speed: float) -> None:
-        self.start = start.astimezone(UTC)
-        self.speed = speed
-        self._origin = time.monotonic()
-
-    def elapsed(self) -> timedelta:
-        return timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
-
-    def now(self) -> datetime:
-        return self.start + self.elapsed()
-
-    def monotonic(self) -> float:
-        return 1000.0 + self.elapsed().total_seconds()
-
-
 class FakeClock:
     """A clock that moves only when told to."""
 

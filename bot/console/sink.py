@@ -74,11 +74,12 @@ class ConsoleSink:
     # --- messages ------------------------------------------------------------------------------------------
 
     def post(self, channel: str, message: SlackMessage, tag: str, thread_ts: str | None = None) -> tuple[str, str]:
-        """Print a new message (in a thread: titled so); returns (channel, ts) with a ts made like Slack's."""
+        """Print a new message (in a thread: titled so) under its ts, made like Slack's, by which its edits and its
+        thread name it; returns (channel, ts). The tag is the outbox's key, not the reader's: it is not printed."""
         with self._lock:
             ts = self._ts()
             where = f"in thread of {thread_ts}" if thread_ts else "new"
-            self._print(render_message(message, f"{channel} · {where}", f"{tag} · {ts}", self.people))
+            self._print(render_message(message, f"{channel} · {where}", ts, self.people))
             self._tagged[(channel, tag, thread_ts)] = ts
             self.printed.append(tag)
         return channel, ts

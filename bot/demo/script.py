@@ -2,8 +2,8 @@
 which minute, and what should become of it (`Fate`), so that the closing summary can be held against it.
 
 The accounts: @acme on X (with @acme_support, a teammate whose replies count), @acme.bsky.social on Bluesky and
-@acme on mastodon.social. ALERT_AFTER is 15 minutes, 5 for a VIP; more than 3 due at once go out as one digest;
-an alert still open 35 minutes after its post is escalated."""
+@acme@masto.test (the Mastodon stand-in's instance) on Mastodon. ALERT_AFTER is 15 minutes, 5 for a VIP; more than
+3 due at once go out as one digest; an alert still open 35 minutes after its post is escalated."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.model import AccountKey, EndpointHealth
+from bot.model import AccountKey, EndpointHealth, Network
 from bot.store import common
 from bot.store.common import Part, of_account
 from bot.store.tables import PollCursorRow, SessionRow
@@ -61,6 +61,11 @@ class Cursors(Part):
     def endpoint(self, where: AccountKey, endpoint: str) -> EndpointHealth | None:
         row = self.session.get(PollCursorRow, (where.network.value, where.handle, endpoint))
         return common.health_of(row) if row else None
+
+    def polled_accounts(self) -> list[AccountKey]:
+        """Every account this database has read, whatever is configured now."""
+        rows = self.session.execute(select(PollCursorRow.network, PollCursorRow.account).distinct().order_by(PollCursorRow.network))
+        return [AccountKey(Network(network), account) for network, account in rows]
 
     def health(self, where: AccountKey) -> list[EndpointHealth]:
         rows = self.session.scalars(

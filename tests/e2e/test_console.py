@@ -73,8 +73,9 @@ def test_alerts_and_edits_are_printed_without_any_slack_setting(
     assert len(bot.titles("new")) == 2, printed
     assert all("#replywatch · new" in t for t in bot.titles("new"))
     [edited] = bot.titles("edited")
-    new_ts = re.findall(r"mention:\d+ · (\d+\.\d{6})", printed)
+    new_ts = re.findall(r"─ (\d+\.\d{6}) ─╯", printed)  # each new message signed with its ts
     assert len(new_ts) == 2 and edited.split("edited ")[1].split()[0] in new_ts, "the edit names the alert it edits"
+    assert not re.search(r"\b(?:mention|digest|notice):\S", printed), "the outbox's tags are never shown"
     panels = printed.split("╭")[1:]
     [refund] = [p for p in panels if "where is my refund?" in p and "· new" in p]
     assert "has been waiting" in refund and "[ I'll take it ]" in refund and f"x.com/bob/status/{waiting}" in refund

@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import re
+import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,6 +133,9 @@ def test_posts_edits_and_threads_are_titled_and_found_again(tmp_path: Path) -> N
         "╭─ #alerts · new", "╭─ #alerts · in thread of 1795000000.000001", "╭─ #alerts · edited 1795000000.000001",
     ]
     assert "🚨 Escalation: @S0TEAM still unanswered after 1h" in out
+    assert "mention:1" not in out and "notice:2" not in out, "a tag is the outbox's key, not something a reader needs"
+    assert [line.rsplit(" ─", 1)[0].split("─ ")[-1] for line in out.splitlines() if line.startswith("╰") and "." in line] == [
+        "1795000000.000001", "1795000000.000002"], "each new message signed with the ts its edits and thread name"
     oldest = datetime(2026, 1, 1, tzinfo=UTC)
     assert sink.find_tagged("#alerts", "mention:1", oldest) == ("#alerts", ts)
     assert sink.find_tagged("#alerts", "notice:2", oldest, thread_ts=ts) == ("#alerts", "1795000000.000002")
@@ -139,7 +143,9 @@ def test_posts_edits_and_threads_are_titled_and_found_again(tmp_path: Path) -> N
     assert ConsoleSink(console).find_tagged("#alerts", "mention:1", oldest) is None, "another process printed nothing"
 
 
-def test_notes_files_and_people(tmp_path: Path) -> None:
+def test_notes_files_and_people(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # the temporary folder below: not the machine's
+    (tmp_path / "tmp").mkdir()
     console = Console(file=io.StringIO(), width=120)
     sink = ConsoleSink(console, files=tmp_path / "charts")
     jane = sink.lookup_email("jane@acme.example")
