@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # imported where they are built: `status` and `health` need n
     from bot.services.oncall import OnCallService
     from bot.services.poll import PollService
     from bot.services.reporting import ReportService
+    from bot.services.retention import RetentionService
     from bot.services.sweep import SweepService
     from bot.slack.socket import SocketListener
 
@@ -50,6 +51,7 @@ SWEEP_EVERY = timedelta(seconds=0.5)  # cheap (a few queries); lets the one-a-se
 IDLE_SWEEP_EVERY = timedelta(seconds=5)
 EXPIRE_EVERY = timedelta(seconds=10)  # an expiry a few seconds late changes nothing
 REPORT_EVERY_CHECK = timedelta(seconds=30)  # nor does a report
+RETENTION_CHECK = timedelta(seconds=60)  # nor a purge a minute after 03:00
 SOCKET_RETRY = timedelta(seconds=30)  # until Socket Mode first connects; slack_sdk reconnects after that
 
 
@@ -140,6 +142,7 @@ class App:
     lanes: Lanes | None = None  # every call to the outside, each part in its own (bot.lanes)
     deletions: DeletionCheck | None = None
     parts: PartsHealth | None = None  # which parts do not work, stored for `health` and `status`
+    retention: RetentionService | None = None  # RETENTION_DAYS
 
     def tick(self) -> object:
         """Health and follow-ups queue notices, the sweep posts them and the alerts: in turn, each guarded. IDLE when
@@ -168,6 +171,8 @@ class App:
         ]
         if self.report is not None:
             jobs.append(("report", self.report.run_once, REPORT_EVERY_CHECK))
+        if self.retention is not None:
+            jobs.append(("retention", self.retention.run_once, RETENTION_CHECK))
         if self.metrics is not None:  # timed inside leader_only: a standby's skipped run is no poll
             jobs = self.metrics.timed(jobs, {poll_job(p.where): p.where for p in self.polls})
         if lease is not None:  # after a takeover, what decides and posts Slack messages waits for the old leader's posts
@@ -197,6 +202,7 @@ def build_app(
     from bot.services.health import HealthService, PartsHealth
     from bot.services.oncall import OnCallService
     from bot.services.poll import PollService
+    from bot.services.retention import RetentionService
     from bot.services.sweep import SweepService
     from bot.slack.laned import LanedSink
     from bot.slack.render import SlackRenderer
@@ -251,6 +257,7 @@ def build_app(
         lanes=lanes,
         deletions=deletions,
         parts=PartsHealth(store, clock, lanes.problems),
+        retention=RetentionService(store, clock, settings.retention_days, config.display_tz) if settings.retention_days else None,
     )
 
 

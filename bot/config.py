@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 
 from bot.model import SLACK_GROUP_ID, SLACK_USER_ID
-from bot.values import DURATION_HINT, Cadenced, CommaList, Count, Duration, Port, Price, SinkName, split
+from bot.values import DURATION_HINT, Cadenced, CommaList, Count, Days, Duration, Port, Price, SinkName, split
 
 DEFAULT_CONFIG = "replywatch.toml"
 CONSOLE_CHANNEL = "#replywatch"  # what the console calls the alert channel when SLACK_CHANNEL is not set
@@ -95,6 +95,7 @@ class Settings(BaseModel):
     x_monthly_read_budget: Count = None  # posts a month, per X account
 
     database_url: str = "sqlite:///data/replywatch.db"
+    retention_days: Days = None  # off by default: nothing is erased (bot.services.retention)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 
 from bot import logs, policy
 from bot.model import AccountKey, Network
@@ -52,7 +52,41 @@ class Reads:
         return found
 
 
-def write_json(summary, rows, closed, health, parked, channels, reads, config, now, broken) -> None:  # noqa: ANN001
+@dataclass(frozen=True)
+class Retention:
+    """RETENTION_DAYS (None: off) and what its purges did (bot.services.retention): when mentions were last erased and
+    how many then, and when the oldest closed mention not erased yet closed."""
+
+    days: int | None
+    tz: tzinfo
+    now: datetime
+    last_at: datetime | None = None
+    last_count: int = 0
+    oldest_kept: datetime | None = None
+
+    @property
+    def overdue(self) -> bool:
+        """A closed mention is kept more than a night past RETENTION_DAYS: nothing has purged (is `run` running?)."""
+        late = self.now - timedelta(days=self.days + 1, hours=1) if self.days is not None else None
+        return late is not None and self.oldest_kept is not None and self.oldest_kept < late
+
+    def line(self) -> str:
+        if self.days is None:
+            return "retention: off (RETENTION_DAYS not set): nothing is erased"
+        last = f"{local(self.last_at, self.tz)} ({self.last_count:,} mention(s))" if self.last_at else "never"
+        oldest = f"closed {format_age(self.now - self.oldest_kept)} ago" if self.oldest_kept else "none"
+        line = f"retention: closed mentions erased {self.days} day(s) after closing, nightly at 03:00 {self.tz}; last erased {last}; "
+        line += f"oldest closed mention kept: {oldest}"
+        return line + ("; OVERDUE: is `replywatch run` running?" if self.overdue else "")
+
+    def data(self) -> dict:
+        return {
+            "days": self.days, "last_purge_at": iso(self.last_at), "last_purged": self.last_count,
+            "oldest_kept_closed_at": iso(self.oldest_kept), "overdue": self.overdue,
+        }
+
+
+def write_json(summary, rows, closed, health, parked, channels, reads, config, now, broken, retention=None) -> None:  # noqa: ANN001
     """One JSON document, its open list streamed."""
     write = sys.stdout.write
     write('{"summary": ' + json.dumps(summary) + ', "open": [')
@@ -116,10 +150,12 @@ def write_json(summary, rows, closed, health, parked, channels, reads, config, n
         ],
         "health": {"healthy": not broken, "broken": broken},
     }
+    if retention is not None:
+        rest["retention"] = retention.data()
     write("\n], " + json.dumps(rest, indent=2)[1:] + "\n")
 
 
-def write_text(total, limit, queues, closed, health, parked, channels, reads, config, now, broken) -> None:  # noqa: ANN001
+def write_text(total, limit, queues, closed, health, parked, channels, reads, config, now, broken, retention=None) -> None:  # noqa: ANN001
     """`queues`: (account, how many are open, its oldest as they are read) for each account."""
     print(f"open mentions: {total}" + (" (oldest first, by account)" if total else ""))
     for where, count, rows in queues:
@@ -130,7 +166,7 @@ def write_text(total, limit, queues, closed, health, parked, channels, reads, co
     if closed is not None:
         print(f"closed mentions: {len(closed)}" + (" (newest first)" if closed else ""))
     for m in closed or []:
-        who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}"
+        who = f"@{m.post.author_handle}" if m.post.author_handle else f"user {m.post.author_id}" if m.post.author_id else "(erased)"
         stamp = f"{m.post.created_at:%Y-%m-%d %H:%M}"
         print(f"  {stamp}  {logs.one_line(who):<18} {m.status.value:<9} {logs.one_line(m.reason)}")
     print("collection:")
@@ -156,6 +192,8 @@ def write_text(total, limit, queues, closed, health, parked, channels, reads, co
         print(f"parked (Slack refused them for good): {len(parked)}")
     for p in parked:
         print(f"  {p.kind:<7} {logs.one_line(p.what)}: {logs.one_line(p.reason)}")
+    if retention is not None:
+        print(retention.line())
     print("health: " + ("healthy" if not broken else f"UNHEALTHY, {len(broken)} broken part(s)"))
     for line in broken:
         print(f"  {line}")

@@ -60,6 +60,7 @@ CommaList = Annotated[tuple[str, ...], BeforeValidator(split)]
 Port = Annotated[int | None, _number("a TCP port from 1 to 65535 (or empty for off)", 1, 65535)]
 Count = Annotated[int | None, _number("a whole number above 0 (or empty for none)", 1, 10**12)]
 Price = Annotated[float, _number("a price in US dollars per post, such as 0.005", 0, 1000, float)]
+Days = Annotated[int | None, _number("a whole number of days of at least 1, such as 30 (or empty to keep everything)", 1, 36500)]
 Cadenced = Annotated[Cadence | None, BeforeValidator(Cadence.parse)]
 
 

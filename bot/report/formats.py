@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.report.model import AccountReport, Report, Usage
+from bot.report.model import ERASED, AccountReport, Report, Usage
 from bot.words import WEEKDAYS, format_age
 
 WIDTH = 120  # columns the text is laid out in when not told otherwise
@@ -169,7 +169,8 @@ def _waits(report: Report) -> Table:
     for w in report.total.longest_waits:
         state = {"answered": "answered", "open": "still waiting", "expired": "never answered"}.get(w.state, w.state)
         name = next((a.name for a in report.accounts if (a.network, a.account) == (w.network, w.account)), w.account)
-        table.add_row(f"@{w.author}", name, f"{w.posted_at.astimezone(_zone(report)):%Y-%m-%d %H:%M}", _age(w.waited), state)
+        who = f"@{w.author}" if w.author else ERASED
+        table.add_row(who, name, f"{w.posted_at.astimezone(_zone(report)):%Y-%m-%d %H:%M}", _age(w.waited), state)
     return table
 
 

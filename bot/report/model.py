@@ -92,7 +92,8 @@ class SlackUser:
 
 @dataclass(frozen=True)
 class Wait:
-    """One of the longest waits: who, how long (to the first reply, or to the report's time when none came)."""
+    """One of the longest waits: who, how long (to the first reply, or to the report's time when none came). `author`
+    and `url` are empty once RETENTION_DAYS has erased them."""
 
     network: str
     account: str
@@ -101,6 +102,9 @@ class Wait:
     waited: float
     state: str  # answered, open (still waiting) or expired (never answered)
     url: str
+
+
+ERASED = "someone (erased)"  # how an author RETENTION_DAYS erased is named
 
 
 @dataclass(frozen=True)

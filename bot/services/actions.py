@@ -150,10 +150,11 @@ class ActionService:
         return Answer(later=lambda: self._close(mention_id, user, channel, text))
 
     def _close(self, mention_id: int, user: str, channel: str, reason: str) -> None:
+        now = self.clock.now()
         with self.store.unit() as repo:
-            closed = repo.close(mention_id, reason, user)
+            closed = repo.close(mention_id, reason, user, now)
             if closed:
-                repo.record_action(mention_id, user, "close", reason, self.clock.now())
+                repo.record_action(mention_id, user, "close", reason, now)
             mention = repo.mention(mention_id)
         if closed:
             log.info("mention %d closed by %s", mention_id, user)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.messages import ReportNote
 from bot.model import Attachment, SlackMessage
-from bot.report.model import AccountReport, Report
+from bot.report.model import ERASED, AccountReport, Report
 from bot.slack.text import clean, context, escape, link, message, plain, section
 from bot.words import day_and_month, format_age
 
@@ -24,7 +24,8 @@ def report_message(note: ReportNote) -> SlackMessage:
     blocks.append(section(_people(report.total)))
     if report.total.longest_waits:
         waits = [
-            f"• {link(w.url, '@' + escape(clean(w.author, single_line=True)))} waited {format_age(timedelta(seconds=w.waited))}"
+            f"• {link(w.url, '@' + escape(clean(w.author, single_line=True)) if w.author else ERASED)} "
+            f"waited {format_age(timedelta(seconds=w.waited))}"
             + ("" if w.state == "answered" else f" ({w.state})")
             for w in report.total.longest_waits[:LONGEST]
         ]

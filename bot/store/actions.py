@@ -37,12 +37,13 @@ class Actions(Part):
             .values(follow_up_at=AlertRow.created_at)
         )
 
-    def close(self, mention_id: int, reason: str, user_id: str) -> bool:
-        """Close an open mention as needing no reply (the closer holds it); False if it was no longer open."""
+    def close(self, mention_id: int, reason: str, user_id: str, now: datetime | None = None) -> bool:
+        """Close an open mention as needing no reply (the closer holds it); False if it was no longer open. Without
+        `now` its closing time is left to retention's next run (bot.services.retention)."""
         result = self.session.execute(
             update(MentionRow)
             .where(MentionRow.id == mention_id, MentionRow.status == Status.OPEN)
-            .values(status=Status.CLOSED, status_reason=reason, claimed_by=user_id, snoozed_until=None, due_at=None)
+            .values(status=Status.CLOSED, status_reason=reason, claimed_by=user_id, snoozed_until=None, due_at=None, closed_at=now)
         )
         return result.rowcount > 0
 

@@ -46,6 +46,7 @@ class Mentions(Part):
                 "private": post.private,
                 "priority": verdict.priority,
                 "due_at": post.created_at if verdict.status is Status.OPEN else None,
+                "closed_at": None if verdict.status is Status.OPEN else seen_at,
             }
             for post, verdict in judged
         ]
@@ -75,7 +76,8 @@ class Mentions(Part):
             self.session.execute(
                 update(MentionRow)
                 .where(self.bulk.among(MentionRow.id, chunk))
-                .values(status=Status.DELETED, status_reason="deleted by its author", text="", due_at=None)
+                .values(status=Status.DELETED, status_reason="deleted by its author", text="", due_at=None,
+                        closed_at=func.coalesce(MentionRow.closed_at, now))
             )
         self._show_change(mention_ids, now)
 
@@ -163,7 +165,7 @@ class Mentions(Part):
         rows = [
             {"id": m, "status": Status.ANSWERED.value, "status_reason": f"answered by post {replies[p].id}"[:REASON],
              "answered_by": replies[p].id, "answered_at": replies[p].created_at,
-             "answer_url": replies[p].url if len(replies[p].url) <= URL else "", "due_at": None}
+             "answer_url": replies[p].url if len(replies[p].url) <= URL else "", "due_at": None, "closed_at": now}
             for m, p in keys
         ]
         self.bulk.update(MentionRow.__table__, rows, "id", {"status": Status.OPEN.value})
@@ -274,7 +276,7 @@ class Mentions(Part):
             self.session.execute(
                 update(MentionRow)
                 .where(self.bulk.among(MentionRow.id, chunk), MentionRow.status == Status.OPEN)
-                .values(status=Status.EXPIRED, status_reason=reason, due_at=None)
+                .values(status=Status.EXPIRED, status_reason=reason, due_at=None, closed_at=now)
             )
         self._show_change(ids, now)
 

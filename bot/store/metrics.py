@@ -5,6 +5,7 @@ status, alerts, escalations, posts read) are the same on every replica and never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from sqlalchemy import case, func, select
 
 from bot.model import AccountKey, EndpointHealth, Network, Status
 from bot.store import common
-from bot.store.common import Part
+from bot.store.common import Part, of_account
 from bot.store.tables import AlertRow, MentionRow, PollCursorRow, ReadRow
 
 
@@ -67,3 +68,28 @@ class Tallies(Part):
             of(row.network, row.account).health.append(common.health_of(row))
         return found
 
+
+    def count_overdue(
+        self, where: AccountKey, posted_by: datetime, now: datetime, is_due: Callable[[datetime, bool], bool], batch: int = 500
+    ) -> int:
+        """The open mentions of `where` posted by `posted_by`, not snoozed at `now`, for which `is_due(posted, vip)`
+        holds. As for SweepConfig.due_at, a mention posted earlier must be due no later, and a VIP's no later than
+        another's posted at the same moment: then, newest first, the first ordinary mention found due means every
+        older one is due too, and those are counted by the index. Only the newer ones are judged one by one: the
+        work is the mentions not yet due, whatever the size of the queue."""
+        m = MentionRow
+        waiting = (of_account(m, where), m.status == Status.OPEN, m.snoozed_until.is_(None) | (m.snoozed_until <= now))
+        rest, vips = m.created_at <= posted_by, []  # vips: when each VIP's mention judged due was posted
+        while True:
+            stmt = select(m.id, m.created_at, m.priority.is_not(None)).where(*waiting, rest)
+            page = self.session.execute(stmt.order_by(m.created_at.desc(), m.id.desc()).limit(batch)).all()
+            for _, posted, vip in page:
+                if not vip and is_due(posted, False):
+                    older = select(func.count()).select_from(m).where(*waiting, m.created_at <= posted)
+                    return (self.session.scalar(older) or 0) + sum(v > posted for v in vips)
+                if vip and (vips or is_due(posted, True)):  # newest first: a VIP's older than one due is due
+                    vips.append(posted)
+            if len(page) < batch:
+                return len(vips)
+            last = page[-1]
+            rest = (m.created_at < last.created_at) | ((m.created_at == last.created_at) & (m.id < last.id))

@@ -1,6 +1,6 @@
 """The store: the only code that speaks SQL. Services open a unit of work (one transaction) and call the
 repository, made of one part per job (mentions, delivery, notices, follow-ups, actions, cursors, reads, the
-report's reads, the metrics' tallies)."""
+report's reads, the metrics' tallies, retention)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ from bot.store.metrics import Tallies
 from bot.store.notices import Notices
 from bot.store.reads import Reads
 from bot.store.report import ReportReads
+from bot.store.retention import Retention
 
 __all__ = ["Repository", "Store", "SweepWork"]
 
 
-class Repository(Mentions, Delivery, Notices, FollowUps, Actions, Cursors, Reads, ReportReads, Tallies):
+class Repository(Mentions, Delivery, Notices, FollowUps, Actions, Cursors, Reads, ReportReads, Tallies, Retention):
     """Everything a unit of work can do, on its session."""
 
 

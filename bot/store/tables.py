@@ -95,6 +95,8 @@ class MentionRow(Base):
     # Not before this is an alert due: set while the mention is open and not alerted, None otherwise. A lower
     # bound (the post's time when new or when the settings may have changed); the sweep stores the exact time.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it stopped being open: RETENTION_DAYS count from it
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when retention erased its author's data (bot.services.retention)
 
     # (status, …) pairs: with one index on the status alone, a query for the few due among 100,000 open would
     # walk all the open ones. AUTOINCREMENT: SQLite never gives a deleted mention's id (an old button's) again.
@@ -104,6 +106,7 @@ class MentionRow(Base):
         Index("ix_mentions_status_due_at", "status", "due_at"),
         Index("ix_mentions_version_id", "version_id"),
         Index("ix_mentions_network_account_status", "network", "account", "status"),  # the counts /metrics reads
+        Index("ix_mentions_purged_at_closed_at", "purged_at", "closed_at"),  # what retention erases next, the oldest kept
         {"sqlite_autoincrement": True},
     )
 
