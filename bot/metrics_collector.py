@@ -2,7 +2,9 @@
 few aggregate statements (bot.store.metrics) rather than counted in memory, so that they survive restarts.
 
 Collection and delivery are judged by the rules `replywatch health` and the collection notes use
-(bot.services.health): one definition of "broken" everywhere."""
+(bot.services.health): one definition of "broken" everywhere. Overdue mentions are counted by the rule the sweep
+alerts by (SweepConfig.due_at: the account's wait, in business hours), so a mention that came in at night is not
+overdue before the morning; the statement reads only the mentions not yet due (bot.store.metrics.count_overdue)."""
 
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ from prometheus_client.registry import Collector
 
 from bot.clock import Clock
 from bot.logs import one_line
-from bot.model import AccountKey, EndpointHealth, Status
+from bot.model import AccountKey, EndpointHealth, Mention, Post, Status
 from bot.services.health import broken_endpoint, channels_down, last_attempt, polls_stopped, verdict_of
+from bot.services.poll import TOKEN_REFUSED
+from bot.services.sweep import SweepConfig
 from bot.store.metrics import AccountTally
-from bot.store.repository import Store
+from bot.store.repository import Repository, Store
 
 log = logging.getLogger(__name__)
 ACCOUNT = ["network", "account"]
@@ -36,6 +40,8 @@ class Watch:
     http_timeout: timedelta
     started: datetime  # before the first poll, the bot counts as having tried then
     redact: Callable[[str], str] = str
+    # When each mention is due (its wait, in business hours). None: ALERT_AFTER on the wall clock, for every mention.
+    config: SweepConfig | None = None
 
 
 def problems(watch: Watch) -> list[str]:
@@ -43,6 +49,29 @@ def problems(watch: Watch) -> list[str]:
     cursors, the channels and the parts only, no mention is read."""
     with watch.store.read() as repo:
         return verdict_of(repo, watch.alert_after, watch.clock.now(), watch.poll_interval, watch.http_timeout, watch.started, watch.redact)
+
+
+def overdue(repo: Repository, watch: Watch, where: AccountKey, now: datetime, batch: int = 500) -> int:
+    """How many of the account's open mentions are past their due time at `now` and not snoozed (`batch`: the
+    mentions not yet due read at a time)."""
+    config = watch.config
+    if config is None:
+        wait = watch.alert_after[where]
+        return repo.count_overdue(where, now - wait, now, lambda posted, _vip: posted + wait <= now, batch)
+    rules = config.rules(where)
+
+    def is_due(posted: datetime, vip: bool) -> bool:
+        mention = Mention(Post("", None, "", posted), Status.OPEN, "", posted, priority="VIP" if vip else None,
+                          network=where.network, account=where.handle)
+        return config.due_at(mention) <= now
+
+    # Business hours only put a due time later: none is due before the shortest wait (a VIP's) has passed.
+    return repo.count_overdue(where, now - min(rules.alert_after, rules.alert_after_vip), now, is_due, batch)
+
+
+def token_refused(states: list[EndpointHealth]) -> bool:
+    """Whether the network refuses the account's token now (its last read of a timeline was refused)."""
+    return any(s.failing_since is not None and (s.last_error or "").startswith(TOKEN_REFUSED) for s in states)
 
 
 def _stopped(watch: Watch, health: dict[AccountKey, list[EndpointHealth]], now: datetime) -> bool:
@@ -63,6 +92,7 @@ class StoreCollector(Collector):
             with w.store.read() as repo:
                 tallies = repo.tallies()
                 channels = repo.failing_channels()
+                late = {where: overdue(repo, w, where, now) for where in w.alert_after}
         except Exception as exc:  # noqa: BLE001 — the runtime metrics are still worth serving without these
             log.warning("metrics: cannot read the store: %s: %s", type(exc).__name__, one_line(w.redact(str(exc)))[:200])
             return
@@ -73,6 +103,10 @@ class StoreCollector(Collector):
             "open": GaugeMetricFamily("replywatch_open_mentions", "Mentions waiting for a reply", labels=ACCOUNT),
             "oldest": GaugeMetricFamily(
                 "replywatch_oldest_open_mention_age_seconds", "Age of the oldest mention waiting for a reply (0: none)", labels=ACCOUNT
+            ),
+            "overdue": GaugeMetricFamily(
+                "replywatch_overdue_mentions", "Open mentions past their due time (the account's wait, in business hours), "
+                "not snoozed", labels=ACCOUNT,
             ),
             "sla": GaugeMetricFamily(
                 "replywatch_alert_after_seconds", "How long a mention may wait before it is alerted (the account's SLA)", labels=ACCOUNT
@@ -92,6 +126,9 @@ class StoreCollector(Collector):
             "collection": GaugeMetricFamily(
                 "replywatch_collection_healthy", "1 while the account's mentions are read, 0 while collection is broken", labels=ACCOUNT
             ),
+            "refused": GaugeMetricFamily(
+                "replywatch_token_refused", "1 while the account's network refuses its token, else 0", labels=ACCOUNT
+            ),
         }
         for where, tally in accounts.items():
             labels = [where.network.value, where.handle]
@@ -102,6 +139,8 @@ class StoreCollector(Collector):
             families["oldest"].add_metric(labels, max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
             if where in w.alert_after:
                 families["sla"].add_metric(labels, w.alert_after[where].total_seconds())
+                families["overdue"].add_metric(labels, late[where])
+                families["refused"].add_metric(labels, 1 if token_refused(tally.health) else 0)
             families["alerts"].add_metric(labels, tally.alerts)
             families["escalations"].add_metric(labels, tally.escalations)
             families["reminders"].add_metric(labels, tally.reminders)

@@ -45,6 +45,7 @@ def metrics_app(app: App, metrics: Metrics, redact: Callable[[str], str] = str) 
         store=app.store,
         clock=clock,
         alert_after={w.watched.key: app.sweep.config.rules(w.watched.key).alert_after for w in app.watching},
+        config=app.sweep.config,
         poll_interval=app.settings.poll_interval,
         http_timeout=app.settings.http_timeout,
         started=clock.now(),

@@ -7,17 +7,25 @@ import socket as sockets
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import App, build_app, poll_job
 from bot.clock import FakeClock
 from bot.load import load_settings
+from bot.metrics_collector import StoreCollector, Watch, overdue
 from bot.metrics_http import MetricsServer
+from bot.model import AccountKey, Mention, Network, Post, Status, Verdict
+from bot.schedule import Hours, Schedule
+from bot.services.sweep import SweepConfig
 from bot.standins.http import Reply, wait_for
 from bot.standins.x_api import FakeX
+from bot.store.repository import Store
 from tests.conftest import START
 from tests.standins.slack_api import FakeSlack
 
@@ -100,6 +108,7 @@ def test_every_figure_moves_as_the_standins_make_it_move(running: Running, fake_
     assert r.value("replywatch_alerts_total", **ACME) == 1
     assert r.value("replywatch_sweep_duration_seconds_count") == 1
     assert r.value("replywatch_sla_breaches_total", **ACME) == 0, "alerted, not answered yet: not a breach yet"
+    assert r.value("replywatch_overdue_mentions", **ACME) == 1, "past ALERT_AFTER, unanswered"
 
     r.clock.advance(5 * MIN)
     r.poll()
@@ -114,6 +123,7 @@ def test_every_figure_moves_as_the_standins_make_it_move(running: Running, fake_
     assert r.value("replywatch_mentions", **ACME, status="open") == 0
     assert r.value("replywatch_mentions", **ACME, status="answered") == 1
     assert r.value("replywatch_oldest_open_mention_age_seconds", **ACME) == 0
+    assert r.value("replywatch_overdue_mentions", **ACME) == 0
     assert r.value("replywatch_sla_breaches_total", **ACME) == 1, "answered after its alert"
     assert r.value("replywatch_poll_duration_seconds_count", **ACME) == 5
 
@@ -128,6 +138,8 @@ def test_healthz_says_why_collection_is_broken_and_shows_no_token(running: Runni
     r = running
     r.poll()
     assert r.value("replywatch_collection_healthy", **ACME) == 1
+    assert ("replywatch_token_refused", frozenset(ACME.items())) in r.scrape(), "shown at 0 before any refusal"
+    assert r.value("replywatch_token_refused", **ACME) == 0
     token = fake_x.bearer
     fake_x.bearer = "x-another-token"  # the one the bot holds is refused from now on
     r.clock.advance(MIN)
@@ -138,6 +150,11 @@ def test_healthz_says_why_collection_is_broken_and_shows_no_token(running: Runni
     assert token not in body
     assert r.value("replywatch_collection_healthy", **ACME) == 0
     assert r.value("replywatch_api_errors_total", **ACME, kind="AuthFailed") >= 1
+    assert r.value("replywatch_token_refused", **ACME) == 1, "at the first refused read, not after an increase"
+    fake_x.bearer = token  # renewed
+    r.clock.advance(5 * MIN)  # past the back-off after a failed read
+    r.poll()
+    assert r.value("replywatch_token_refused", **ACME) == 0
 
 
 def test_healthz_names_a_channel_that_takes_no_messages(running: Running) -> None:
@@ -226,9 +243,7 @@ def test_the_dashboard_and_the_alert_rules_use_only_metrics_replywatch_exports(r
     exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
     used = {name for e in exprs for name in re.findall(r"\breplywatch_[a-z_]+", e)}
     assert used - exported == set()
-    assert {"replywatch_collection_healthy", "replywatch_alert_after_seconds"} <= used, "the rules' two alerts"
-    assert dashboard["__inputs"][0]["name"] == "DS_PROMETHEUS"
-    assert {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]} == {"${DS_PROMETHEUS}"}
+    assert {"replywatch_overdue_mentions", "replywatch_token_refused", "replywatch_collection_healthy"} <= used
 
 
 def test_the_store_tallies_on_every_backend(store) -> None:  # noqa: ANN001
@@ -259,3 +274,161 @@ def test_the_store_tallies_on_every_backend(store) -> None:  # noqa: ANN001
     assert (tally.alerts, tally.escalations, tally.reminders, tally.breaches) == (3, 1, 1, 2)
     assert tally.reads == {"mentions": (3, 8)}
     assert [h.endpoint for h in tally.health] == ["mentions"]
+
+
+def test_the_metrics_table_in_the_docs_lists_every_metric_replywatch_exports(running: Running) -> None:
+    """The table of metrics (README or the page of docs/ that holds it) says the name and type of each, no more."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    row = re.compile(r"^\| `(replywatch_[a-z_]+)(?:\{[a-z_, ]*\})?` \| (\w+) \|", re.MULTILINE)
+    documented = {m[1]: m[2] for page in [root / "README.md", *(root / "docs").glob("*.md")] for m in row.finditer(page.read_text())}
+    families = text_string_to_metric_families(running.get("/metrics")[1])
+    exported = {f.name + ("_total" if f.type == "counter" else ""): f.type for f in families if not f.name.endswith("_created")}
+    assert documented == exported
+
+
+# --- overdue mentions: the business-hours clock -------------------------------------------------------------------
+
+WHERE = AccountKey(Network.X, "acme")
+OPEN_9_TO_5 = Schedule(tz=ZoneInfo("UTC"), hours=Hours(days={day: (time(9), time(17)) for day in range(5)}))  # Mon–Fri
+
+
+def _scraped(store: Store, clock: FakeClock, config: SweepConfig) -> CollectorRegistry:
+    """A registry serving the store's figures as /metrics does, the due times worked out by `config`."""
+    watch = Watch(store, clock, {WHERE: config.alert_after}, MIN, 5 * SEC, clock.now(), config=config)
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(watch))
+    return registry
+
+
+def _add(store: Store, posted: dict[str, datetime], vip: set[str] = frozenset(), where: AccountKey = WHERE) -> dict[str, int]:
+    posts = [(Post(id=k, author_id="9", text="@acme hi", created_at=at), k) for k, at in posted.items()]
+    judged = [(p, Verdict(Status.OPEN, "waiting", priority="VIP: listed" if k in vip else None)) for p, k in posts]
+    with store.unit() as repo:
+        repo.add_mentions(where, judged, max(posted.values()))
+        return repo.mention_keys(where, list(posted))
+
+
+def test_overdue_mentions_are_counted_on_the_business_hours_clock(store: Store) -> None:
+    """Mon–Fri 09:00–17:00, ALERT_AFTER 30 minutes, on Wednesday morning: what came in overnight is not overdue
+    before 09:30, though its wall-clock wait passed hours ago; what was due yesterday is; a snoozed one is not until
+    it wakes; a VIP who breaks through the hours is."""
+    config = SweepConfig(channel="C0ALERTS", alert_after=30 * MIN, alert_after_vip=10 * MIN, schedule=OPEN_9_TO_5,
+                         vip_ignores_hours=True)
+    wednesday = START  # 2026-11-25 09:00 UTC, opening time
+    tuesday = wednesday - timedelta(days=1)
+    keys = _add(store, {
+        "overnight": tuesday.replace(hour=23),  # due Wednesday 09:30
+        "yesterday": tuesday.replace(hour=16),  # due Tuesday 16:30
+        "snoozed": tuesday.replace(hour=15),  # due Tuesday 15:30, snoozed until Wednesday 10:00
+        "new": wednesday.replace(minute=5),  # due 09:35
+        "answered": tuesday.replace(hour=12),
+    })
+    _add(store, {"vip": tuesday.replace(hour=23, minute=50)}, vip={"vip"})  # 10 minutes, whatever the hours: due 00:00
+    _add(store, {"theirs": tuesday.replace(hour=10)}, where=AccountKey(Network.BLUESKY, "acme.bsky.social"))
+    with store.unit() as repo:
+        repo.snooze(keys["snoozed"], "U0CLAIMER", wednesday.replace(hour=10))
+        reply = Post(id="r1", author_id="1", text="done", created_at=tuesday.replace(hour=12, minute=5))
+        repo.mark_answered(WHERE, [("answered", reply)], tuesday.replace(hour=12, minute=6))
+    clock = FakeClock(wednesday.replace(minute=20))
+    metrics = _scraped(store, clock, config)
+
+    def overdue() -> float | None:
+        return metrics.get_sample_value("replywatch_overdue_mentions", ACME)
+
+    assert overdue() == 2, "yesterday's and the VIP's: not the overnight one, the snoozed one or the new one"
+    hours_waited = metrics.get_sample_value("replywatch_oldest_open_mention_age_seconds", ACME) / 3600
+    assert round(hours_waited, 2) == 18.33, "the wall clock's oldest age, still served, says all are late"
+    clock.advance(11 * MIN)  # 09:31
+    assert overdue() == 3, "the overnight one, 30 minutes into open time"
+    clock.advance(30 * MIN)  # 10:01
+    assert overdue() == 5, "the snoozed one woke; the new one is due"
+    clock.advance(timedelta(hours=9, minutes=59))  # 20:00
+    assert overdue() == 5, "closing time leaves what is overdue overdue"
+
+
+def test_overdue_mentions_agree_with_the_sweeps_due_rule_mention_by_mention(store: Store) -> None:
+    """Every open mention judged one by one by SweepConfig.due_at, against the gauge read a few at a time: equal at
+    every moment of six days, across nights, a weekend, a holiday, VIPs and snoozes."""
+    import random
+
+    rand = random.Random(25)
+    paris = ZoneInfo("Europe/Paris")
+    hours = Hours(days={day: (time(9), time(18)) for day in range(5)}, holidays=frozenset({START.date() + timedelta(days=2)}))
+    config = SweepConfig(channel="C0ALERTS", alert_after=45 * MIN, alert_after_vip=20 * MIN, schedule=Schedule(tz=paris, hours=hours))
+    now = START + timedelta(days=2)
+    posted = {f"p{i}": now - timedelta(minutes=rand.randrange(0, 6 * 24 * 60)) for i in range(240)}
+    posted |= {f"same-{i}": START.replace(hour=8, minute=40) for i in range(12)}  # one moment, a page and more
+    vip = {k for k in posted if rand.random() < 0.2} | {"same-3", "same-10", "same-11"}
+    keys = _add(store, posted, vip)
+    snoozes = {k: now + timedelta(minutes=rand.randrange(-24 * 60, 24 * 60)) for k in posted if rand.random() < 0.1}
+    with store.unit() as repo:
+        for k, until in snoozes.items():
+            repo.snooze(keys[k], "U0CLAIMER", until)
+    watch = Watch(store, FakeClock(now), {WHERE: config.alert_after}, MIN, 5 * SEC, now, config=config)
+
+    def one_by_one(at: datetime) -> int:
+        mentions = [Mention(Post(k, "9", "", p), Status.OPEN, "", p, priority="VIP" if k in vip else None, account="acme")
+                    for k, p in posted.items() if not (k in snoozes and snoozes[k] > at)]
+        return sum(config.due_at(m) <= at for m in mentions)
+
+    seen = set()
+    tied_due = START.replace(hour=9, minute=25)  # the twelve fall due: the newest due, VIPs read first
+    for at in [tied_due, *(now + step * MIN for step in range(-5 * 24 * 60, 24 * 60, 53))]:
+        with store.read() as repo:
+            counted = overdue(repo, watch, WHERE, at, batch=7)
+        assert counted == one_by_one(at), at
+        seen.add(counted)
+    assert len(seen) > 30, "the moments tried saw the count move"
+
+
+@dataclass(frozen=True)
+class _Counting(SweepConfig):
+    """The sweep's configuration, noting each mention whose due time is worked out."""
+
+    asked: list[datetime] = field(default_factory=list)
+
+    def due_at(self, mention: Mention) -> datetime:
+        self.asked.append(mention.post.created_at)
+        return super().due_at(mention)
+
+
+def test_overdue_reads_only_the_mentions_not_yet_due_however_big_the_queue(sqlite_store: Store) -> None:
+    """20,000 open mentions, weeks overdue, and 30 that came in over the weekend (not due before Monday 09:30): the
+    scrape works out the due time of those 30 and a few more, never of the backlog, and counts the backlog."""
+    config = _Counting(channel="C0ALERTS", alert_after=30 * MIN, schedule=OPEN_9_TO_5)
+    saturday = START + timedelta(days=3)
+    backlog = {f"old{i}": START - timedelta(days=20) + i * MIN for i in range(20_000)}  # up to 6 days before START
+    weekend = {f"weekend{i}": saturday + i * 30 * MIN for i in range(30)}
+    _add(sqlite_store, backlog | weekend)
+    metrics = _scraped(sqlite_store, FakeClock(saturday + timedelta(days=1, hours=12)), config)
+    assert metrics.get_sample_value("replywatch_overdue_mentions", ACME) == 20_000
+    assert 30 <= len(config.asked) <= 32, "the weekend's, then the newest of the backlog: the rest is counted by SQL"
+
+
+def test_the_running_bot_counts_overdue_mentions_in_its_business_hours(
+    env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    config = tmp_path / "replywatch.toml"
+    config.write_text('timezone = "UTC"\n[hours]\nmon = "09:00-17:00"\n')  # Wednesday: closed
+    settings = {**env, "ALERT_AFTER": "60s", "POLL_INTERVAL": "60s", "REPLYWATCH_CONFIG": str(config)}
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    clock = FakeClock(START)
+    fake_x.now, fake_slack.now = clock.now, lambda: clock.now().timestamp()
+    server = MetricsServer(0, "127.0.0.1")
+    app = build_app(load_settings(), clock, metrics=server.metrics)
+    server.start(app)
+    try:
+        r = Running(app, server, clock)
+        r.poll()
+        fake_x.post(fake_x.add_user("bob"), "@acme where is my refund?", at=clock.now())
+        clock.advance(5 * MIN)
+        r.poll()
+        assert r.value("replywatch_open_mentions", **ACME) == 1
+        assert r.value("replywatch_overdue_mentions", **ACME) == 0, "due on Monday at 09:01"
+    finally:
+        server.stop()
+        app.store.dispose()
