@@ -1,4 +1,5 @@
-"""The README and .env.example are the front door: every setting is in both, with the default the code uses."""
+"""The README and .env.example are the front door: every setting is in .env.example and in the settings page, with
+the default the code uses; the README and the docs/ pages it links link only to what exists."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.cli import _parser
 from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+DOCS = sorted((ROOT / "docs").glob("*.md"))
 SETTINGS = [name.upper() for name in Settings.model_fields]
 
 
@@ -21,8 +23,8 @@ def test_every_setting_is_in_env_example(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SETTINGS)
-def test_every_setting_is_in_the_readme(name: str) -> None:
-    assert f"`{name}`" in (ROOT / "README.md").read_text(), name
+def test_every_setting_is_on_the_settings_page(name: str) -> None:
+    assert re.search(rf"^\| (`\w+`, )*`{name}`[, ]", (ROOT / "docs" / "settings.md").read_text(), re.MULTILINE), name
 
 
 def test_env_example_defaults_match_the_code() -> None:
@@ -72,7 +74,39 @@ def test_the_example_on_call_file_is_valid_and_every_key_is_documented() -> None
 
     example = schedule_file.load(ROOT / "replywatch.toml.example")
     assert example.oncall is not None and example.backup is not None and example.hours is not None
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "oncall.md").read_text()
     for key in ("timezone", "members", "handoff", "start", "usergroup", "overrides", "member", "from", "until",
                 "holidays", "[oncall]", "[backup]", "[hours]", "[[oncall.overrides]]"):
         assert f"`{key}`" in readme, key
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)
+    return {_anchor(m[1]) for m in re.finditer(r"^#+ (.+)$", text, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", *DOCS], ids=lambda p: p.name)
+def test_every_link_between_the_pages_leads_somewhere(page: Path) -> None:
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        assert linked.exists(), f"{page.name} links to {target}: no such file"
+        if anchor:
+            assert anchor in _anchors(linked), f"{page.name} links to {target}: no such heading"
+
+
+def test_the_readme_is_the_front_door() -> None:
+    readme = (ROOT / "README.md").read_text()
+    top = readme[: readme.index("## Contents")]
+    assert "make run" in top and "make test" in top  # the two commands come first
+    for page in DOCS:
+        if page.suffix == ".md":
+            assert f"(docs/{page.name})" in readme, f"docs/{page.name} is not in the README's contents"
