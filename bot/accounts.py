@@ -50,6 +50,10 @@ class AccountsError(ConfigError):
     """An `[[accounts]]` entry is wrong; the message names the key and what it expects."""
 
 
+class NoAccounts(AccountsError):
+    """No account to watch is configured at all: neither X_ACCOUNT nor `[[accounts]]` (a copied .env.example)."""
+
+
 @dataclass(frozen=True)
 class Watched:
     """One watched account, as configured: where it lives, how to reach it, and what differs from the defaults."""
@@ -85,7 +89,7 @@ def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]
     path = settings.config_path()
     if entries is None:
         if not settings.x_account:
-            raise AccountsError("X_ACCOUNT is required but not set (or list the accounts in REPLYWATCH_CONFIG's [[accounts]])")
+            raise NoAccounts("X_ACCOUNT is required but not set (or list the accounts in REPLYWATCH_CONFIG's [[accounts]])")
         found = [Watched(Network.X, settings.x_account, source="X_ACCOUNT")]
     elif not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise AccountsError(f"{path}: accounts: one or more [[accounts]] tables")

@@ -207,13 +207,14 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     limit = args.limit or None
     with store.read() as repo:
         queues = repo.open_by_account()  # every account with an open mention, and every one watched
-        accounts = list(dict.fromkeys([*watched_keys(settings), *sorted(queues, key=str)]))
+        watched = watched_keys(settings) or repo.polled_accounts()  # none configured: those this database has read
+        accounts = list(dict.fromkeys([*watched, *sorted(queues, key=str)]))
         health = [(where, h) for where in accounts for h in repo.health(where)]
         closed = repo.closed_mentions(args.limit or 1000) if args.all else None
         parked = repo.parked()
         channels = repo.failing_channels()
         redact = logs.Redactor(_secrets(settings)).redact
-        broken = verdict_of(repo, watched_keys(settings), now, settings.poll_interval, settings.http_timeout, redact=redact)
+        broken = verdict_of(repo, watched, now, settings.poll_interval, settings.http_timeout, redact=redact)
         reads = view.Reads(meter(repo, now, Prices.of(settings)), settings.x_monthly_read_budget, now)
         days = settings.retention_days
         retention = view.Retention(days, config.display_tz, now, *(repo.retention_state() if days else ()))

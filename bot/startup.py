@@ -203,13 +203,18 @@ def check(settings: Settings, say: Callable[[str], None]) -> None:
     from bot.store.db import SchemaError
     from bot.store.repository import StoredSessions
 
-    watched = accounts.load(settings, os.environ)
+    try:
+        watched, none = accounts.load(settings, os.environ), None
+    except accounts.NoAccounts as exc:  # a fresh .env.example: nothing is wrong yet, there is only nothing to check
+        watched, none = [], f"accounts: none to watch yet: {exc}; `replywatch run` needs one"
     schedule = load_schedule(settings)
     if settings.sink == "console":
         say("settings: ok")
         say(f"Slack: not used (SINK=console); `replywatch run` prints alerts for {', '.join(channels(settings, watched))}")
     else:
         schedule = _check_slack(settings, watched, schedule, say)
+    if none:
+        say(none)
     if schedule is not None:
         now_on_call = f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""
         say(f"on call: {schedule.source} ok{now_on_call}")

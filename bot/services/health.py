@@ -133,7 +133,8 @@ def verdict_of(
 ) -> list[str]:
     """`verdict`, as the store tells it: what `health`, `status` and /healthz ask (with `alive`, only what `stalled`
     names). Cheap: the cursors, the channels and the parts, no mention."""
-    health = {where: repo.health(where) for where in accounts}
+    # no account configured (a copy of the database read elsewhere, the demo's): the accounts it has read
+    health = {where: repo.health(where) for where in (list(accounts) or repo.polled_accounts())}
     if alive:
         return stalled(health, now, poll_interval, http_timeout, started)
     channels, parts = repo.failing_channels(), repo.failing_parts()

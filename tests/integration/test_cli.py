@@ -52,6 +52,15 @@ def test_check_reports_what_it_found(env: dict[str, str]) -> None:
     assert "database: ok, schema up to date, 1 open mention(s)" in result.stdout
 
 
+def test_a_copied_env_example_checks_clean_and_run_names_what_it_needs(env: dict[str, str]) -> None:
+    Path(".env").write_text((ROOT / ".env.example").read_text())  # the working folder is the test's own
+    result = cli({}, "check")
+    assert result.returncode == 0, result.stderr
+    assert "Slack: not used (SINK=console)" in result.stdout
+    assert "accounts: none to watch yet: X_ACCOUNT is required but not set" in result.stdout
+    assert_clean_failure(cli({}, "run"), "X_ACCOUNT is required but not set", {})
+
+
 def test_check_without_slack_says_so_and_still_checks_the_networks(env: dict[str, str], fake_slack: FakeSlack) -> None:
     env = {k: v for k, v in env.items() if not k.startswith("SLACK_")}
     result = cli(env, "check")
