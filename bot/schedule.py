@@ -1,7 +1,11 @@
 """On-call rotations and business hours: pure functions of the configuration file and a moment, no I/O.
 
 The file (`REPLYWATCH_CONFIG`, TOML) gives a time zone; every time in it is wall-clock time there, so a handoff
-at "mon 09:00" stays at 09:00 across daylight-saving changes. Functions take and return aware datetimes.
+at "mon 09:00" stays at 09:00 across daylight-saving changes. A local time the clocks skip is read with the offset
+from before the change (02:30 is 03:30 summer time), and one they pass twice happens the first time: bot.cron's rule
+for the report's CronTrigger, which the tests hold the handoffs to. Shift starts are date arithmetic, not a trigger:
+who holds a shift needs its number, counted either way from the first handoff, and "every 3d" is no crontab.
+Functions take and return aware datetimes.
 
 - **Who is on call** at a moment: the override covering it, if any; else the rotation's member whose shift it
   is. Shift k starts at the first handoff plus k periods (1 day, 7 days, or N days), at the handoff time.
@@ -95,11 +99,10 @@ def shift_start(rotation: Rotation, tz: ZoneInfo, k: int) -> datetime:
 
 
 def shift_index(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> int:
-    local = moment.astimezone(tz)
-    days = (local.date() - rotation.first).days
-    if local.time() < rotation.at:
-        days -= 1
-    return days // rotation.every_days
+    """The shift that holds at `moment`: the last to start at or before it. Compared as instants, not by wall clock,
+    which would misplace a handoff at a local time the clocks skip or pass twice."""
+    k = (moment.astimezone(tz).date() - rotation.first).days // rotation.every_days
+    return k if _utc(shift_start(rotation, tz, k)) <= _utc(moment) else k - 1
 
 
 def on_call(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> str:
@@ -178,12 +181,13 @@ def add_open_time(hours: Hours, tz: ZoneInfo, start: datetime, duration: timedel
     """`duration` of open time after `start`: when a mention posted at `start` is due."""
     left = duration
     for opens, closes in open_periods(hours, tz, start):
-        begin = max(opens, start)
-        if begin >= closes:
+        begin = max(opens, start, key=_utc)
+        room = _utc(closes) - _utc(begin)  # elapsed: a span across a daylight-saving change holds an hour more or less
+        if room <= timedelta(0):
             continue
-        if left < closes - begin:  # a mention due exactly at closing time is due at the next opening
-            return begin + left
-        left -= closes - begin
+        if left < room:  # a mention due exactly at closing time is due at the next opening
+            return (_utc(begin) + left).astimezone(begin.tzinfo)
+        left -= room
     raise ScheduleError("hours: no open time found in the next two years")
 
 

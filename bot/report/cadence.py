@@ -1,60 +1,74 @@
-"""REPORT_EVERY: when the report goes to Slack ("weekly mon 09:00", "daily 09:00", in the on-call file's time zone)
-and which period each report covers (the week, or the day, that ended at its time)."""
+"""REPORT_EVERY: when the report goes to Slack ("weekly mon 09:00", "daily 09:00" or a crontab such as "0 9 * * 1-5", in
+the on-call file's time zone) and which period each report covers (the time since the report before, that ended at
+its time: the week, or the day). The times come from APScheduler's CronTrigger (bot.cron), so a report at a local
+time the clocks skip or pass twice is still made once."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot import cron
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-HINT = "weekly DAY HH:MM (e.g. weekly mon 09:00), daily HH:MM, or off"
+HINT = "weekly DAY HH:MM (e.g. weekly mon 09:00), daily HH:MM, a crontab such as 0 9 * * mon, or off"
 _FORM = re.compile(r"^\s*(weekly\s+(mon|tue|wed|thu|fri|sat|sun)[a-z]*|daily)\s+([01]?\d|2[0-3]):([0-5]\d)\s*$", re.IGNORECASE)
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
 class Cadence:
     weekday: int | None  # 0 = Monday; None: every day
-    at: time
+    at: time | None  # None with a crontab
+    crontab: str | None = None  # minute hour day month weekday, as cron reads them (0 or 7 is Sunday)
 
     @classmethod
     def parse(cls, value: object) -> Cadence | None:
-        """`weekly mon 09:00`, `daily 9:00`; None for off or empty. ValueError names the form."""
+        """`weekly mon 09:00`, `daily 9:00`, a crontab; None for off or empty. ValueError names the forms."""
         if value is None or isinstance(value, Cadence):
             return value
         text = str(value).strip()
         if text.lower() in ("", "off", "none", "never"):
             return None
         match = _FORM.match(text)
-        if not match:
+        if match:
+            weekday = DAYS.index(match.group(2).lower()) if match.group(2) else None
+            return cls(weekday, time(int(match.group(3)), int(match.group(4))))
+        if len(text.split()) != 5:
             raise ValueError(HINT)
-        weekday = DAYS.index(match.group(2).lower()) if match.group(2) else None
-        return cls(weekday, time(int(match.group(3)), int(match.group(4))))
+        try:
+            cron.crontab(text, UTC)
+        except ValueError as exc:
+            raise ValueError(f"{HINT} (the crontab: {exc})") from None
+        return cls(None, None, " ".join(text.split()))
 
-    @property
-    def length(self) -> timedelta:
-        return timedelta(days=1 if self.weekday is None else 7)
-
-    def last_due(self, now: datetime, tz: ZoneInfo) -> datetime:
+    def last_due(self, now: datetime, tz: tzinfo) -> datetime:
         """The newest report time at or before `now` (aware UTC): a report missed while replywatch was down is
         this one, never one per missed period."""
-        local = now.astimezone(tz)
-        day = local.date()
-        for back in range(8):
-            candidate = day - timedelta(days=back)
-            if self.weekday is not None and candidate.weekday() != self.weekday:
-                continue
-            moment = datetime.combine(candidate, self.at, tzinfo=tz)
-            if moment <= local:
-                return moment.astimezone(UTC)
-        raise AssertionError("a report time lies within 8 days")  # pragma: no cover
+        due = cron.last_at_or_before(_trigger(self, tz), now)
+        assert due is not None, "parse accepts only a crontab whose times come"
+        return due
 
-    def period(self, due: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """What the report due at `due` covers: the week (or day) that ended then, in local calendar terms."""
-        local = due.astimezone(tz)
-        start = datetime.combine(local.date() - self.length, self.at, tzinfo=tz)
-        return start.astimezone(UTC), due
+    def period(self, due: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+        """What the report due at `due` covers: from the report time before it (a week or a day back, in local
+        calendar terms) to `due`."""
+        start = cron.last_at_or_before(_trigger(self, tz), due - _TICK)
+        assert start is not None, "parse accepts only a crontab whose times come"
+        return start, due
 
     def __str__(self) -> str:
+        if self.crontab is not None:
+            return self.crontab
         return ("daily" if self.weekday is None else f"weekly {DAYS[self.weekday]}") + f" {self.at:%H:%M}"
+
+
+@lru_cache(maxsize=32)
+def _trigger(cadence: Cadence, tz: tzinfo) -> CronTrigger:
+    if cadence.crontab is not None:
+        return cron.crontab(cadence.crontab, tz)
+    assert cadence.at is not None
+    return cron.at(tz, cadence.at, cadence.weekday)

@@ -141,6 +141,10 @@ def test_the_example_files_placeholders_change_nothing_and_a_bare_token_prefix_i
         ("MAX_REMINDERS", "lots", "MAX_REMINDERS must be a whole number"),
         ("METRICS_ADDR", "localhost", "METRICS_ADDR must be an IP address to serve /metrics on, such as 127.0.0.1"),
         ("METRICS_ADDR", "0.0.0.0:9108", "METRICS_ADDR must be an IP address"),
+        ("REPORT_EVERY", "monthly",
+         "REPORT_EVERY must be weekly DAY HH:MM (e.g. weekly mon 09:00), daily HH:MM, a crontab such as 0 9 * * mon, or off"),
+        ("REPORT_EVERY", "0 9 * * 8", "REPORT_EVERY must be weekly DAY HH:MM (e.g. weekly mon 09:00), daily HH:MM, a crontab such as "
+         "0 9 * * mon, or off (the crontab: a weekday (0-7 or sun-sat), not '8')"),
     ],
 )
 def test_bad_settings_name_the_variable(clean_env: pytest.MonkeyPatch, name: str, value: str | None, message: str) -> None:

@@ -3,13 +3,14 @@ time, and both daylight-saving changes in Europe/Berlin and America/New_York."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from itertools import takewhile
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import cron, schedule_file
 from bot import schedule as sched
-from bot import schedule_file
 
 BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
 A, B, C, OMAR = "U01JANE", "U02PRIYA", "U03LEAD", "U04OMAR"
@@ -150,6 +151,64 @@ def test_daylight_saving_handoffs_stay_at_nine_local() -> None:
     assert [m.astimezone(UTC).strftime("%m-%d %H:%M") for m, _ in found] == ["10-24 07:00", "10-25 08:00", "10-26 08:00"]
 
 
+@pytest.mark.parametrize(
+    ("case", "handoff", "tz", "after", "until", "moment"),
+    [
+        ("New York fall back: 01:30 happens twice; the handoff once, at 01:30 EDT", "daily 01:30", "America/New_York",
+         "2026-11-01 03:00", "2026-11-01 08:00", "2026-11-01 05:30"),
+        ("Berlin fall back: there the clocks go back at 03:00, so 02:30 is the time that happens twice", "daily 02:30",
+         "Europe/Berlin", "2026-10-24 22:00", "2026-10-25 04:00", "2026-10-25 00:30"),
+        ("Berlin fall back: 01:30 is no repeated time there, 01:30 CEST", "daily 01:30", "Europe/Berlin", "2026-10-24 22:00",
+         "2026-10-25 04:00", "2026-10-24 23:30"),
+        ("Berlin spring forward: 02:30 does not exist; the handoff at 03:30 CEST", "daily 02:30", "Europe/Berlin",
+         "2027-03-27 22:00", "2027-03-28 04:00", "2027-03-28 01:30"),
+        ("New York spring forward: the handoff at 03:30 EDT", "daily 02:30", "America/New_York", "2027-03-14 04:00",
+         "2027-03-14 10:00", "2027-03-14 07:30"),
+        ("a weekly handoff on the Sunday the clocks go back", "weekly sun 01:30", "America/New_York", "2026-11-01 03:00",
+         "2026-11-01 08:00", "2026-11-01 05:30"),
+    ],
+)
+def test_a_handoff_at_a_time_the_clocks_skip_or_repeat_happens_once(
+    case: str, handoff: str, tz: str, after: str, until: str, moment: str
+) -> None:
+    rot, zone = rotation(handoff, "2026-01-01", tz=tz)
+    start, end, at = utc(after), utc(until), utc(moment)
+    # in UTC: an aware time in a skipped or repeated hour never equals one in another zone (PEP 495)
+    assert [m.astimezone(UTC) for m, _ in sched.handoffs(rot, zone, start, end)] == [at], case
+    assert [sched.next_handoff(rot, zone, start).astimezone(UTC), sched.last_handoff(rot, zone, end).astimezone(UTC)] == [at, at], case  # type: ignore[union-attr]
+    holders = [sched.on_call(rot, zone, start + i * timedelta(minutes=5)) for i in range(int((end - start) / timedelta(minutes=5)) + 1)]
+    changes = [start + i * timedelta(minutes=5) for i in range(1, len(holders)) if holders[i] != holders[i - 1]]
+    assert changes == [at], f"{case}: who is on call changes once, at the handoff (not back in the repeated hour)"
+
+
+@pytest.mark.parametrize(
+    ("handoff", "tz", "weekday", "at", "around"),
+    [
+        (handoff, tz, weekday, at, around)
+        for handoff, weekday, at in [("daily 09:00", None, time(9)), ("daily 02:30", None, time(2, 30)), ("daily 01:30", None, time(1, 30)),
+                                     ("weekly sun 02:30", 6, time(2, 30)), ("weekly mon 09:00", 0, time(9))]
+        for tz, around in [("Europe/Berlin", "2027-03-28"), ("Europe/Berlin", "2026-10-25"), ("America/New_York", "2027-03-14"),
+                           ("America/New_York", "2026-11-01")]
+    ],
+)
+def test_handoffs_fall_when_apschedulers_cron_trigger_says(handoff: str, tz: str, weekday: int | None, at: time, around: str) -> None:
+    """Handoffs are date arithmetic; the report's times come from CronTrigger. Both read a skipped or repeated local
+    time the same way, across both changes of the year, in both zones."""
+    rot, zone = rotation(handoff, "2026-01-05", tz=tz)
+    start, end = utc(f"{around} 12:00") - timedelta(days=15), utc(f"{around} 12:00") + timedelta(days=15)
+    expected = list(takewhile(lambda m: m <= end, cron.fires(cron.at(zone, at, weekday), start + timedelta(microseconds=1))))
+    assert [m.astimezone(UTC) for m, _ in sched.handoffs(rot, zone, start, end)] == expected
+
+
+def test_a_weekly_handoff_keeps_its_local_time_across_both_changes() -> None:
+    rot, tz = rotation("weekly mon 09:00", "2026-11-23")
+    found = sched.handoffs(rot, tz, utc("2027-03-20 00:00"), utc("2027-04-06 00:00"))
+    found += sched.handoffs(rot, tz, utc("2027-10-23 00:00"), utc("2027-11-09 00:00"))
+    assert [m.astimezone(UTC).strftime("%m-%d %H:%M") for m, _ in found] == [
+        "03-22 08:00", "03-29 07:00", "04-05 07:00", "10-25 07:00", "11-01 08:00", "11-08 08:00"]
+    assert {m.astimezone(tz).strftime("%a %H:%M") for m, _ in found} == {"Mon 09:00"}
+
+
 HOURS = schedule_file.parse({
     "timezone": "Europe/Berlin",
     "hours": {"mon": "09:00-18:00", "tue": "09:00-18:00", "wed": "09:00-18:00", "thu": "09:00-18:00", "fri": "09:00-17:00",
@@ -191,6 +250,32 @@ def test_business_clock(case: str, posted: datetime, due: datetime) -> None:
 def test_open_and_next_change(moment: datetime, is_open: bool, change: datetime) -> None:
     assert sched.is_open(HOURS.hours, BERLIN, moment) is is_open
     assert sched.next_change(HOURS.hours, BERLIN, moment) == (is_open, change)
+
+
+NY_HOURS = schedule_file.parse({"timezone": "America/New_York", "hours": {"mon": "09:00-18:00", "fri": "09:00-17:00"}})
+NIGHT = schedule_file.parse({"timezone": "Europe/Berlin", "hours": {"sun": "00:00-06:00"}})  # open across the change
+
+
+@pytest.mark.parametrize(
+    ("case", "hours", "posted", "wait", "opening", "due"),
+    [
+        ("New York spring forward: closed over the weekend, open Monday 09:00 EDT", NY_HOURS, utc("2027-03-12 22:30"), HALF_HOUR,
+         "2027-03-15 13:00", "2027-03-15 13:30"),
+        ("New York fall back: Monday 09:00 EST", NY_HOURS, utc("2026-10-30 22:30"), HALF_HOUR, "2026-11-02 14:00", "2026-11-02 14:30"),
+        ("open through the night the clocks go back: 00:00-06:00 holds seven hours", NIGHT, utc("2026-10-24 21:00"),
+         timedelta(hours=6, minutes=30), "2026-10-24 22:00", "2026-10-25 04:30"),
+        ("and five the night they go forward", NIGHT, utc("2027-03-27 22:00"), timedelta(hours=4, minutes=30), "2027-03-27 23:00",
+         "2027-03-28 03:30"),
+    ],
+)
+def test_what_came_in_while_closed_is_due_at_opening_plus_its_wait_across_daylight_saving(
+    case: str, hours: sched.Schedule, posted: datetime, wait: timedelta, opening: str, due: str
+) -> None:
+    """The morning digest's moment: closed until the opening, due the wait of open time after it."""
+    assert hours.hours is not None
+    assert sched.next_change(hours.hours, hours.tz, posted) == (False, utc(opening)), case
+    assert sched.add_open_time(hours.hours, hours.tz, posted, wait) == utc(due), case
+    assert sched.open_time(hours.hours, hours.tz, posted, utc(due)) == wait, f"{case}: the report measures the same open time"
 
 
 @pytest.mark.parametrize(
