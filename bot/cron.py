@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
-from apscheduler.triggers.cron import CronTrigger
+if TYPE_CHECKING:  # imported where a trigger is made: `status` and `health` read settings without it
+    from apscheduler.triggers.cron import CronTrigger
 
 MAX_STEP = timedelta(hours=3)  # more than any daylight-saving step: a search starting inside a skipped hour would miss its time
 HORIZON = timedelta(days=9 * 366)  # the longest wait for a crontab's next time: 29 February, up to 8 years apart
@@ -27,6 +29,8 @@ _ITEM = re.compile(r"(\*|[a-z0-9]+)(?:-([a-z0-9]+))?(?:/([1-9]\d*))?")
 
 def at(tz: tzinfo, clock: time, weekday: int | None = None) -> CronTrigger:
     """Every day (or every `weekday`, 0 = Monday) at `clock`, local to `tz`."""
+    from apscheduler.triggers.cron import CronTrigger
+
     return CronTrigger(day_of_week="*" if weekday is None else weekday, hour=clock.hour, minute=clock.minute, timezone=tz)
 
 
@@ -39,6 +43,8 @@ def crontab(text: str, tz: tzinfo) -> CronTrigger:
     minute, hour, day, month, weekday = fields
     if day != "*" and weekday != "*":
         raise ValueError("a day of the month or a day of the week, not both (crons differ on what that means)")
+    from apscheduler.triggers.cron import CronTrigger
+
     trigger = CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday), timezone=tz)
     if trigger.get_next_fire_time(None, _SINCE) is None:
         raise ValueError("a time that comes; this one never does")
