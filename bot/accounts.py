@@ -16,34 +16,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from bot.config import ConfigError, Settings
 from bot.load import read_config_file
 from bot.model import AccountKey, Network
 from bot.rules import keyword_pattern
+from bot.sources import SPECS, names
 from bot.values import parse_duration
 
-# What each network's adapter is given besides the handle: (name in the file, required). X's come from the X_*
-# settings unless an account names its own.
-CREDENTIALS = {
-    Network.X: (("bearer_token_env", False),),
-    Network.BLUESKY: (("app_password_env", True),),
-    Network.MASTODON: (("access_token_env", True),),
-}
+# Besides these, a network's own keys: its credentials (`credentials` of its spec, bot/sources/<network>/spec.py).
 OPTIONAL = {"channel", "alert_after", "alert_after_vip", "responders", "muted_authors", "ignore_keywords", "vip_min_followers"}
-_HANDLES = {
-    Network.X: re.compile(r"[A-Za-z0-9_]{1,15}"),
-    Network.BLUESKY: re.compile(r"(?=.{3,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*"),
-    Network.MASTODON: re.compile(r"[A-Za-z0-9_]{1,30}"),
-}
-_HANDLE_HINT = {
-    Network.X: "an X handle without @: 1 to 15 letters, digits or _",
-    Network.BLUESKY: "a Bluesky handle such as acme.bsky.social",
-    Network.MASTODON: "the account's name on its instance, without @ or the instance (acme for @acme@mastodon.social)",
-}
 _CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{2,}")
-DEFAULT_PDS = "https://bsky.social"
 
 
 class AccountsError(ConfigError):
@@ -60,7 +43,7 @@ class Watched:
 
     network: Network
     handle: str
-    instance: str | None = None  # Mastodon's instance; Bluesky's PDS
+    instance: str | None = None  # where it lives (Mastodon's instance; Bluesky's PDS): its spec's Instance
     secrets: Mapping[str, str] = field(default_factory=dict)  # what the adapter is given (app_password …) → value
     variables: tuple[str, ...] = ()  # the environment variables that hold them
     channel: str | None = None
@@ -75,11 +58,8 @@ class Watched:
     @property
     def key(self) -> AccountKey:
         """How the store keys it: the handle, lower-cased; on Mastodon with its instance (acme@mastodon.social), as
-        the same name on two instances is two accounts."""
-        handle = self.handle.lower()
-        if self.network is Network.MASTODON and self.instance:
-            handle = f"{handle}@{(urlsplit(self.instance).hostname or '').lower()}"
-        return AccountKey(self.network, handle)
+        the same name on two instances is two accounts (the spec's Instance says which networks)."""
+        return AccountKey(self.network, SPECS[self.network].instance.key(self.handle.lower(), self.instance))
 
 
 def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]:
@@ -88,9 +68,10 @@ def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]
     entries = read_config_file(settings).get("accounts")
     path = settings.config_path()
     if entries is None:
-        if not settings.x_account:
-            raise NoAccounts("X_ACCOUNT is required but not set (or list the accounts in REPLYWATCH_CONFIG's [[accounts]])")
-        found = [Watched(Network.X, settings.x_account, source="X_ACCOUNT")]
+        found = _from_settings(settings)
+        if not found:
+            variables = " or ".join(s.settings.account for s in SPECS.values() if s.settings is not None)
+            raise NoAccounts(f"{variables} is required but not set (or list the accounts in REPLYWATCH_CONFIG's [[accounts]])")
     elif not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise AccountsError(f"{path}: accounts: one or more [[accounts]] tables")
     else:
@@ -108,12 +89,9 @@ def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]
         if watched.key in seen:
             problems.append(f"{watched.source}: {watched.key} is listed twice")
         seen.add(watched.key)
-        needs = environ is not None and "bearer_token" not in watched.secrets
-        if watched.network is Network.X and needs and not _x_credentials(settings):
-            problems.append(
-                "X credentials are required: set X_BEARER_TOKEN, or X_API_KEY, X_API_SECRET, "
-                "X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET"
-            )
+        spec = SPECS[watched.network]
+        if environ is not None and spec.settings is not None and spec.from_settings(watched) and not spec.settings.given(settings):
+            problems.append(spec.settings.required)
     if problems:
         raise AccountsError("; ".join(dict.fromkeys(problems)))
     return found
@@ -142,8 +120,12 @@ def named_secrets(settings: Settings, environ: Mapping[str, str]) -> list[str]:
     ]
 
 
-def _x_credentials(settings: Settings) -> bool:
-    return settings.user_context or settings.x_bearer_token is not None
+def _from_settings(settings: Settings) -> list[Watched]:
+    """With no `[[accounts]]`: the account a setting names (X_ACCOUNT), from before several accounts."""
+    return [
+        Watched(Network(spec.name), handle, source=spec.settings.account)
+        for spec in SPECS.values() if spec.settings is not None and (handle := spec.settings.handle(settings))
+    ]
 
 
 def _account(path: object, i: int, entry: dict[str, Any]) -> str:
@@ -165,24 +147,26 @@ def parse(entry: dict[str, Any], where: str, environ: Mapping[str, str] | None) 
     try:
         network = Network(str(entry.get("network", "")).lower())
     except ValueError:
-        raise fail("network", "one of x, bluesky, mastodon") from None
+        raise fail("network", f"one of {names()}") from None
+    spec = SPECS[network]
     handle = str(entry.get("handle", "")).strip().removeprefix("@")
-    if not _HANDLES[network].fullmatch(handle):
-        raise fail("handle", _HANDLE_HINT[network])
-    known = {"network", "handle", "instance", *OPTIONAL, *(name for name, _ in CREDENTIALS[network])}
+    if not spec.handle.fullmatch(handle):
+        raise fail("handle", spec.handle_hint)
+    known = {"network", "handle", "instance", *OPTIONAL, *(c.key for c in spec.credentials)}
     if unknown := sorted(set(entry) - known):
         raise fail(", ".join(unknown), f"not {'a setting' if len(unknown) == 1 else 'settings'} of a {network.label} account "
                    f"(known: {', '.join(sorted(known))})")
     instance = entry.get("instance")
-    if network is Network.MASTODON and instance is None:
-        raise fail("instance", "the instance's address, such as https://mastodon.social")
+    if spec.instance.required and instance is None:
+        raise fail("instance", spec.instance.required)
     if instance is not None and not (isinstance(instance, str) and re.fullmatch(r"https?://[^\s/]+(/\S*)?", instance)):
-        raise fail("instance", "an address such as https://mastodon.social")
+        raise fail("instance", f"an address such as {spec.instance.example or 'https://example.org'}")
     secrets, variables = {}, []
-    for name, required in CREDENTIALS[network]:
+    for credential in spec.credentials:
+        name = credential.key
         variable = entry.get(name)
         if variable is None:
-            if required:
+            if credential.required:
                 raise fail(name, "the name of the environment variable that holds it, such as BLUESKY_APP_PASSWORD")
             continue
         if not isinstance(variable, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable):
@@ -192,14 +176,14 @@ def parse(entry: dict[str, Any], where: str, environ: Mapping[str, str] | None) 
             continue
         if not environ.get(variable):
             raise fail(name, f"{variable} is not set in the environment")
-        secrets[name.removesuffix("_env")] = environ[variable]
+        secrets[credential.secret] = environ[variable]
     return Watched(
-        network, handle, instance.rstrip("/") if instance else (DEFAULT_PDS if network is Network.BLUESKY else None), secrets,
+        network, handle, instance.rstrip("/") if instance else spec.instance.default, secrets,
         tuple(variables),
         channel=_channel(entry, fail),
         alert_after=_duration(entry, "alert_after", fail),
         alert_after_vip=_duration(entry, "alert_after_vip", fail),
-        responders=_list(entry, "responders", fail, _HANDLES[network]),
+        responders=_list(entry, "responders", fail, spec.handle),
         muted_authors=_list(entry, "muted_authors", fail),
         ignore_keywords=_keywords(entry, fail),
         vip_min_followers=_whole(entry, "vip_min_followers", fail),

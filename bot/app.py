@@ -1,13 +1,13 @@
 """The composition root: the one place that builds real adapters from Settings. Tests build their own.
 
-Each network's adapter is registered in SOURCES: a network is a folder under bot/sources/ and one line here."""
+Each network's adapter is built by its spec (`build` in bot/sources/<network>/spec.py), found in the registry
+(bot.sources.SPECS): a network is a folder under bot/sources/ and one line there, none here."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -19,8 +19,8 @@ from bot.config import Settings
 from bot.configure import action_access, call_deadline, signals, sweep_config
 from bot.lanes import Lanes
 from bot.load import load_schedule
-from bot.model import Network
 from bot.schedule import Schedule
+from bot.sources import SPECS
 from bot.startup import SlackIdentity, StartupError, Watching  # noqa: F401 (StartupError: what `run` may raise)
 from bot.store.db import make_engine, require_schema, upgrade
 from bot.store.repository import Store, StoredSessions
@@ -77,47 +77,9 @@ def open_store(settings: Settings) -> Store:
 # --- the networks ---------------------------------------------------------------------------------------------
 
 
-def _x(settings: Settings, watched: Watched, _sessions: StoredSessions) -> Source:
-    from bot.sources.x.client import XSource
-
-    timeout, handle, url = settings.http_timeout.total_seconds(), watched.handle, settings.x_api_base_url
-    if "bearer_token" in watched.secrets:
-        return XSource(base_url=url, timeout=timeout, handle=handle, bearer_token=watched.secrets["bearer_token"])
-    if settings.user_context:
-        names = ("x_api_key", "x_api_secret", "x_access_token", "x_access_token_secret")
-        keys = tuple(getattr(settings, n).get_secret_value() for n in names)
-        return XSource(base_url=url, timeout=timeout, handle=handle, user_keys=keys)  # type: ignore[arg-type]
-    token = settings.x_bearer_token.get_secret_value() if settings.x_bearer_token else None
-    return XSource(base_url=url, timeout=timeout, handle=handle, bearer_token=token)
-
-
-def _bluesky(settings: Settings, watched: Watched, sessions: StoredSessions) -> Source:
-    from bot.sources.bluesky import BlueskySource
-
-    return BlueskySource(
-        base_url=watched.instance or "", handle=watched.handle, app_password=watched.secrets.get("app_password", ""),
-        timeout=settings.http_timeout.total_seconds(), sessions=sessions,
-    )
-
-
-def _mastodon(settings: Settings, watched: Watched, _sessions: StoredSessions) -> Source:
-    from bot.sources.mastodon import MastodonSource
-
-    return MastodonSource(
-        instance=watched.instance or "", handle=watched.handle, access_token=watched.secrets.get("access_token", ""),
-        timeout=settings.http_timeout.total_seconds(),
-    )
-
-
-SOURCES: dict[Network, Callable[[Settings, Watched, StoredSessions], Source]] = {
-    Network.X: _x,
-    Network.BLUESKY: _bluesky,
-    Network.MASTODON: _mastodon,
-}
-
-
 def build_source(settings: Settings, watched: Watched, sessions: StoredSessions) -> Source:
-    return SOURCES[watched.network](settings, watched, sessions)
+    """The account's adapter, as its network's spec builds it (importing the network's SDK)."""
+    return SPECS[watched.network].build(settings, watched, sessions)
 
 
 # --- the app --------------------------------------------------------------------------------------------------
@@ -226,7 +188,7 @@ def build_app(
             w.source, store, w.account, clock, settings.poll_interval,
             signals=signals(settings, w), responders=w.responders, where=w.watched.key,
             channel=config.rules(w.watched.key).channel,
-            budget=settings.x_monthly_read_budget if w.watched.network is Network.X else None,
+            budget=settings.x_monthly_read_budget if SPECS[w.watched.network].billed else None,
         )
         for w in watching
     ]

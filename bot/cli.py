@@ -23,6 +23,7 @@ from bot.config import ConfigError, Settings
 from bot.demo import command as demo
 from bot.load import load_schedule, load_settings
 from bot.report import command as report
+from bot.sources import labels
 from bot.words import format_age
 
 # The rest (SQLAlchemy and the store, the services, the scheduler) is imported by the commands that use it:
@@ -85,7 +86,7 @@ def _fail(message: str, settings: Settings | None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="replywatch",
-        description="Watch your accounts' mentions on X, Bluesky and Mastodon and alert Slack about the ones nobody "
+        description=f"Watch your accounts' mentions on {labels()} and alert Slack about the ones nobody "
         "answered. Settings come from the environment and ./.env (see README).",
     )
     parser.add_argument("--version", action="version", version=f"replywatch {bot.version()}")

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from bot.sources import SPECS  # the networks' specs: data, no SDK, nothing of this module
+
 if TYPE_CHECKING:
     from bot.messages import Message
 
@@ -28,7 +30,8 @@ class Status(StrEnum):
 
 
 class Network(StrEnum):
-    """The networks replywatch reads; each has its adapter in bot/sources/<network>/."""
+    """The networks replywatch reads; each is a folder, bot/sources/<network>/, whose spec says the rest (the
+    registry, bot.sources.SPECS, lists each spec under its member)."""
 
     X = "x"
     BLUESKY = "bluesky"
@@ -36,7 +39,8 @@ class Network(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}[self.value]
+        """How a person names it: "Bluesky"."""
+        return SPECS[self].label
 
 
 @dataclass(frozen=True)
@@ -258,3 +262,4 @@ class EndpointHealth:
     failing_since: datetime | None = None
     next_attempt_at: datetime | None = None
     filtered: int = 0  # mentions read that the instance's notification filter had held (Mastodon 4.3+)
+    token_refused: bool = False  # the last read was refused its token: never heals by itself

@@ -15,8 +15,9 @@ from bot.accounts import Watched, setting
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
-from bot.model import Account, Network
+from bot.model import Account
 from bot.schedule import Schedule
+from bot.sources import SPECS
 
 if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor slack_sdk)
     from bot.console.sink import ConsoleSink
@@ -111,7 +112,7 @@ def verify_account(settings: Settings, watched: Watched, source: Source) -> Watc
     except UnknownAccount:
         raise StartupError(f"{_setting(watched, 'handle')}: {label} has no account @{watched.handle}") from None
     except AuthFailed as exc:
-        names = "/".join(_credentials(settings, watched))
+        names = "/".join(SPECS[watched.network].credential_names(settings, watched))
         raise StartupError(f"{names} was rejected by {label}: {exc.message.split(': ', 1)[-1]}") from None
     except ServiceError as exc:
         raise StartupError(f"cannot reach {label} at {where}: {exc.message}") from None
@@ -128,17 +129,10 @@ def verify_account(settings: Settings, watched: Watched, source: Source) -> Watc
 
 def _setting(watched: Watched, key: str) -> str:
     """How the setting is named to whoever fixes it: X_ACCOUNT's own variables, or the file's key."""
-    if watched.source == "X_ACCOUNT":
-        return {"handle": "X_ACCOUNT", "instance": "X_API_BASE_URL", "responders": "RESPONDERS"}[key]
+    by = SPECS[watched.network].settings
+    if by is not None and watched.source == by.account:
+        return by.names[key]
     return setting(watched.source, key)
-
-
-def _credentials(settings: Settings, watched: Watched) -> list[str]:
-    if watched.variables:
-        return list(watched.variables)
-    if watched.network is Network.X and settings.user_context:
-        return ["X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"]
-    return ["X_BEARER_TOKEN"]
 
 
 def resolve_people(schedule: Schedule | None, slack: SlackClient | ConsoleSink) -> Schedule | None:
@@ -228,9 +222,7 @@ def check(settings: Settings, say: Callable[[str], None]) -> None:
     sessions = StoredSessions(store, SystemClock(), keep=False)
     for w in watched:  # one line each: the credentials work and the account exists
         watching = verify_account(settings, w, build_source(settings, w, sessions))
-        auth = {"bluesky": "app password", "mastodon": "access token"}.get(w.network.value) or (
-            "user context" if settings.user_context and not w.secrets else "app-only bearer token"
-        )
+        auth = SPECS[w.network].auth_word(settings, w)
         helpers = "".join(f"; replies by @{r.username} count" for r in watching.responders)
         say(f"{w.network.value}: token ok ({auth}); watching {w.key} (id {watching.account.id}){helpers}")
     if store is not None:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from bot import logs, policy
-from bot.model import AccountKey, Network
+from bot.model import AccountKey
 from bot.report.cost import Meter
+from bot.sources import SPECS
 from bot.words import format_age, local_time, pace
 
 
@@ -34,7 +35,7 @@ class Reads:
 
     def paced(self, where: AccountKey) -> float | None:
         """Posts an hour the account's reads are held to (its budget spent), else None."""
-        if self.budget is None or where.network is not Network.X or self.meters[where].month.posts < self.budget:
+        if self.budget is None or not SPECS[where.network].billed or self.meters[where].month.posts < self.budget:
             return None
         return policy.budget_pace(self.budget, self.now)
 
@@ -43,7 +44,7 @@ class Reads:
         for where, m in sorted(self.meters.items(), key=lambda item: str(item[0])):
             line = f"  {where}: today {m.today.posts:,} posts ({m.today.requests:,} requests)"
             line += f", this month {m.month.posts:,} posts ({m.month.requests:,} requests)"
-            if where.network is Network.X:
+            if SPECS[where.network].billed:
                 line += f", about ${m.month.spend:,.2f}" + (f" of a budget of {self.budget:,} posts" if self.budget else "")
             posts = self.paced(where)
             if posts is not None:

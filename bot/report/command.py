@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot import accounts
 from bot.config import ConfigError, Settings
 from bot.model import AccountKey, Network
+from bot.sources import SPECS, names
 from bot.values import parse_duration
 
 DEFAULT_SINCE = timedelta(days=7)
@@ -26,9 +27,14 @@ def add_parser(sub: Any, run: object) -> None:
     report.add_argument("--from", dest="start", metavar="DATE", help="the first day of the period, YYYY-MM-DD (local)")
     report.add_argument("--until", metavar="DATE", help="the last day of the period, YYYY-MM-DD (local), included; default: up to now")
     report.add_argument("--account", action="append", metavar="ACCOUNT",
-                        help="only this account: acme, @acme, or network:handle (x:acme, bluesky:acme.bsky.social); repeatable")
+                        help=f"only this account: acme, @acme, or network:handle ({_examples()}); repeatable")
     report.add_argument("--format", choices=FORMATS, default="text", help="text (default), json or csv")
     report.set_defaults(func=run)
+
+
+def _examples() -> str:
+    """network:handle on each network: x:acme, bluesky:acme.bsky.social …"""
+    return ", ".join(f"{s.name}:{s.example}" for s in SPECS.values())
 
 
 def period(args: argparse.Namespace, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -67,7 +73,7 @@ def chosen(values: list[str] | None, watched: list[AccountKey]) -> list[AccountK
             try:
                 found.append(AccountKey(Network(network), handle.removeprefix("@")))
             except ValueError:
-                raise ConfigError(f"--account {value!r}: the network must be x, bluesky or mastodon") from None
+                raise ConfigError(f"--account {value!r}: the network must be {names('or')}") from None
             continue
         matches = [w for w in watched if w.handle == text or w.handle.split("@")[0] == text]
         if not matches:

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from bot.model import AccountKey, Network, Read
 from bot.report.model import Endpoint, Usage
+from bot.sources import SPECS
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ class Prices:
 
 
 def spend(network: Network | str, read: Read, prices: Prices) -> float:
-    """What `read` costs on `network`, in US dollars (0 on Bluesky and Mastodon)."""
-    if Network(network) is not Network.X:
+    """What `read` costs on `network`, in US dollars (0 where reads are not billed: Bluesky and Mastodon)."""
+    if not SPECS[Network(network)].billed:
         return 0.0
     owned = min(read.owned, read.posts)
     return (read.posts - owned) * prices.per_read + owned * prices.per_owned_read

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+from bot.sources import SPECS
+
 
 @dataclass(frozen=True)
 class Day:
@@ -176,7 +178,7 @@ class AccountReport:
         """How a person names it: @acme on X, or total."""
         if self.account is None or self.network is None:
             return "total"
-        label = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}.get(self.network, self.network)
+        label = SPECS[self.network].label if self.network in SPECS else self.network
         return f"@{self.account} on {label}"
 
 
