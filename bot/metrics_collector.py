@@ -20,7 +20,6 @@ from bot.clock import Clock
 from bot.logs import one_line
 from bot.model import AccountKey, EndpointHealth, Mention, Post, Status
 from bot.services.health import broken_endpoint, channels_down, last_attempt, polls_stopped, verdict_of
-from bot.services.poll import TOKEN_REFUSED
 from bot.services.sweep import SweepConfig
 from bot.store.metrics import AccountTally
 from bot.store.repository import Repository, Store
@@ -71,7 +70,7 @@ def overdue(repo: Repository, watch: Watch, where: AccountKey, now: datetime, ba
 
 def token_refused(states: list[EndpointHealth]) -> bool:
     """Whether the network refuses the account's token now (its last read of a timeline was refused)."""
-    return any(s.failing_since is not None and (s.last_error or "").startswith(TOKEN_REFUSED) for s in states)
+    return any(s.failing_since is not None and s.token_refused for s in states)
 
 
 def _stopped(watch: Watch, health: dict[AccountKey, list[EndpointHealth]], now: datetime) -> bool:

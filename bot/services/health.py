@@ -19,7 +19,6 @@ from bot.clock import Clock
 from bot.logs import one_line
 from bot.messages import CollectionBroken, CollectionRecovered, Message
 from bot.model import AccountKey, EndpointHealth
-from bot.services.poll import TOKEN_REFUSED
 
 if TYPE_CHECKING:
     from bot.store.repository import Repository, Store
@@ -35,7 +34,7 @@ def broken_endpoint(states: list[EndpointHealth], now: datetime, poll_interval: 
     broken = [
         s for s in states
         if s.failing_since is not None
-        and (now - s.failing_since > poll_interval * BROKEN_AFTER_INTERVALS or _auth_error(s.last_error))
+        and (now - s.failing_since > poll_interval * BROKEN_AFTER_INTERVALS or s.token_refused)
     ]
     return min(broken, key=lambda s: s.failing_since or now) if broken else None
 
@@ -163,6 +162,3 @@ class PartsHealth:
             log.info("%s works again", name)
         self._last = now
 
-
-def _auth_error(error: str | None) -> bool:
-    return error is not None and error.startswith(TOKEN_REFUSED)

@@ -37,7 +37,7 @@ from bot.services.pacing import Pacer, Slot
 
 if TYPE_CHECKING:
     from bot.ports import Renderer, SlackSink
-    from bot.store.repository import Store
+    from bot.store.repository import Repository, Store
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,58 @@ class Outgoing:
         return f"{self.kind}:{self.key}"
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """How one kind of message is kept in the store while it is delivered: its name there, its row marked as about
+    to be posted, as posted (channel and ts), or as surely not posted (it goes again), and laid out again from it."""
+
+    name: str
+    sending: Callable[[Repository, Outgoing], None]
+    sent: Callable[[Repository, Outgoing, tuple[str, str], datetime], None]
+    undone: Callable[[Repository, Outgoing], None]
+    render: Callable[[Repository, Outgoing, Renderer, datetime], SlackMessage | None]
+
+
+def _resending(name: str) -> Callable[[Repository, Outgoing], None]:
+    """An alert's or digest's row is `sending` from the start; after a refusal, it is put back to `sending`."""
+    def mark(repo: Repository, item: Outgoing) -> None:
+        if item.refusals:
+            repo.sending(name, int(item.key))
+    return mark
+
+
+def _alert(repo: Repository, item: Outgoing, render: Renderer, now: datetime) -> SlackMessage | None:
+    mention = repo.mention(int(item.key))
+    return render.alert(mention, now) if mention is not None else None
+
+
+def _digest(repo: Repository, item: Outgoing, render: Renderer, now: datetime) -> SlackMessage | None:
+    found = repo.digest(int(item.key))
+    return render.digest(found[1], now) if found else None
+
+
+def _notice(repo: Repository, item: Outgoing, render: Renderer, now: datetime) -> SlackMessage | None:
+    note = repo.notice_note(item.key)
+    return render.note(note, now, repo.mentions) if note is not None else None
+
+
+ROWS = {
+    Kind.ALERT: _Rows(
+        "alert", _resending("alert"), lambda repo, item, posted, now: repo.alert_sent(int(item.key), *posted, now, item.follow_up_at),
+        lambda repo, item: repo.drop_alert(int(item.key)), _alert,
+    ),
+    Kind.DIGEST: _Rows(
+        "digest", _resending("digest"), lambda repo, item, posted, now: repo.digest_sent(int(item.key), *posted, now, item.follow_up_at),
+        lambda repo, item: repo.drop_digest(int(item.key)), _digest,
+    ),
+    Kind.NOTICE: _Rows(
+        "notice", lambda repo, item: repo.notice_state(item.key, "sending"),
+        lambda repo, item, posted, now: repo.notice_state(item.key, "sent", *posted, now),
+        lambda repo, item: repo.notice_state(item.key, "pending"), _notice,
+    ),
+}
+
+
 class Outbox:
     """Posts each message into its channel, as `render` lays it out."""
 
@@ -117,7 +169,7 @@ class Outbox:
                 self.note_failure(channel, exc, mono, result, f"cannot check Slack for {item.tag} yet")
                 return
             if found is not None:
-                self._mark(item, "sent", found, now)
+                self._record(ROWS[item.kind].sent, item, found, now)
                 log.info("%s was already in Slack (%s); adopted it", item.tag, found[1])
                 return
         if item.kind is Kind.NOTICE and not self._attach(item, now, mono, result):
@@ -125,11 +177,11 @@ class Outbox:
         message = self._message(item, now)
         if message is None:
             return
-        self._mark(item, "sending", None, now)
+        self._record(ROWS[item.kind].sending, item)
         try:
             posted = self.slack.post(channel, message, item.tag, item.thread_ts)
         except (ChannelUnavailable, AuthFailed) as exc:
-            self._mark(item, "retry", None, now)  # not the message's fault: it goes once the channel works
+            self._record(ROWS[item.kind].undone, item)  # not the message's fault: it goes once the channel works
             self.channel_failed(channel, exc, now, mono, result)
             return
         except Rejected as exc:
@@ -141,7 +193,7 @@ class Outbox:
             return
         finally:
             self.pacer.used(channel, mono, Slot.POST)
-        self._mark(item, "sent", posted, self.clock.now())
+        self._record(ROWS[item.kind].sent, item, posted, self.clock.now())
         self.channel_works(channel)
         ts = posted[1]
         log.info("posted %s (%s)", item.tag, ts)
@@ -212,22 +264,16 @@ class Outbox:
             message = self.render.alert(members[0], now, unread) if item.kind is Kind.ALERT else self.render.digest(members, now, unread)
         else:
             with self.store.read() as repo:
-                if item.kind is Kind.ALERT:
-                    mention = repo.mention(int(item.key))
-                    message = self.render.alert(mention, now) if mention is not None else None
-                elif item.kind is Kind.DIGEST:
-                    found = repo.digest(int(item.key))
-                    message = self.render.digest(found[1], now) if found else None
-                else:
-                    note = repo.notice_note(item.key)
-                    return self.render.note(note, now, repo.mentions) if note is not None else None
+                message = ROWS[item.kind].render(repo, item, self.render, now)
+            if item.kind is Kind.NOTICE:
+                return message  # a note has no fallback form: it is laid out the same each time
         return SlackMessage(message.text, []) if message is not None and item.refusals else message
 
     def _refused(self, item: Outgoing, exc: Rejected, now: datetime) -> None:
         """Slack said no to this message: try again later on its own (its fallback form), or park it for good."""
         refusals = item.refusals + 1
         retry_at, parked = next_try(refusals, now, f"Slack refused it {refusals} time(s): {exc.message}")
-        kind = "alert" if item.kind is Kind.ALERT else item.kind.value
+        kind = ROWS[item.kind].name
         with self.store.unit() as repo:
             repo.refused(kind, item.key, refusals, retry_at, parked)
             if parked and kind != "notice":
@@ -259,26 +305,10 @@ class Outbox:
             log.info("Slack channel %s takes messages again", channel)
         self._channel_failures[channel] = 0
 
-    def _mark(self, item: Outgoing, state: str, posted: tuple[str, str] | None, now: datetime) -> None:
-        """Record how posting went: sending (about to), sent (with the ts and, if the item knows it, when its
-        follow-ups may first be due), retry (Slack surely did not post)."""
+    def _record(self, mark: Callable[..., None], item: Outgoing, *args: object) -> None:
+        """Mark `item`'s row (one of its kind's ROWS marks) in a transaction of its own."""
         with self.store.unit() as repo:
-            if state == "sending" and item.refusals and item.kind is not Kind.NOTICE:
-                repo.sending("alert" if item.kind is Kind.ALERT else item.kind.value, int(item.key))
-            if item.kind is Kind.ALERT:
-                if state == "sent" and posted is not None:
-                    repo.alert_sent(int(item.key), posted[0], posted[1], now, item.follow_up_at)
-                elif state == "retry":
-                    repo.drop_alert(int(item.key))
-            elif item.kind is Kind.DIGEST:
-                if state == "sent" and posted is not None:
-                    repo.digest_sent(int(item.key), posted[0], posted[1], now, item.follow_up_at)
-                elif state == "retry":
-                    repo.drop_digest(int(item.key))
-            elif state == "sent" and posted is not None:
-                repo.notice_state(item.key, "sent", posted[0], posted[1], now)
-            else:
-                repo.notice_state(item.key, "pending" if state == "retry" else state)
+            mark(repo, item, *args)
 
     def note_failure(self, channel: str, exc: ServiceError, mono: float, result: SweepResult, what: str) -> None:
         """Slack said wait (Retry-After), or failed: leave the channel alone for a while either way."""

@@ -58,6 +58,7 @@ class _Read:
     timeline: Timeline | None = None
     error: str | None = None
     next_attempt_at: datetime | None = None  # stored: a rate limit or back-off outlives a restart
+    refused: bool = False  # the network refused the token
     paced_until: datetime | None = None  # the read budget's pace (this process only)
     skipped: bool = False
 
@@ -124,7 +125,7 @@ class PollService:
             for endpoint, read in reads.items():
                 if not read.skipped:
                     cursor, held = (read.timeline.cursor, read.timeline.filtered) if read.timeline else (None, 0)
-                    repo.record_poll(self.where, endpoint, now, cursor, read.error, read.next_attempt_at, held)
+                    repo.record_poll(self.where, endpoint, now, cursor, read.error, read.next_attempt_at, held, read.refused)
             if mentions is not None and mentions.gap is not None:
                 result.recovered = mentions.gap.recovered
                 gap, where = mentions.gap, self.where
@@ -185,7 +186,7 @@ class PollService:
             refused = isinstance(exc, AuthFailed)
             error = f"{TOKEN_REFUSED}: {exc.message}" if refused else exc.message
             self._log_failure(self.where, endpoint, state, error, refused)
-            return _Read(error=error, next_attempt_at=policy.after_failure(now, self.interval, failures, self.rand))
+            return _Read(error=error, next_attempt_at=policy.after_failure(now, self.interval, failures, self.rand), refused=refused)
         if state is not None and state.last_error:
             log.info("poll %s %s works again", self.where, endpoint)
         return _Read(timeline=timeline, next_attempt_at=policy.after_success(now, self.interval, timeline.rate))

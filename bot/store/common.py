@@ -69,7 +69,7 @@ class Part:
 def health_of(r: PollCursorRow) -> EndpointHealth:
     return EndpointHealth(
         r.endpoint, r.cursor, r.last_attempt_at, r.last_success_at, r.last_error,
-        r.failures or 0, r.failing_since, r.next_attempt_at, r.filtered or 0,
+        r.failures or 0, r.failing_since, r.next_attempt_at, r.filtered or 0, bool(r.token_refused),
     )
 
 

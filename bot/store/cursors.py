@@ -23,15 +23,18 @@ class Cursors(Part):
         error: str | None = None,
         next_attempt_at: datetime | None = None,
         filtered: int = 0,
+        refused: bool = False,
     ) -> None:
         """Note one read of a timeline: on success move the cursor (if anything new came), on failure keep it;
-        `filtered`: mentions it read that the instance's notification filter had held (counted up)."""
+        `filtered`: mentions it read that the instance's notification filter had held (counted up); `refused`: the
+        failure was the network refusing the token."""
         row = self.session.get(PollCursorRow, (where.network.value, where.handle, endpoint))
         if row is None:
             row = PollCursorRow(network=where.network.value, account=where.handle, endpoint=endpoint, failures=0)
             self.session.add(row)
         row.last_attempt_at = now
         row.last_error = error
+        row.token_refused = refused and error is not None
         row.next_attempt_at = next_attempt_at
         if error is None:
             row.last_success_at = now

@@ -172,6 +172,7 @@ class PollCursorRow(Base):
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     filtered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # mentions the instance's filter held
+    token_refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # the last read's answer
 
 
 class SessionRow(Base):
