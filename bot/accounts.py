@@ -97,6 +97,15 @@ def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]
     return found
 
 
+def channels(settings: Settings, watched: list[Watched]) -> dict[str, str]:
+    """Every channel alerts go to, with the setting that names it."""
+    found = {settings.slack_channel: "SLACK_CHANNEL"}
+    for w in watched:
+        if w.channel:
+            found.setdefault(w.channel, setting(w.source, "channel"))
+    return found
+
+
 def watched_keys(settings: Settings) -> list[AccountKey]:
     """The watched accounts as the store keys them (read-only commands: no credential is needed to read)."""
     try:

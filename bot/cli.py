@@ -269,7 +269,7 @@ def _oncall(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _check(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.startup import check
+    from bot.check import check
 
     redactor = logs.Redactor(_secrets(settings))
     check(settings, lambda line: print(redactor.redact(line)))  # the lines show what the networks and Slack answered

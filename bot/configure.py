@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot import rules
-from bot.accounts import Watched, setting
 from bot.config import Settings
 from bot.schedule import Schedule
 from bot.services.poll import OWN_POSTS, reply_endpoint
@@ -19,15 +18,6 @@ if TYPE_CHECKING:
     from bot.services.actions import Access
 
 DEADLINE_TIMEOUTS = 3  # a call's total deadline, in HTTP_TIMEOUTs
-
-
-def channels(settings: Settings, watched: list[Watched]) -> dict[str, str]:
-    """Every channel alerts go to, with the setting that names it."""
-    found = {settings.slack_channel: "SLACK_CHANNEL"}
-    for w in watched:
-        if w.channel:
-            found.setdefault(w.channel, setting(w.source, "channel"))
-    return found
 
 
 def signals(settings: Settings, watching: Watching) -> rules.Signals:

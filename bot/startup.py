@@ -1,18 +1,16 @@
 """What `run` and `check` verify before anything is scheduled: the Slack tokens and channels (or, with SINK=console,
 nothing: alerts are printed), the on-call file's people, and every watched account on its network. Each failure is a
-StartupError: one line naming the setting that is wrong (exit 2). `check` says what it found, one line each."""
+StartupError: one line naming the setting that is wrong (exit 2). The second of the three steps from the settings to
+a running bot (load: bot.load and bot.accounts; verify: here; wire: bot.app), so it imports neither of the others'
+later steps."""
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot import schedule as sched
-from bot.accounts import Watched, setting
-from bot.clock import SystemClock
+from bot.accounts import Watched, channels, setting
 from bot.config import Settings
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.model import Account
@@ -83,8 +81,6 @@ def connect_sink(
 ) -> tuple[SlackClient | ConsoleSink, SlackIdentity, Schedule | None]:
     """Where `run` posts: Slack, its token and channels verified and the on-call file's e-mails looked up; or, with
     SINK=console, standard output (said once, on stderr, as the process starts)."""
-    from bot.configure import channels
-
     if settings.sink == "console":
         from bot.console.sink import ConsoleSink
 
@@ -186,64 +182,3 @@ def check_socket(socket: SocketListener) -> None:
         raise StartupError(f"SLACK_APP_TOKEN was rejected by Slack: {exc.message.split(': ', 1)[-1]}") from None
     except ServiceError as exc:
         raise StartupError(f"SLACK_APP_TOKEN: cannot open Socket Mode: {exc.message}") from None
-
-
-def check(settings: Settings, say: Callable[[str], None]) -> None:
-    """`replywatch check`: verify everything `run` would, and say what was found, one line each."""
-    from bot import accounts
-    from bot.app import build_source, open_store
-    from bot.configure import channels
-    from bot.load import load_schedule
-    from bot.store.db import SchemaError
-    from bot.store.repository import StoredSessions
-
-    try:
-        watched, none = accounts.load(settings, os.environ), None
-    except accounts.NoAccounts as exc:  # a fresh .env.example: nothing is wrong yet, there is only nothing to check
-        watched, none = [], f"accounts: none to watch yet: {exc}; `replywatch run` needs one"
-    schedule = load_schedule(settings)
-    if settings.sink == "console":
-        say("settings: ok")
-        say(f"Slack: not used (SINK=console); `replywatch run` prints alerts for {', '.join(channels(settings, watched))}")
-    else:
-        schedule = _check_slack(settings, watched, schedule, say)
-    if none:
-        say(none)
-    if schedule is not None:
-        now_on_call = f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""
-        say(f"on call: {schedule.source} ok{now_on_call}")
-    try:
-        store = open_store(settings)
-    except SchemaError as exc:
-        if not exc.upgradeable:
-            raise
-        store = None
-        say(f"database: {exc}")  # not a failure: `run` migrates on start
-    sessions = StoredSessions(store, SystemClock(), keep=False)
-    for w in watched:  # one line each: the credentials work and the account exists
-        watching = verify_account(settings, w, build_source(settings, w, sessions))
-        auth = SPECS[w.network].auth_word(settings, w)
-        helpers = "".join(f"; replies by @{r.username} count" for r in watching.responders)
-        say(f"{w.network.value}: token ok ({auth}); watching {w.key} (id {watching.account.id}){helpers}")
-    if store is not None:
-        with store.read() as repo:
-            open_count = repo.open_count()
-        say(f"database: ok, schema up to date, {open_count} open mention(s)")
-
-
-def _check_slack(settings: Settings, watched: list[Watched], schedule: Schedule | None, say: Callable[[str], None]) -> Schedule | None:
-    from bot.configure import channels
-
-    slack = build_slack(settings)
-    identity = verify_slack(slack, channels(settings, watched))
-    say("settings: ok")
-    places = ", ".join(f"{name} ({channel})" for name, channel in identity.channels.items())
-    say(f"slack: token ok (team {identity.team!r}, bot user {identity.user!r}); alerts go to {places}")
-    schedule = resolve_people(schedule, slack)
-    socket = build_socket(settings, lambda *_: None)
-    if socket is not None:
-        check_socket(socket)
-        say("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")
-    else:
-        say("slack: SLACK_APP_TOKEN not set; alerts carry a link and no buttons")
-    return schedule

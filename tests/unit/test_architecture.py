@@ -189,3 +189,69 @@ def test_a_spec_is_data_the_registry_loads_no_sdk() -> None:
             "print(sorted({m.split('.')[0] for m in sys.modules if any(m.split('.')[0].startswith(s.sdk) for s in SPECS.values())}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=BOT.parent, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+# --- one direction: load, verify, wire ---------------------------------------------------------------------------
+# Every import counts, at the top of a module or inside a function (a lazy import is still a dependency); only those
+# under `if TYPE_CHECKING:` do not. The one import allowed to run back up is a network spec's `build`, which imports
+# its adapter when the account is built: the specs are data the model reads, and the adapters use the model.
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(BOT.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = {_module(p): p for p in BOT.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                node.body = []
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                base = node.module if node.level == 0 else None
+                if base:
+                    found |= {base, *(f"{base}.{alias.name}" for alias in node.names)}
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+        back_up = name.startswith("bot.sources.") and name.endswith(".spec")  # its build's lazy import of the adapter
+        graph[name] = {m for m in found & modules.keys() if m != name and not (back_up and m.startswith(name.rsplit(".", 1)[0]))}
+    return graph
+
+
+def _circle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle of `graph` (as the modules along it), or [] when there is none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        path.pop()
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return []
+
+
+def test_no_import_runs_in_a_circle() -> None:
+    circle = _circle(_import_graph())
+    assert circle == [], " → ".join(circle)
+
+
+def test_the_circle_check_sees_one() -> None:
+    graph = _import_graph()
+    graph["bot.startup"] = graph["bot.startup"] | {"bot.app"}  # what `check` did when it lived in startup.py
+    assert "bot.app" in _circle(graph) and "bot.startup" in _circle(graph)

@@ -1,0 +1,73 @@
+"""`replywatch check`: verify everything `run` would, and say what was found, one line each (the settings, Slack or
+the console, the on-call file, the database, every watched account on its network). It runs the three steps `run`
+runs (load, verify, wire) up to the first poll, so it imports all three."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from bot import accounts
+from bot import schedule as sched
+from bot.accounts import Watched, channels
+from bot.app import build_source, open_store
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.load import load_schedule
+from bot.schedule import Schedule
+from bot.sources import SPECS
+from bot.startup import build_slack, build_socket, check_socket, resolve_people, verify_account, verify_slack
+from bot.store.db import SchemaError
+from bot.store.repository import StoredSessions
+
+
+def check(settings: Settings, say: Callable[[str], None]) -> None:
+    """`replywatch check`: verify everything `run` would, and say what was found, one line each."""
+    try:
+        watched, none = accounts.load(settings, os.environ), None
+    except accounts.NoAccounts as exc:  # a fresh .env.example: nothing is wrong yet, there is only nothing to check
+        watched, none = [], f"accounts: none to watch yet: {exc}; `replywatch run` needs one"
+    schedule = load_schedule(settings)
+    if settings.sink == "console":
+        say("settings: ok")
+        say(f"Slack: not used (SINK=console); `replywatch run` prints alerts for {', '.join(channels(settings, watched))}")
+    else:
+        schedule = _check_slack(settings, watched, schedule, say)
+    if none:
+        say(none)
+    if schedule is not None:
+        now_on_call = f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""
+        say(f"on call: {schedule.source} ok{now_on_call}")
+    try:
+        store = open_store(settings)
+    except SchemaError as exc:
+        if not exc.upgradeable:
+            raise
+        store = None
+        say(f"database: {exc}")  # not a failure: `run` migrates on start
+    sessions = StoredSessions(store, SystemClock(), keep=False)
+    for w in watched:  # one line each: the credentials work and the account exists
+        watching = verify_account(settings, w, build_source(settings, w, sessions))
+        auth = SPECS[w.network].auth_word(settings, w)
+        helpers = "".join(f"; replies by @{r.username} count" for r in watching.responders)
+        say(f"{w.network.value}: token ok ({auth}); watching {w.key} (id {watching.account.id}){helpers}")
+    if store is not None:
+        with store.read() as repo:
+            open_count = repo.open_count()
+        say(f"database: ok, schema up to date, {open_count} open mention(s)")
+
+
+def _check_slack(settings: Settings, watched: list[Watched], schedule: Schedule | None, say: Callable[[str], None]) -> Schedule | None:
+    slack = build_slack(settings)
+    identity = verify_slack(slack, channels(settings, watched))
+    say("settings: ok")
+    places = ", ".join(f"{name} ({channel})" for name, channel in identity.channels.items())
+    say(f"slack: token ok (team {identity.team!r}, bot user {identity.user!r}); alerts go to {places}")
+    schedule = resolve_people(schedule, slack)
+    socket = build_socket(settings, lambda *_: None)
+    if socket is not None:
+        check_socket(socket)
+        say("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")
+    else:
+        say("slack: SLACK_APP_TOKEN not set; alerts carry a link and no buttons")
+    return schedule
