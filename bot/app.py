@@ -18,7 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.configure import action_access, call_deadline, signals, sweep_config
 from bot.lanes import Lanes
-from bot.load import load_schedule
+from bot.load import load_schedule, time_zone
 from bot.schedule import Schedule
 from bot.sources import SPECS
 from bot.startup import SlackIdentity, StartupError, Watching  # noqa: F401 (StartupError: what `run` may raise)
@@ -229,11 +229,11 @@ def report_service(
     """The report to the channel when REPORT_EVERY says, worked out when due (bot.report.build)."""
     if settings.report_every is None:
         return None
-    from bot.report.build import build_report, report_tz
+    from bot.report.build import build_report
     from bot.services.reporting import ReportService
 
     def build(start: datetime, end: datetime) -> str:
-        return json.dumps(build_report(store, settings, watched, (start, end), clock.now()).to_json())
+        return json.dumps(build_report(store, settings, watched, schedule, (start, end), clock.now()).to_json())
 
-    tz = report_tz(settings, schedule)
+    tz = time_zone(settings, schedule)
     return ReportService(store, clock, settings.report_every, tz, build, channel, settings.alert_after)

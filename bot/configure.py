@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from bot import rules
 from bot.config import Settings
+from bot.load import time_zone
 from bot.schedule import Schedule
 from bot.services.poll import OWN_POSTS, reply_endpoint
 from bot.services.sweep import AccountRules, SweepConfig
@@ -40,9 +40,8 @@ def sweep_config(
     settings: Settings, slack: SlackIdentity | None = None, schedule: Schedule | None = None, watching: list[Watching] = ()
 ) -> SweepConfig:
     """When and how to alert, from the settings (a duration of 0 turns escalation or reminders off), and where
-    each account's alerts go. Times are shown in TIMEZONE, or in the on-call file's time zone when TIMEZONE is left
-    at UTC."""
-    display = schedule.tz if schedule is not None and settings.timezone == "UTC" else ZoneInfo(settings.timezone)
+    each account's alerts go. Times are shown in the one time zone (bot.load.time_zone)."""
+    display = time_zone(settings, schedule)
     resolved = slack.channels if slack else {}
     accounts = {
         w.watched.key: AccountRules(

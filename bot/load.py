@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -50,9 +51,15 @@ def load_schedule(settings: Settings) -> Schedule | None:
         return None
     path = settings.config_path()
     try:
-        return schedule_file.parse(data, str(path))
+        return schedule_file.parse(data, str(path), settings.timezone)
     except schedule.ScheduleError as exc:
         raise ConfigError(f"{config_file(settings)}: {exc}") from None
+
+
+def time_zone(settings: Settings, schedule: Schedule | None) -> ZoneInfo:
+    """The one time zone of everything local (business hours, rotations, times shown in Slack, snoozes, the report,
+    REPORT_EVERY, the nightly purge): the on-call file's `timezone` when it names one, else TIMEZONE."""
+    return schedule.tz if schedule is not None else ZoneInfo(settings.timezone)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -29,9 +29,10 @@ def load(path: str | Path) -> Schedule:
     return parse(data, str(path))
 
 
-def parse(data: dict[str, Any], source: str = "") -> Schedule:
+def parse(data: dict[str, Any], source: str = "", default_tz: str = "UTC") -> Schedule:
+    """The file's tables; its times are local to its `timezone`, else to `default_tz` (TIMEZONE)."""
     _only(data, "", {"timezone", "oncall", "backup", "hours", "accounts"})  # accounts: bot.accounts reads them
-    name = data.get("timezone", "UTC")
+    name = data.get("timezone", default_tz)
     try:
         tz = ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from bot.accounts import Watched
 from bot.config import Settings
-from bot.load import load_schedule, read_config_file
+from bot.load import time_zone
 from bot.model import AccountKey
 from bot.report import cost
 from bot.report.compute import Judging, Rows, compute
@@ -21,18 +20,11 @@ from bot.store.repository import Store
 TOP = 5  # the longest waits a report lists
 
 
-def report_tz(settings: Settings, schedule: Schedule | None) -> ZoneInfo:
-    """The report's time zone: the on-call file's when the file names one, else TIMEZONE."""
-    if schedule is not None and "timezone" in read_config_file(settings):
-        return schedule.tz
-    return ZoneInfo(settings.timezone)
-
-
-def judging(settings: Settings, watched: Sequence[Watched], top: int = TOP) -> Judging:
-    """How the report judges, from the settings and the watched accounts' own ALERT_AFTER."""
-    schedule = load_schedule(settings)
+def judging(settings: Settings, watched: Sequence[Watched], schedule: Schedule | None, top: int = TOP) -> Judging:
+    """How the report judges, from the settings, the on-call file read at start and the watched accounts' own
+    ALERT_AFTER."""
     return Judging(
-        tz=report_tz(settings, schedule),
+        tz=time_zone(settings, schedule),
         alert_after=settings.alert_after,
         by_account={w.key: w.alert_after for w in watched if w.alert_after is not None},
         hours=schedule.hours if schedule is not None else None,
@@ -41,13 +33,13 @@ def judging(settings: Settings, watched: Sequence[Watched], top: int = TOP) -> J
 
 
 def build_report(
-    store: Store, settings: Settings, watched: Sequence[Watched], period: tuple[datetime, datetime], now: datetime,
-    accounts: Sequence[AccountKey] | None = None, top: int = TOP,
+    store: Store, settings: Settings, watched: Sequence[Watched], schedule: Schedule | None, period: tuple[datetime, datetime],
+    now: datetime, accounts: Sequence[AccountKey] | None = None, top: int = TOP,
 ) -> Report:
     """The report of `period` ([start, end), aware) at `now`: of `accounts` only, or of every watched account and
     any other with data in the period. Only reads the store."""
     start, end = period
-    rules = judging(settings, watched, top)
+    rules = judging(settings, watched, schedule, top)
     # reads are kept per UTC day: the period's are those of the UTC days it touches
     first_day, last_day = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
     today, month, tomorrow = cost.today_and_month(now)

@@ -86,19 +86,20 @@ def chosen(values: list[str] | None, watched: list[AccountKey]) -> list[AccountK
 def run(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
     """Build the report the options ask for and write it to stdout."""
     from bot.app import open_store
-    from bot.load import load_schedule
-    from bot.report.build import build_report, report_tz
+    from bot.load import load_schedule, time_zone
+    from bot.report.build import build_report
     from bot.report.formats import as_csv, as_json, as_text
 
     try:
         watched = accounts.load(settings, environ=None)
     except accounts.AccountsError:
         watched = []  # the store still says which accounts it holds
-    span = period(args, now, report_tz(settings, load_schedule(settings)))
+    schedule = load_schedule(settings)
+    span = period(args, now, time_zone(settings, schedule))
     only = chosen(args.account, [w.key for w in watched])
     store = open_store(settings)
     try:
-        report = build_report(store, settings, watched, span, now, only)
+        report = build_report(store, settings, watched, schedule, span, now, only)
     finally:
         store.dispose()
     if args.format == "json":

@@ -12,6 +12,7 @@ from PIL import Image
 
 from bot import accounts
 from bot.config import Settings
+from bot.load import load_schedule
 from bot.report.build import build_report
 from bot.report.cadence import Cadence
 from bot.services.reporting import ReportService
@@ -25,7 +26,7 @@ def reporter(loop: Loop, every: str = "weekly mon 09:00") -> ReportService:
     watched = accounts.load(settings, None)
 
     def build(start: datetime, end: datetime) -> str:
-        return json.dumps(build_report(loop.store, settings, watched, (start, end), loop.clock.now()).to_json())
+        return json.dumps(build_report(loop.store, settings, watched, load_schedule(settings), (start, end), loop.clock.now()).to_json())
 
     cadence = Cadence.parse(every)
     assert cadence is not None

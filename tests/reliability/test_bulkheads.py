@@ -15,6 +15,7 @@ from sqlalchemy import text
 from bot import accounts
 from bot.config import Settings
 from bot.lanes import Lanes
+from bot.load import load_schedule
 from bot.model import AccountKey, Network, Post, Read, Status, Verdict
 from bot.report.build import build_report
 from bot.services.deleted import DeletionCheck
@@ -289,7 +290,8 @@ def test_a_mention_answered_in_time_while_replies_went_unread_is_alerted_then_co
     assert alert.edits, "edited to answered once the reply was read"
     settings = Settings(slack_bot_token="xoxb-test", slack_channel="#alerts", x_account="acme", alert_after="3s")  # type: ignore[arg-type]
     start = fast.clock.now() - timedelta(hours=1)
-    report = build_report(fast.store, settings, accounts.load(settings, None), (start, fast.clock.now()), fast.clock.now())
+    watched, schedule = accounts.load(settings, None), load_schedule(settings)
+    report = build_report(fast.store, settings, watched, schedule, (start, fast.clock.now()), fast.clock.now())
     assert (report.total.answered, report.total.breaches, report.total.alerts_sent) == (1, 0, 1), "answered in time, no breach"
 
 

@@ -322,3 +322,29 @@ def test_bad_configuration_names_the_key(data: dict, message: str) -> None:
 def test_is_due_without_business_hours(case: str, waited: timedelta, due: bool) -> None:
     posted = utc("2026-11-25 12:00")
     assert (sched.due_at(posted, timedelta(minutes=30), None, UTC) <= posted + waited) is due, case
+
+
+@pytest.mark.parametrize(("file", "timezone", "expected"), [
+    ('[hours]\nmon = "09:00-17:00"\n', "Europe/Berlin", "Europe/Berlin"),  # the file names none: TIMEZONE
+    ('timezone = "America/New_York"\n[hours]\nmon = "09:00-17:00"\n', "Europe/Berlin", "America/New_York"),  # the file's
+    (None, "Asia/Tokyo", "Asia/Tokyo"),  # no file at all
+])
+def test_one_time_zone_rule_for_hours_slack_and_the_report(tmp_path, file: str | None, timezone: str, expected: str) -> None:  # noqa: ANN001
+    from bot.config import Settings
+    from bot.configure import sweep_config
+    from bot.load import load_schedule, time_zone
+    from bot.report.build import judging
+
+    values = {"x_account": "acme", "x_bearer_token": "t", "timezone": timezone, "replywatch_config": None}
+    if file is not None:
+        (tmp_path / "replywatch.toml").write_text(file)
+        values["replywatch_config"] = str(tmp_path / "replywatch.toml")
+    settings = Settings(**values)  # type: ignore[arg-type]
+    schedule = load_schedule(settings)
+    zone = ZoneInfo(expected)
+    assert time_zone(settings, schedule) == zone
+    if schedule is not None:
+        assert schedule.tz == zone, "the business hours and rotations are local to it"
+    config = sweep_config(settings, schedule=schedule)
+    assert config.display_tz == zone, "times shown in Slack"
+    assert judging(settings, [], schedule).tz == zone, "the report"
