@@ -110,3 +110,16 @@ def test_the_readme_is_the_front_door() -> None:
     for page in DOCS:
         if page.suffix == ".md":
             assert f"(docs/{page.name})" in readme, f"docs/{page.name} is not in the README's contents"
+
+
+def test_the_architecture_page_names_only_what_exists() -> None:
+    page = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    named = set(re.findall(r"`?((?:bot|tests|migrations)/[\w/.]*)", page))
+    assert len(named) > 20
+    missing = sorted(path for path in named if not (ROOT / path.rstrip(".")).exists())
+    assert missing == [], f"docs/ARCHITECTURE.md names what does not exist: {missing}"
+    dotted = set(re.findall(r"`(bot(?:\.\w+)+)", page))
+    for name in dotted:
+        module, _, attr = name.rpartition(".")
+        path = ROOT / module.replace(".", "/")
+        assert path.with_suffix(".py").exists() or (path / "__init__.py").exists() or (ROOT / name.replace(".", "/")).exists(), name
