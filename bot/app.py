@@ -16,7 +16,7 @@ from bot import accounts
 from bot.accounts import Watched
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.configure import action_access, call_deadline, signals, sweep_config
+from bot.configure import action_access, alert_policy, call_deadline, signals
 from bot.lanes import Lanes
 from bot.load import load_schedule, time_zone
 from bot.schedule import Schedule
@@ -182,7 +182,8 @@ def build_app(
     watching = [
         verify_account(settings, w, LanedSource(observe(build_source(settings, w, sessions), w.key), w.key, lanes)) for w in watched
     ]
-    config = sweep_config(settings, identity, schedule, watching)
+    config = alert_policy(settings, identity, schedule, watching)
+    tz = time_zone(settings, schedule)  # how times are shown
     polls = [
         PollService(
             w.source, store, w.account, clock, settings.poll_interval,
@@ -194,10 +195,11 @@ def build_app(
     ]
     keys = [w.watched.key for w in watching]
     deletions = DeletionCheck({w.watched.key: w.source for w in watching} if settings.check_deleted else {}, store, lanes)
-    # The console shows the buttons an alert would carry in Slack, though nothing there can click them.
-    render = SlackRenderer(buttons=config.buttons or settings.sink == "console", tz=config.display_tz, on_call=config.on_call)
+    # Buttons with Socket Mode on; the console shows the buttons an alert would carry in Slack, though nothing there
+    # can click them.
+    render = SlackRenderer(buttons=settings.slack_app_token is not None or settings.sink == "console", tz=tz, on_call=config.on_call)
     access = action_access(settings, identity, config)
-    actions = ActionService(store, slack, render, clock, config.channel, config.display_tz, access)
+    actions = ActionService(store, slack, render, clock, config.channel, tz, access)
     socket = build_socket(settings, actions.handle)
     if socket is not None:
         check_socket(socket)
@@ -219,7 +221,7 @@ def build_app(
         lanes=lanes,
         deletions=deletions,
         parts=PartsHealth(store, clock, lanes.problems),
-        retention=RetentionService(store, clock, settings.retention_days, config.display_tz) if settings.retention_days else None,
+        retention=RetentionService(store, clock, settings.retention_days, tz) if settings.retention_days else None,
     )
 
 

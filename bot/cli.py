@@ -21,7 +21,7 @@ from bot.accounts import watched_keys
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.demo import command as demo
-from bot.load import load_schedule, load_settings
+from bot.load import load_schedule, load_settings, time_zone
 from bot.report import command as report
 from bot.sources import labels
 from bot.words import format_age
@@ -198,11 +198,12 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     read a thousand at a time and written as they come: fast and small however long the queue is."""
     with _quick_imports():  # SQLAlchemy, and the database driver as the engine loads it
         from bot.app import open_store
-        from bot.configure import sweep_config
+        from bot.configure import alert_policy
         from bot.report.cost import Prices, meter
         from bot.services.health import verdict_of
 
-        config = sweep_config(settings, schedule=load_schedule(settings))
+        schedule = load_schedule(settings)
+        config = alert_policy(settings, schedule=schedule)
         store = open_store(settings)
     now = SystemClock().now()
     limit = args.limit or None
@@ -218,7 +219,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         broken = verdict_of(repo, watched, now, settings.poll_interval, settings.http_timeout, redact=redact)
         reads = view.Reads(meter(repo, now, Prices.of(settings)), settings.x_monthly_read_budget, now)
         days = settings.retention_days
-        retention = view.Retention(days, config.display_tz, now, *(repo.retention_state() if days else ()))
+        retention = view.Retention(days, time_zone(settings, schedule), now, *(repo.retention_state() if days else ()))
         if args.json:
             total, alerted, oldest = repo.open_summary()
             summary = {

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from bot import rules
 from bot.config import Settings
 from bot.load import time_zone
+from bot.rules import AccountRules, AlertPolicy
 from bot.schedule import Schedule
 from bot.services.poll import OWN_POSTS, reply_endpoint
-from bot.services.sweep import AccountRules, SweepConfig
 from bot.startup import SlackIdentity, Watching
 
 if TYPE_CHECKING:
@@ -36,12 +36,11 @@ def signals(settings: Settings, watching: Watching) -> rules.Signals:
     )
 
 
-def sweep_config(
+def alert_policy(
     settings: Settings, slack: SlackIdentity | None = None, schedule: Schedule | None = None, watching: list[Watching] = ()
-) -> SweepConfig:
-    """When and how to alert, from the settings (a duration of 0 turns escalation or reminders off), and where
-    each account's alerts go. Times are shown in the one time zone (bot.load.time_zone)."""
-    display = time_zone(settings, schedule)
+) -> AlertPolicy:
+    """When and where to alert, from the settings alone (a duration of 0 turns escalation or reminders off), and where
+    each account's alerts go."""
     resolved = slack.channels if slack else {}
     accounts = {
         w.watched.key: AccountRules(
@@ -52,10 +51,9 @@ def sweep_config(
         )
         for w in watching
     }
-    return SweepConfig(
+    return AlertPolicy(
         channel=resolved.get(settings.slack_channel, settings.slack_channel),
         alert_after=settings.alert_after,
-        poll_interval=settings.poll_interval,
         alert_after_vip=settings.alert_after_vip,
         escalate_after=settings.escalate_after or None,
         escalate_to=settings.escalate_to,
@@ -63,9 +61,9 @@ def sweep_config(
         max_reminders=settings.max_reminders,
         expire_after=settings.expire_after or None,
         digest_threshold=settings.digest_threshold,
-        buttons=settings.slack_app_token is not None,
-        display_tz=display,
+        reply_endpoints=(OWN_POSTS,),
         schedule=schedule,
+        tz=time_zone(settings, schedule),
         vip_ignores_hours=settings.vip_ignores_hours,
         accounts=accounts,
         read_patience=settings.poll_interval + call_deadline(settings),
@@ -78,7 +76,7 @@ def call_deadline(settings: Settings) -> timedelta:
     return settings.http_timeout * DEADLINE_TIMEOUTS
 
 
-def action_access(settings: Settings, slack: SlackIdentity, config: SweepConfig) -> Access:
+def action_access(settings: Settings, slack: SlackIdentity, config: AlertPolicy) -> Access:
     """Who may use the buttons and `/replywatch`: the workspace and app auth.test named, in the alert channels (and
     for the queue, the channels of ALLOW_QUEUE_IN)."""
     from bot.services.actions import Access

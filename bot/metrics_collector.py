@@ -3,7 +3,7 @@ few aggregate statements (bot.store.metrics) rather than counted in memory, so t
 
 Collection and delivery are judged by the rules `replywatch health` and the collection notes use
 (bot.services.health): one definition of "broken" everywhere. Overdue mentions are counted by the rule the sweep
-alerts by (SweepConfig.due_at: the account's wait, in business hours), so a mention that came in at night is not
+alerts by (AlertPolicy.due_at: the account's wait, in business hours), so a mention that came in at night is not
 overdue before the morning; the statement reads only the mentions not yet due (bot.store.metrics.count_overdue)."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from prometheus_client.registry import Collector
 from bot.clock import Clock
 from bot.logs import one_line
 from bot.model import AccountKey, EndpointHealth, Mention, Post, Status
+from bot.rules import AlertPolicy
 from bot.services.health import broken_endpoint, channels_down, last_attempt, polls_stopped, verdict_of
-from bot.services.sweep import SweepConfig
 from bot.store.metrics import AccountTally
 from bot.store.repository import Repository, Store
 
@@ -40,7 +40,7 @@ class Watch:
     started: datetime  # before the first poll, the bot counts as having tried then
     redact: Callable[[str], str] = str
     # When each mention is due (its wait, in business hours). None: ALERT_AFTER on the wall clock, for every mention.
-    config: SweepConfig | None = None
+    config: AlertPolicy | None = None
 
 
 def problems(watch: Watch) -> list[str]:

@@ -10,8 +10,9 @@
   the account only where the network wrote the handle itself (X puts the handles of everyone in a thread in front
   of a reply; its adapter says which posts those are) is not talking to the account.
 - Everything else is **open** until answered, and **due** for an alert once `alert_after` has passed since it
-  was posted on X (`alert_after_vip` for a VIP: a listed author or one with enough followers), counted in
-  business hours when there are some (`bot.schedule.due_at`).
+  was posted on its network (`alert_after_vip` for a VIP: a listed author or one with enough followers), counted
+  in business hours when there are some, unless a VIP may break through them (`due_at`; the arithmetic of open
+  time is `bot.schedule.due_at`). The AlertPolicy holds the waits, per account where they differ.
 - An alerted mention still open `escalate_after` after it was posted gets one **escalation** in the alert's
   thread, naming `escalate_to`; then a **reminder** every `remind_every`, `max_reminders` at most. A claimed
   mention reminds only its claimer (its escalation becomes a reminder to them); a snoozed one nothing until it
@@ -23,11 +24,12 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from bot.model import FollowUp, Mention, Post, Status, Verdict
+from bot import schedule as sched
+from bot.model import AccountKey, FollowUp, Mention, Post, Status, Verdict
 
 
 @dataclass(frozen=True)
@@ -182,3 +184,88 @@ def snooze_until(choice: str, now: datetime, tz: tzinfo) -> datetime | None:
         tomorrow = now.astimezone(tz).date() + timedelta(days=1)
         return datetime.combine(tomorrow, time(9, 0), tzinfo=tz).astimezone(UTC)
     return None
+
+
+@dataclass(frozen=True)
+class AccountRules:
+    """What may differ per watched account: where its alerts go, how long its mentions wait before one, and whose
+    timelines' replies answer them."""
+
+    channel: str
+    alert_after: timedelta
+    alert_after_vip: timedelta
+    reply_endpoints: tuple[str, ...]  # every timeline whose replies count as answers
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """What decides when and where a mention is alerted, escalated, reminded of and expired: only that (how it looks
+    is the renderer's). Built from the settings alone (bot.configure.alert_policy), so it has no defaults of its own.
+    `channel`, `alert_after`, `alert_after_vip` and `reply_endpoints` are the defaults; `accounts` says where an
+    account differs."""
+
+    channel: str
+    alert_after: timedelta
+    alert_after_vip: timedelta
+    escalate_after: timedelta | None
+    escalate_to: tuple[str, ...]
+    remind_every: timedelta | None
+    max_reminders: int | None
+    expire_after: timedelta | None
+    digest_threshold: int
+    reply_endpoints: tuple[str, ...]  # every timeline whose replies count as answers
+    schedule: sched.Schedule | None  # on-call rotation and business hours (REPLYWATCH_CONFIG)
+    tz: tzinfo  # the one time zone of everything local (bot.load.time_zone): the hours', the rotations', snoozes'
+    vip_ignores_hours: bool
+    # How long past its due time a mention waits for a read of its account's replies that started after it: a poll
+    # interval plus a read's deadline. Past that, the network is not answering, and it is alerted all the same.
+    read_patience: timedelta
+    accounts: Mapping[AccountKey, AccountRules] = field(default_factory=dict)
+
+    def rules(self, where: AccountKey) -> AccountRules:
+        """The account's channel, waits and reply timelines."""
+        found = self.accounts.get(where)
+        return found or AccountRules(self.channel, self.alert_after, self.alert_after_vip, self.reply_endpoints)
+
+    @property
+    def channels(self) -> frozenset[str]:
+        """Every channel alerts go to."""
+        return frozenset({self.channel, *(r.channel for r in self.accounts.values())})
+
+    def hours(self, mention: Mention | None = None) -> sched.Hours | None:
+        """The business hours that apply (to this mention: a VIP may break through them)."""
+        if mention is not None and mention.priority and self.vip_ignores_hours:
+            return None
+        return self.schedule.hours if self.schedule else None
+
+    def alert_as_of(self, checked: datetime | None, now: datetime) -> datetime:
+        """The moment an account's mentions are alerted as of: the start of the last completed read of its replies
+        (`checked`; a reply made before it has been seen), but never more than `read_patience` before `now`: a network
+        that cannot be read does not keep its due mentions silent (their alert says since when replies went unread)."""
+        floor = now - self.read_patience
+        return floor if checked is None else min(now, max(checked, floor))
+
+    def due_at(self, mention: Mention) -> datetime:
+        """When an open mention deserves an alert: the due rule of this module's docstring."""
+        return due_at(mention, self)
+
+    def first_follow_up_at(self, mentions: Sequence[Mention]) -> datetime | None:
+        """When the follow-ups of a new alert (or digest) of `mentions` may first be due: no sooner than
+        ESCALATE_AFTER after the oldest was posted (business hours only put it later); the follow-up pass works
+        out each exact time then. None (judged once sent) when nothing escalates."""
+        if not mentions or self.escalate_after is None:
+            return None
+        return min(m.post.created_at for m in mentions) + self.escalate_after
+
+    def on_call(self, now: datetime, backup: bool = False) -> str | None:
+        """Who holds the on-call (or backup) rotation now, if there is one."""
+        rotation = (self.schedule.backup if backup else self.schedule.oncall) if self.schedule else None
+        return sched.on_call(rotation, self.schedule.tz, now) if rotation else None
+
+
+def due_at(mention: Mention, policy: AlertPolicy) -> datetime:
+    """When an open mention deserves an alert: its account's ALERT_AFTER (ALERT_AFTER_VIP for a VIP, whichever is
+    shorter), counted in open time under the business hours that apply to it."""
+    rules = policy.rules(mention.where)
+    wait = min(rules.alert_after_vip, rules.alert_after) if mention.priority else rules.alert_after
+    return sched.due_at(mention.post.created_at, wait, policy.hours(mention), policy.tz)

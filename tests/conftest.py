@@ -3,21 +3,22 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import pytest
+from hypothesis import settings
 
 from bot.clock import FakeClock
 from bot.model import Account, AccountKey, Mention, Network
-from bot.rules import Signals
+from bot.rules import AlertPolicy, Signals
 from bot.services.deleted import DeletionCheck
 from bot.services.expiry import ExpiryService
 from bot.services.followups import FollowUpService
 from bot.services.health import HealthService
 from bot.services.oncall import OnCallService
 from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
-from bot.services.sweep import SweepConfig, SweepService
+from bot.services.sweep import SweepService
 from bot.slack.client import SlackClient
 from bot.slack.render import SlackRenderer
 from bot.sources.x.client import XSource
@@ -28,6 +29,19 @@ from tests.standins.slack_api import FakeSlack
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+# Hypothesis: `make test` tries each property on a few examples (the dev profile); `make test-all` sets
+# HYPOTHESIS_PROFILE=ci: each property at the depth it states with `examples(n)`, and otherwise Hypothesis as it runs
+# here unasked (its own "ci" settings where it detects a CI service, its defaults elsewhere).
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+settings.register_profile("ci")
+settings.register_profile("dev", max_examples=25)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(depth: int) -> int:
+    """A property's max_examples: `depth` in the CI profile, no more than the dev profile's otherwise."""
+    return depth if HYPOTHESIS_PROFILE == "ci" else min(depth, settings.default.max_examples)
 
 
 def postgres_reason() -> str | None:
@@ -147,6 +161,7 @@ class Loop:
     health: HealthService
     expiry: ExpiryService
     acme: User
+    display: dict = field(default_factory=dict)  # the renderer's: buttons, display_tz
 
     def tick(self, advance: timedelta = timedelta(0)) -> None:
         self.clock.advance(advance)
@@ -154,11 +169,12 @@ class Loop:
             service.run_once()
 
     def configure(self, **changes: object) -> None:
-        """Change SweepConfig fields for every service that reads them."""
-        config = replace(self.sweep.config, **changes)
+        """Change AlertPolicy fields (and the renderer's `buttons`, `display_tz`) for every service that reads them."""
+        self.display.update({k: changes.pop(k) for k in ("buttons", "display_tz") if k in changes})
+        config = replace(self.sweep.config, **_with_tz(changes))
         for service in (self.sweep, self.follow_ups, self.on_call):
             service.config = config
-        self.sweep.render = self.sweep.outbox.render = renderer(config)
+        self.sweep.render = self.sweep.outbox.render = renderer(config, **self.display)
         self.sweep._rejudged = self.follow_ups._rejudged = False  # as a restart with new settings does
         self.expiry.expire_after = config.expire_after
 
@@ -177,9 +193,24 @@ class Loop:
         return self.x.post(author, text, at=self.clock.now(), **kwargs)  # type: ignore[arg-type]
 
 
-def renderer(config: SweepConfig) -> SlackRenderer:
+def renderer(config: AlertPolicy, buttons: bool = False, display_tz: tzinfo | None = None) -> SlackRenderer:
     """The Slack layouts as `replywatch run` builds them from its settings."""
-    return SlackRenderer(buttons=config.buttons, tz=config.display_tz, on_call=config.on_call)
+    return SlackRenderer(buttons=buttons, tz=display_tz or config.tz, on_call=config.on_call)
+
+
+def policy(**fields: object) -> AlertPolicy:
+    """The AlertPolicy `replywatch run` builds from the default settings, with `fields` changed (its time zone follows
+    a `schedule` given, as the one time-zone rule has it)."""
+    from bot.config import Settings
+    from bot.configure import alert_policy
+
+    base = alert_policy(Settings(x_account="acme", x_bearer_token="test", replywatch_config=None))  # type: ignore[arg-type]
+    return replace(base, **_with_tz(fields))
+
+
+def _with_tz(fields: dict) -> dict:
+    schedule = fields.get("schedule")
+    return {"tz": schedule.tz, **fields} if schedule is not None else fields
 
 
 def make_loop(
@@ -193,7 +224,8 @@ def make_loop(
     signals: dict | None = None,
     **sweep: object,
 ) -> Loop:
-    """`signals`: Signals fields besides the ids (muted, keywords, vip_min_followers …); `sweep`: SweepConfig fields."""
+    """`signals`: Signals fields besides the ids (muted, keywords, vip_min_followers …); `sweep`: AlertPolicy fields,
+    and the renderer's `buttons` and `display_tz`."""
     clock = FakeClock(START)
     fake_x.now = clock.now
     fake_slack.now = lambda: clock.now().timestamp()
@@ -202,13 +234,14 @@ def make_loop(
     account = x.account()
     helpers = [x.lookup(h) for h in responders]
     rules = Signals(account.id, frozenset(r.id for r in helpers), **(signals or {}))
-    config = SweepConfig(
-        channel=slack.channel_id("#alerts"),
-        alert_after=alert_after,
-        poll_interval=interval,
-        reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in helpers)),
-        **sweep,  # type: ignore[arg-type]
-    )
+    display = {k: sweep.pop(k) for k in ("buttons", "display_tz") if k in sweep}
+    config = policy(**{
+        "channel": slack.channel_id("#alerts"),
+        "alert_after": alert_after,
+        "reply_endpoints": (OWN_POSTS, *(reply_endpoint(r) for r in helpers)),
+        "read_patience": interval + timedelta(seconds=3 * timeout),  # a poll interval and a call's deadline, as `run` has it
+        **sweep,
+    })
     where = AccountKey(Network.X, "acme")
     deletions = DeletionCheck({where: x}, store)
     return Loop(
@@ -218,12 +251,13 @@ def make_loop(
         clock=clock,
         account=account,
         poll=PollService(x, store, account, clock, interval, rand=lambda: 0.5, signals=rules, responders=helpers),
-        sweep=SweepService(slack, store, [where], clock, config, renderer(config), deletions),
+        sweep=SweepService(slack, store, [where], clock, config, renderer(config, **display), deletions),
         follow_ups=FollowUpService(store, [where], clock, config, deletions),
         on_call=OnCallService(slack, store, clock, config),
         health=HealthService(store, where, clock, interval),
         expiry=ExpiryService(store, clock, config.expire_after),
         acme=fake_x.user("acme"),
+        display=display,
     )
 
 

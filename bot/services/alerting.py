@@ -17,7 +17,7 @@ from bot.services.deleted import DeletionCheck
 from bot.services.outbox import Kind, Outbox, Outgoing, SweepResult
 
 if TYPE_CHECKING:
-    from bot.services.sweep import SweepConfig
+    from bot.rules import AlertPolicy
     from bot.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,9 @@ class Alerting:
 
     def run(
         self, due: list[Mention], as_of: Mapping[AccountKey, datetime], checked: Mapping[AccountKey, datetime | None],
-        cfg: SweepConfig, now: datetime, mono: float, result: SweepResult,
+        cfg: AlertPolicy, now: datetime, mono: float, result: SweepResult,
     ) -> None:
-        """Alert these mentions, whose stored due time has come as of `as_of` (SweepConfig.alert_as_of); those due
+        """Alert these mentions, whose stored due time has come as of `as_of` (AlertPolicy.alert_as_of); those due
         after `checked`, their account's last completed read of replies, say since when replies went unread."""
         due = self._exactly_due(due, as_of, cfg)
         if self.deletions is not None:  # those still being looked up wait; the deleted ones are closed
@@ -46,7 +46,7 @@ class Alerting:
             self._alert(channel, waiting, cfg, now, mono, result, checked)
 
     def _alert(
-        self, channel: str, due: list[Mention], cfg: SweepConfig, now: datetime, mono: float, result: SweepResult,
+        self, channel: str, due: list[Mention], cfg: AlertPolicy, now: datetime, mono: float, result: SweepResult,
         checked: Mapping[AccountKey, datetime | None],
     ) -> None:
         """Post the alerts of these due mentions into `channel`: one each, or one digest when many fell due at once."""
@@ -76,7 +76,7 @@ class Alerting:
             )
             self.outbox.deliver(item, now, mono, result, in_doubt=False)
 
-    def _exactly_due(self, due: list[Mention], as_of: Mapping[AccountKey, datetime], cfg: SweepConfig) -> list[Mention]:
+    def _exactly_due(self, due: list[Mention], as_of: Mapping[AccountKey, datetime], cfg: AlertPolicy) -> list[Mention]:
         """Of the mentions whose stored due time has come (as of their account's last read), those really due; the
         others keep their exact time."""
         later = [(m.id, at) for m in due if (at := cfg.due_at(m)) > as_of[m.where]]
@@ -87,13 +87,13 @@ class Alerting:
         return [m for m in due if m.id not in waiting]
 
     @staticmethod
-    def _overnight(due: list[Mention], cfg: SweepConfig) -> bool:
+    def _overnight(due: list[Mention], cfg: AlertPolicy) -> bool:
         """Several due mentions that came in while closed: they go out together, as the morning digest."""
         hours = cfg.hours()
         return hours is not None and sum(not sched.is_open(hours, cfg.tz, m.post.created_at) for m in due) >= 2
 
 
-def unchecked(mentions: Sequence[Mention], checked: Mapping[AccountKey, datetime | None], cfg: SweepConfig) -> datetime | None:
+def unchecked(mentions: Sequence[Mention], checked: Mapping[AccountKey, datetime | None], cfg: AlertPolicy) -> datetime | None:
     """Since when replies to any of these due mentions could not be read (the start of their account's last
     completed read, if it began before one of them fell due; `UNREAD` if none ever completed); None: all checked."""
     since = [

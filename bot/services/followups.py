@@ -25,7 +25,7 @@ from bot.model import AccountKey, Alert, FollowUp, Mention
 from bot.services.deleted import DeletionCheck
 
 if TYPE_CHECKING:
-    from bot.services.sweep import SweepConfig
+    from bot.rules import AlertPolicy
     from bot.store.repository import Repository, Store
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ BATCH = 5000  # alerts judged a tick at most: a burst due at once (a digest's) i
 
 class FollowUpService:
     def __init__(
-        self, store: Store, watched: Sequence[AccountKey], clock: Clock, config: SweepConfig, deletions: DeletionCheck
+        self, store: Store, watched: Sequence[AccountKey], clock: Clock, config: AlertPolicy, deletions: DeletionCheck
     ) -> None:
         self.store = store
         self.watched = tuple(watched)

@@ -14,7 +14,7 @@ from bot.messages import Handoff
 
 if TYPE_CHECKING:
     from bot.ports import SlackSink
-    from bot.services.sweep import SweepConfig
+    from bot.rules import AlertPolicy
     from bot.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ RETRY_AFTER = 30.0  # seconds before a user group that Slack refused is tried ag
 
 
 class OnCallService:
-    def __init__(self, slack: SlackSink, store: Store, clock: Clock, config: SweepConfig) -> None:
+    def __init__(self, slack: SlackSink, store: Store, clock: Clock, config: AlertPolicy) -> None:
         self.slack = slack
         self.store = store
         self.clock = clock

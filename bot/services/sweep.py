@@ -2,8 +2,8 @@
 services queue (escalations and reminders in an alert's thread, handoffs, collection health), the alerts of the
 mentions that fell due (bot.services.alerting), and the edits of alerts whose mention was answered, closed or
 acted on (bot.services.edits). How each message is delivered (exactly once, one bad message never blocking the
-rest, one message a second per channel) is bot.services.outbox. This module also holds SweepConfig: when and
-where each account's mentions are alerted.
+rest, one message a second per channel) is bot.services.outbox. When and where each account's mentions are alerted
+is the AlertPolicy (bot.rules).
 
 Never too early: a mention is alerted only once a read of the replies that *started* at or after its due time
 has completed without finding an answer (the poll records when each read started); escalations and reminders
@@ -23,19 +23,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from bot import schedule as sched
 from bot.clock import Clock
-from bot.model import AccountKey, Mention
+from bot.model import AccountKey
+from bot.rules import AlertPolicy
 from bot.services.alerting import Alerting
 from bot.services.deleted import DeletionCheck
 from bot.services.edits import Edits
 from bot.services.outbox import Kind, Outbox, Outgoing, SweepResult
-from bot.services.poll import OWN_POSTS
 
 if TYPE_CHECKING:
     from bot.ports import Renderer, SlackSink
@@ -47,90 +44,6 @@ DUE_LIMIT = 1000  # due mentions read at a time: one digest holds them all
 GONE = "message_not_found"  # an edit refused with this: someone deleted the alert message in Slack
 
 
-@dataclass(frozen=True)
-class AccountRules:
-    """What may differ per watched account: where its alerts go, how long its mentions wait before one, and whose
-    timelines' replies answer them."""
-
-    channel: str
-    alert_after: timedelta
-    alert_after_vip: timedelta
-    reply_endpoints: tuple[str, ...] = (OWN_POSTS,)
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    """When and how the sweep alerts (from Settings; tests build it directly). `channel`, `alert_after`,
-    `alert_after_vip` and `reply_endpoints` are the defaults; `accounts` says where an account differs."""
-
-    channel: str
-    alert_after: timedelta = timedelta(minutes=30)
-    poll_interval: timedelta = timedelta(seconds=60)
-    alert_after_vip: timedelta = timedelta(minutes=10)
-    escalate_after: timedelta | None = timedelta(hours=2)
-    escalate_to: tuple[str, ...] = ()
-    remind_every: timedelta | None = timedelta(hours=2)
-    max_reminders: int | None = 5
-    expire_after: timedelta | None = timedelta(days=7)
-    digest_threshold: int = 5
-    reply_endpoints: tuple[str, ...] = (OWN_POSTS,)  # every timeline whose replies count as answers
-    buttons: bool = False  # Socket Mode is on: alerts carry the action buttons
-    display_tz: tzinfo = UTC  # times shown in Slack (TIMEZONE)
-    schedule: sched.Schedule | None = None  # on-call rotation and business hours (REPLYWATCH_CONFIG)
-    vip_ignores_hours: bool = False
-    accounts: Mapping[AccountKey, AccountRules] = field(default_factory=dict)
-    # How long past its due time a mention waits for a read of its account's replies that started after it: a poll
-    # interval plus a read's deadline. Past that, the network is not answering, and it is alerted all the same.
-    read_patience: timedelta = timedelta(seconds=150)
-
-    def rules(self, where: AccountKey) -> AccountRules:
-        """The account's channel, waits and reply timelines."""
-        found = self.accounts.get(where)
-        return found or AccountRules(self.channel, self.alert_after, self.alert_after_vip, self.reply_endpoints)
-
-    @property
-    def channels(self) -> frozenset[str]:
-        """Every channel alerts go to."""
-        return frozenset({self.channel, *(r.channel for r in self.accounts.values())})
-
-    @property
-    def tz(self) -> ZoneInfo:
-        """The time zone of the rotation and the hours (the on-call file's)."""
-        return self.schedule.tz if self.schedule else ZoneInfo("UTC")
-
-    def hours(self, mention: Mention | None = None) -> sched.Hours | None:
-        """The business hours that apply (to this mention: a VIP may break through them)."""
-        if mention is not None and mention.priority and self.vip_ignores_hours:
-            return None
-        return self.schedule.hours if self.schedule else None
-
-    def alert_as_of(self, checked: datetime | None, now: datetime) -> datetime:
-        """The moment an account's mentions are alerted as of: the start of the last completed read of its replies
-        (`checked`; a reply made before it has been seen), but never more than `read_patience` before `now`: a network
-        that cannot be read does not keep its due mentions silent (their alert says since when replies went unread)."""
-        floor = now - self.read_patience
-        return floor if checked is None else min(now, max(checked, floor))
-
-    def due_at(self, mention: Mention) -> datetime:
-        """When an open mention deserves an alert: ALERT_AFTER (ALERT_AFTER_VIP for a VIP), in open time."""
-        rules = self.rules(mention.where)
-        wait = min(rules.alert_after_vip, rules.alert_after) if mention.priority else rules.alert_after
-        return sched.due_at(mention.post.created_at, wait, self.hours(mention), self.tz)
-
-    def first_follow_up_at(self, mentions: Sequence[Mention]) -> datetime | None:
-        """When the follow-ups of a new alert (or digest) of `mentions` may first be due: no sooner than
-        ESCALATE_AFTER after the oldest was posted (business hours only put it later); the follow-up pass works
-        out each exact time then. None (judged once sent) when nothing escalates."""
-        if not mentions or self.escalate_after is None:
-            return None
-        return min(m.post.created_at for m in mentions) + self.escalate_after
-
-    def on_call(self, now: datetime, backup: bool = False) -> str | None:
-        """Who holds the on-call (or backup) rotation now, if there is one."""
-        rotation = (self.schedule.backup if backup else self.schedule.oncall) if self.schedule else None
-        return sched.on_call(rotation, self.schedule.tz, now) if rotation else None
-
-
 class SweepService:
     def __init__(
         self,
@@ -138,7 +51,7 @@ class SweepService:
         store: Store,
         watched: Sequence[AccountKey],
         clock: Clock,
-        config: SweepConfig,
+        config: AlertPolicy,
         render: Renderer,
         deletions: DeletionCheck | None = None,
     ) -> None:
@@ -183,7 +96,7 @@ class SweepService:
     ) -> None:
         """Post what waits, one message a channel while its pace allows: messages in doubt, notices, then the
         alerts (or one digest a channel) that are due as of `as_of` (the last completed read of their account's
-        replies, or later when that read is overdue: SweepConfig.alert_as_of). Only the kinds of `work` there are
+        replies, or later when that read is overdue: AlertPolicy.alert_as_of). Only the kinds of `work` there are
         are read."""
         cfg = self.config
         alert, digest = (lambda a: Outgoing(Kind.ALERT, str(a.mention_id), a.channel, a.created_at, refusals=a.refusals),

@@ -66,7 +66,7 @@ def _excerpt(mention: Mention, limit: int) -> str:
 
 
 def unread_line(since: datetime | None, tz: tzinfo) -> str | None:
-    """What an alert says when its mentions' replies could not be read when it fell due (SweepConfig.alert_as_of)."""
+    """What an alert says when its mentions' replies could not be read when it fell due (AlertPolicy.alert_as_of)."""
     if since is None:
         return None
     when = "replywatch started" if since.year == 1 else local_time(since, tz)

@@ -73,7 +73,7 @@ class Tallies(Part):
         self, where: AccountKey, posted_by: datetime, now: datetime, is_due: Callable[[datetime, bool], bool], batch: int = 500
     ) -> int:
         """The open mentions of `where` posted by `posted_by`, not snoozed at `now`, for which `is_due(posted, vip)`
-        holds. As for SweepConfig.due_at, a mention posted earlier must be due no later, and a VIP's no later than
+        holds. As for AlertPolicy.due_at, a mention posted earlier must be due no later, and a VIP's no later than
         another's posted at the same moment: then, newest first, the first ordinary mention found due means every
         older one is due too, and those are counted by the index. Only the newer ones are judged one by one: the
         work is the mentions not yet due, whatever the size of the queue."""

@@ -21,12 +21,12 @@ from bot.load import load_settings
 from bot.metrics_collector import StoreCollector, Watch, overdue
 from bot.metrics_http import MetricsServer
 from bot.model import AccountKey, Mention, Network, Post, Status, Verdict
+from bot.rules import AlertPolicy
 from bot.schedule import Hours, Schedule
-from bot.services.sweep import SweepConfig
 from bot.standins.http import Reply, wait_for
 from bot.standins.x_api import FakeX
 from bot.store.repository import Store
-from tests.conftest import START
+from tests.conftest import START, policy
 from tests.standins.slack_api import FakeSlack
 
 SEC, MIN = timedelta(seconds=1), timedelta(minutes=1)
@@ -295,7 +295,7 @@ WHERE = AccountKey(Network.X, "acme")
 OPEN_9_TO_5 = Schedule(tz=ZoneInfo("UTC"), hours=Hours(days={day: (time(9), time(17)) for day in range(5)}))  # Mon–Fri
 
 
-def _scraped(store: Store, clock: FakeClock, config: SweepConfig) -> CollectorRegistry:
+def _scraped(store: Store, clock: FakeClock, config: AlertPolicy) -> CollectorRegistry:
     """A registry serving the store's figures as /metrics does, the due times worked out by `config`."""
     watch = Watch(store, clock, {WHERE: config.alert_after}, MIN, 5 * SEC, clock.now(), config=config)
     registry = CollectorRegistry()
@@ -315,8 +315,7 @@ def test_overdue_mentions_are_counted_on_the_business_hours_clock(store: Store) 
     """Mon–Fri 09:00–17:00, ALERT_AFTER 30 minutes, on Wednesday morning: what came in overnight is not overdue
     before 09:30, though its wall-clock wait passed hours ago; what was due yesterday is; a snoozed one is not until
     it wakes; a VIP who breaks through the hours is."""
-    config = SweepConfig(channel="C0ALERTS", alert_after=30 * MIN, alert_after_vip=10 * MIN, schedule=OPEN_9_TO_5,
-                         vip_ignores_hours=True)
+    config = policy(channel="C0ALERTS", alert_after=30 * MIN, alert_after_vip=10 * MIN, schedule=OPEN_9_TO_5, vip_ignores_hours=True)
     wednesday = START  # 2026-11-25 09:00 UTC, opening time
     tuesday = wednesday - timedelta(days=1)
     keys = _add(store, {
@@ -350,14 +349,14 @@ def test_overdue_mentions_are_counted_on_the_business_hours_clock(store: Store) 
 
 
 def test_overdue_mentions_agree_with_the_sweeps_due_rule_mention_by_mention(store: Store) -> None:
-    """Every open mention judged one by one by SweepConfig.due_at, against the gauge read a few at a time: equal at
+    """Every open mention judged one by one by AlertPolicy.due_at, against the gauge read a few at a time: equal at
     every moment of six days, across nights, a weekend, a holiday, VIPs and snoozes."""
     import random
 
     rand = random.Random(25)
     paris = ZoneInfo("Europe/Paris")
     hours = Hours(days={day: (time(9), time(18)) for day in range(5)}, holidays=frozenset({START.date() + timedelta(days=2)}))
-    config = SweepConfig(channel="C0ALERTS", alert_after=45 * MIN, alert_after_vip=20 * MIN, schedule=Schedule(tz=paris, hours=hours))
+    config = policy(channel="C0ALERTS", alert_after=45 * MIN, alert_after_vip=20 * MIN, schedule=Schedule(tz=paris, hours=hours))
     now = START + timedelta(days=2)
     posted = {f"p{i}": now - timedelta(minutes=rand.randrange(0, 6 * 24 * 60)) for i in range(240)}
     posted |= {f"same-{i}": START.replace(hour=8, minute=40) for i in range(12)}  # one moment, a page and more
@@ -385,8 +384,8 @@ def test_overdue_mentions_agree_with_the_sweeps_due_rule_mention_by_mention(stor
 
 
 @dataclass(frozen=True)
-class _Counting(SweepConfig):
-    """The sweep's configuration, noting each mention whose due time is worked out."""
+class _Counting(AlertPolicy):
+    """The alert policy, noting each mention whose due time is worked out."""
 
     asked: list[datetime] = field(default_factory=list)
 
@@ -398,7 +397,7 @@ class _Counting(SweepConfig):
 def test_overdue_reads_only_the_mentions_not_yet_due_however_big_the_queue(sqlite_store: Store) -> None:
     """20,000 open mentions, weeks overdue, and 30 that came in over the weekend (not due before Monday 09:30): the
     scrape works out the due time of those 30 and a few more, never of the backlog, and counts the backlog."""
-    config = _Counting(channel="C0ALERTS", alert_after=30 * MIN, schedule=OPEN_9_TO_5)
+    config = _Counting(**{**vars(policy(channel="C0ALERTS", alert_after=30 * MIN, schedule=OPEN_9_TO_5))})
     saturday = START + timedelta(days=3)
     backlog = {f"old{i}": START - timedelta(days=20) + i * MIN for i in range(20_000)}  # up to 6 days before START
     weekend = {f"weekend{i}": saturday + i * 30 * MIN for i in range(30)}

@@ -18,9 +18,10 @@ from bot.lanes import Lanes
 from bot.load import load_schedule
 from bot.model import AccountKey, Network, Post, Read, Status, Verdict
 from bot.report.build import build_report
+from bot.rules import AccountRules
 from bot.services.deleted import DeletionCheck
 from bot.services.poll import MENTIONS, OWN_POSTS, PollService
-from bot.services.sweep import AccountRules, SweepService
+from bot.services.sweep import SweepService
 from bot.standins.http import Reply
 from bot.standins.x_api import FakeX
 from bot.store.db import make_engine, upgrade
@@ -199,7 +200,7 @@ def test_a_network_that_hangs_still_gets_its_due_alerts_on_time_saying_replies_w
 
 def test_due_mentions_are_looked_up_once_each_whatever_the_other_channels_do(fast: Loop, sqlite_store: Store) -> None:
     bsky = AccountKey(Network.BLUESKY, "acme.bsky.social")  # idle, alerting into a channel of its own
-    rules = {bsky: AccountRules("C0BSKY", ALERT_AFTER, ALERT_AFTER), X_ACME: fast.sweep.config.rules(X_ACME)}
+    rules = {bsky: AccountRules("C0BSKY", ALERT_AFTER, ALERT_AFTER, (OWN_POSTS,)), X_ACME: fast.sweep.config.rules(X_ACME)}
     config = replace(fast.sweep.config, accounts=rules)
     fast.sweep = SweepService(fast.sweep.slack, sqlite_store, [X_ACME, bsky], fast.clock, config, renderer(config), fast.sweep.deletions)
 

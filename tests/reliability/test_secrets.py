@@ -19,14 +19,14 @@ from bot.model import Account, AccountKey, Network
 from bot.services.deleted import DeletionCheck
 from bot.services.health import HealthService
 from bot.services.poll import PollService
-from bot.services.sweep import SweepConfig, SweepService
+from bot.services.sweep import SweepService
 from bot.slack.client import SlackClient
 from bot.slack.socket import SocketListener
 from bot.sources.x.client import XSource
 from bot.standins.http import Reply
 from bot.standins.x_api import FakeX
 from bot.store.repository import Store
-from tests.conftest import START, renderer
+from tests.conftest import START, policy, renderer
 from tests.integration.test_cli import cli
 from tests.reliability.figures import FIGURES
 from tests.standins.slack_api import FakeSlack
@@ -48,7 +48,7 @@ def _services(x: XSource, slack: SlackClient, store: Store, account: Account, cl
     """Poll, collection health and sweep, run once each, in that order."""
     poll = PollService(x, store, account, clock, timedelta(seconds=60), where=W)
     health = HealthService(store, W, clock, timedelta(seconds=60))
-    config = SweepConfig("C0ALERTS", alert_after=timedelta(minutes=1))
+    config = policy(channel="C0ALERTS", alert_after=timedelta(minutes=1))
     sweep = SweepService(
         slack, store, [W], clock, config, renderer(config), DeletionCheck({W: x}, store)
     )

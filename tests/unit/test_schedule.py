@@ -331,7 +331,7 @@ def test_is_due_without_business_hours(case: str, waited: timedelta, due: bool) 
 ])
 def test_one_time_zone_rule_for_hours_slack_and_the_report(tmp_path, file: str | None, timezone: str, expected: str) -> None:  # noqa: ANN001
     from bot.config import Settings
-    from bot.configure import sweep_config
+    from bot.configure import alert_policy
     from bot.load import load_schedule, time_zone
     from bot.report.build import judging
 
@@ -345,6 +345,5 @@ def test_one_time_zone_rule_for_hours_slack_and_the_report(tmp_path, file: str |
     assert time_zone(settings, schedule) == zone
     if schedule is not None:
         assert schedule.tz == zone, "the business hours and rotations are local to it"
-    config = sweep_config(settings, schedule=schedule)
-    assert config.display_tz == zone, "times shown in Slack"
+    assert alert_policy(settings, schedule=schedule).tz == zone, "snoozes, and the times shown in Slack"
     assert judging(settings, [], schedule).tz == zone, "the report"
