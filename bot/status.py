@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from bot import logs, policy
+from bot import backoff, logs
 from bot.model import AccountKey
 from bot.report.cost import Meter
 from bot.sources import SPECS
@@ -37,7 +37,7 @@ class Reads:
         """Posts an hour the account's reads are held to (its budget spent), else None."""
         if self.budget is None or not SPECS[where.network].billed or self.meters[where].month.posts < self.budget:
             return None
-        return policy.budget_pace(self.budget, self.now)
+        return backoff.budget_pace(self.budget, self.now)
 
     def lines(self) -> list[str]:
         found = []

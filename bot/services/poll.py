@@ -7,7 +7,7 @@ for a mention whose answer was simply not read yet), and a crash anywhere leaves
 poll: redoing it is harmless. Networks bill or limit per read, so nothing older than a stored cursor is ever
 asked for again.
 
-Each timeline keeps its own schedule (bot.policy): rate limits, back-off after failures. When a network says more
+Each timeline keeps its own schedule (bot.backoff): rate limits, back-off after failures. When a network says more
 mentions arrived than its timeline returns (`Timeline.gap`), a notice says what was recovered, or what may be
 missing.
 """
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from bot import policy, rules
+from bot import backoff, rules
 from bot.clock import Clock
 from bot.errors import AuthFailed, RateLimited, ServiceError
 from bot.messages import BudgetNote, GapNote
@@ -136,7 +136,7 @@ class PollService:
         for endpoint, read in reads.items():
             if read.next_attempt_at is not None:
                 next_at = max(read.next_attempt_at, read.paced_until or read.next_attempt_at)
-                self._not_before[endpoint] = mono + policy.wait_before_next(now, next_at, self.interval).total_seconds()
+                self._not_before[endpoint] = mono + backoff.wait_before_next(now, next_at, self.interval).total_seconds()
         if result.new_mentions or result.answered:
             log.info("poll %s: %d new mention(s), %d newly answered", self.where, result.new_mentions, result.answered)
         return result
@@ -150,13 +150,14 @@ class PollService:
         repo.add_reads(self.where, taken, now.date())
         if self.budget is None:
             return
-        start, _ = policy.month_of(now)
+        start, _ = backoff.month_of(now)
         spent = sum(r.posts for _, r in repo.reads(start.date(), where=self.where))
-        later = policy.after_budget(now, self.interval, sum(r.posts for r in taken), spent, self.budget)
+        later = backoff.after_budget(now, self.interval, sum(r.posts for r in taken), spent, self.budget)
         for level in (80, 100):
             if spent >= self.budget * level / 100:
                 where, month = self.where, f"{start:%Y-%m}"
-                note = BudgetNote(where.network.value, where.handle, month, level, spent, self.budget, policy.budget_pace(self.budget, now))
+                pace = backoff.budget_pace(self.budget, now)
+                note = BudgetNote(where.network.value, where.handle, month, level, spent, self.budget, pace)
                 if repo.add_notice(f"budget:{where.network}:{where.handle}:{month}:{level}", note, now, channel=self.channel):
                     log.warning("%s has read %d posts this month, %d %% of its budget of %d", where, spent, level, self.budget)
         read = reads[MENTIONS]
@@ -177,8 +178,8 @@ class PollService:
         try:
             timeline = read(cursor, now - FIRST_START_WINDOW)
         except RateLimited as exc:
-            until = policy.after_rate_limit(now, self.interval, exc.until)
-            far = policy.far_reset(now, exc.until)
+            until = backoff.after_rate_limit(now, self.interval, exc.until)
+            far = backoff.far_reset(now, exc.until)
             error = f"{exc.message}; " + ("cap spent, " if far else "") + f"next try after {until:%Y-%m-%d %H:%M:%S} UTC"
             self._log_failure(self.where, endpoint, state, error, far)
             return _Read(error=error, next_attempt_at=until)
@@ -186,10 +187,10 @@ class PollService:
             refused = isinstance(exc, AuthFailed)
             error = f"{TOKEN_REFUSED}: {exc.message}" if refused else exc.message
             self._log_failure(self.where, endpoint, state, error, refused)
-            return _Read(error=error, next_attempt_at=policy.after_failure(now, self.interval, failures, self.rand), refused=refused)
+            return _Read(error=error, next_attempt_at=backoff.after_failure(now, self.interval, failures, self.rand), refused=refused)
         if state is not None and state.last_error:
             log.info("poll %s %s works again", self.where, endpoint)
-        return _Read(timeline=timeline, next_attempt_at=policy.after_success(now, self.interval, timeline.rate))
+        return _Read(timeline=timeline, next_attempt_at=backoff.after_success(now, self.interval, timeline.rate))
 
     @staticmethod
     def _log_failure(where: AccountKey, endpoint: str, state, error: str, loud: bool = False) -> None:  # noqa: ANN001

@@ -2,7 +2,7 @@
 createSession budget and 429s), paging back over many pages and the page budget, timeouts, passed-over items and
 secrets in error bodies. The real atproto client talks to FakeBluesky over loopback; one fake clock drives both the
 stand-in's token expiry and the SDK's own expiry check (the adapter hands its clock to the SDK's get_current_time, so
-no wall-clock patching is needed). Where the poll loop matters, `drive` schedules reads as it does: bot.policy
+no wall-clock patching is needed). Where the poll loop matters, `drive` schedules reads as it does: bot.backoff
 applied to what each read returned or raised (RateLimited.until above all), on the fake clock."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import policy
+from bot import backoff
 from bot.errors import AuthFailed, RateLimited, ServiceError, Unavailable, UnknownAccount
 from bot.model import Account, Timeline
 from bot.sources.bluesky import BlueskySource
@@ -65,7 +65,7 @@ def mention(api: FakeBluesky, text: str = "hello @acme") -> str:
 
 
 class Loop:
-    """Reads mentions and own posts as the poll loop schedules them: each endpoint again at the time bot.policy gives
+    """Reads mentions and own posts as the poll loop schedules them: each endpoint again at the time bot.backoff gives
     for what its read returned or raised, the clock jumping from one due read to the next."""
 
     def __init__(self, source: BlueskySource, api: FakeBluesky, clock: FakeClock, interval: timedelta) -> None:
@@ -91,15 +91,15 @@ class Loop:
                 try:
                     timeline = read()
                 except RateLimited as exc:
-                    self.due[name] = policy.after_rate_limit(now, self.interval, exc.until)
+                    self.due[name] = backoff.after_rate_limit(now, self.interval, exc.until)
                     outcomes.append((now, type(exc).__name__))
                 except ServiceError as exc:
                     self.failures[name] += 1
-                    self.due[name] = policy.after_failure(now, self.interval, self.failures[name], lambda: 0.5)
+                    self.due[name] = backoff.after_failure(now, self.interval, self.failures[name], lambda: 0.5)
                     outcomes.append((now, type(exc).__name__))
                 else:
                     self.failures[name] = 0
-                    self.due[name] = policy.after_success(now, self.interval, timeline.rate)
+                    self.due[name] = backoff.after_success(now, self.interval, timeline.rate)
                     outcomes.append((now, "ok"))
         return outcomes
 
@@ -110,6 +110,7 @@ def most_in_any(times: list[datetime], span: timedelta) -> int:
     return max((sum(start <= t < start + span for t in times) for start in times), default=0)
 
 
+@pytest.mark.slow
 def test_an_hour_of_one_second_polls_logs_in_once_and_refreshes_as_the_access_token_expires(api: FakeBluesky, clock: FakeClock) -> None:
     api.access_ttl = timedelta(minutes=20)  # the SDK refreshes 15 min before expiry: about every 5 minutes here
     sessions = MemorySessions()

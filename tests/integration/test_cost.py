@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from bot import policy
+from bot import backoff
 from bot.model import AccountKey, Network, Read
 from bot.standins.x_api import FakeX
 from bot.store.repository import Store
@@ -87,11 +87,12 @@ def test_status_shows_the_reads_of_today_and_the_month_and_why_they_are_slowed(e
     assert "BUDGET SPENT: reads slowed to the budget's pace" in line
     [reads] = json.loads(cli({**env, "X_MONTHLY_READ_BUDGET": "100"}, "status", "--json").stdout)["reads"]
     assert reads["today"] == reads["month"] == {"posts": 105, "requests": 6, "spend": 0.525}
-    assert reads["paced_posts_an_hour"] == policy.budget_pace(100, datetime.now(UTC))
+    assert reads["paced_posts_an_hour"] == backoff.budget_pace(100, datetime.now(UTC))
     relaxed = cli({**env, "X_MONTHLY_READ_BUDGET": "1000"}, "status").stdout
     assert "of a budget of 1,000 posts" in relaxed and "BUDGET SPENT" not in relaxed
 
 
+@pytest.mark.slow
 def test_over_budget_reads_go_at_the_budgets_pace_and_none_is_dropped(loop: Loop) -> None:
     budget = 7200  # November: 720 hours, so 10 posts an hour
     loop.poll.budget = budget
@@ -111,14 +112,14 @@ def test_over_budget_reads_go_at_the_budgets_pace_and_none_is_dropped(loop: Loop
         if after > before:
             read_at.append(((loop.clock.now() - start) / timedelta(hours=1), after - budget))
         loop.clock.advance(MIN)
-    assert policy.budget_pace(budget, START) == 10
+    assert backoff.budget_pace(budget, START) == 10
     # each read of N posts is followed by N / pace hours without a read: the posts read before the last read, over
     # the time from the first read to the last, are the budget's pace (the mentions wait, and are read later)
     rate = read_at[-2][1] / (read_at[-1][0] - read_at[0][0])
     assert 9 <= rate <= 11, read_at
     assert len(read_at) < 12 * 60 / 10  # far fewer reads than one a minute
     # slowed, not stopped: a read at the end of the run finds every mention posted
-    loop.clock.advance(policy.BUDGET_MAX_WAIT)
+    loop.clock.advance(backoff.BUDGET_MAX_WAIT)
     loop.poll.run_once()
     with loop.store.read() as repo:
         asked = [str(i) for i, tweet in loop.x.tweets.items() if tweet.author_id == bob.id]

@@ -32,7 +32,7 @@ def test_a_service_imports_no_adapter_and_no_layout(path: Path) -> None:
 def test_rules_and_the_model_import_nothing_of_the_outside() -> None:
     # bot.sources itself is the registry of the networks' specs: data, no SDK (see test_a_spec_is_data below); the
     # model reads a network's label there
-    for name in ("rules.py", "model.py", "messages.py", "policy.py"):
+    for name in ("rules.py", "model.py", "messages.py", "backoff.py"):
         assert not [m for m in _imports(BOT / name) if m.startswith(OUTSIDE) and m != "bot.sources"], name
 
 
