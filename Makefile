@@ -1,9 +1,10 @@
-# replywatch — `make run` runs the bot with your .env on SQLite; `make test` runs the whole suite.
+# replywatch — `make run` runs the bot with your .env on SQLite; `make test` runs the fast lane of the suite (a few
+# minutes), `make test-all` all of it, as CI does.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test bench chaos check status lock clean
+.PHONY: run demo test test-all bench chaos check status lock clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "replywatch needs Python 3.11 or newer (set PYTHON=...)"'
@@ -30,9 +31,15 @@ check: $(VENV)/.installed
 status: $(VENV)/.installed
 	$(BIN)/replywatch status
 
+# The fast lane: everything but the tests marked slow, each Hypothesis property on a few examples (tests/conftest.py).
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Everything: the slow tests too (kills, floods, real-time timing, replicas), each property at its full depth. CI runs it.
+test-all: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The table (replywatch beside a naive baseline; BENCH_ARGS="--quick", "--only tick", "--backend sqlite" …), then the
 # reliability suite's read and timing figures.

@@ -1,4 +1,5 @@
-"""What the services need from the outside world. Adapters implement these; tests hand-write small fakes."""
+"""What the services need from the outside world. Adapters implement these; tests/fakes.py holds small hand-written
+fakes of them (a network in memory, a recording sink, a plain renderer) for the service tests."""
 
 from __future__ import annotations
 

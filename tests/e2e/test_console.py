@@ -8,17 +8,17 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from bot.standins.http import wait_for
 from bot.standins.x_api import FakeX
+from tests.e2e.test_process import settled
 from tests.standins.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 HOSTILE = "@acme <!channel> [bold red]loud[/bold red] \x1b[31mRED &amp;lt; [link=https://evil.example]x[/link]"
 
 
@@ -59,9 +59,10 @@ def test_alerts_and_edits_are_printed_without_any_slack_setting(
         fake_x.post(acme, "@eve sorry, looking into it", reply_to=hostile)
         assert wait_for(lambda: bot.titles("edited"), timeout=10), bot.err.read_text()[-3000:]
         polls = len(fake_x.http.calls("/mentions"))
-        # two more polls and their sweeps: anything printed twice would be printed by now
+        # two more polls, and nothing left on its way to the console: anything printed twice would be printed by now
         assert wait_for(lambda: len(fake_x.http.calls("/mentions")) >= polls + 2, timeout=10)
-        time.sleep(0.6)
+        db = Path(env["DATABASE_URL"].removeprefix("sqlite:///"))
+        assert wait_for(lambda: settled(db, [("x", str(waiting)), ("x", str(hostile))]), timeout=10), bot.err.read_text()[-3000:]
         assert bot.proc is not None
         bot.proc.send_signal(signal.SIGTERM)
         assert bot.proc.wait(timeout=20) == 0

@@ -34,6 +34,7 @@ def _environment(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **extra}
 
 
+@pytest.mark.slow
 def test_the_demo_plays_the_hour_keeps_its_database_and_report_and_status_read_it(tmp_path: Path) -> None:
     env_folder, temp, kept = tmp_path / "here", tmp_path / "tmp", tmp_path / "kept" / "demo.db"
     env_folder.mkdir()
@@ -89,6 +90,7 @@ def test_the_demo_plays_the_hour_keeps_its_database_and_report_and_status_read_i
     assert "no poll attempt yet" not in read["status"], "the hour's polls are in the database"
 
 
+@pytest.mark.slow
 def test_the_story_prints_in_order_and_the_summary_counts_what_the_stand_ins_served(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,7 +16,7 @@ from bot.standins.x_api import FakeX
 from tests.e2e.test_process import Bot
 from tests.standins.slack_api import FakeSlack, Message
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 APP_PASSWORD, MASTODON_TOKEN = "bsky-app-pass-7f3a", "masto-token-91c2"
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Collection
+from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -47,8 +51,34 @@ class Bot:
         return code, time.monotonic() - sent
 
 
+def replies_read_after(db: Path, moment: datetime) -> bool:
+    """A read of the watched accounts' own posts (the replies that answer mentions) that started after `moment` has
+    completed: the bot has seen past it (the poll stores when each read started)."""
+    with closing(sqlite3.connect(db, timeout=5)) as conn:
+        rows = conn.execute("SELECT last_success_at FROM poll_cursors WHERE endpoint = 'own_posts' AND last_success_at IS NOT NULL")
+        return any(datetime.fromisoformat(at).replace(tzinfo=UTC) > moment for (at,) in rows)
+
+
+def settled(db: Path, posts: Collection[tuple[str, str]]) -> bool:
+    """Whatever the bot was going to post about these (network, post id) mentions, it has: each is stored, and closed
+    (answered, ignored …) or alerted, no alert or digest is still on its way to Slack and none waits for an edit. A
+    duplicate or a wrong alert would be in Slack by now."""
+    with closing(sqlite3.connect(db, timeout=5)) as conn:
+        done = dict(conn.execute(
+            "SELECT m.network || ' ' || m.post_id, m.status != 'open' OR a.state IN ('sent', 'resolved') "
+            "FROM mentions m LEFT JOIN alerts a ON a.mention_id = m.id"
+        ).fetchall())
+        on_the_way = conn.execute(
+            "SELECT (SELECT count(*) FROM alerts WHERE state = 'sending' OR edit_at IS NOT NULL)"
+            " + (SELECT count(*) FROM digests WHERE state = 'sending')"
+        ).fetchone()[0]
+    return on_the_way == 0 and all(done.get(f"{network} {post_id}") == 1 for network, post_id in posts)
+
+
+@pytest.mark.slow
 def test_alert_update_kill_restart(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path) -> None:
     bot = Bot({**env, "ALERT_AFTER": "3s", "POLL_INTERVAL": "1s", "LOG_LEVEL": "DEBUG"}, tmp_path / "bot.log")
+    db = Path(env["DATABASE_URL"].removeprefix("sqlite:///"))
     acme, bob, carol, dave, eve = (fake_x.user("acme"), *(fake_x.add_user(n) for n in ("bob", "carol", "dave", "eve")))
     fake_x.limit = 100_000  # X allows a read every second: at 450 per 15 minutes its headers would stretch it to 2 s
     bot.start()
@@ -71,7 +101,10 @@ def test_alert_update_kill_restart(env: dict[str, str], fake_x: FakeX, fake_slac
         posted = {i: t.created_at.timestamp() for i, t in fake_x.tweets.items()}
 
         assert wait_for(lambda: len(fake_slack.posts()) >= 3, timeout=15), bot.log_path.read_text()[-3000:]
-        time.sleep(2)  # anything wrongly due would have been alerted by now
+        # anything wrongly due would have been alerted once the replies were read past every due time, and posted
+        mentions = [("x", str(m)) for m in (unanswered, answered_in_time, thread_start, thread_later, late, hostile)]
+        last_due = datetime.fromtimestamp(max(posted.values()) + 3, UTC)
+        assert wait_for(lambda: replies_read_after(db, last_due) and settled(db, mentions), timeout=15), bot.log_path.read_text()[-3000:]
         alerted = {mention_id: fake_slack.alerts_for(mention_id)[0] for mention_id in fake_slack.alerted()}
         assert set(alerted) == {unanswered, late, hostile}
         for mention_id, message in alerted.items():
@@ -94,13 +127,13 @@ def test_alert_update_kill_restart(env: dict[str, str], fake_x: FakeX, fake_slac
         bot.start()
         assert wait_for(lambda: alerted[unanswered].edits, timeout=15), bot.log_path.read_text()[-3000:]
         assert wait_for(lambda: fake_slack.alerts_for(while_down), timeout=15)
-        time.sleep(2)
+        assert wait_for(lambda: settled(db, [*mentions, ("x", str(while_down))]), timeout=15), "nothing left on its way to Slack"
         per_mention = [len(fake_slack.alerts_for(m)) for m in (unanswered, late, hostile, while_down)]
         assert per_mention == [1, 1, 1, 1], "no second alert for anything after the restart"
         assert len(fake_slack.posts()) == 4
         for message in (alerted[late], alerted[unanswered]):
             # An edit may be redone if the kill fell between Slack's answer and our commit; it changes nothing.
-            assert all(e == {"text": message.text, "blocks": message.blocks} for e in message.edits[1:])
+            assert all((e["text"], e["blocks"]) == (message.text, message.blocks) for e in message.edits[1:])  # each also has its time
             assert "answered after" in message.blocks[0]["text"]["text"]
 
         assert bot.stop(signal.SIGTERM) == 0
@@ -115,6 +148,7 @@ def test_alert_update_kill_restart(env: dict[str, str], fake_x: FakeX, fake_slac
     assert "Traceback" not in log_text
 
 
+@pytest.mark.slow
 def test_socket_mode_in_the_running_process(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path) -> None:
     """With SLACK_APP_TOKEN, `replywatch run` connects over Socket Mode, alerts carry buttons, a click works."""
     import json
@@ -141,6 +175,7 @@ def test_socket_mode_in_the_running_process(env: dict[str, str], fake_x: FakeX, 
     assert fake_slack.app_token not in log and "t-secret-ticket" not in log, "app token and websocket ticket redacted"
 
 
+@pytest.mark.slow
 def test_sigterm_while_x_and_slack_hang_exits_0_in_5s_and_loses_nothing(
     env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
@@ -196,6 +231,7 @@ def test_sigterm_while_x_and_slack_hang_exits_0_in_5s_and_loses_nothing(
     assert "Traceback" not in bot.log_path.read_text()
 
 
+@pytest.mark.slow
 def test_sigterm_while_a_button_click_waits_on_slack_exits_0_in_5s(
     env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:

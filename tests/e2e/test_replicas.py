@@ -11,7 +11,7 @@ from benchmarks.replicas import Scenario, Settings
 from bot.standins.x_api import FakeX
 from tests.standins.slack_api import FakeSlack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.slow]
 RETRY = 2.0  # a standby tries for the lead every 2 s
 
 

@@ -17,7 +17,7 @@ from bot.store.db import make_engine, upgrade
 from tests.e2e.test_process import Bot
 from tests.standins.slack_api import FakeSlack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_a_report_due_while_down_is_posted_once_across_a_kill_during_its_upload(

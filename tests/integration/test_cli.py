@@ -1,13 +1,23 @@
-"""The command line as a user runs it: a real process, settings from the environment, stand-ins for X and Slack."""
+"""The command line as a user runs it: settings from the environment and the working folder, stand-ins for X and
+Slack. Commands run in this process (bot.cli.main, as sqlite-utils tests its CLI); what is about processes, signals
+and locks (a second `run`, a writer holding SQLite's lock, what a command imports) runs in a real one."""
 
 from __future__ import annotations
 
 import argparse
+import gc
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -19,6 +29,57 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`replywatch ARGS` in this process, as `cli_process` runs it in a new one: the environment without X_* and
+    SLACK_*, plus `env`; the working folder's .env; stdout and stderr captured; the exit status main returns (or
+    SystemExit's, or 1 and the traceback for an uncaught exception). What main changes for the whole process (the
+    environment, the logging handlers and levels, the collector) is put back afterwards. It runs on a thread of its
+    own, so that a command that does not end within `timeout` fails the test instead of hanging the suite. `run` is
+    always a new process: it takes the database's lock and the signals, which only the end of a process gives back."""
+    from bot.cli import main
+
+    if args[:1] == ("run",):
+        return cli_process(env, *args, timeout=timeout)
+    out, err, status = io.StringIO(), io.StringIO(), []
+
+    def call() -> None:
+        try:
+            status.append(main(list(args)))
+        except SystemExit as exc:  # argparse: --help, --version, a usage error
+            if exc.code is not None and not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)
+            status.append(exc.code if isinstance(exc.code, int) else int(exc.code is not None))
+        except BaseException:  # noqa: BLE001 - what a process would print before exiting with 1
+            traceback.print_exc()
+            status.append(1)
+
+    with _isolated(env), redirect_stdout(out), redirect_stderr(err):
+        worker = threading.Thread(target=call, name="replywatch-cli", daemon=True)
+        worker.start()
+        worker.join(timeout)
+    assert not worker.is_alive(), f"replywatch {' '.join(args)} was still running after {timeout} s"
+    return subprocess.CompletedProcess(["replywatch", *args], status[0], out.getvalue(), err.getvalue())
+
+
+@contextmanager
+def _isolated(env: dict[str, str]) -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in (None, "alembic", "slack_sdk")]  # those logs.configure sets
+    saved = [(logger, logger.level, list(logger.handlers)) for logger in loggers]
+    with mock.patch.dict(os.environ):
+        for key in [k for k in os.environ if k.startswith(("X_", "SLACK_"))]:
+            del os.environ[key]
+        os.environ.update(env)
+        try:
+            yield
+        finally:
+            for logger, level, handlers in saved:
+                logger.setLevel(level)
+                logger.handlers[:] = handlers
+            gc.enable()
+            gc.unfreeze()  # `status` and `health` freeze what they imported: a process would end there
+
+
+def cli_process(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`replywatch ARGS` as a new process (`python -m bot`), for what is about processes, signals and locks."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("X_", "SLACK_"))}
     base["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
@@ -176,7 +237,7 @@ def test_a_second_run_on_the_same_sqlite_file_is_refused(env: dict[str, str], fa
     try:
         assert wait_for(lambda: fake_x.http.calls("/mentions"), timeout=20), (tmp_path / "first.log").read_text()
         checks = len(fake_slack.http.calls("auth.test"))
-        second = cli(env, "run", timeout=20)
+        second = cli_process(env, "run", timeout=20)
         assert_clean_failure(second, f"DATABASE_URL: another `replywatch run` uses {tmp_path}/replywatch.db", env)
         assert len(fake_slack.http.calls("auth.test")) == checks, "refused before it checked a token or migrated"
         assert first.poll() is None, "the first goes on"
@@ -303,7 +364,7 @@ def test_health_and_status_answer_while_a_writer_holds_the_lock(env: dict[str, s
     try:
         for command, expected in (("health", "healthy"), ("status", "open mentions: 1")):
             started = time.monotonic()
-            result = cli(env, command, timeout=12)
+            result = cli_process(env, command, timeout=12)
             took = time.monotonic() - started
             assert result.returncode == 0, result.stderr
             assert result.stdout.startswith(expected)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot import backoff
 from bot.model import AccountKey, Network, Read
 from bot.standins.x_api import FakeX

@@ -131,6 +131,7 @@ def test_own_posts_page_and_leave_boosts_out(fake: FakeMastodon) -> None:
     assert [p.id for p in src.posts(src.account(), read.cursor, since()).posts] == [newer]
 
 
+@pytest.mark.slow
 def test_a_flood_past_the_page_budget_is_read_over_two_reads_without_loss(fake: FakeMastodon) -> None:
     src = source(fake)
     fake.post(fake.account("carol"), "@acme before the flood")

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -358,6 +359,7 @@ def test_every_sqlite_connection_syncs_each_commit_to_disk(tmp_path) -> None:  #
 FLOOD = 50_000  # one poll's worth after a long outage; an IN-list of this many ids is past both databases' limits
 
 
+@pytest.mark.slow
 def test_a_flood_of_mentions_is_stored_and_found_on_both_databases(store: Store) -> None:
     """Every statement that takes a list of ids or rows is batched: PostgreSQL takes at most 65,535 parameters a
     statement, SQLite 32,766 as built by default (Debian's build raises it to 250,000: held to the default here)."""

@@ -20,7 +20,7 @@ from bot.sources.mastodon.text import status_text
 from bot.sources.x.translate import post_url, unescape_x
 from bot.standins.http import Reply
 from bot.standins.mastodon_api import render_html
-from tests.conftest import Loop
+from tests.conftest import Loop, examples
 from tests.reliability.figures import FIGURES
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -66,8 +66,9 @@ OURS = re.compile(  # our own links and pings: to a post, with our labels; peopl
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("network", list(Network))
-@settings(max_examples=5_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(5_000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=hostile, name=hostile, handle=hostile)
 def test_hostile_strings_from_every_network_never_form_a_control_sequence_or_a_double_escape(
     network: Network, text: str, name: str, handle: str
@@ -130,7 +131,7 @@ def assert_within_slack_limits(message) -> None:  # noqa: ANN001
     assert not [ch for ch in BIDI if ch in everything], "a direction control reached Slack"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(text=short, count=st.integers(min_value=1, max_value=600), shown=st.integers(min_value=1, max_value=600))
 def test_hundreds_of_mentions_fit_in_one_message(text: str, count: int, shown: int) -> None:
     posts = [Post(id=str(2**62 + i), author_id="5", text=text, created_at=T0, author_handle="bob", author_name=text,

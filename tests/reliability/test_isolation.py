@@ -140,6 +140,7 @@ def test_a_deleted_alert_message_is_noted_and_every_other_alert_is_still_edited(
     assert len(fast.slack.http.calls("chat.update")) == 3, "the deleted one was tried once, not again"
 
 
+@pytest.mark.slow
 def test_an_archived_channel_is_left_alone_with_back_off_and_reported(fast: Loop, env: dict[str, str]) -> None:
     fast.slack.archived.add("C0ALERTS")
     mention = fast.post(fast.x.add_user("bob"), "@acme hi")

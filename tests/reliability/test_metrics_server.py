@@ -119,6 +119,7 @@ def served(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     app.store.dispose()
 
 
+@pytest.mark.slow
 def test_a_flood_of_connections_that_send_no_request_neither_holds_scrapes_nor_eats_descriptors(
     served: tuple[App, MetricsServer],
 ) -> None:

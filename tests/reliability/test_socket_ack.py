@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from bot.services.actions import ActionService
 from bot.slack.socket import SocketListener
 from tests.conftest import make_loop
@@ -14,6 +16,7 @@ from tests.reliability.figures import FIGURES
 from tests.standins.socket_mode import SocketModeStandIn
 
 
+@pytest.mark.slow
 def test_socket_mode_acknowledgements_stay_far_below_3_seconds(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN001
     loop = make_loop(fake_x, fake_slack, sqlite_store, buttons=True, escalate_after=None)
     fans = [loop.x.add_user(f"fan{i}") for i in range(5)]

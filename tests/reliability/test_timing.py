@@ -23,6 +23,7 @@ MENTIONS, ALERT_AFTER, POLL_INTERVAL, ANSWER_AFTER = 30, 3.0, 1.0, 1.5
 PROCESSING = 0.25
 
 
+@pytest.mark.slow
 def test_no_false_alarm_reads_keep_their_interval_and_alerts_are_on_time(
     env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from bot.slack.notes import notice_message
 from bot.slack.text import escape, safe_url
 from bot.sources.x.translate import post_url, unescape_x
 from bot.words import format_age
+from tests.conftest import examples
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -132,7 +133,7 @@ def unslack(text: str) -> str:
     return re.sub(r"&(amp|lt|gt);", lambda m: _UNSLACK[m.group(0)], text)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(typed=hostile, name=hostile, handle=hostile)
 def test_property_no_control_sequence_and_no_double_escape(typed: str, name: str, handle: str) -> None:
     from_x = escape(typed)  # X sends &, <, > escaped, as Slack wants them

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from bot import rules
 from bot.model import Mention, Post, Status
+from tests.conftest import examples
 
 ACME, BOB, CAROL = "1", "2", "3"
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -73,7 +74,7 @@ _MIN = st.integers(min_value=0, max_value=600).map(lambda m: timedelta(minutes=m
 _AT = st.one_of(st.none(), st.integers(min_value=0, max_value=900).map(lambda m: T0 + timedelta(minutes=m)))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     escalated=_AT, reminded=_AT, snoozed=_AT, claimed=st.booleans(),
     escalate_after=st.one_of(st.none(), _MIN), remind_every=st.one_of(st.none(), _MIN.filter(bool)),

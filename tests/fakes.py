@@ -1,0 +1,194 @@
+"""Hand-written fakes of the ports in bot/ports.py, for testing the services without HTTP: a network in memory, a sink
+that records what it is asked to do, a renderer that says in plain text what it was given. The adapters themselves
+are tested against the stand-ins (tests/contract, tests/integration); these are for what the services decide."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.errors import ServiceError, UnknownAccount
+from bot.messages import Message, ReportNote
+from bot.model import Account, Attachment, Mention, Network, Post, Read, SlackMessage, Timeline
+
+
+class FakeSource:
+    """One watched account on a network that lives in memory (bot.ports.Source). Post ids are increasing integers,
+    and a cursor is the newest id read. `fail(error)` makes the next read raise it."""
+
+    def __init__(self, handle: str = "acme", network: Network = Network.X) -> None:
+        self.network = network
+        self.me = Account(id="1", username=handle, name=handle.title())
+        self.people: dict[str, Account] = {handle.lower(): self.me}
+        self.posted: list[Post] = []
+        self.gone: set[str] = set()
+        self.failures: list[ServiceError] = []
+        self.calls: list[str] = []  # "mentions", "posts:<handle>", "deleted": every read, in order
+        self._ids = itertools.count(100)
+        self._lock = threading.Lock()  # look-ups run on the account's lane, not the test's thread
+
+    # What happens on the network.
+
+    def person(self, handle: str) -> Account:
+        return self.people.setdefault(handle.lower(), Account(id=str(next(self._ids)), username=handle, name=handle.title()))
+
+    def mention(self, author: str, text: str, at: datetime) -> Post:
+        who = self.person(author)
+        post_id = str(next(self._ids))
+        post = Post(id=post_id, author_id=who.id, text=f"@{self.me.username} {text}", created_at=at, conversation_id=post_id,
+                    author_handle=who.username, author_name=who.name, url=f"https://example.net/{who.username}/{post_id}")
+        return self._add(post)
+
+    def reply(self, to: Post, text: str, at: datetime, author: Account | None = None) -> Post:
+        who = author or self.me
+        post = Post(id=str(next(self._ids)), author_id=who.id, text=text, created_at=at, conversation_id=to.conversation_id,
+                    replied_to_id=to.id, in_reply_to_user_id=to.author_id, reference_types=frozenset({"replied_to"}),
+                    author_handle=who.username)
+        return self._add(post)
+
+    def delete(self, post: Post) -> None:
+        with self._lock:
+            self.gone.add(post.id)
+
+    def fail(self, error: ServiceError) -> None:
+        """The next read raises `error`."""
+        self.failures.append(error)
+
+    # The port.
+
+    def account(self) -> Account:
+        return self.me
+
+    def lookup(self, handle: str) -> Account:
+        found = self.people.get(handle.lower())
+        if found is None:
+            raise UnknownAccount(self.network.value, f"no account @{handle}")
+        return found
+
+    def mentions(self, cursor: str | None, since: datetime) -> Timeline:
+        return self._read("mentions", cursor, since, lambda p: p.author_id != self.me.id)
+
+    def posts(self, who: Account, cursor: str | None, since: datetime) -> Timeline:
+        return self._read(f"posts:{who.username}", cursor, since, lambda p: p.author_id == who.id)
+
+    def deleted(self, post_ids: Sequence[str]) -> set[str]:
+        with self._lock:
+            self.calls.append("deleted")
+            return {i for i in post_ids if i in self.gone}
+
+    def reads(self) -> list[Read]:
+        return []
+
+    def _add(self, post: Post) -> Post:
+        with self._lock:
+            self.posted.append(post)
+        return post
+
+    def _read(self, what: str, cursor: str | None, since: datetime, mine: Callable[[Post], bool]) -> Timeline:
+        with self._lock:
+            self.calls.append(what)
+            if self.failures:
+                raise self.failures.pop(0)
+            found = [
+                p for p in self.posted if mine(p) and p.id not in self.gone
+                and (int(p.id) > int(cursor) if cursor else p.created_at >= since)
+            ]
+        newest = max((p.id for p in found), key=int, default=cursor)
+        return Timeline(found[::-1], newest)
+
+
+@dataclass
+class Sent:
+    """A message the sink was given: where, with which tag, in which thread; and each edit since, in turn."""
+
+    channel: str
+    ts: str
+    message: SlackMessage
+    tag: str
+    thread_ts: str | None = None
+    edits: list[SlackMessage] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return (self.edits[-1] if self.edits else self.message).text
+
+
+class RecordingSink:
+    """The sink the services post through (bot.ports.SlackSink), keeping every message instead of sending it.
+    `fail(error)` makes the next post or edit raise it."""
+
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+        self.failures: list[ServiceError] = []
+        self.told: list[tuple[str, str, str]] = []
+        self._ts = itertools.count(1)
+
+    def fail(self, error: ServiceError) -> None:
+        self.failures.append(error)
+
+    def post(self, channel: str, message: SlackMessage, tag: str, thread_ts: str | None = None) -> tuple[str, str]:
+        self._maybe_fail()
+        sent = Sent(channel, f"{next(self._ts)}.000000", message, tag, thread_ts)
+        self.sent.append(sent)
+        return channel, sent.ts
+
+    def update(self, channel: str, ts: str, message: SlackMessage) -> None:
+        self._maybe_fail()
+        next(s for s in self.sent if (s.channel, s.ts) == (channel, ts)).edits.append(message)
+
+    def find_tagged(self, channel: str, tag: str, oldest: datetime, thread_ts: str | None = None) -> tuple[str, str] | None:
+        found = [s for s in self.sent if (s.channel, s.tag, s.thread_ts) == (channel, tag, thread_ts)]
+        return (channel, found[0].ts) if found else None
+
+    def open_view(self, trigger_id: str, view: dict) -> None:
+        pass
+
+    def tell(self, channel: str, user: str, text: str) -> None:
+        self.told.append((channel, user, text))
+
+    def set_usergroup(self, group: str, users: list[str]) -> None:
+        pass
+
+    def upload(self, filename: str, content: bytes, title: str, alt_text: str) -> str:
+        return f"F{filename}"
+
+    def tagged(self, prefix: str) -> list[Sent]:
+        """The messages whose tag starts with `prefix` ("mention:", "digest:", "notice:")."""
+        return [s for s in self.sent if s.tag.startswith(prefix)]
+
+    def _maybe_fail(self) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+
+
+class PlainRenderer:
+    """Messages as one plain line saying what they stand for (bot.ports.Renderer): "alert @bob: …", "closed @bob:
+    answered", "digest of 3", "follow_up escalation"."""
+
+    queue_rows = 10
+
+    def alert(self, mention: Mention, now: datetime, unchecked_since: datetime | None = None) -> SlackMessage:
+        unread = " (replies unread)" if unchecked_since else ""
+        return SlackMessage(f"alert @{mention.post.author_handle}: {mention.post.text}{unread}", [])
+
+    def digest(self, mentions: list[Mention], now: datetime, unchecked_since: datetime | None = None) -> SlackMessage:
+        still = sum(m.status == "open" for m in mentions)
+        return SlackMessage(f"digest of {len(mentions)}, {still} open", [])
+
+    def closed(self, mention: Mention) -> SlackMessage:
+        return SlackMessage(f"closed @{mention.post.author_handle}: {mention.status}", [])
+
+    def note(self, note: Message, now: datetime, mentions: Callable[[Sequence[int]], list[Mention]]) -> SlackMessage | None:
+        return SlackMessage(" ".join([note.kind, getattr(note, "nudge", "")]).strip(), [])
+
+    def queue(self, rows: list[Mention], now: datetime, total: int) -> dict:
+        return {"text": f"{total} open"}
+
+    def chart(self, note: ReportNote) -> Attachment | None:
+        return None
+
+    def close_form(self, mention: Mention, channel: str) -> dict:
+        return {"mention": mention.id, "channel": channel}
