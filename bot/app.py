@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from bot import accounts
 from bot.accounts import Watched
+from bot.calendar.schedule import Schedule
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.configure import action_access, alert_policy, call_deadline, signals
 from bot.lanes import Lanes
 from bot.load import load_schedule, time_zone
-from bot.schedule import Schedule
 from bot.sources import SPECS
 from bot.startup import SlackIdentity, StartupError, Watching  # noqa: F401 (StartupError: what `run` may raise)
 from bot.store.db import make_engine, require_schema, upgrade
@@ -28,7 +28,7 @@ from bot.store.repository import Store, StoredSessions
 if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor tweepy, slack_sdk)
     from bot.console.sink import ConsoleSink
     from bot.leadership import Lease
-    from bot.metrics import Metrics
+    from bot.metrics.instruments import Metrics
     from bot.ports import Source
     from bot.scheduler import Jobs
     from bot.services.actions import ActionService

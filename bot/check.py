@@ -8,13 +8,13 @@ import os
 from collections.abc import Callable
 
 from bot import accounts
-from bot import schedule as sched
 from bot.accounts import Watched, channels
 from bot.app import build_source, open_store
+from bot.calendar import schedule as sched
+from bot.calendar.schedule import Schedule
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.load import load_schedule
-from bot.schedule import Schedule
 from bot.sources import SPECS
 from bot.startup import build_slack, build_socket, check_socket, resolve_people, verify_account, verify_slack
 from bot.store.db import SchemaError

@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import bot
-from bot import logs, oncall_view
+from bot import logs
 from bot import status as view
 from bot.accounts import watched_keys
+from bot.calendar import oncall_view
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.demo import command as demo
@@ -140,7 +141,7 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
     from bot import accounts
     from bot.app import IDLE_SWEEP_EVERY, StartupError, build_app, poll_job
     from bot.leadership import open_lease
-    from bot.metrics_http import MetricsServer
+    from bot.metrics.http import MetricsServer
     from bot.scheduler import build_scheduler
 
     watched = accounts.load(settings, os.environ)

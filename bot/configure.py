@@ -7,10 +7,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot import rules
+from bot.calendar.schedule import Schedule
 from bot.config import Settings
 from bot.load import time_zone
 from bot.rules import AccountRules, AlertPolicy
-from bot.schedule import Schedule
 from bot.services.poll import OWN_POSTS, reply_endpoint
 from bot.startup import SlackIdentity, Watching
 

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from bot import schedule, schedule_file
+from bot.calendar import schedule, schedule_file
+from bot.calendar.schedule import Schedule
 from bot.config import ConfigError, Settings
-from bot.schedule import Schedule
 
 DOTENV = ".env"  # in the working folder
 

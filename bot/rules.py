@@ -12,7 +12,7 @@
 - Everything else is **open** until answered, and **due** for an alert once `alert_after` has passed since it
   was posted on its network (`alert_after_vip` for a VIP: a listed author or one with enough followers), counted
   in business hours when there are some, unless a VIP may break through them (`due_at`; the arithmetic of open
-  time is `bot.schedule.due_at`). The AlertPolicy holds the waits, per account where they differ.
+  time is `bot.calendar.schedule.due_at`). The AlertPolicy holds the waits, per account where they differ.
 - An alerted mention still open `escalate_after` after it was posted gets one **escalation** in the alert's
   thread, naming `escalate_to`; then a **reminder** every `remind_every`, `max_reminders` at most. A claimed
   mention reminds only its claimer (its escalation becomes a reminder to them); a snoozed one nothing until it
@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from bot import schedule as sched
+from bot.calendar import schedule as sched
 from bot.model import AccountKey, FollowUp, Mention, Post, Status, Verdict
 
 

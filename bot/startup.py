@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.accounts import Watched, channels, setting
+from bot.calendar.schedule import Schedule
 from bot.config import Settings
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.model import Account
-from bot.schedule import Schedule
 from bot.sources import SPECS
 
 if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor slack_sdk)

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.accounts import Watched
+from bot.calendar.schedule import Schedule
 from bot.config import Settings
 from bot.load import time_zone
 from bot.model import AccountKey
 from bot.report import cost
 from bot.report.compute import Judging, Rows, compute
 from bot.report.model import Report
-from bot.schedule import Schedule
 from bot.store.repository import Store
 
 TOP = 5  # the longest waits a report lists

@@ -1,6 +1,6 @@
 """REPORT_EVERY: when the report goes to Slack ("weekly mon 09:00", "daily 09:00" or a crontab such as "0 9 * * 1-5", in
 the on-call file's time zone) and which period each report covers (the time since the report before, that ended at
-its time: the week, or the day). The times come from APScheduler's CronTrigger (bot.cron), so a report at a local
+its time: the week, or the day). The times come from APScheduler's CronTrigger (bot.calendar.cron), so a report at a local
 time the clocks skip or pass twice is still made once."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from bot import cron
+from bot.calendar import cron
 
 if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger

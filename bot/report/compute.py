@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import schedule as sched
+from bot.calendar import schedule as sched
 from bot.model import AccountKey, Network, Read, Status
 from bot.report import cost
 from bot.report.model import AccountReport, Acted, Day, Hour, Received, Replied, Report, Responder, SlackUser, Usage, Wait

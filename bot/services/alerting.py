@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot import schedule as sched
+from bot.calendar import schedule as sched
 from bot.model import AccountKey, Mention
 from bot.services.deleted import DeletionCheck
 from bot.services.outbox import Kind, Outbox, Outgoing, SweepResult

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import rules
-from bot import schedule as sched
+from bot.calendar import schedule as sched
 from bot.clock import Clock
 from bot.messages import FollowUpNote
 from bot.model import AccountKey, Alert, FollowUp, Mention

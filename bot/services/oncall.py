@@ -7,7 +7,7 @@ import logging
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from bot import schedule as sched
+from bot.calendar import schedule as sched
 from bot.clock import Clock
 from bot.errors import ServiceError
 from bot.messages import Handoff

@@ -15,8 +15,8 @@ import yaml
 from prometheus_client import Metric
 
 from bot.clock import FakeClock
-from bot.metrics import Metrics
-from bot.metrics_collector import StoreCollector, Watch
+from bot.metrics.collector import StoreCollector, Watch
+from bot.metrics.instruments import Metrics
 from bot.model import AccountKey, Network, Read
 from bot.store.repository import Store
 
@@ -42,7 +42,7 @@ def _names(family: Metric) -> set[str]:
 @pytest.fixture(scope="module")
 def families(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, set[str]]]:
     """Every metric replywatch exports, as a real scrape sees them: name → (where it comes from: `store` or
-    `process`, its labels). The process's from bot.metrics' registry, the store's from the collector that /metrics
+    `process`, its labels). The process's from bot.metrics.instruments' registry, the store's from the collector that /metrics
     registers, over a real SQLite file holding an account with a read."""
     from bot.store.db import make_engine, upgrade
 

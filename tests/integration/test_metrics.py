@@ -16,13 +16,13 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import App, build_app, poll_job
+from bot.calendar.schedule import Hours, Schedule
 from bot.clock import FakeClock
 from bot.load import load_settings
-from bot.metrics_collector import StoreCollector, Watch, overdue
-from bot.metrics_http import MetricsServer
+from bot.metrics.collector import StoreCollector, Watch, overdue
+from bot.metrics.http import MetricsServer
 from bot.model import AccountKey, Mention, Network, Post, Status, Verdict
 from bot.rules import AlertPolicy
-from bot.schedule import Hours, Schedule
 from bot.standins.http import Reply, wait_for
 from bot.standins.x_api import FakeX
 from bot.store.repository import Store

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete
 
-from bot import schedule_file
 from bot.accounts import load as load_accounts
+from bot.calendar import schedule_file
 from bot.config import Settings
 from bot.load import load_schedule
 from bot.model import AccountKey, Network, Post, Read, Status, Verdict

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.app import App, build_app
 from bot.clock import FakeClock
 from bot.load import load_settings
-from bot.metrics_http import MetricsServer
+from bot.metrics.http import MetricsServer
 from bot.standins.http import wait_for
 from tests.conftest import START
 

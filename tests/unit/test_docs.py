@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import schedule_file
+from bot.calendar import schedule_file
 from bot.cli import _parser
 from bot.config import Settings
 

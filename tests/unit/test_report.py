@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.calendar.schedule import Hours, open_time
 from bot.config import ConfigError, Settings
 from bot.model import AccountKey, Network, Read
 from bot.report import cost
@@ -19,7 +20,6 @@ from bot.report.command import chosen, period
 from bot.report.compute import Judging, Rows, close_reason, compute, is_own, percentile
 from bot.report.formats import as_csv, as_json, as_text
 from bot.report.model import Acted, Received, Replied, Report
-from bot.schedule import Hours, open_time
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = Hours({d: (time(9), time(17)) for d in range(5)}, frozenset({date(2026, 12, 25)}))  # Mon-Fri 09-17, Christmas closed

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import cron, schedule_file
-from bot import schedule as sched
+from bot.calendar import cron, schedule_file
+from bot.calendar import schedule as sched
 
 BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
 A, B, C, OMAR = "U01JANE", "U02PRIYA", "U03LEAD", "U04OMAR"

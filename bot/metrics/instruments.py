@@ -1,6 +1,6 @@
 """Prometheus metrics, recorded where things happen without the services knowing: the composition root wraps each
 Source (ObservedSource) and each job (Metrics.timed), and the Socket Mode listener reports each acknowledgement's
-delay. What the store knows (mentions, alerts, reads) is read at scrape time instead (bot.metrics_collector).
+delay. What the store knows (mentions, alerts, reads) is read at scrape time instead (bot.metrics.collector).
 
 Every metric lives on the Metrics object's own registry, never prometheus_client's global one: two apps in one
 process (tests) each count their own. Labels are of small, fixed cardinality: network, account, endpoint, kind;
@@ -120,7 +120,7 @@ class ObservedSource:
         return self._call(self.source.deleted, post_ids)
 
     def reads(self) -> list[Read]:
-        """The requests made since the last call (counted in the store, not here: see bot.metrics_collector)."""
+        """The requests made since the last call (counted in the store, not here: see bot.metrics.collector)."""
         return self.source.reads()
 
     def __getattr__(self, name: str) -> object:

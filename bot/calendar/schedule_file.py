@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.calendar.schedule import WEEKDAYS, Hours, Override, Rotation, Schedule, ScheduleError
 from bot.model import SLACK_GROUP_ID, SLACK_USER_ID
-from bot.schedule import WEEKDAYS, Hours, Override, Rotation, Schedule, ScheduleError
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _HANDOFF = re.compile(r"(?:(daily)|weekly\s+(mon|tue|wed|thu|fri|sat|sun)|every\s+(\d{1,3})d)\s+(\d{1,2}:\d{2})")

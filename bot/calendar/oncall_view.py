@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot import schedule as sched
+from bot.calendar import schedule as sched
 from bot.status import local
 
 

@@ -2,7 +2,7 @@
 
 The file (`REPLYWATCH_CONFIG`, TOML) gives a time zone; every time in it is wall-clock time there, so a handoff
 at "mon 09:00" stays at 09:00 across daylight-saving changes. A local time the clocks skip is read with the offset
-from before the change (02:30 is 03:30 summer time), and one they pass twice happens the first time: bot.cron's rule
+from before the change (02:30 is 03:30 summer time), and one they pass twice happens the first time: bot.calendar.cron's rule
 for the report's CronTrigger, which the tests hold the handoffs to. Shift starts are date arithmetic, not a trigger:
 who holds a shift needs its number, counted either way from the first handoff, and "every 3d" is no crontab.
 Functions take and return aware datetimes.

@@ -8,7 +8,7 @@ longest without a request is closed to make room, so that scrapes still get in; 
 the kernel holds. `MetricsServer.problem` says when the port is not serving.
 
 /metrics is Prometheus's text format (prometheus_client.make_wsgi_app on the app's own registry). /healthz answers
-200 "ok" while collection and delivery are healthy, else 503 with one line per problem (bot.metrics_collector)."""
+200 "ok" while collection and delivery are healthy, else 503 with one line per problem (bot.metrics.collector)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 
 from bot.logs import one_line
-from bot.metrics import Metrics
-from bot.metrics_collector import StoreCollector, Watch, problems
+from bot.metrics.collector import StoreCollector, Watch, problems
+from bot.metrics.instruments import Metrics
 from bot.startup import StartupError
 
 if TYPE_CHECKING:
