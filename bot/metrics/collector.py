@@ -20,7 +20,7 @@ from bot.clock import Clock
 from bot.logs import one_line
 from bot.model import AccountKey, EndpointHealth, Mention, Post, Status
 from bot.rules import AlertPolicy
-from bot.services.health import broken_endpoint, channels_down, last_attempt, polls_stopped, verdict_of
+from bot.services.health import broken_endpoint, channels_down, last_attempt, polls_stopped, refused, verdict_of
 from bot.store.metrics import AccountTally
 from bot.store.repository import Repository, Store
 
@@ -38,9 +38,8 @@ class Watch:
     poll_interval: timedelta
     http_timeout: timedelta
     started: datetime  # before the first poll, the bot counts as having tried then
+    config: AlertPolicy  # when each mention is due: the sweep's own rule (its wait, in business hours)
     redact: Callable[[str], str] = str
-    # When each mention is due (its wait, in business hours). None: ALERT_AFTER on the wall clock, for every mention.
-    config: AlertPolicy | None = None
 
 
 def problems(watch: Watch) -> list[str]:
@@ -54,9 +53,6 @@ def overdue(repo: Repository, watch: Watch, where: AccountKey, now: datetime, ba
     """How many of the account's open mentions are past their due time at `now` and not snoozed (`batch`: the
     mentions not yet due read at a time)."""
     config = watch.config
-    if config is None:
-        wait = watch.alert_after[where]
-        return repo.count_overdue(where, now - wait, now, lambda posted, _vip: posted + wait <= now, batch)
     rules = config.rules(where)
 
     def is_due(posted: datetime, vip: bool) -> bool:
@@ -66,11 +62,6 @@ def overdue(repo: Repository, watch: Watch, where: AccountKey, now: datetime, ba
 
     # Business hours only put a due time later: none is due before the shortest wait (a VIP's) has passed.
     return repo.count_overdue(where, now - min(rules.alert_after, rules.alert_after_vip), now, is_due, batch)
-
-
-def token_refused(states: list[EndpointHealth]) -> bool:
-    """Whether the network refuses the account's token now (its last read of a timeline was refused)."""
-    return any(s.failing_since is not None and s.token_refused for s in states)
 
 
 def _stopped(watch: Watch, health: dict[AccountKey, list[EndpointHealth]], now: datetime) -> bool:
@@ -139,7 +130,7 @@ class StoreCollector(Collector):
             if where in w.alert_after:
                 families["sla"].add_metric(labels, w.alert_after[where].total_seconds())
                 families["overdue"].add_metric(labels, late[where])
-                families["refused"].add_metric(labels, 1 if token_refused(tally.health) else 0)
+                families["refused"].add_metric(labels, 1 if any(refused(s) for s in tally.health) else 0)
             families["alerts"].add_metric(labels, tally.alerts)
             families["escalations"].add_metric(labels, tally.escalations)
             families["reminders"].add_metric(labels, tally.reminders)

@@ -33,10 +33,14 @@ def broken_endpoint(states: list[EndpointHealth], now: datetime, poll_interval: 
     refused), the one failing longest; None while collection works."""
     broken = [
         s for s in states
-        if s.failing_since is not None
-        and (now - s.failing_since > poll_interval * BROKEN_AFTER_INTERVALS or s.token_refused)
+        if s.failing_since is not None and (now - s.failing_since > poll_interval * BROKEN_AFTER_INTERVALS or refused(s))
     ]
     return min(broken, key=lambda s: s.failing_since or now) if broken else None
+
+
+def refused(state: EndpointHealth) -> bool:
+    """Whether the network refuses the token now: the timeline's last read was refused (it never heals by itself)."""
+    return state.failing_since is not None and state.token_refused
 
 
 def polls_stopped(last_attempt: datetime | None, now: datetime, poll_interval: timedelta, http_timeout: timedelta) -> bool:

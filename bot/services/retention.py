@@ -90,7 +90,7 @@ class RetentionService:
         """Purge if PURGE_AT has come since the last purge (or none was made since the start); how many mentions
         were erased."""
         now = self.clock.now()
-        due = PURGE_AT.last_due(now, self.tz)  # type: ignore[arg-type]  # any tzinfo will do
+        due = PURGE_AT.last_due(now, self.tz)
         if due == self._done:
             return 0
         erased = self.purge(now)

@@ -19,6 +19,7 @@ from bot.metrics.collector import StoreCollector, Watch
 from bot.metrics.instruments import Metrics
 from bot.model import AccountKey, Network, Read
 from bot.store.repository import Store
+from tests.conftest import policy
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -60,7 +61,7 @@ def families(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, s
     for family in metrics.registry.collect():
         for name in _names(family):
             found[name] = ("process", {k for s in family.samples for k in s.labels} - {"le"})
-    watch = Watch(store, FakeClock(NOW), {where: timedelta(minutes=30)}, timedelta(minutes=1), timedelta(seconds=5), NOW)
+    watch = Watch(store, FakeClock(NOW), {where: timedelta(minutes=30)}, timedelta(minutes=1), timedelta(seconds=5), NOW, policy())
     for family in StoreCollector(watch).collect():
         for name in _names(family):
             found[name] = ("store", {k for s in family.samples for k in s.labels})

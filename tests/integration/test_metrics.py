@@ -297,7 +297,7 @@ OPEN_9_TO_5 = Schedule(tz=ZoneInfo("UTC"), hours=Hours(days={day: (time(9), time
 
 def _scraped(store: Store, clock: FakeClock, config: AlertPolicy) -> CollectorRegistry:
     """A registry serving the store's figures as /metrics does, the due times worked out by `config`."""
-    watch = Watch(store, clock, {WHERE: config.alert_after}, MIN, 5 * SEC, clock.now(), config=config)
+    watch = Watch(store, clock, {WHERE: config.alert_after}, MIN, 5 * SEC, clock.now(), config)
     registry = CollectorRegistry()
     registry.register(StoreCollector(watch))
     return registry
@@ -366,7 +366,7 @@ def test_overdue_mentions_agree_with_the_sweeps_due_rule_mention_by_mention(stor
     with store.unit() as repo:
         for k, until in snoozes.items():
             repo.snooze(keys[k], "U0CLAIMER", until)
-    watch = Watch(store, FakeClock(now), {WHERE: config.alert_after}, MIN, 5 * SEC, now, config=config)
+    watch = Watch(store, FakeClock(now), {WHERE: config.alert_after}, MIN, 5 * SEC, now, config)
 
     def one_by_one(at: datetime) -> int:
         mentions = [Mention(Post(k, "9", "", p), Status.OPEN, "", p, priority="VIP" if k in vip else None, account="acme")
