@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,19 @@ HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 settings.register_profile("ci")
 settings.register_profile("dev", max_examples=25)
 settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process sets up logging onto the test's own stderr, closed once the test ends: later tests
+    get the root logger back as it was (pytest's capture), not a handler writing to a closed file."""
+    names = ("", "alembic", "slack_sdk")
+    before = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level) for name in names}
+    yield
+    for name, (handlers, level) in before.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
 
 
 def examples(depth: int) -> int:

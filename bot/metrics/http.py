@@ -12,6 +12,7 @@ the kernel holds. `MetricsServer.problem` says when the port is not serving.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
@@ -190,6 +191,7 @@ class MetricsServer:
         self._tick = min(1.0, read_timeout / 4)  # the loop's longest wait: how late a deadline may be noticed
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._stopping = threading.Event()  # the loop's signal to close its sockets and return
 
     def start(self, app: App, redact: Callable[[str], str] = str) -> None:
         """Serve `app`'s metrics and health on a daemon thread."""
@@ -206,10 +208,12 @@ class MetricsServer:
         """waitress's event loop (its `wasyncore.loop`), with a wait that shortens while crowded, on poll(): select()
         fails past descriptor 1023, which a busy bot may well hand out."""
         try:
-            while self._map:  # stop empties it
+            while not self._stopping.is_set():
                 wasyncore.poll2(GRACE if self._server.crowded else self._tick, self._map)
         except Exception as exc:  # noqa: BLE001 — said once here; problem() says it from then on
             log.error("metrics: the server stopped: %s: %s", type(exc).__name__, one_line(str(exc)))
+        finally:  # only this thread closes what it polls: two threads closing one pipe would close a stranger's fd
+            wasyncore.close_all(self._map)
 
     def problem(self) -> str | None:
         """Why the port is not serving, in one line to follow the part's name ("metrics server: …"): its thread has
@@ -232,11 +236,13 @@ class MetricsServer:
         if self._stopped:
             return
         self._stopped = True
-        if self._thread is not None and self._thread.is_alive():  # closed by the loop itself, which then returns
-            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+        self._stopping.set()
+        if self._thread is None:
+            wasyncore.close_all(self._map)  # never served: nothing else holds the sockets
+        elif self._thread.is_alive():  # woken now, the loop closes its sockets and returns (at the latest a tick later)
+            with contextlib.suppress(OSError):  # the wake-up pipe is gone already: the tick is the wake-up
+                self._server.trigger.pull_trigger()
             self._thread.join(2)
-        if self._map:
-            wasyncore.close_all(self._map)
         self._server.task_dispatcher.shutdown(timeout=2)
 
 
