@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -41,6 +42,8 @@ if TYPE_CHECKING:  # imported where they are built: `status` and `health` need n
     from bot.services.reporting import ReportService
     from bot.services.retention import RetentionService
     from bot.services.sweep import SweepService
+    from bot.slack.interactions import Answer
+    from bot.slack.sink import SlackSink
     from bot.slack.socket import SocketListener
 
 log = logging.getLogger(__name__)
@@ -157,6 +160,7 @@ def build_app(
     """Everything `replywatch run` needs, checked: tokens verified (Slack's unless SINK=console), every account found
     (those of `watched`, else those the settings name), schema migrated; with `metrics`, each network's errors and
     rate limits counted; with `sink`, the console given (the demo's) rather than standard output."""
+    from bot.laned_sink import LanedSink
     from bot.services.actions import ActionService
     from bot.services.deleted import DeletionCheck
     from bot.services.expiry import ExpiryService
@@ -166,16 +170,14 @@ def build_app(
     from bot.services.poll import PollService
     from bot.services.retention import RetentionService
     from bot.services.sweep import SweepService
-    from bot.slack.laned import LanedSink
-    from bot.slack.render import SlackRenderer
     from bot.sources.laned import LanedSource
     from bot.startup import build_socket, check_socket, connect_sink, verify_account
 
     clock = clock or SystemClock()
     watched = watched if watched is not None else accounts.load(settings, os.environ)
     lanes = Lanes(call_deadline(settings).total_seconds())
-    slack, identity, schedule = connect_sink(settings, watched, load_schedule(settings), sink)
-    slack = LanedSink(slack, lanes)
+    delivering, identity, schedule = connect_sink(settings, watched, load_schedule(settings), sink)
+    laned = LanedSink(delivering, lanes)
     store = build_store(settings)
     sessions = StoredSessions(store, clock)
     observe = metrics.observe if metrics is not None else lambda source, _: source
@@ -184,6 +186,7 @@ def build_app(
     ]
     config = alert_policy(settings, identity, schedule, watching)
     tz = time_zone(settings, schedule)  # how times are shown
+    delivering.tz, delivering.on_call = tz, config.on_call
     polls = [
         PollService(
             w.source, store, w.account, clock, settings.poll_interval,
@@ -195,12 +198,9 @@ def build_app(
     ]
     keys = [w.watched.key for w in watching]
     deletions = DeletionCheck({w.watched.key: w.source for w in watching} if settings.check_deleted else {}, store, lanes)
-    # Buttons with Socket Mode on; the console shows the buttons an alert would carry in Slack, though nothing there
-    # can click them.
-    render = SlackRenderer(buttons=settings.slack_app_token is not None or settings.sink == "console", tz=tz, on_call=config.on_call)
     access = action_access(settings, identity, config)
-    actions = ActionService(store, slack, render, clock, config.channel, tz, access)
-    socket = build_socket(settings, actions.handle)
+    actions = ActionService(store, laned, clock, config.channel, tz, access)
+    socket = build_socket(settings, lambda: slack_requests(actions, delivering))
     if socket is not None:
         check_socket(socket)
     return App(
@@ -209,9 +209,9 @@ def build_app(
         slack=identity,
         watching=watching,
         polls=polls,
-        sweep=SweepService(slack, store, keys, clock, config, render, deletions),
+        sweep=SweepService(laned, store, keys, clock, config, deletions),
         follow_ups=FollowUpService(store, keys, clock, config, deletions),
-        on_call=OnCallService(slack, store, clock, config),
+        on_call=OnCallService(laned, store, clock, config),
         health=[HealthService(store, k, clock, settings.poll_interval, config.rules(k).channel) for k in keys],
         expiry=ExpiryService(store, clock, config.expire_after),
         socket=socket,
@@ -223,6 +223,14 @@ def build_app(
         parts=PartsHealth(store, clock, lanes.problems),
         retention=RetentionService(store, clock, settings.retention_days, tz) if settings.retention_days else None,
     )
+
+
+def slack_requests(actions: ActionService, sink: SlackSink) -> Callable[[str, dict], Answer]:
+    """What answers Socket Mode: Slack's payloads read and answered by bot.slack.interactions, decided by `actions`,
+    refusals told through the Slack sink's client."""
+    from bot.slack.interactions import Interactions
+
+    return Interactions(actions, sink.client.tell).handle
 
 
 def report_service(

@@ -63,8 +63,8 @@ def _check_slack(settings: Settings, watched: list[Watched], schedule: Schedule 
     say("settings: ok")
     places = ", ".join(f"{name} ({channel})" for name, channel in identity.channels.items())
     say(f"slack: token ok (team {identity.team!r}, bot user {identity.user!r}); alerts go to {places}")
-    schedule = resolve_people(schedule, slack)
-    socket = build_socket(settings, lambda *_: None)
+    schedule = resolve_people(schedule, slack.lookup_email)
+    socket = build_socket(settings, lambda: lambda *_: None)
     if socket is not None:
         check_socket(socket)
         say("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")

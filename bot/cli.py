@@ -22,10 +22,10 @@ from bot.calendar import oncall_view
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.demo import command as demo
+from bot.humanize import format_age
 from bot.load import load_schedule, load_settings, time_zone
 from bot.report import command as report
 from bot.sources import labels
-from bot.words import format_age
 
 # The rest (SQLAlchemy and the store, the services, the scheduler) is imported by the commands that use it:
 # `status`, `health` and `oncall` answer sooner for not loading what only `run` and `check` need.

@@ -1,7 +1,9 @@
-"""What the services ask the team to be told, as typed messages. The store keeps each one as its `kind` and a JSON
-payload, never as Slack text; only the Slack sink lays it out (bot.slack.notes), choosing the layout by type.
+"""What the services ask the team to be told, as typed messages. The store keeps each note as its `kind` and a JSON
+payload, never as Slack text; bot.notes says what it says, and each sink lays that out in its own markup.
 
-Alerts and digests need no message of their own: their rows are the mentions they stand for."""
+Alerts and digests need no stored message of their own: their rows are the mentions they stand for. What a service
+hands a sink (bot.ports.Sink) is a card: an alert, a digest, an alert closed, or a note, with the mentions it names
+already read."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import json
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar
+
+from bot.model import Mention
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,55 @@ KINDS: dict[str, type] = {
     cls.kind: cls
     for cls in (FollowUpNote, Handoff, CollectionBroken, CollectionRecovered, GapNote, ParkedNote, BudgetNote, ReportNote, Text)
 }
+
+
+def named(note: Message) -> tuple[int, ...]:
+    """The store's keys of the mentions `note` names."""
+    if isinstance(note, FollowUpNote):
+        return note.mentions
+    if isinstance(note, ParkedNote) and note.mention is not None:
+        return (note.mention,)
+    return ()
+
+
+@dataclass(frozen=True)
+class AlertCard:
+    """A due mention's alert; `unchecked_since`: its replies could not be read since then; `plain`: the fallback
+    form a sink posts once it refused the full one (text only, no buttons)."""
+
+    mention: Mention
+    now: datetime
+    unchecked_since: datetime | None = None
+    plain: bool = False
+
+
+@dataclass(frozen=True)
+class DigestCard:
+    """One message for many due mentions (DIGEST_THRESHOLD), oldest first."""
+
+    mentions: tuple[Mention, ...]
+    now: datetime
+    unchecked_since: datetime | None = None
+    plain: bool = False
+
+
+@dataclass(frozen=True)
+class ClosedCard:
+    """An alert, edited: its mention answered, closed, expired or deleted."""
+
+    mention: Mention
+
+
+@dataclass(frozen=True)
+class NoteCard:
+    """A typed note; `mentions`: the stored ones it names (`named`), read for it."""
+
+    note: Message
+    now: datetime
+    mentions: tuple[Mention, ...] = ()
+
+
+Card = AlertCard | DigestCard | ClosedCard | NoteCard
 
 
 def payload(message: Message) -> str:

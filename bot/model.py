@@ -13,6 +13,7 @@ from bot.sources import SPECS  # the networks' specs: data, no SDK, nothing of t
 if TYPE_CHECKING:
     from bot.messages import Message
 
+HANDLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}")  # every network's: X's, Bluesky's domains, Mastodon's user@instance
 SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")  # a person (W: an Enterprise Grid user)
 SLACK_GROUP_ID = re.compile(r"S[A-Z0-9]{2,30}")  # a user group
 

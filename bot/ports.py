@@ -1,14 +1,15 @@
-"""What the services need from the outside world. Adapters implement these; tests/fakes.py holds small hand-written
-fakes of them (a network in memory, a recording sink, a plain renderer) for the service tests."""
+"""What the services need from the outside world: a Source per watched account, a Sink for the team. Adapters
+implement these; tests/fakes.py holds small hand-written fakes of them (a network in memory, a recording sink) for
+the service tests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.messages import Message, ReportNote
-from bot.model import Account, Attachment, Mention, Network, Read, SlackMessage, Timeline
+from bot.messages import Card, ReportNote
+from bot.model import Account, Mention, Network, Read, Timeline
 
 
 class Source(Protocol):
@@ -45,57 +46,45 @@ class Source(Protocol):
         ...
 
 
-class SlackSink(Protocol):
-    def post(self, channel: str, message: SlackMessage, tag: str, thread_ts: str | None = None) -> tuple[str, str]:
-        """Post a message tagged with `tag` (in its metadata), in a thread if given; returns (channel id, ts)."""
+class Sink(Protocol):
+    """Where the team is told, in the product's terms: deliver a card (an alert, a digest, a note), edit it, find it
+    again after a crash, attach a report's chart, ask why a mention needs no reply, tell one person, hand the on-call
+    group over. Each sink lays the cards out itself (bot/slack/, bot/console/); the services never see its markup.
+    Errors come out as the classes in bot.errors (Rejected: this message, never; Unavailable: maybe later;
+    ChannelUnavailable: not this channel), with no secret in their messages."""
+
+    queue_rows: int  # mentions the queue (`/replywatch`) lists at most
+
+    def deliver(self, channel: str, card: Card, tag: str, thread: str | None = None) -> tuple[str, str]:
+        """Deliver `card` into `channel` (into the thread of message `thread` if given), tagged with `tag` so that
+        `find` knows it again; returns (the channel's id, the message's id)."""
         ...
 
-    def update(self, channel: str, ts: str, message: SlackMessage) -> None: ...
-
-    def find_tagged(self, channel: str, tag: str, oldest: datetime, thread_ts: str | None = None) -> tuple[str, str] | None:
-        """Look for a message already posted with this tag (a crash between posting and storing its ts)."""
+    def edit(self, channel: str, ref: str, card: Card) -> None:
+        """Show `card` in place of message `ref` (an alert answered, closed, re-laid out)."""
         ...
 
-    def open_view(self, trigger_id: str, view: dict) -> None: ...
+    def find(self, channel: str, tag: str, oldest: datetime, thread: str | None = None) -> tuple[str, str] | None:
+        """A message already delivered with this tag since `oldest` (the process stopped between delivering and
+        storing that it did), or None."""
+        ...
+
+    def attach_chart(self, note: ReportNote) -> str:
+        """Store the report's chart where its message can show it; returns its id ("": it has none)."""
+        ...
+
+    def ask_reason(self, trigger: str, mention: Mention, channel: str) -> None:
+        """Ask the person whose click `trigger` names why `mention` (alerted in `channel`) needs no reply."""
+        ...
 
     def tell(self, channel: str, user: str, text: str) -> None:
-        """An ephemeral message to one user."""
+        """Tell one person something only they see; `text` is our words, unformatted."""
         ...
 
-    def set_usergroup(self, group: str, users: list[str]) -> None: ...
-
-    def upload(self, filename: str, content: bytes, title: str, alt_text: str) -> str:
-        """Upload a file shared in no channel (a message's image block shows it); returns the file's ID."""
+    def hand_over(self, group: str, users: list[str]) -> None:
+        """Make `users` the on-call user group `group`."""
         ...
 
-
-class Renderer(Protocol):
-    """What a message looks like in the sink (bot.slack.render): the services post what it returns, unread."""
-
-    queue_rows: int  # mentions the `/replywatch` answer lists at most
-
-    def alert(self, mention: Mention, now: datetime, unchecked_since: datetime | None = None) -> SlackMessage:
-        """The alert of a due mention; `unchecked_since`: its replies could not be read since then."""
-        ...
-
-    def digest(self, mentions: list[Mention], now: datetime, unchecked_since: datetime | None = None) -> SlackMessage: ...
-
-    def closed(self, mention: Mention) -> SlackMessage:
-        """The alert, edited: answered, closed, expired or deleted."""
-        ...
-
-    def note(self, note: Message, now: datetime, mentions: Callable[[Sequence[int]], list[Mention]]) -> SlackMessage | None:
-        """A typed note; `mentions` reads the mentions it names. None: nothing left to say."""
-        ...
-
-    def queue(self, rows: list[Mention], now: datetime, total: int) -> dict:
-        """The `/replywatch` answer."""
-        ...
-
-    def chart(self, note: ReportNote) -> Attachment | None:
-        """A report's chart, to upload before the report is posted (None: it has none)."""
-        ...
-
-    def close_form(self, mention: Mention, channel: str) -> dict:
-        """The modal that asks why a mention needs no reply."""
+    def person(self, email: str) -> str | None:
+        """The sink's id of the team member with this e-mail (None: nobody has it)."""
         ...

@@ -7,7 +7,9 @@ later steps."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from bot.accounts import Watched, channels, setting
@@ -19,8 +21,9 @@ from bot.sources import SPECS
 
 if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor slack_sdk)
     from bot.console.sink import ConsoleSink
-    from bot.ports import Source
+    from bot.ports import Sink, Source
     from bot.slack.client import SlackClient
+    from bot.slack.interactions import Answer
     from bot.slack.socket import SocketListener
 
 log = logging.getLogger(__name__)
@@ -78,19 +81,24 @@ def verify_slack(slack: SlackClient, channels: dict[str, str]) -> SlackIdentity:
 
 def connect_sink(
     settings: Settings, watched: list[Watched], schedule: Schedule | None, console: ConsoleSink | None = None
-) -> tuple[SlackClient | ConsoleSink, SlackIdentity, Schedule | None]:
-    """Where `run` posts: Slack, its token and channels verified and the on-call file's e-mails looked up; or, with
-    SINK=console, standard output (said once, on stderr, as the process starts)."""
+) -> tuple[Sink, SlackIdentity, Schedule | None]:
+    """Where `run` delivers: Slack, its token and channels verified and the on-call file's e-mails looked up; or, with
+    SINK=console, standard output (said once, on stderr, as the process starts). The sink shows times in UTC and
+    names nobody on call until build_app gives it the zone and the rotation (its `tz` and `on_call`)."""
     if settings.sink == "console":
         from bot.console.sink import ConsoleSink
 
         if console is None:
             log.warning(console_note(settings))
-        sink = console or ConsoleSink()
-        return sink, SlackIdentity("console", "replywatch", {c: c for c in channels(settings, watched)}), resolve_people(schedule, sink)
+        sink: Sink = console or ConsoleSink()
+        identity = SlackIdentity("console", "replywatch", {c: c for c in channels(settings, watched)})
+        return sink, identity, resolve_people(schedule, sink.person)
+    from bot.slack.sink import SlackSink
+
     slack = build_slack(settings)
     identity = verify_slack(slack, channels(settings, watched))
-    return slack, identity, resolve_people(schedule, slack)
+    sink = SlackSink(slack, buttons=settings.slack_app_token is not None, tz=UTC, on_call=lambda _now: None)
+    return sink, identity, resolve_people(schedule, sink.person)
 
 
 def console_note(settings: Settings) -> str:
@@ -131,14 +139,15 @@ def _setting(watched: Watched, key: str) -> str:
     return setting(watched.source, key)
 
 
-def resolve_people(schedule: Schedule | None, slack: SlackClient | ConsoleSink) -> Schedule | None:
-    """Turn the e-mails in the on-call file into Slack user IDs (users.lookupByEmail), once at start."""
+def resolve_people(schedule: Schedule | None, person: Callable[[str], str | None]) -> Schedule | None:
+    """Turn the e-mails in the on-call file into the sink's user IDs (`person`: Slack's users.lookupByEmail), once
+    at start."""
     if schedule is None:
         return None
     users = {}
     for key, email in schedule.emails():
         try:
-            user = slack.lookup_email(email)
+            user = person(email)
         except ServiceError as exc:
             raise StartupError(f"{schedule.source}, {key}: cannot look up {email} in Slack: {exc.message}") from None
         if user is None:
@@ -160,8 +169,9 @@ def _channel_id(channel: str, setting: str, slack: SlackClient) -> str:
         raise StartupError(f"cannot reach Slack at SLACK_API_BASE_URL: {exc.message}") from None
 
 
-def build_socket(settings: Settings, handler) -> SocketListener | None:  # noqa: ANN001
-    """The Socket Mode connection, when SLACK_APP_TOKEN is set (and alerts go to Slack)."""
+def build_socket(settings: Settings, handler: Callable[[], Callable[[str, dict], Answer]]) -> SocketListener | None:
+    """The Socket Mode connection, when SLACK_APP_TOKEN is set and alerts go to Slack; `handler()` makes what answers
+    its requests (made only then)."""
     if settings.slack_app_token is None or settings.sink == "console":
         return None
     from bot.slack.socket import SocketListener
@@ -170,7 +180,7 @@ def build_socket(settings: Settings, handler) -> SocketListener | None:  # noqa:
         app_token=settings.slack_app_token.get_secret_value(),
         base_url=settings.slack_api_base_url,
         timeout=settings.http_timeout.total_seconds(),
-        handler=handler,
+        handler=handler(),
     )
 
 

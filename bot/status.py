@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from bot import backoff, logs
+from bot.humanize import format_age, local_time, pace
 from bot.model import AccountKey
 from bot.report.cost import Meter
 from bot.sources import SPECS
-from bot.words import format_age, local_time, pace
 
 
 def local(moment: datetime, tz) -> str:  # noqa: ANN001

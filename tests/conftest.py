@@ -13,15 +13,18 @@ from hypothesis import settings
 from bot.clock import FakeClock
 from bot.model import Account, AccountKey, Mention, Network
 from bot.rules import AlertPolicy, Signals
+from bot.services.actions import ActionService
 from bot.services.deleted import DeletionCheck
 from bot.services.expiry import ExpiryService
 from bot.services.followups import FollowUpService
 from bot.services.health import HealthService
 from bot.services.oncall import OnCallService
 from bot.services.poll import OWN_POSTS, PollService, reply_endpoint
+from bot.services.requests import Access
 from bot.services.sweep import SweepService
 from bot.slack.client import SlackClient
-from bot.slack.render import SlackRenderer
+from bot.slack.interactions import Interactions
+from bot.slack.sink import SlackSink
 from bot.sources.x.client import XSource
 from bot.standins.x_api import FakeX, User
 from bot.store.db import make_engine, upgrade
@@ -188,7 +191,7 @@ class Loop:
         config = replace(self.sweep.config, **_with_tz(changes))
         for service in (self.sweep, self.follow_ups, self.on_call):
             service.config = config
-        self.sweep.render = self.sweep.outbox.render = renderer(config, **self.display)
+        self.sweep.sink = self.sweep.outbox.sink = self.on_call.sink = slack_sink(self.sweep.sink.client, config, **self.display)
         self.sweep._rejudged = self.follow_ups._rejudged = False  # as a restart with new settings does
         self.expiry.expire_after = config.expire_after
 
@@ -207,9 +210,16 @@ class Loop:
         return self.x.post(author, text, at=self.clock.now(), **kwargs)  # type: ignore[arg-type]
 
 
-def renderer(config: AlertPolicy, buttons: bool = False, display_tz: tzinfo | None = None) -> SlackRenderer:
-    """The Slack layouts as `replywatch run` builds them from its settings."""
-    return SlackRenderer(buttons=buttons, tz=display_tz or config.tz, on_call=config.on_call)
+def slack_sink(client: SlackClient, config: AlertPolicy, buttons: bool = False, display_tz: tzinfo | None = None) -> SlackSink:
+    """The Slack sink as `replywatch run` builds it from its settings."""
+    return SlackSink(client, buttons=buttons, tz=display_tz or config.tz, on_call=config.on_call)
+
+
+def slack_actions(loop: Loop, tz: tzinfo = UTC, access: Access | None = None) -> Interactions:
+    """The loop's buttons and `/replywatch` as Socket Mode delivers them: Slack's payloads read and answered by
+    bot.slack.interactions, decided by the actions service (`handle(kind, payload)` → the Answer)."""
+    actions = ActionService(loop.store, loop.sweep.sink, loop.clock, "C0ALERTS", tz, access)
+    return Interactions(actions, loop.sweep.sink.client.tell)
 
 
 def policy(**fields: object) -> AlertPolicy:
@@ -258,6 +268,7 @@ def make_loop(
     })
     where = AccountKey(Network.X, "acme")
     deletions = DeletionCheck({where: x}, store)
+    sink = slack_sink(slack, config, **display)
     return Loop(
         x=fake_x,
         slack=fake_slack,
@@ -265,9 +276,9 @@ def make_loop(
         clock=clock,
         account=account,
         poll=PollService(x, store, account, clock, interval, rand=lambda: 0.5, signals=rules, responders=helpers),
-        sweep=SweepService(slack, store, [where], clock, config, renderer(config, **display), deletions),
+        sweep=SweepService(sink, store, [where], clock, config, deletions),
         follow_ups=FollowUpService(store, [where], clock, config, deletions),
-        on_call=OnCallService(slack, store, clock, config),
+        on_call=OnCallService(sink, store, clock, config),
         health=HealthService(store, where, clock, interval),
         expiry=ExpiryService(store, clock, config.expire_after),
         acme=fake_x.user("acme"),

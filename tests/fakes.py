@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.errors import ServiceError, UnknownAccount
-from bot.messages import Message, ReportNote
-from bot.model import Account, Attachment, Mention, Network, Post, Read, SlackMessage, Timeline
+from bot.messages import AlertCard, Card, ClosedCard, DigestCard, ReportNote
+from bot.model import Account, Mention, Network, Post, Read, Timeline
 
 
 class FakeSource:
@@ -100,60 +100,80 @@ class FakeSource:
         return Timeline(found[::-1], newest)
 
 
+def line(card: Card) -> str:
+    """A card as one plain line saying what it stands for: "alert @bob: …", "closed @bob: answered", "digest of 3, 3
+    open", "follow_up escalation"."""
+    if isinstance(card, AlertCard):
+        unread = " (replies unread)" if card.unchecked_since else ""
+        return f"alert @{card.mention.post.author_handle}: {card.mention.post.text}{unread}"
+    if isinstance(card, DigestCard):
+        return f"digest of {len(card.mentions)}, {sum(m.status == 'open' for m in card.mentions)} open"
+    if isinstance(card, ClosedCard):
+        return f"closed @{card.mention.post.author_handle}: {card.mention.status}"
+    return " ".join([card.note.kind, getattr(card.note, "nudge", "")]).strip()
+
+
 @dataclass
 class Sent:
-    """A message the sink was given: where, with which tag, in which thread; and each edit since, in turn."""
+    """A card the sink was given: where, with which tag, in which thread; and each edit since, in turn."""
 
     channel: str
     ts: str
-    message: SlackMessage
+    card: Card
     tag: str
     thread_ts: str | None = None
-    edits: list[SlackMessage] = field(default_factory=list)
+    edits: list[Card] = field(default_factory=list)
 
     @property
     def text(self) -> str:
-        return (self.edits[-1] if self.edits else self.message).text
+        return line(self.edits[-1] if self.edits else self.card)
 
 
 class RecordingSink:
-    """The sink the services post through (bot.ports.SlackSink), keeping every message instead of sending it.
-    `fail(error)` makes the next post or edit raise it."""
+    """The sink the services deliver through (bot.ports.Sink), keeping every card instead of showing it.
+    `fail(error)` makes the next delivery or edit raise it."""
+
+    queue_rows = 10
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
         self.failures: list[ServiceError] = []
         self.told: list[tuple[str, str, str]] = []
+        self.asked: list[tuple[int, str]] = []  # (mention, channel) whose reason was asked
+        self.on_call: dict[str, list[str]] = {}
         self._ts = itertools.count(1)
 
     def fail(self, error: ServiceError) -> None:
         self.failures.append(error)
 
-    def post(self, channel: str, message: SlackMessage, tag: str, thread_ts: str | None = None) -> tuple[str, str]:
+    def deliver(self, channel: str, card: Card, tag: str, thread: str | None = None) -> tuple[str, str]:
         self._maybe_fail()
-        sent = Sent(channel, f"{next(self._ts)}.000000", message, tag, thread_ts)
+        sent = Sent(channel, f"{next(self._ts)}.000000", card, tag, thread)
         self.sent.append(sent)
         return channel, sent.ts
 
-    def update(self, channel: str, ts: str, message: SlackMessage) -> None:
+    def edit(self, channel: str, ref: str, card: Card) -> None:
         self._maybe_fail()
-        next(s for s in self.sent if (s.channel, s.ts) == (channel, ts)).edits.append(message)
+        next(s for s in self.sent if (s.channel, s.ts) == (channel, ref)).edits.append(card)
 
-    def find_tagged(self, channel: str, tag: str, oldest: datetime, thread_ts: str | None = None) -> tuple[str, str] | None:
-        found = [s for s in self.sent if (s.channel, s.tag, s.thread_ts) == (channel, tag, thread_ts)]
+    def find(self, channel: str, tag: str, oldest: datetime, thread: str | None = None) -> tuple[str, str] | None:
+        found = [s for s in self.sent if (s.channel, s.tag, s.thread_ts) == (channel, tag, thread)]
         return (channel, found[0].ts) if found else None
 
-    def open_view(self, trigger_id: str, view: dict) -> None:
-        pass
+    def attach_chart(self, note: ReportNote) -> str:
+        return f"F{note.start:%Y%m%d}"
+
+    def ask_reason(self, trigger: str, mention: Mention, channel: str) -> None:
+        self.asked.append((mention.id, channel))
 
     def tell(self, channel: str, user: str, text: str) -> None:
         self.told.append((channel, user, text))
 
-    def set_usergroup(self, group: str, users: list[str]) -> None:
-        pass
+    def hand_over(self, group: str, users: list[str]) -> None:
+        self.on_call[group] = users
 
-    def upload(self, filename: str, content: bytes, title: str, alt_text: str) -> str:
-        return f"F{filename}"
+    def person(self, email: str) -> str | None:
+        return "U" + email.split("@")[0].upper()
 
     def tagged(self, prefix: str) -> list[Sent]:
         """The messages whose tag starts with `prefix` ("mention:", "digest:", "notice:")."""
@@ -162,33 +182,3 @@ class RecordingSink:
     def _maybe_fail(self) -> None:
         if self.failures:
             raise self.failures.pop(0)
-
-
-class PlainRenderer:
-    """Messages as one plain line saying what they stand for (bot.ports.Renderer): "alert @bob: …", "closed @bob:
-    answered", "digest of 3", "follow_up escalation"."""
-
-    queue_rows = 10
-
-    def alert(self, mention: Mention, now: datetime, unchecked_since: datetime | None = None) -> SlackMessage:
-        unread = " (replies unread)" if unchecked_since else ""
-        return SlackMessage(f"alert @{mention.post.author_handle}: {mention.post.text}{unread}", [])
-
-    def digest(self, mentions: list[Mention], now: datetime, unchecked_since: datetime | None = None) -> SlackMessage:
-        still = sum(m.status == "open" for m in mentions)
-        return SlackMessage(f"digest of {len(mentions)}, {still} open", [])
-
-    def closed(self, mention: Mention) -> SlackMessage:
-        return SlackMessage(f"closed @{mention.post.author_handle}: {mention.status}", [])
-
-    def note(self, note: Message, now: datetime, mentions: Callable[[Sequence[int]], list[Mention]]) -> SlackMessage | None:
-        return SlackMessage(" ".join([note.kind, getattr(note, "nudge", "")]).strip(), [])
-
-    def queue(self, rows: list[Mention], now: datetime, total: int) -> dict:
-        return {"text": f"{total} open"}
-
-    def chart(self, note: ReportNote) -> Attachment | None:
-        return None
-
-    def close_form(self, mention: Mention, channel: str) -> dict:
-        return {"mention": mention.id, "channel": channel}

@@ -1,16 +1,16 @@
-"""The console sink: what `replywatch run` would post to Slack, printed instead (SINK=console), one Panel a message.
+"""The console sink (SINK=console): bot.ports.Sink printed to a terminal, each card a Panel laid out by
+bot.console.render from the card itself, so the services run as they do with Slack. A few things cannot be what
+they are in Slack:
 
-It answers every call the app makes on bot.slack.client.SlackClient, so the services run unchanged. A few things
-cannot be what they are in Slack:
+- A console has no history to search. `find` answers from what this process printed: after a restart, a message
+  whose delivery was in doubt (the process stopped between printing it and storing that it did) is printed again,
+  where Slack would have found and adopted it.
+- Nobody can click a button: buttons are shown, as Slack would show them, and nothing answers them; the form that
+  asks why a mention needs no reply is one line saying that it would open.
+- There are no users to look up: an e-mail gets a made-up user ID (`person`), and pings to it print the e-mail.
+- A report's chart is written to a folder (a temporary one unless given), and the report names the file.
 
-- A console has no history to search. `find_tagged` answers from what this process printed: after a restart, a
-  message whose post was in doubt (the process stopped between printing it and storing that it did) is printed
-  again, where Slack would have found and adopted it.
-- Nobody can click a button: buttons are shown, as Slack would show them, and nothing answers them.
-- There are no users to look up: an on-call e-mail gets a made-up user ID, and pings to it print the e-mail.
-- A chart is written to a folder (a temporary one unless given), and the message's image line names the file.
-
-A message the output cannot take is refused (Rejected: the outbox retries it as plain text, then parks it); an
+A message the output cannot take is refused (Rejected: the outbox retries it in its plain form, then parks it); an
 output that is gone (a closed pipe) is Unavailable, and the message waits.
 """
 
@@ -22,47 +22,111 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.text import Text
 
-from bot.console.render import mrkdwn, plain, render_message
+from bot.console import render
 from bot.errors import Rejected, Unavailable
-from bot.model import SlackMessage
+from bot.messages import AlertCard, Card, DigestCard, ReportNote
+from bot.model import Mention
+from bot.slack.report import report_chart
 
 log = logging.getLogger(__name__)
 
 
 class ConsoleSink:
-    """Prints each message to `console` (default: standard output, colour only on a terminal). Thread-safe: the
-    sweep and the socket threads may print at once, and whole messages never interleave."""
+    """Prints each card to `console` (default: standard output, colour only on a terminal), times in `tz`, naming on
+    alerts whoever `on_call(now)` says holds the rotation (a user ID, or None). Thread-safe: the sweep and the socket
+    threads may print at once, and whole messages never interleave."""
+
+    queue_rows = 10
 
     def __init__(
-        self, console: Console | None = None, *, files: str | Path | None = None, clock: Callable[[], float] = time.time
+        self,
+        console: Console | None = None,
+        *,
+        files: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
+        tz: tzinfo = UTC,
+        on_call: Callable[[datetime], str | None] = lambda now: None,
     ) -> None:
         self.console = console if console is not None else Console(highlight=False, emoji=False, markup=False)
         self.files = Path(files) if files is not None else None
-        self.people: dict[str, str] = {}  # a made-up user ID → the e-mail it stands for (lookup_email)
+        self.tz = tz
+        self.on_call = on_call
+        self.people: dict[str, str] = {}  # a made-up user ID → the e-mail it stands for (`person`)
         self._clock = clock
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._tagged: dict[tuple[str, str, str | None], str] = {}  # (channel, tag, thread) → ts, as printed here
-        self.printed: list[str] = []  # the tag of every message posted, in order (a tag twice: a duplicate)
+        self.printed: list[str] = []  # the tag of every message delivered, in order (a tag twice: a duplicate)
 
-    # --- what startup asks of Slack ------------------------------------------------------------------------
+    # --- cards ---------------------------------------------------------------------------------------------
 
-    def auth_test(self) -> dict:
-        """Who is posting: nobody's token, the console."""
-        return {"ok": True, "team": "console", "user": "replywatch"}
+    def deliver(self, channel: str, card: Card, tag: str, thread: str | None = None) -> tuple[str, str]:
+        """Print a new message (in a thread: titled so) signed with its ts, made like Slack's, by which its edits and
+        its thread name it; returns (channel, ts). The tag is the outbox's key, not the reader's: it is not printed."""
+        on_call = self._holder(card)
+        with self._lock:
+            ts = self._ts()
+            where = f"in thread of {thread}" if thread else "new"
+            self._print(render.panel(card, f"{channel} · {where}", ts, tz=self.tz, on_call=on_call, names=self.people))
+            self._tagged[(channel, tag, thread)] = ts
+            self.printed.append(tag)
+        return channel, ts
 
-    def channel_id(self, channel: str) -> str:
-        """A channel is its name here."""
-        return channel
+    def edit(self, channel: str, ref: str, card: Card) -> None:
+        """Print the card again, titled as the edit of message `ref`."""
+        on_call = self._holder(card)
+        with self._lock:
+            self._print(render.panel(card, f"{channel} · edited {ref}", tz=self.tz, on_call=on_call, names=self.people))
 
-    def lookup_email(self, email: str) -> str:
-        """A made-up user ID for an on-call e-mail; pings to it print the e-mail."""
+    def find(self, channel: str, tag: str, oldest: datetime, thread: str | None = None) -> tuple[str, str] | None:
+        """A message this process printed with this tag; a console keeps no history beyond that."""
+        with self._lock:
+            ts = self._tagged.get((channel, tag, thread))
+        return (channel, ts) if ts is not None else None
+
+    def attach_chart(self, note: ReportNote) -> str:
+        """Write the report's chart (a PNG) to the folder; its path is the chart's id, which the report names."""
+        chart = report_chart(note)
+        with self._lock:
+            if self.files is None:
+                self.files = Path(tempfile.mkdtemp(prefix="replywatch-"))
+            self.files.mkdir(parents=True, exist_ok=True)
+            path = self.files / (Path(chart.filename).name or "chart.png")
+            path.write_bytes(chart.content)
+        log.info("saved %s (%s)", path, chart.title)
+        return str(path)
+
+    # --- people --------------------------------------------------------------------------------------------
+
+    def ask_reason(self, trigger: str, mention: Mention, channel: str) -> None:
+        """A form cannot open in a console: one line says which would, and for which mention."""
+        line = Text("(the form 'No reply needed' would open in Slack, for the mention by ", render.DIM)
+        line.append_text(render.who(mention)).append(f" in {render.clean(channel, single_line=True)})")
+        with self._lock:
+            self._print(line)
+
+    def tell(self, channel: str, user: str, text: str) -> None:
+        """What Slack would show `user` alone: one line, the text as it is (our words, unformatted)."""
+        with self._lock:
+            line = Text(f"{render.clean(channel, single_line=True)} · only ", render.DIM)
+            line.append_text(render.ping(user, self.people)).append(" sees: ", render.DIM).append(render.clean(text))
+            self._print(line)
+
+    def hand_over(self, group: str, users: list[str]) -> None:
+        """One line: who the on-call user group would now be."""
+        with self._lock:
+            line = Text("user group ", render.DIM).append_text(render.ping(group, self.people)).append(" is now ", render.DIM)
+            line.append_text(Text(", ").join(render.ping(u, self.people) for u in users) if users else Text("nobody"))
+            self._print(line)
+
+    def person(self, email: str) -> str:
+        """A made-up user ID for a team member's e-mail; pings to it print the e-mail."""
         with self._lock:
             for user, known in self.people.items():
                 if known == email:
@@ -71,66 +135,24 @@ class ConsoleSink:
             self.people[user] = email
             return user
 
-    # --- messages ------------------------------------------------------------------------------------------
+    # --- the output ----------------------------------------------------------------------------------------
 
-    def post(self, channel: str, message: SlackMessage, tag: str, thread_ts: str | None = None) -> tuple[str, str]:
-        """Print a new message (in a thread: titled so) under its ts, made like Slack's, by which its edits and its
-        thread name it; returns (channel, ts). The tag is the outbox's key, not the reader's: it is not printed."""
-        with self._lock:
-            ts = self._ts()
-            where = f"in thread of {thread_ts}" if thread_ts else "new"
-            self._print(render_message(message, f"{channel} · {where}", ts, self.people))
-            self._tagged[(channel, tag, thread_ts)] = ts
-            self.printed.append(tag)
-        return channel, ts
-
-    def update(self, channel: str, ts: str, message: SlackMessage) -> None:
-        """Print the message again, as edited."""
-        with self._lock:
-            self._print(render_message(message, f"{channel} · edited {ts}", "", self.people))
-
-    def find_tagged(self, channel: str, tag: str, oldest: datetime, thread_ts: str | None = None) -> tuple[str, str] | None:
-        """A message this process printed with this tag; a console keeps no history beyond that."""
-        with self._lock:
-            ts = self._tagged.get((channel, tag, thread_ts))
-        return (channel, ts) if ts is not None else None
-
-    def tell(self, channel: str, user: str, text: str) -> None:
-        """What Slack would show `user` alone: one line."""
-        line = Text(f"{plain(channel)} · only @{plain(self.people.get(user, user))} sees: ", "dim")
-        with self._lock:
-            self._print(line + mrkdwn(text, self.people))
-
-    def open_view(self, trigger_id: str, view: dict) -> None:
-        """A form cannot open in a console: one line says which."""
-        title = plain(str((view.get("title") or {}).get("text") or "a form"))
-        with self._lock:
-            self._print(Text(f"(the form {title!r} would open in Slack)", "dim"))
-
-    def set_usergroup(self, group: str, users: list[str]) -> None:
-        """One line: who the user group would now be."""
-        members = ", ".join("@" + plain(self.people.get(u, u)) for u in users) or "nobody"
-        with self._lock:
-            self._print(Text(f"user group @{plain(group)} is now {members}", "dim"))
-
-    def upload(self, filename: str, content: bytes, title: str, alt_text: str) -> str:
-        """Write the file to the folder; its path is the file's ID (the image line shows it)."""
-        with self._lock:
-            if self.files is None:
-                self.files = Path(tempfile.mkdtemp(prefix="replywatch-"))
-            self.files.mkdir(parents=True, exist_ok=True)
-            path = self.files / (Path(filename).name or "file")
-            path.write_bytes(content)
-        log.info("saved %s (%s)", path, title)
-        return str(path)
+    def _holder(self, card: Card) -> str | None:
+        """Who is on call as an alert or a digest is laid out (asked outside the lock: it may read the schedule)."""
+        return self.on_call(card.now) if isinstance(card, AlertCard | DigestCard) else None
 
     def _ts(self) -> str:
         return f"{int(self._clock())}.{next(self._counter) % 1_000_000:06d}"
 
-    def _print(self, renderable: object) -> None:
+    def _print(self, renderable: RenderableType) -> None:
         """Print it whole, or raise what the outbox understands: this message cannot be shown (its characters are
         not in the output's encoding: nothing was written), or the output is gone for now (a closed pipe)."""
-        # Rendered first, then written here: rich's own write would answer a closed pipe by exiting the process.
+        # Rendered first, then written here: rich's own write would answer a closed pipe by exiting the process. Its
+        # capture still flushes the output as it ends, so what a failed write left buffered is flushed here first.
+        try:
+            self.console.file.flush()
+        except OSError as exc:
+            raise Unavailable("console", f"cannot write to the output ({type(exc).__name__})") from None
         with self.console.capture() as captured:
             self.console.print(renderable)
         try:

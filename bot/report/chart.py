@@ -18,8 +18,8 @@ from datetime import timedelta
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.humanize import WEEKDAYS
 from bot.report.model import Day
-from bot.words import WEEKDAYS
 
 WIDTH, HEIGHT = 1000, 500
 # Where the plot sits in the image (fractions: left, bottom, right, top, from the bottom-left corner).

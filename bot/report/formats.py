@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.humanize import WEEKDAYS, format_age
 from bot.report.model import ERASED, AccountReport, Report, Usage
-from bot.words import WEEKDAYS, format_age
 
 WIDTH = 120  # columns the text is laid out in when not told otherwise
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -1,10 +1,10 @@
 """Actions: what people do to alerts from Slack — claim, snooze, close as "no reply needed", and ask for the
 queue with `/replywatch`.
 
-`handle` takes what Slack sent (the envelope's type and payload, as Socket Mode delivers them) and returns an
-`Answer`: what to send back with the acknowledgement, which Slack wants within 3 seconds, and the slower work
-to do after it. Every action is recorded (who, what, when) and bumps the alert's revision; the sweep then
-edits the message in place, so the sweep stays the only writer of alert messages.
+`handle` takes a typed Request (bot.slack.interactions reads it from what Slack sent) and returns an Outcome:
+whether it was refused, the queue to show, the form's fields to fix, and the slower work to do once the sink has
+acknowledged it (Slack wants that within 3 seconds). Every action is recorded (who, what, when) and bumps the
+alert's revision; the sweep then edits the message in place, so the sweep stays the only writer of alert messages.
 
 Who may ask is decided once, at the top of `handle`, by `refusal` (a pure function of the request, the `Access`
 and what the store knows of the mention named): the payload must come from the app and the workspace (or its
@@ -12,7 +12,7 @@ Enterprise organization) that `auth.test` named, from a person of that workspace
 must be about a mention whose alert replywatch posted in the channel it came from; `/replywatch` answers only in
 the alert channel and the channels of ALLOW_QUEUE_IN, and to people of another organization (a Slack Connect
 channel) only when ALLOW_QUEUE_IN says `external`. A refusal is told to the asker only (ephemeral) and logged
-once.
+once; what the asker reads is the sink's to say.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from bot import rules
 from bot.clock import Clock
 from bot.errors import ServiceError
 from bot.model import CLOSE_REASONS, Mention, Status
-from bot.services.requests import Access, Answer, Kind, Refusal, Request, read_request, refusal, refusal_text, shown
+from bot.services.requests import Access, Kind, Outcome, Queue, Refusal, Request, refusal, shown
 
 if TYPE_CHECKING:
-    from bot.ports import Renderer, SlackSink
+    from bot.ports import Sink
     from bot.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -39,22 +39,17 @@ NOTE_LIMIT = 300
 
 class ActionService:
     def __init__(
-        self, store: Store, slack: SlackSink, render: Renderer, clock: Clock, channel: str, tz: tzinfo = UTC,
-        access: Access | None = None,
+        self, store: Store, sink: Sink, clock: Clock, channel: str, tz: tzinfo = UTC, access: Access | None = None,
     ) -> None:
         self.store = store
-        self.slack = slack
-        self.render = render
+        self.sink = sink
         self.clock = clock
         self.tz = tz
         self.access = access or Access(alert_channels=frozenset({channel}))
         self.on_change: Callable[[], None] | None = None  # told after a click changed a mention (wakes the sweep)
 
-    def handle(self, kind: str, payload: dict) -> Answer:
-        """One Socket Mode request: `kind` is the envelope type (interactive, slash_commands, …)."""
-        request = read_request(kind, payload)
-        if request is None:
-            return Answer()
+    def handle(self, request: Request) -> Outcome:
+        """Decide one request: refused, answered at once, or work to do once it is acknowledged."""
         why = refusal(request, self.access, self._item(request))
         if why is not None:
             return self._refuse(request, why)
@@ -75,36 +70,31 @@ class ActionService:
         # The row names its channel from the moment the alert is claimed: a click can come before its ts is recorded.
         return (mention.status if mention else None), (alert.channel if alert is not None else None)
 
-    def _refuse(self, request: Request, why: Refusal) -> Answer:
+    def _refuse(self, request: Request, why: Refusal) -> Outcome:
         log.warning(
             "refused a %s from %s (team %s, app %s) in %s%s: %s",
             request.kind.value, shown(request.user), shown(request.user_team or request.team), shown(request.app),
             shown(request.channel), f" for mention {request.mention}" if request.mention is not None else "", why.value,
         )
-        text = refusal_text(why, request, self.access)
-        if request.kind is Kind.QUEUE:
-            return Answer(ack={"response_type": "ephemeral", "text": text})
-        if request.kind is Kind.CLOSE_FORM:
-            return Answer(ack={"response_action": "errors", "errors": {"reason": text}})
-        return Answer(later=lambda: self._tell(request.channel, request.user, text))
+        return Outcome(refused=why)
 
     # --- /replywatch ----------------------------------------------------------------------------------
 
-    def _queue(self) -> Answer:
+    def _queue(self) -> Outcome:
         with self.store.read() as repo:  # answered in the acknowledgement: must not wait for a writer
             total = repo.open_count()
-            rows = [m for m, _ in repo.open_mentions(limit=self.render.queue_rows)]
-        return Answer(ack=self.render.queue(rows, self.clock.now(), total))
+            rows = tuple(m for m, _ in repo.open_mentions(limit=self.sink.queue_rows))
+        return Outcome(queue=Queue(rows, total, self.clock.now()))
 
     # --- buttons --------------------------------------------------------------------------------------
 
-    def _click(self, request: Request) -> Answer:
+    def _click(self, request: Request) -> Outcome:
         mention_id, user, channel = request.mention or 0, request.user, request.channel  # a click names one
         if request.action == "claim":
-            return Answer(later=lambda: self._act(mention_id, user, channel, "claim", ""))
+            return Outcome(later=lambda: self._act(mention_id, user, channel, "claim", ""))
         if request.action == "snooze":
-            return Answer(later=lambda: self._act(mention_id, user, channel, "snooze", request.choice))
-        return Answer(later=lambda: self._ask_reason(mention_id, user, channel, request.trigger))
+            return Outcome(later=lambda: self._act(mention_id, user, channel, "snooze", request.choice))
+        return Outcome(later=lambda: self._ask_reason(mention_id, user, channel, request.trigger))
 
     def _act(self, mention_id: int, user: str, channel: str, action: str, choice: str) -> None:
         now = self.clock.now()
@@ -133,21 +123,19 @@ class ActionService:
             self._already_closed(channel, user, mention)
             return
         try:
-            self.slack.open_view(trigger, self.render.close_form(mention, channel))
+            self.sink.ask_reason(trigger, mention, channel)
         except ServiceError as exc:
             log.warning("could not ask why mention %d needs no reply: %s", mention_id, exc.message)
 
-    def _close_submitted(self, request: Request) -> Answer:
-        values = (request.view.get("state") or {}).get("values") or {}
-        reason = str((((values.get("reason") or {}).get("choice") or {}).get("selected_option") or {}).get("value") or "")
-        note = " ".join(str(((values.get("note") or {}).get("text") or {}).get("value") or "").split())[:NOTE_LIMIT]
+    def _close_submitted(self, request: Request) -> Outcome:
+        reason, note = request.choice, " ".join(request.note.split())[:NOTE_LIMIT]
         if reason not in CLOSE_REASONS:
-            return Answer(ack={"response_action": "errors", "errors": {"reason": "Pick a reason."}})
+            return Outcome(fix={"reason": "Pick a reason."})
         if reason == "other" and not note:
-            return Answer(ack={"response_action": "errors", "errors": {"note": "Say why in a few words."}})
+            return Outcome(fix={"note": "Say why in a few words."})
         mention_id, user, channel = request.mention or 0, request.user, request.channel  # so does the form
         text = f"no reply needed: {CLOSE_REASONS[reason]}" + (f" — {note}" if note else "")
-        return Answer(later=lambda: self._close(mention_id, user, channel, text))
+        return Outcome(later=lambda: self._close(mention_id, user, channel, text))
 
     def _close(self, mention_id: int, user: str, channel: str, reason: str) -> None:
         now = self.clock.now()
@@ -171,6 +159,6 @@ class ActionService:
 
     def _tell(self, channel: str, user: str, text: str) -> None:
         try:
-            self.slack.tell(channel, user, text)
+            self.sink.tell(channel, user, text)
         except ServiceError as exc:
             log.warning("could not tell %s: %s", user, exc.message)

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.errors import Rejected
-from bot.model import Alert, SlackMessage, Status
+from bot.messages import AlertCard, Card, ClosedCard, DigestCard
+from bot.model import Alert, Status
 from bot.services.outbox import MAX_REFUSALS, Outbox, SweepResult, next_try
 
 if TYPE_CHECKING:
-    from bot.ports import Renderer
     from bot.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,6 @@ class Edits:
         self.clock = clock
         self.outbox = outbox
 
-    @property
-    def render(self) -> Renderer:
-        return self.outbox.render
-
     def run(self, now: datetime, mono: float, result: SweepResult) -> None:
         """Edit one alert (or digest) that shows less than it should, the one waiting longest of the channels whose
         pace allows: a channel that is held (archived, refusing, rate limited) keeps its own edits waiting, no one
@@ -47,9 +43,9 @@ class Edits:
         alert, mention = stale[0]
         if alert.digest_id is None:
             closed = mention.status is not Status.OPEN
-            message = self.render.closed(mention) if closed else self.render.alert(mention, now)
+            card = ClosedCard(mention) if closed else AlertCard(mention, now)
             members = [(alert, closed)]
-            if self._edit(alert.channel, alert.ts, message, members, now, mono, result, f"the alert for mention {mention.id}"):
+            if self._edit(alert.channel, alert.ts, card, members, now, mono, result, f"the alert for mention {mention.id}"):
                 log.info("alert for mention %d updated: %s", mention.id, mention.reason)
             return
         with self.store.read() as repo:
@@ -59,17 +55,16 @@ class Edits:
         if found is None or found[0].ts is None:
             return
         digest, mentions = found
-        message = self.render.digest(mentions, now)
-        if self._edit(digest.channel, digest.ts, message, members, now, mono, result, f"digest {digest.id}"):
+        if self._edit(digest.channel, digest.ts, DigestCard(tuple(mentions), now), members, now, mono, result, f"digest {digest.id}"):
             log.info("digest %d updated: %d mention(s) closed", digest.id, sum(c for _, c in members))
 
     def _edit(
-        self, channel: str, ts: str | None, message: SlackMessage, members: list[tuple[Alert, bool]],
+        self, channel: str, ts: str | None, card: Card, members: list[tuple[Alert, bool]],
         now: datetime, mono: float, result: SweepResult, what: str,
     ) -> bool:
         """Edit one message standing for `members` (alert, closed?); record the outcome on their rows."""
         refused = partial(self._edit_refused, members, now=now, what=what)
-        if not self.outbox.edit(channel, ts, message, now, mono, result, what, refused):
+        if not self.outbox.edit(channel, ts, card, now, mono, result, what, refused):
             return False
         with self.store.unit() as repo:
             for alert, closed in members:

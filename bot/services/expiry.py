@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock
-from bot.words import format_age
+from bot.humanize import format_age
 
 if TYPE_CHECKING:
     from bot.store.repository import Store

@@ -13,7 +13,7 @@ from bot.errors import ServiceError
 from bot.messages import Handoff
 
 if TYPE_CHECKING:
-    from bot.ports import SlackSink
+    from bot.ports import Sink
     from bot.rules import AlertPolicy
     from bot.store.repository import Store
 
@@ -23,8 +23,8 @@ RETRY_AFTER = 30.0  # seconds before a user group that Slack refused is tried ag
 
 
 class OnCallService:
-    def __init__(self, slack: SlackSink, store: Store, clock: Clock, config: AlertPolicy) -> None:
-        self.slack = slack
+    def __init__(self, sink: Sink, store: Store, clock: Clock, config: AlertPolicy) -> None:
+        self.sink = sink
         self.store = store
         self.clock = clock
         self.config = config
@@ -71,7 +71,7 @@ class OnCallService:
             if self._groups.get(rotation.usergroup) == holder:
                 continue
             try:
-                self.slack.set_usergroup(rotation.usergroup, [holder])
+                self.sink.hand_over(rotation.usergroup, [holder])
             except ServiceError as exc:
                 log.warning("could not set user group %s to %s: %s", rotation.usergroup, holder, exc.message)
                 self._groups_retry_at = mono + RETRY_AFTER

@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.errors import AuthFailed, ChannelUnavailable, RateLimited, Rejected, ServiceError
-from bot.messages import ParkedNote, ReportNote
-from bot.model import Mention, SlackMessage
+from bot.messages import AlertCard, Card, DigestCard, FollowUpNote, NoteCard, ParkedNote, ReportNote, named
+from bot.model import Mention
 from bot.services.pacing import Pacer, Slot
 
 if TYPE_CHECKING:
-    from bot.ports import Renderer, SlackSink
+    from bot.ports import Sink
     from bot.store.repository import Repository, Store
 
 log = logging.getLogger(__name__)
@@ -90,13 +90,13 @@ class Outgoing:
 @dataclass(frozen=True)
 class _Rows:
     """How one kind of message is kept in the store while it is delivered: its name there, its row marked as about
-    to be posted, as posted (channel and ts), or as surely not posted (it goes again), and laid out again from it."""
+    to be posted, as posted (channel and ts), or as surely not posted (it goes again), and its card read back from it."""
 
     name: str
     sending: Callable[[Repository, Outgoing], None]
     sent: Callable[[Repository, Outgoing, tuple[str, str], datetime], None]
     undone: Callable[[Repository, Outgoing], None]
-    render: Callable[[Repository, Outgoing, Renderer, datetime], SlackMessage | None]
+    card: Callable[[Repository, Outgoing, datetime], Card | None]
 
 
 def _resending(name: str) -> Callable[[Repository, Outgoing], None]:
@@ -107,19 +107,23 @@ def _resending(name: str) -> Callable[[Repository, Outgoing], None]:
     return mark
 
 
-def _alert(repo: Repository, item: Outgoing, render: Renderer, now: datetime) -> SlackMessage | None:
+def _alert(repo: Repository, item: Outgoing, now: datetime) -> Card | None:
     mention = repo.mention(int(item.key))
-    return render.alert(mention, now) if mention is not None else None
+    return AlertCard(mention, now, plain=item.refusals > 0) if mention is not None else None
 
 
-def _digest(repo: Repository, item: Outgoing, render: Renderer, now: datetime) -> SlackMessage | None:
+def _digest(repo: Repository, item: Outgoing, now: datetime) -> Card | None:
     found = repo.digest(int(item.key))
-    return render.digest(found[1], now) if found else None
+    return DigestCard(tuple(found[1]), now, plain=item.refusals > 0) if found else None
 
 
-def _notice(repo: Repository, item: Outgoing, render: Renderer, now: datetime) -> SlackMessage | None:
+def _notice(repo: Repository, item: Outgoing, now: datetime) -> Card | None:
+    """A note, with the mentions it names; none if it is a follow-up whose mentions are all gone."""
     note = repo.notice_note(item.key)
-    return render.note(note, now, repo.mentions) if note is not None else None
+    if note is None:
+        return None
+    mentions = tuple(repo.mentions(named(note)))
+    return None if isinstance(note, FollowUpNote) and not mentions else NoteCard(note, now, mentions)
 
 
 ROWS = {
@@ -140,13 +144,12 @@ ROWS = {
 
 
 class Outbox:
-    """Posts each message into its channel, as `render` lays it out."""
+    """Delivers each card into its channel through `sink`."""
 
-    def __init__(self, slack: SlackSink, store: Store, clock: Clock, render: Renderer) -> None:
-        self.slack = slack
+    def __init__(self, sink: Sink, store: Store, clock: Clock) -> None:
+        self.sink = sink
         self.store = store
         self.clock = clock
-        self.render = render
         self.pacer = Pacer()
         self._channel_failures: dict[str, int] = {}  # channel-level failures in a row; missing: not known since start
         self._uploads: dict[str, tuple[int, float]] = {}  # a report's failed chart uploads: how many, and not before when
@@ -158,7 +161,7 @@ class Outbox:
             return
         if in_doubt:
             try:
-                found = self.slack.find_tagged(channel, item.tag, item.since, item.thread_ts)
+                found = self.sink.find(channel, item.tag, item.since, item.thread_ts)
             except (ChannelUnavailable, AuthFailed) as exc:
                 self.channel_failed(channel, exc, now, mono, result)
                 return
@@ -174,12 +177,12 @@ class Outbox:
                 return
         if item.kind is Kind.NOTICE and not self._attach(item, now, mono, result):
             return
-        message = self._message(item, now)
-        if message is None:
+        card = self._card(item, now)
+        if card is None:
             return
         self._record(ROWS[item.kind].sending, item)
         try:
-            posted = self.slack.post(channel, message, item.tag, item.thread_ts)
+            posted = self.sink.deliver(channel, card, item.tag, item.thread_ts)
         except (ChannelUnavailable, AuthFailed) as exc:
             self._record(ROWS[item.kind].undone, item)  # not the message's fault: it goes once the channel works
             self.channel_failed(channel, exc, now, mono, result)
@@ -213,9 +216,8 @@ class Outbox:
         failures, not_before = self._uploads.get(item.key, (0, mono))
         if mono < not_before:
             return False
-        chart = self.render.chart(note)
         try:
-            file_id = self.slack.upload(chart.filename, chart.content, chart.title, chart.alt_text) if chart else ""
+            file_id = self.sink.attach_chart(note)
         except Rejected as exc:
             log.warning("Slack refused the chart of %s (%s); the report goes without it", item.tag, exc.message)
             file_id = ""
@@ -235,12 +237,13 @@ class Outbox:
         return True
 
     def edit(
-        self, channel: str, ts: str | None, message: SlackMessage, now: datetime, mono: float, result: SweepResult, what: str,
+        self, channel: str, ts: str | None, card: Card, now: datetime, mono: float, result: SweepResult, what: str,
         refused: Callable[[Rejected], None],
     ) -> bool:
-        """Edit a posted message, taking an edit's slot of the channel's pace; a clear "no" goes to `refused`."""
+        """Show `card` in place of a posted message, taking an edit's slot of the channel's pace; a clear "no" goes to
+        `refused`."""
         try:
-            self.slack.update(channel, ts or "", message)
+            self.sink.edit(channel, ts or "", card)
         except (ChannelUnavailable, AuthFailed) as exc:
             self.channel_failed(channel, exc, now, mono, result)
             return False
@@ -257,17 +260,16 @@ class Outbox:
         result.updated += 1
         return True
 
-    def _message(self, item: Outgoing, now: datetime) -> SlackMessage | None:
-        """What to post for `item`; once Slack has refused it, an alert or digest goes as plain text, no blocks."""
+    def _card(self, item: Outgoing, now: datetime) -> Card | None:
+        """What to deliver for `item`; once the sink has refused it, an alert or digest goes in its plain form (a note
+        has no other form)."""
         if item.members:  # a new alert or digest: its mentions were just read
-            members, unread = list(item.members), item.unchecked_since
-            message = self.render.alert(members[0], now, unread) if item.kind is Kind.ALERT else self.render.digest(members, now, unread)
-        else:
-            with self.store.read() as repo:
-                message = ROWS[item.kind].render(repo, item, self.render, now)
-            if item.kind is Kind.NOTICE:
-                return message  # a note has no fallback form: it is laid out the same each time
-        return SlackMessage(message.text, []) if message is not None and item.refusals else message
+            plain, unread = item.refusals > 0, item.unchecked_since
+            if item.kind is Kind.ALERT:
+                return AlertCard(item.members[0], now, unread, plain)
+            return DigestCard(item.members, now, unread, plain)
+        with self.store.read() as repo:
+            return ROWS[item.kind].card(repo, item, now)
 
     def _refused(self, item: Outgoing, exc: Rejected, now: datetime) -> None:
         """Slack said no to this message: try again later on its own (its fallback form), or park it for good."""

@@ -35,7 +35,7 @@ from bot.services.edits import Edits
 from bot.services.outbox import Kind, Outbox, Outgoing, SweepResult
 
 if TYPE_CHECKING:
-    from bot.ports import Renderer, SlackSink
+    from bot.ports import Sink
     from bot.store.repository import Store, SweepWork
 
 log = logging.getLogger(__name__)
@@ -47,23 +47,21 @@ GONE = "message_not_found"  # an edit refused with this: someone deleted the ale
 class SweepService:
     def __init__(
         self,
-        slack: SlackSink,
+        sink: Sink,
         store: Store,
         watched: Sequence[AccountKey],
         clock: Clock,
         config: AlertPolicy,
-        render: Renderer,
         deletions: DeletionCheck | None = None,
     ) -> None:
-        self.slack = slack
-        self.render = render
+        self.sink = sink
         self.store = store
         self.watched = tuple(watched)
         self.clock = clock
         self.config = config
         self.channel = config.channel  # notices about replywatch itself, and the on-call handoffs
         self.deletions = deletions
-        self.outbox = Outbox(slack, store, clock, render)
+        self.outbox = Outbox(sink, store, clock)
         self.pacer = self.outbox.pacer
         self.alerting = Alerting(store, self.outbox, deletions)
         self.edits = Edits(store, clock, self.outbox)

@@ -4,10 +4,10 @@ the `/replywatch` queue. Everything from a network passes through `safe` or `_qu
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, tzinfo
 
-from bot.model import CLOSE_REASONS, Mention, SlackMessage, Status
+from bot.humanize import format_age, local_time
+from bot.model import CLOSE_REASONS, HANDLE, Mention, SlackMessage, Status
 from bot.slack.text import (
     BLOCK_LIMIT,
     NAME_LIMIT,
@@ -25,7 +25,6 @@ from bot.slack.text import (
     section,
     slack_mention,
 )
-from bot.words import format_age, local_time
 
 SNOOZES = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "until tomorrow 09:00"}
 DIGEST_LINES_PER_SECTION = 8  # a line is at most ~300 characters; a section holds 3,000
@@ -33,12 +32,11 @@ DIGEST_SECTIONS = 45  # Block Kit allows 50 blocks a message
 QUEUE_LINES_PER_SECTION = 10
 QUEUE_MOST = (BLOCK_LIMIT - 1) * QUEUE_LINES_PER_SECTION - 1  # the head, and the "and N more" line, still fit
 EXCERPT = 90
-_HANDLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}")  # every network's: X's, Bluesky's domains, Mastodon's user@instance
 
 
 def where(mention: Mention) -> str:
     """Which watched account's queue a mention is in, and on which network: "@acme on Bluesky"."""
-    handle = mention.account if _HANDLE.fullmatch(mention.account) else "?"
+    handle = mention.account if HANDLE.fullmatch(mention.account) else "?"
     return f"@{handle} on {mention.network.label}"
 
 
@@ -48,7 +46,7 @@ def _private(mention: Mention) -> str:
 
 def who(mention: Mention) -> tuple[str, str]:
     post = mention.post
-    handle = post.author_handle if _HANDLE.fullmatch(post.author_handle) else ""
+    handle = post.author_handle if HANDLE.fullmatch(post.author_handle) else ""
     name = safe(post.author_name, NAME_LIMIT, single_line=True) or (f"@{handle}" if handle else "someone")
     return name, (f"@{handle}" if handle else "(unknown handle)")
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from bot.humanize import day_and_month, format_age
 from bot.messages import ReportNote
 from bot.model import Attachment, SlackMessage
 from bot.report.model import ERASED, AccountReport, Report
 from bot.slack.text import clean, context, escape, link, message, plain, section
-from bot.words import day_and_month, format_age
 
 LONGEST = 5  # waits named
 

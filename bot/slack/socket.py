@@ -18,7 +18,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.errors import AuthFailed, ServiceError, Unavailable
 from bot.logs import Redactor
-from bot.services.actions import Answer
+from bot.slack.interactions import Answer
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.model import Status
-from bot.services.actions import Access, ActionService, Answer
+from bot.services.requests import Access
+from bot.slack.interactions import Answer, Interactions
 from bot.slack.socket import SocketListener
 from bot.standins.http import wait_for
-from tests.conftest import Loop, make_loop
+from tests.conftest import Loop, make_loop, slack_actions
 from tests.standins.socket_mode import SocketModeStandIn
 
 SEC, MIN = timedelta(seconds=1), timedelta(minutes=1)
@@ -26,9 +27,9 @@ ACME = Access(alert_channels=frozenset({"C0ALERTS"}), teams=frozenset({"T0ACME"}
 
 
 @pytest.fixture
-def worked(fake_x, fake_slack, sqlite_store) -> tuple[Loop, ActionService]:  # noqa: ANN001
+def worked(fake_x, fake_slack, sqlite_store) -> tuple[Loop, Interactions]:  # noqa: ANN001
     loop = make_loop(fake_x, fake_slack, sqlite_store, buttons=True, display_tz=BERLIN, escalate_after=None)
-    return loop, ActionService(loop.store, loop.sweep.slack, loop.sweep.render, loop.clock, "C0ALERTS", BERLIN, ACME)
+    return loop, slack_actions(loop, BERLIN, ACME)
 
 
 def alerted(loop: Loop, text: str = "@acme where is my refund?") -> tuple[int, object]:
@@ -179,7 +180,7 @@ def test_a_click_that_changes_a_mention_wakes_the_sweep_and_one_that_changes_not
     """`replywatch run` lets an idle sweep rest: what a click changed must not wait for its next tick."""
     loop, actions = worked
     woken: list[int] = []
-    actions.on_change = lambda: woken.append(1)
+    actions.actions.on_change = lambda: woken.append(1)
     _, alert = alerted(loop)
     run(actions.handle("interactive", click(alert, "claim")))
     assert woken == [1]
@@ -325,7 +326,7 @@ def test_allow_queue_in_adds_channels_and_lets_other_organizations_in_only_with_
     mention, _ = alerted(loop)
 
     def queue(access: Access, payload: dict) -> str:
-        actions = ActionService(loop.store, loop.sweep.slack, loop.sweep.render, loop.clock, "C0ALERTS", BERLIN, access)
+        actions = slack_actions(loop, BERLIN, access)
         return json.dumps(actions.handle("slash_commands", payload).ack)
 
     team = replace(ACME, queue_channels=frozenset({"C0TEAM"}))

@@ -43,7 +43,7 @@ def test_a_week_on_call(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN0
     fake_slack.emails = {"priya@example.com": PRIYA}
     loop = make_loop(fake_x, fake_slack, sqlite_store, interval=5 * MIN, escalate_after=MIN * 60, remind_every=None,
                      escalate_to=("U0NOBODY",), digest_threshold=5)
-    schedule = resolve_people(schedule_file.parse(WEEK), loop.sweep.slack)
+    schedule = resolve_people(schedule_file.parse(WEEK), loop.sweep.sink.person)
     assert schedule.oncall.members == (JANE, OMAR, PRIYA), "the e-mail was looked up in Slack"
     loop.configure(schedule=schedule, display_tz=BERLIN)
     fans = [loop.x.add_user(f"fan{i}") for i in range(30)]

@@ -27,12 +27,11 @@ from bot.report.build import build_report
 from bot.report.formats import as_csv, as_json, as_text
 from bot.report.model import Report
 from bot.rules import keyword_pattern
-from bot.services.actions import ActionService
 from bot.standins.x_api import FakeX
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
 from bot.store.tables import ReadRow
-from tests.conftest import Loop, make_loop
+from tests.conftest import Loop, make_loop, slack_actions
 from tests.integration.test_actions import ACME, click, run, submission
 from tests.integration.test_cli import assert_clean_failure, cli
 from tests.standins.slack_api import FakeSlack
@@ -70,7 +69,7 @@ def scripted_month(x: FakeX, slack: FakeSlack, store: Store, settings: Settings)
         x, slack, store, responders=("helper",), signals={"keywords": (("unsubscribe", keyword_pattern("unsubscribe")),)},
         buttons=True, display_tz=BERLIN, schedule=schedule_file.parse(_toml(HOURS)),
     )
-    actions = ActionService(loop.store, loop.sweep.slack, loop.sweep.render, loop.clock, "C0ALERTS", BERLIN, ACME)
+    actions = slack_actions(loop, BERLIN, ACME)
 
     def at(moment: datetime) -> None:
         loop.tick(moment - loop.clock.now())

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from bot import accounts
 from bot.config import Settings
+from bot.humanize import pace
 from bot.lanes import Lanes
 from bot.load import load_schedule
 from bot.model import AccountKey, Network, Post, Read, Status, Verdict
@@ -26,8 +27,7 @@ from bot.standins.http import Reply
 from bot.standins.x_api import FakeX
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
-from bot.words import pace
-from tests.conftest import Loop, make_loop, renderer
+from tests.conftest import Loop, make_loop
 from tests.integration.test_cli import cli
 from tests.integration.test_weekly_report import reporter, reports
 from tests.reliability.test_isolation import run
@@ -113,7 +113,7 @@ def test_a_look_up_that_never_answers_stalls_no_other_account(fast: Loop, sqlite
     config = replace(fast.sweep.config, read_patience=timedelta(hours=1))
     sources = {X_ACME: fast.sweep.deletions.sources[X_ACME], masto: hanging}  # type: ignore[union-attr,dict-item]
     deletions = DeletionCheck(sources, sqlite_store, Lanes(4.0, fast.clock.monotonic))  # a look-up's deadline: 4 s
-    fast.sweep = SweepService(fast.sweep.slack, sqlite_store, [X_ACME, masto], fast.clock, config, renderer(config), deletions)
+    fast.sweep = SweepService(fast.sweep.sink, sqlite_store, [X_ACME, masto], fast.clock, config, deletions)
     now = fast.clock.now()
     post = Post("1001", "9", "@acme is anyone there?", now, author_handle="fan@elsewhere", url="https://masto.test/@fan/1001")
     with sqlite_store.unit() as repo:
@@ -202,7 +202,7 @@ def test_due_mentions_are_looked_up_once_each_whatever_the_other_channels_do(fas
     bsky = AccountKey(Network.BLUESKY, "acme.bsky.social")  # idle, alerting into a channel of its own
     rules = {bsky: AccountRules("C0BSKY", ALERT_AFTER, ALERT_AFTER, (OWN_POSTS,)), X_ACME: fast.sweep.config.rules(X_ACME)}
     config = replace(fast.sweep.config, accounts=rules)
-    fast.sweep = SweepService(fast.sweep.slack, sqlite_store, [X_ACME, bsky], fast.clock, config, renderer(config), fast.sweep.deletions)
+    fast.sweep = SweepService(fast.sweep.sink, sqlite_store, [X_ACME, bsky], fast.clock, config, fast.sweep.deletions)
 
     def bsky_reads() -> None:
         with sqlite_store.unit() as repo:

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.model import FollowUp, Mention, Network, Post, Status
+from bot.messages import FollowUpNote
+from bot.model import FollowUp, Mention, Network, Post, SlackMessage, Status
 from bot.slack.blocks import alert_message, answered_message, close_view, closed_message, digest_message, queue_message
-from bot.slack.notes import follow_up_message, notice_message
+from bot.slack.notes import note_message, notice_message
 from bot.slack.text import escape
 from bot.sources.mastodon.text import status_text
 from bot.sources.x.translate import post_url, unescape_x
@@ -35,6 +36,15 @@ long_lines = st.builds(lambda line, n: "\n".join([line] * n), short, st.integers
 hostile = st.one_of(st.text(), short, long_lines)
 # Block Kit's limits (PLATFORM.md, Slack section): beyond them Slack refuses the message, on every retry.
 SECTION, BUTTON, BLOCKS, FALLBACK = 3000, 75, 50, 40_000
+
+
+def follow_up_message(follow_up: FollowUp, mentions: list[Mention], now: datetime) -> SlackMessage:
+    """The escalation or reminder the sweep posts about `mentions`, as Slack shows it."""
+    note = FollowUpNote(follow_up.kind, follow_up.to, tuple(m.id or 0 for m in mentions), len(mentions),
+                        min(m.post.created_at for m in mentions))
+    message = note_message(note, now, mentions)
+    assert message is not None
+    return message
 
 
 def _fields(message) -> list[str]:  # noqa: ANN001

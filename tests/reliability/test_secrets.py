@@ -26,7 +26,7 @@ from bot.sources.x.client import XSource
 from bot.standins.http import Reply
 from bot.standins.x_api import FakeX
 from bot.store.repository import Store
-from tests.conftest import START, policy, renderer
+from tests.conftest import START, policy, slack_sink
 from tests.integration.test_cli import cli
 from tests.reliability.figures import FIGURES
 from tests.standins.slack_api import FakeSlack
@@ -49,9 +49,7 @@ def _services(x: XSource, slack: SlackClient, store: Store, account: Account, cl
     poll = PollService(x, store, account, clock, timedelta(seconds=60), where=W)
     health = HealthService(store, W, clock, timedelta(seconds=60))
     config = policy(channel="C0ALERTS", alert_after=timedelta(minutes=1))
-    sweep = SweepService(
-        slack, store, [W], clock, config, renderer(config), DeletionCheck({W: x}, store)
-    )
+    sweep = SweepService(slack_sink(slack, config), store, [W], clock, config, DeletionCheck({W: x}, store))
 
     def run_once() -> None:
         for service in (poll, health, sweep):

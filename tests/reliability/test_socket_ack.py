@@ -8,9 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.services.actions import ActionService
 from bot.slack.socket import SocketListener
-from tests.conftest import make_loop
+from tests.conftest import make_loop, slack_actions
 from tests.integration.test_actions import click, slash
 from tests.reliability.figures import FIGURES
 from tests.standins.socket_mode import SocketModeStandIn
@@ -26,7 +25,7 @@ def test_socket_mode_acknowledgements_stay_far_below_3_seconds(fake_x, fake_slac
     for _ in range(5):
         loop.tick(timedelta(seconds=1))
     alerts = [loop.slack.alerts_for(m)[0] for m in mentions]
-    actions = ActionService(loop.store, loop.sweep.slack, loop.sweep.render, loop.clock, "C0ALERTS")
+    actions = slack_actions(loop)
     socket = SocketModeStandIn()
     fake_slack.socket_url = socket.url
     listener = SocketListener(app_token=fake_slack.app_token, base_url=fake_slack.url, timeout=5, handler=actions.handle)

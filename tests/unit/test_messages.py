@@ -9,7 +9,7 @@ import pytest
 from bot import messages
 from bot.messages import CollectionBroken, CollectionRecovered, FollowUpNote, GapNote, Handoff, ParkedNote, Text
 from bot.model import Mention, Network, Post, Status
-from bot.slack.notes import render_note
+from bot.slack.notes import note_message
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 BOB = Mention(Post("7", "2", "hi", T0, author_handle="bob", url="https://x.com/bob/status/7"), Status.OPEN, "", T0,
@@ -40,12 +40,13 @@ def test_a_note_is_stored_as_its_kind_and_fields_and_read_back_equal(note: messa
 
 @pytest.mark.parametrize(("note", "shown"), NOTES)
 def test_the_slack_sink_lays_each_note_out_by_its_type(note: messages.Message, shown: str) -> None:
-    message = render_note(note, T0 + timedelta(hours=2), lambda keys: [BOB] if 41 in keys else [])
+    mentions = [BOB] if 41 in messages.named(note) else []
+    message = note_message(note, T0 + timedelta(hours=2), mentions)
     assert message is not None and shown in message.text
 
 
 def test_a_follow_up_whose_mentions_are_gone_says_nothing() -> None:
-    assert render_note(FollowUpNote("reminder", ("U0LEAD",), (99,), 1, T0), T0, lambda keys: []) is None
+    assert note_message(FollowUpNote("reminder", ("U0LEAD",), (99,), 1, T0), T0, []) is None
 
 
 def test_an_unknown_kind_is_refused() -> None:

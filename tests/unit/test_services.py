@@ -22,7 +22,7 @@ from bot.services.sweep import SweepService
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
 from tests.conftest import policy
-from tests.fakes import FakeSource, PlainRenderer, RecordingSink
+from tests.fakes import FakeSource, RecordingSink
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 WHERE = AccountKey(Network.X, "acme")
@@ -88,7 +88,7 @@ def desk(store: Store, look_ups: bool = False, **changes: object) -> Desk:
         source, sink, store, clock,
         poll=PollService(source, store, account, clock, rand=lambda: 0.5),
         follow_ups=FollowUpService(store, [WHERE], clock, rules, deletions),
-        sweep=SweepService(sink, store, [WHERE], clock, rules, PlainRenderer(), deletions),
+        sweep=SweepService(sink, store, [WHERE], clock, rules, deletions),
     )
 
 
