@@ -30,7 +30,7 @@ from pathlib import Path
 from benchmarks.table import Figure, Row
 from benchmarks.ticks import percentile
 from benchmarks.world import ROOT, World, Worlds, covered, log
-from bot.config import Settings
+from bot.config.settings import Settings
 
 ALERT_AFTER = 3.0
 POLL_INTERVAL = 1.0

@@ -331,7 +331,7 @@ def _libpq(url: str) -> str:
 
 
 def _setting_names() -> set[str]:
-    from bot.config import Settings as BotSettings
+    from bot.config.settings import Settings as BotSettings
 
     return {name.upper() for name in BotSettings.model_fields}
 

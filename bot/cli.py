@@ -17,13 +17,12 @@ from datetime import datetime
 import bot
 from bot import logs
 from bot import status as view
-from bot.accounts import watched_keys
 from bot.calendar import oncall_view
 from bot.clock import SystemClock
-from bot.config import ConfigError, Settings
+from bot.config.load import Config, Use, load_config
+from bot.config.settings import ConfigError
 from bot.demo import command as demo
 from bot.humanize import format_age
-from bot.load import load_schedule, load_settings, time_zone
 from bot.report import command as report
 from bot.sources import labels
 
@@ -42,29 +41,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    settings: Settings | None = None
+    config: Config | None = None
     try:
         if not getattr(args, "needs_settings", True):  # the demo: nothing of this machine's settings is used
             return args.func(None, args)
-        settings = load_settings()
-        logs.configure(settings.log_level, settings.log_format, _secrets(settings))
-        return args.func(settings, args)
+        config = load_config(args.use)
+        logs.configure(config.settings.log_level, config.settings.log_format, config.secrets)
+        return args.func(config, args)
     except ConfigError as exc:
-        return _fail(str(exc), settings)
+        return _fail(str(exc), config)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
         message = _failure(exc)
         if message is None:
             raise
-        return _fail(message, settings)
+        return _fail(message, config)
 
 
 def _failure(exc: Exception) -> str | None:
     """The one line a startup or database failure ends with; None for anything else (a bug: its traceback shows)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.app import StartupError
+    from bot.app.wire import StartupError
     from bot.store.db import SchemaError
 
     if isinstance(exc, StartupError):
@@ -76,10 +75,10 @@ def _failure(exc: Exception) -> str | None:
     return None
 
 
-def _fail(message: str, settings: Settings | None) -> int:
+def _fail(message: str, config: Config | None) -> int:
     text = logs.one_line(message.splitlines()[0] if message else "failed")
-    if settings is not None:
-        text = logs.Redactor(_secrets(settings)).redact(text)
+    if config is not None:
+        text = logs.Redactor(config.secrets).redact(text)
     print(f"replywatch: {text}", file=sys.stderr)
     return 2
 
@@ -91,21 +90,22 @@ def _parser() -> argparse.ArgumentParser:
         "answered. Settings come from the environment and ./.env (see README).",
     )
     parser.add_argument("--version", action="version", version=f"replywatch {bot.version()}")
+    parser.set_defaults(use=Use.READ)  # what the command needs of the accounts (bot.config.load.Use): most only read
     sub = _Described(parser.add_subparsers(title="commands", metavar="COMMAND"))
     run = sub.add_parser("run", help="run the service: poll the networks, alert Slack (SINK=console: print); SIGTERM or Ctrl-C stops it")
-    run.set_defaults(func=_run)
+    run.set_defaults(func=_run, use=Use.RUN)
     status = sub.add_parser("status", help="show open mentions, oldest first, and how collection is going")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.add_argument("--all", action="store_true", help="also list closed mentions, newest first, with why each closed")
     status.add_argument("--limit", type=_count, default=STATUS_LIMIT, metavar="N",
                         help=f"list the N oldest open mentions (and N closed ones with --all); 0: all (default {STATUS_LIMIT})")
     status.set_defaults(func=_status)
-    report.add_parser(sub, lambda settings, args: report.run(settings, args, SystemClock().now()))
+    report.add_parser(sub, lambda config, args: report.run(config, args, SystemClock().now()))
     demo.add_parser(sub)
     check = sub.add_parser(
         "check", help="validate the settings, the Slack tokens and channels, and every account's credentials on its network"
     )
-    check.set_defaults(func=_check)
+    check.set_defaults(func=_check, use=Use.CHECK)
     db = sub.add_parser("db", help="database commands")
     db_sub = _Described(db.add_subparsers(title="db commands", metavar="DB_COMMAND"))
     db_upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations (run also does this on start)")
@@ -131,26 +131,19 @@ class _Described:
         return self._parsers.add_parser(name, **kwargs)  # type: ignore[arg-type]
 
 
-def _secrets(settings: Settings) -> list[str]:
-    from bot.accounts import named_secrets
-
-    return settings.secrets() + named_secrets(settings, os.environ)
-
-
-def _run(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot import accounts
-    from bot.app import IDLE_SWEEP_EVERY, StartupError, build_app, poll_job
+def _run(config: Config, _args: argparse.Namespace) -> int:
+    from bot.app.wire import IDLE_SWEEP_EVERY, StartupError, build_app, poll_job
     from bot.leadership import open_lease
     from bot.metrics.http import MetricsServer
     from bot.scheduler import build_scheduler
 
-    watched = accounts.load(settings, os.environ)
+    settings = config.settings
     # a port in use, or an address not this host's, fails the start first
     server = MetricsServer(settings.metrics_port, settings.metrics_addr) if settings.metrics_port else None
-    lease = open_lease(settings.database_url, watched[0].handle)  # one replica leads; on SQLite one process runs
+    lease = open_lease(settings.database_url, config.accounts[0].handle)  # one replica leads; on SQLite one process runs
     if not lease.acquire() and not lease.standby:
         raise StartupError(f"DATABASE_URL: {lease.problem}")
-    app = build_app(settings, SystemClock(), watched, server.metrics if server else None)
+    app = build_app(config, SystemClock(), server.metrics if server else None)
     # what a poll stored, or a click in Slack changed, is swept at once; with nothing waiting, the sweep rests
     then = {poll_job(p.where): "sweep" for p in app.polls}
     scheduler = build_scheduler(app.jobs(lease), then=then, idle={"sweep": IDLE_SWEEP_EVERY})
@@ -168,7 +161,7 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
             w.watched.key, w.account.id, rules.channel, format_age(rules.alert_after), format_age(settings.poll_interval),
         )
     if server is not None:
-        server.start(app, logs.Redactor(_secrets(settings)).redact)
+        server.start(app, logs.Redactor(config.secrets).redact)
         if app.parts is not None:  # health names it when it stops serving
             app.parts.failing.append(lambda: {"metrics server": why} if (why := server.problem()) else {})
     scheduler.start()
@@ -194,33 +187,33 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(settings: Settings, args: argparse.Namespace) -> int:
+def _status(config: Config, args: argparse.Namespace) -> int:
     """The open queue (a summary and the oldest --limit), collection, failing channels and parked messages. Rows are
     read a thousand at a time and written as they come: fast and small however long the queue is."""
     with _quick_imports():  # SQLAlchemy, and the database driver as the engine loads it
-        from bot.app import open_store
-        from bot.configure import alert_policy
+        from bot.app.configure import alert_policy
+        from bot.app.wire import open_store
         from bot.report.cost import Prices, meter
         from bot.services.health import verdict_of
 
-        schedule = load_schedule(settings)
-        config = alert_policy(settings, schedule=schedule)
-        store = open_store(settings)
+        policy = alert_policy(config)
+        store = open_store(config.settings)
+    settings = config.settings
     now = SystemClock().now()
     limit = args.limit or None
     with store.read() as repo:
         queues = repo.open_by_account()  # every account with an open mention, and every one watched
-        watched = watched_keys(settings) or repo.polled_accounts()  # none configured: those this database has read
+        watched = config.keys or repo.polled_accounts()  # none configured: those this database has read
         accounts = list(dict.fromkeys([*watched, *sorted(queues, key=str)]))
         health = [(where, h) for where in accounts for h in repo.health(where)]
         closed = repo.closed_mentions(args.limit or 1000) if args.all else None
         parked = repo.parked()
         channels = repo.failing_channels()
-        redact = logs.Redactor(_secrets(settings)).redact
+        redact = logs.Redactor(config.secrets).redact
         broken = verdict_of(repo, watched, now, settings.poll_interval, settings.http_timeout, redact=redact)
         reads = view.Reads(meter(repo, now, Prices.of(settings)), settings.x_monthly_read_budget, now)
         days = settings.retention_days
-        retention = view.Retention(days, time_zone(settings, schedule), now, *(repo.retention_state() if days else ()))
+        retention = view.Retention(days, config.tz, now, *(repo.retention_state() if days else ()))
         if args.json:
             total, alerted, oldest = repo.open_summary()
             summary = {
@@ -228,10 +221,10 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
                 "accounts": [{"network": w.network.value, "account": w.handle, "open": queues.get(w, 0)} for w in accounts],
             }
             rows = repo.iter_open_mentions(limit)
-            view.write_json(summary, rows, closed, health, parked, channels, reads, config, now, broken, retention)
+            view.write_json(summary, rows, closed, health, parked, channels, reads, policy, now, broken, retention)
         else:  # the table shows neither how many are alerted nor when the oldest was posted: the counts are cheaper
             lists = [(where, queues.get(where, 0), repo.iter_open_mentions(limit, where)) for where in accounts]
-            view.write_text(sum(queues.values()), limit, lists, closed, health, parked, channels, reads, config, now, broken, retention)
+            view.write_text(sum(queues.values()), limit, lists, closed, health, parked, channels, reads, policy, now, broken, retention)
     return 0
 
 
@@ -254,8 +247,8 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def _oncall(settings: Settings, args: argparse.Namespace) -> int:
-    schedule = load_schedule(settings)
+def _oncall(config: Config, args: argparse.Namespace) -> int:
+    schedule = config.schedule
     if schedule is None:
         print("no on-call file: set REPLYWATCH_CONFIG or put a replywatch.toml in the working folder (see README)")
         return 0
@@ -270,34 +263,35 @@ def _oncall(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.check import check
+def _check(config: Config, _args: argparse.Namespace) -> int:
+    from bot.app.check import check
 
-    redactor = logs.Redactor(_secrets(settings))
-    check(settings, lambda line: print(redactor.redact(line)))  # the lines show what the networks and Slack answered
+    redactor = logs.Redactor(config.secrets)
+    check(config, lambda line: print(redactor.redact(line)))  # the lines show what the networks and Slack answered
     return 0
 
 
-def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.app import build_store
+def _db_upgrade(config: Config, _args: argparse.Namespace) -> int:
+    from bot.app.wire import build_store
 
-    build_store(settings)
+    build_store(config.settings)
     print("database: schema up to date")
     return 0
 
 
-def _health(settings: Settings, args: argparse.Namespace) -> int:
+def _health(config: Config, args: argparse.Namespace) -> int:
     """Exit 0 while every part works, else 1 with a line per broken part: the verdict /healthz and `status` give
     (with --alive, only what a restart cures)."""
     with _quick_imports():
-        from bot.app import open_store
+        from bot.app.wire import open_store
 
-        store = open_store(settings)
+        store = open_store(config.settings)
     from bot.services.health import verdict_of
 
-    redact = logs.Redactor(_secrets(settings)).redact
+    redact = logs.Redactor(config.secrets).redact
+    settings = config.settings
     with store.read() as repo:
-        broken = verdict_of(repo, watched_keys(settings), SystemClock().now(), settings.poll_interval, settings.http_timeout,
+        broken = verdict_of(repo, config.keys, SystemClock().now(), settings.poll_interval, settings.http_timeout,
                             redact=redact, alive=args.alive)
     for line in broken:
         print(f"unhealthy: {line}", file=sys.stderr)

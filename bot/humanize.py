@@ -35,6 +35,12 @@ def day_and_month(day: date, *, year: bool = False) -> str:
     return f"{WEEKDAYS[day.weekday()]} {day.day:02d} {MONTHS[day.month - 1]}" + (f" {day.year}" if year else "")
 
 
+def period(start: datetime, end: datetime, tz: tzinfo) -> str:
+    """`Mon 30 Nov to Sun 06 Dec 2026`: the days of [start, end), local to `tz`."""
+    last = end - timedelta(microseconds=1)  # the period's last moment: its end is excluded
+    return f"{day_and_month(start.astimezone(tz))} to {day_and_month(last.astimezone(tz), year=True)}"
+
+
 def pace(posts_an_hour: float) -> str:
     """`12 posts an hour`, `1.4 posts an hour`, `one post every 3h 12m`: never `0.0 posts an hour`."""
     if posts_an_hour >= 10:

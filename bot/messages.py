@@ -149,6 +149,9 @@ class AlertCard:
     plain: bool = False
 
 
+DIGEST_ROWS = 360  # the mentions a digest lists, the rest counted (in Slack, 45 sections of 8 lines: 50 blocks at most)
+
+
 @dataclass(frozen=True)
 class DigestCard:
     """One message for many due mentions (DIGEST_THRESHOLD), oldest first."""

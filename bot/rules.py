@@ -200,7 +200,7 @@ class AccountRules:
 @dataclass(frozen=True)
 class AlertPolicy:
     """What decides when and where a mention is alerted, escalated, reminded of and expired: only that (how it looks
-    is the renderer's). Built from the settings alone (bot.configure.alert_policy), so it has no defaults of its own.
+    is the renderer's). Built from the settings alone (bot.app.configure.alert_policy), so it has no defaults of its own.
     `channel`, `alert_after`, `alert_after_vip` and `reply_endpoints` are the defaults; `accounts` says where an
     account differs."""
 
@@ -215,7 +215,7 @@ class AlertPolicy:
     digest_threshold: int
     reply_endpoints: tuple[str, ...]  # every timeline whose replies count as answers
     schedule: sched.Schedule | None  # on-call rotation and business hours (REPLYWATCH_CONFIG)
-    tz: tzinfo  # the one time zone of everything local (bot.load.time_zone): the hours', the rotations', snoozes'
+    tz: tzinfo  # the one time zone of everything local (Config.tz, bot.config.load): the hours', the rotations', snoozes'
     vip_ignores_hours: bool
     # How long past its due time a mention waits for a read of its account's replies that started after it: a poll
     # interval plus a read's deadline. Past that, the network is not answering, and it is alerted all the same.

@@ -151,7 +151,7 @@ def env(fake_x: FakeX, fake_slack: FakeSlack, tmp_path, monkeypatch) -> dict[str
         "DATABASE_URL": f"sqlite:///{tmp_path}/replywatch.db",
         "HTTP_TIMEOUT": "5s",
     }
-    from bot.config import Settings
+    from bot.config.settings import Settings
 
     settings = {name.upper() for name in Settings.model_fields}
     for key in list(os.environ):
@@ -225,10 +225,11 @@ def slack_actions(loop: Loop, tz: tzinfo = UTC, access: Access | None = None) ->
 def policy(**fields: object) -> AlertPolicy:
     """The AlertPolicy `replywatch run` builds from the default settings, with `fields` changed (its time zone follows
     a `schedule` given, as the one time-zone rule has it)."""
-    from bot.config import Settings
-    from bot.configure import alert_policy
+    from bot.app.configure import alert_policy
+    from bot.config.load import Config
+    from bot.config.settings import Settings
 
-    base = alert_policy(Settings(x_account="acme", x_bearer_token="test", replywatch_config=None))  # type: ignore[arg-type]
+    base = alert_policy(Config(Settings(x_account="acme", x_bearer_token="test", replywatch_config=None)))  # type: ignore[arg-type]
     return replace(base, **_with_tz(fields))
 
 

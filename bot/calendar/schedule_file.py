@@ -1,4 +1,4 @@
-"""The on-call file's tables ([oncall], [backup], [hours]; `[[accounts]]` is bot.accounts'), read into a Schedule
+"""The on-call file's tables ([oncall], [backup], [hours]; `[[accounts]]` is bot.config.accounts'), read into a Schedule
 and checked: a wrong entry is a ScheduleError naming its key and what it expects."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def load(path: str | Path) -> Schedule:
 
 def parse(data: dict[str, Any], source: str = "", default_tz: str = "UTC") -> Schedule:
     """The file's tables; its times are local to its `timezone`, else to `default_tz` (TIMEZONE)."""
-    _only(data, "", {"timezone", "oncall", "backup", "hours", "accounts"})  # accounts: bot.accounts reads them
+    _only(data, "", {"timezone", "oncall", "backup", "hours", "accounts"})  # accounts: bot.config.accounts reads them
     name = data.get("timezone", default_tz)
     try:
         tz = ZoneInfo(str(name))

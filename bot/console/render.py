@@ -5,9 +5,9 @@ parses markup, Slack's or rich's: there is none to parse, cards carry text as pe
 Text from strangers is hostile. Everything is built from rich `Text` pieces with styles attached, never from markup
 strings, so a post that says "[bold red]" or "[link=…]" prints those characters; rich's markup, emoji codes and
 highlighting never see it. Nothing is escaped or unescaped either: `&amp;` in a post prints as `&amp;`, as it was
-typed. Control characters and bidirectional controls (bot.slack.text.CONTROL) are dropped, so a post can never reach
+typed. Control characters and bidirectional controls (bot.strangers.CONTROL) are dropped, so a post can never reach
 the terminal as an escape sequence nor reorder the text around it; a link is made clickable only when its address is
-plainly https (bot.slack.text.safe_url), and is shown as text otherwise.
+plainly https (bot.strangers.safe_url), and is shown as text otherwise.
 """
 
 from __future__ import annotations
@@ -22,17 +22,15 @@ from rich.style import Style
 from rich.text import Text
 
 from bot.humanize import format_age, local_time
-from bot.messages import AlertCard, Card, ClosedCard, DigestCard, NoteCard, ReportNote
+from bot.messages import DIGEST_ROWS, AlertCard, Card, ClosedCard, DigestCard, NoteCard, ReportNote
 from bot.model import Mention, Status
 from bot.notes import Code, Icon, Link, Ping, Said, Sentence, Stranger, sentence
 from bot.report.formats import as_text
 from bot.report.model import Report
-from bot.slack.blocks import DIGEST_LINES_PER_SECTION, DIGEST_SECTIONS, EXCERPT
-from bot.slack.text import CONTROL, NAME_LIMIT, SECTION_LIMIT, safe_url
+from bot.strangers import CONTROL, EXCERPT, NAME_LIMIT, POST_LIMIT, safe_url
 
 Names = Mapping[str, str]  # a sink's user or group ID → how the console names it (an e-mail)
 
-DIGEST_ROWS = DIGEST_LINES_PER_SECTION * DIGEST_SECTIONS  # the mentions a digest lists, as many as Slack's shows
 REASON_LIMIT = 300
 BUTTONS = ("I'll take it", "Snooze ▾", "No reply needed")  # as the Slack alert's (bot.slack.blocks)
 BOLD = Style(bold=True)
@@ -168,7 +166,7 @@ def _post(mention: Mention) -> Quote:
     """The post quoted (cut where Slack cuts it); a private one is not shown, only where to read it."""
     if mention.post.private:
         return Quote(Text(f"private — open on {mention.network.label} to read it", ITALIC))
-    text = clean(mention.post.text, limit=SECTION_LIMIT)
+    text = clean(mention.post.text, limit=POST_LIMIT)
     return Quote(Text(text) if text.strip() else Text("(no text)", DIM))
 
 

@@ -32,7 +32,6 @@ from bot.console import render
 from bot.errors import Rejected, Unavailable
 from bot.messages import AlertCard, Card, DigestCard, ReportNote
 from bot.model import Mention
-from bot.slack.report import report_chart
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +91,8 @@ class ConsoleSink:
 
     def attach_chart(self, note: ReportNote) -> str:
         """Write the report's chart (a PNG) to the folder; its path is the chart's id, which the report names."""
+        from bot.report.chart import report_chart  # Pillow: loaded only when a report is printed
+
         chart = report_chart(note)
         with self._lock:
             if self.files is None:

@@ -23,9 +23,10 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
-from bot.accounts import Watched
 from bot.clock import FakeClock
-from bot.config import ConfigError, Settings
+from bot.config.accounts import Watched
+from bot.config.load import Config
+from bot.config.settings import ConfigError, Settings
 from bot.demo.hosts import LOOPBACK, made_up_hosts
 from bot.demo.play import Event, Player
 from bot.demo.script import APP_PASSWORD, HOUR, World
@@ -44,7 +45,7 @@ def add_parser(sub: Any) -> None:
     demo.add_argument("--keep", metavar="PATH", type=Path,
                       help="keep the database, a new SQLite file at PATH, and the report's chart beside it (PATH's name "
                            "with -chart), to try `replywatch report` and `replywatch status` on; without it nothing is left")
-    demo.set_defaults(func=lambda _settings, args: run(args.seconds, keep=args.keep), needs_settings=False)
+    demo.set_defaults(func=lambda _config, args: run(args.seconds, keep=args.keep), needs_settings=False)
 
 
 def chart_folder(database: Path) -> Path:
@@ -52,17 +53,17 @@ def chart_folder(database: Path) -> Path:
     return database.with_name(f"{database.stem}-chart")
 
 
-def settings_for(world: World, folder: Path, start: datetime, database: Path) -> tuple[Settings, list[Watched]]:
-    """What `run` would be given: the console sink, the store at `database`, the rules the script is written for, and
-    the accounts as a person configures them (the Mastodon one by its instance's name: bot.demo.hosts)."""
+def config_for(world: World, start: datetime, database: Path) -> Config:
+    """What `run` would be given: the console sink, the store at `database`, the rules the script is written for, the
+    accounts as a person configures them (the Mastodon one by its instance's name: bot.demo.hosts), and no rotation
+    and no business hours: always open."""
     report_at = (start + HOUR_LENGTH).time().replace(second=0, microsecond=0)
-    (folder / "replywatch.toml").write_text("# the demo has no rotation and no business hours: always open\n")
     settings = Settings(
         sink="console", slack_channel="#social-care", database_url=f"sqlite:///{database}",
         x_bearer_token=world.x.bearer, x_api_base_url=world.x.url,  # type: ignore[arg-type]
         alert_after="15m", alert_after_vip="5m", vip_min_followers=100_000, escalate_after="35m", remind_every=0,
         digest_threshold=3, ignore_keywords=("thanks", "thank you"), poll_interval="60s", http_timeout="5s",
-        report_every=Cadence(None, report_at), log_level="ERROR", replywatch_config=str(folder / "replywatch.toml"),
+        report_every=Cadence(None, report_at), log_level="ERROR",
     )
     instance = f"http://{MASTODON_INSTANCE}:{urlsplit(world.mastodon.url).port}"
     watched = [
@@ -70,7 +71,7 @@ def settings_for(world: World, folder: Path, start: datetime, database: Path) ->
         Watched(Network.BLUESKY, "acme.bsky.social", instance=world.bluesky.url, secrets={"app_password": APP_PASSWORD}, source="demo"),
         Watched(Network.MASTODON, "acme", instance=instance, secrets={"access_token": world.mastodon.token}, source="demo"),
     ]
-    return settings, watched
+    return Config(settings, tuple(watched), secrets=tuple(settings.secrets()))
 
 
 def run(seconds: float, console: Console | None = None, keep: Path | None = None, world: World | None = None) -> int:
@@ -94,7 +95,7 @@ def run(seconds: float, console: Console | None = None, keep: Path | None = None
 
 
 def _run(world: World, seconds: float, console: Console, folder: Path, keep: Path | None) -> int:
-    from bot.app import IDLE_SWEEP_EVERY, build_app, poll_job
+    from bot.app.wire import IDLE_SWEEP_EVERY, build_app, poll_job
     from bot.console.sink import ConsoleSink
     from bot.demo.summary import render, summarize
     from bot.report.cost import Prices
@@ -106,12 +107,13 @@ def _run(world: World, seconds: float, console: Console, folder: Path, keep: Pat
     if keep is not None:
         keep.parent.mkdir(parents=True, exist_ok=True)
     database, charts = (keep, chart_folder(keep)) if keep is not None else (folder / "demo.db", folder / "chart")
-    settings, watched = settings_for(world, folder, start, database)
+    config = config_for(world, start, database)
+    settings = config.settings
     console.print(Rule("replywatch demo"))
     console.print(Text(f"An hour of traffic to @acme on X, Bluesky and Mastodon, in {seconds:g} seconds. Alerts go to "
                        f"{settings.slack_channel} after 15 minutes (5 for a VIP); what Slack would show is printed here."))
     sink = ConsoleSink(console, files=charts)
-    app = build_app(settings, clock, watched, sink=sink)
+    app = build_app(config, clock, sink=sink)
     try:
         player = Player(clock, app.jobs(), HOUR_LENGTH.total_seconds() / seconds,
                         then={poll_job(p.where): "sweep" for p in app.polls}, idle={"sweep": IDLE_SWEEP_EVERY})

@@ -27,13 +27,13 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 
+from bot.app.verify import StartupError
 from bot.logs import one_line
 from bot.metrics.collector import StoreCollector, Watch, problems
 from bot.metrics.instruments import Metrics
-from bot.startup import StartupError
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.app.wire import App
 
 log = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -47,8 +47,8 @@ def metrics_app(app: App, metrics: Metrics, redact: Callable[[str], str] = str) 
         clock=clock,
         alert_after={w.watched.key: app.sweep.config.rules(w.watched.key).alert_after for w in app.watching},
         config=app.sweep.config,
-        poll_interval=app.settings.poll_interval,
-        http_timeout=app.settings.http_timeout,
+        poll_interval=app.config.settings.poll_interval,
+        http_timeout=app.config.settings.http_timeout,
         started=clock.now(),
         redact=redact,
     )

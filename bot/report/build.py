@@ -1,16 +1,13 @@
-"""Putting a report together: the settings say how to judge (time zone, business hours, each account's ALERT_AFTER,
-the prices), one read of the store gives the rows, bot.report.compute does the arithmetic. The `report` command and
-the weekly report both call `build_report`."""
+"""Putting a report together: the config read at start says how to judge (time zone, business hours, each account's
+ALERT_AFTER, the prices), one read of the store gives the rows, bot.report.compute does the arithmetic. The `report`
+command and the weekly report both call `build_report`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from bot.accounts import Watched
-from bot.calendar.schedule import Schedule
-from bot.config import Settings
-from bot.load import time_zone
+from bot.config.load import Config
 from bot.model import AccountKey
 from bot.report import cost
 from bot.report.compute import Judging, Rows, compute
@@ -20,26 +17,26 @@ from bot.store.repository import Store
 TOP = 5  # the longest waits a report lists
 
 
-def judging(settings: Settings, watched: Sequence[Watched], schedule: Schedule | None, top: int = TOP) -> Judging:
-    """How the report judges, from the settings, the on-call file read at start and the watched accounts' own
-    ALERT_AFTER."""
+def judging(config: Config, top: int = TOP) -> Judging:
+    """How the report judges, from the config read at start: the time zone, the business hours, ALERT_AFTER and the
+    watched accounts' own."""
     return Judging(
-        tz=time_zone(settings, schedule),
-        alert_after=settings.alert_after,
-        by_account={w.key: w.alert_after for w in watched if w.alert_after is not None},
-        hours=schedule.hours if schedule is not None else None,
+        tz=config.tz,
+        alert_after=config.settings.alert_after,
+        by_account={w.key: w.alert_after for w in config.accounts if w.alert_after is not None},
+        hours=config.schedule.hours if config.schedule is not None else None,
         top=top,
     )
 
 
 def build_report(
-    store: Store, settings: Settings, watched: Sequence[Watched], schedule: Schedule | None, period: tuple[datetime, datetime],
-    now: datetime, accounts: Sequence[AccountKey] | None = None, top: int = TOP,
+    store: Store, config: Config, period: tuple[datetime, datetime], now: datetime,
+    accounts: Sequence[AccountKey] | None = None, top: int = TOP,
 ) -> Report:
     """The report of `period` ([start, end), aware) at `now`: of `accounts` only, or of every watched account and
     any other with data in the period. Only reads the store."""
     start, end = period
-    rules = judging(settings, watched, schedule, top)
+    rules = judging(config, top)
     # reads are kept per UTC day: the period's are those of the UTC days it touches
     first_day, last_day = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
     today, month, tomorrow = cost.today_and_month(now)
@@ -58,5 +55,5 @@ def build_report(
             today_reads=only(repo.reads(today, tomorrow)),
             month_reads=only(repo.reads(month, tomorrow)),
         )
-        listed = list(accounts) if accounts is not None else [w.key for w in watched]
-        return compute(rows, start, end, now, rules, listed, cost.Prices.of(settings))
+        listed = list(accounts) if accounts is not None else config.keys
+        return compute(rows, start, end, now, rules, listed, cost.Prices.of(config.settings))

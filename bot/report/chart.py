@@ -15,11 +15,14 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.humanize import WEEKDAYS
-from bot.report.model import Day
+from bot.humanize import WEEKDAYS, period
+from bot.messages import ReportNote
+from bot.model import Attachment
+from bot.report.model import Day, Report
 
 WIDTH, HEIGHT = 1000, 500
 # Where the plot sits in the image (fractions: left, bottom, right, top, from the bottom-left corner).
@@ -219,3 +222,14 @@ def _key(pen: ImageDraw.ImageDraw, to: Callable[[tuple[float, float]], tuple[flo
 
 def _short(value: float) -> str:
     return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
+
+
+def report_chart(note: ReportNote) -> Attachment:
+    """The chart of the report a note carries, as a file any sink can attach (Slack uploads it, the console saves
+    it): its days, against the ALERT_AFTER the report was judged by."""
+    report = Report.from_json(note.report)
+    tz = ZoneInfo(report.timezone)
+    said = period(report.start, report.end, tz)
+    png = chart_png(report.total.days, timedelta(seconds=note.alert_after), f"Time to first reply, {said}")
+    name = f"replywatch-report-{report.start.astimezone(tz):%Y-%m-%d}.png"
+    return Attachment(name, f"How we answered, {said}", "Mentions and time to first reply per day", png)

@@ -10,11 +10,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import accounts
-from bot.config import ConfigError, Settings
+from bot.config.load import Config
+from bot.config.settings import ConfigError
+from bot.config.values import parse_duration
 from bot.model import AccountKey, Network
 from bot.sources import SPECS, names
-from bot.values import parse_duration
 
 DEFAULT_SINCE = timedelta(days=7)
 FORMATS = ("text", "json", "csv")
@@ -83,23 +83,18 @@ def chosen(values: list[str] | None, watched: list[AccountKey]) -> list[AccountK
     return list(dict.fromkeys(found))
 
 
-def run(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
-    """Build the report the options ask for and write it to stdout."""
-    from bot.app import open_store
-    from bot.load import load_schedule, time_zone
+def run(config: Config, args: argparse.Namespace, now: datetime) -> int:
+    """Build the report the options ask for and write it to stdout (of every account the config names, or, when it
+    names none, of those the store holds)."""
+    from bot.app.wire import open_store
     from bot.report.build import build_report
     from bot.report.formats import as_csv, as_json, as_text
 
+    span = period(args, now, config.tz)
+    only = chosen(args.account, config.keys)
+    store = open_store(config.settings)
     try:
-        watched = accounts.load(settings, environ=None)
-    except accounts.AccountsError:
-        watched = []  # the store still says which accounts it holds
-    schedule = load_schedule(settings)
-    span = period(args, now, time_zone(settings, schedule))
-    only = chosen(args.account, [w.key for w in watched])
-    store = open_store(settings)
-    try:
-        report = build_report(store, settings, watched, schedule, span, now, only)
+        report = build_report(store, config, span, now, only)
     finally:
         store.dispose()
     if args.format == "json":

@@ -7,10 +7,10 @@ import json
 from datetime import UTC, datetime, tzinfo
 
 from bot.humanize import format_age, local_time
+from bot.messages import DIGEST_ROWS
 from bot.model import CLOSE_REASONS, HANDLE, Mention, SlackMessage, Status
 from bot.slack.text import (
     BLOCK_LIMIT,
-    NAME_LIMIT,
     SECTION_LIMIT,
     button,
     clean,
@@ -21,17 +21,16 @@ from bot.slack.text import (
     option,
     plain,
     safe,
-    safe_url,
     section,
     slack_mention,
 )
+from bot.strangers import EXCERPT, NAME_LIMIT, safe_url
 
 SNOOZES = {"1h": "1 hour", "4h": "4 hours", "tomorrow": "until tomorrow 09:00"}
 DIGEST_LINES_PER_SECTION = 8  # a line is at most ~300 characters; a section holds 3,000
-DIGEST_SECTIONS = 45  # Block Kit allows 50 blocks a message
+DIGEST_SECTIONS = DIGEST_ROWS // DIGEST_LINES_PER_SECTION  # 45: Block Kit allows 50 blocks a message
 QUEUE_LINES_PER_SECTION = 10
 QUEUE_MOST = (BLOCK_LIMIT - 1) * QUEUE_LINES_PER_SECTION - 1  # the head, and the "and N more" line, still fit
-EXCERPT = 90
 
 
 def where(mention: Mention) -> str:

@@ -9,7 +9,8 @@ from bot.messages import Message, ReportNote, Text
 from bot.model import Mention, SlackMessage
 from bot.notes import Code, Link, Ping, Said, Sentence, Span, Stranger, sentence
 from bot.slack.report import report_message
-from bot.slack.text import CONTROL, escape, link, message, section, slack_mention
+from bot.slack.text import escape, link, message, section, slack_mention
+from bot.strangers import CONTROL
 
 
 def mrkdwn(spans: Sentence) -> str:

@@ -1,14 +1,14 @@
-"""The report in Slack: the period's numbers in a few sections, the chart (uploaded first, named by its file id),
-and its picture made from the report's days (bot.report.chart)."""
+"""The report in Slack: the period's numbers in a few sections, and the chart (uploaded first, bot.report.chart) named
+by its file id."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot.humanize import day_and_month, format_age
+from bot.humanize import format_age, period
 from bot.messages import ReportNote
-from bot.model import Attachment, SlackMessage
+from bot.model import SlackMessage
 from bot.report.model import ERASED, AccountReport, Report
 from bot.slack.text import clean, context, escape, link, message, plain, section
 
@@ -31,19 +31,11 @@ def report_message(note: ReportNote) -> SlackMessage:
         ]
         blocks.append(section("*Waited longest*\n" + "\n".join(waits)))
     if note.chart:
-        alt = f"Mentions per day, answered and not, and the median time to first reply against {format_age(_threshold(note))}"
+        threshold = format_age(timedelta(seconds=note.alert_after))
+        alt = f"Mentions per day, answered and not, and the median time to first reply against {threshold}"
         blocks.append({"type": "image", "slack_file": {"id": note.chart}, "alt_text": alt, "title": plain("Per day")})
     blocks.append(context("Every number, per account and per person: `replywatch report`"))
     return message(f"How we answered, {_period(report)}: {_line(report.total)}", blocks)
-
-
-def report_chart(note: ReportNote) -> Attachment:
-    from bot.report.chart import chart_png  # Pillow: loaded only when a report is posted
-
-    report = Report.from_json(note.report)
-    png = chart_png(report.total.days, _threshold(note), f"Time to first reply, {_period(report)}")
-    name = f"replywatch-report-{_day(report, report.start)}.png"
-    return Attachment(name, f"How we answered, {_period(report)}", "Mentions and time to first reply per day", png)
 
 
 def _summary(a: AccountReport, hours: bool) -> str:
@@ -78,15 +70,5 @@ def _age(seconds: float | None) -> str:
     return "–" if seconds is None else format_age(timedelta(seconds=seconds))
 
 
-def _threshold(note: ReportNote) -> timedelta:
-    return timedelta(seconds=note.alert_after)
-
-
-def _day(report: Report, moment) -> str:  # noqa: ANN001
-    return f"{moment.astimezone(ZoneInfo(report.timezone)):%Y-%m-%d}"
-
-
 def _period(report: Report) -> str:
-    tz = ZoneInfo(report.timezone)
-    last = report.end - timedelta(microseconds=1)  # the period's last moment: its end is excluded
-    return f"{day_and_month(report.start.astimezone(tz))} to {day_and_month(last.astimezone(tz), year=True)}"
+    return period(report.start, report.end, ZoneInfo(report.timezone))

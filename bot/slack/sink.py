@@ -12,7 +12,6 @@ from bot.model import Mention, SlackMessage
 from bot.slack.blocks import QUEUE_ROWS, alert_message, close_view, closed_message, digest_message
 from bot.slack.client import SlackClient
 from bot.slack.notes import note_message
-from bot.slack.report import report_chart
 from bot.slack.text import escape
 
 
@@ -40,6 +39,8 @@ class SlackSink:
         return self.client.find_tagged(channel, tag, oldest, thread)
 
     def attach_chart(self, note: ReportNote) -> str:
+        from bot.report.chart import report_chart  # Pillow: loaded only when a report is posted
+
         chart = report_chart(note)
         return self.client.upload(chart.filename, chart.content, chart.title, chart.alt_text)
 

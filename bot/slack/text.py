@@ -3,8 +3,8 @@
 Text from a network arrives as the person typed it (its adapter undid X's HTML escaping, turned Mastodon's HTML
 into text). Here it is escaped for Slack exactly once: `&`, `<`, `>` become `&amp;`, `&lt;`, `&gt;`, so nobody
 can write `<!channel>`, `<@U…>` or `<https://evil|https://good>` into our channel. Control characters and every
-bidirectional control are dropped (they would let a post reorder the text around it). A link from a network goes
-into `<url|label>` only when nothing in it could end the link early (`safe_url`).
+bidirectional control are dropped, and a link from a network goes into `<url|label>` only when nothing in it could
+end the link early, as in every sink (bot.strangers).
 
 Lengths stay inside Block Kit's limits by construction: every block is made by `section`, `context` or `button`
 and every message by `message`, which cut the finished text with `cut` (after quoting and escaping, never inside
@@ -13,19 +13,14 @@ an entity or a link we built). Slack refuses an over-long message, and would ref
 
 from __future__ import annotations
 
-import re
-
 from bot.model import SLACK_GROUP_ID, SLACK_USER_ID, SlackMessage
+from bot.strangers import CONTROL, safe_url
 
 # Block Kit's limits (PLATFORM.md, Slack section; Slack's reference gives button text 75, not 150).
 SECTION_LIMIT = 3000  # a section's text, and any mrkdwn text object
 BUTTON_LIMIT = 75  # a button's or an option's text
 BLOCK_LIMIT = 50  # blocks a message
 FALLBACK_LIMIT = 40_000  # the top-level `text`
-NAME_LIMIT = 100
-_BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # Arabic letter mark, LRM/RLM, embeddings, overrides, isolates
-CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d{_BIDI}]")
-_URL = re.compile(rf"https://[^\s<>|\x00-\x1f\x7f-\x9f\u200b-\u200d{_BIDI}]{{1,490}}")  # nothing to end a <url|label> early or reorder it
 _SLACK_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
@@ -55,12 +50,6 @@ def clean(text: str, *, single_line: bool = False) -> str:
 def safe(text: str, limit: int, *, single_line: bool = False) -> str:
     """Drop control characters, escape, cut to `limit` characters without splitting an entity."""
     return cut(escape(clean(text, single_line=single_line)[: limit + 1]), limit)
-
-
-def safe_url(url: str) -> str:
-    """A link from a network as it may go inside `<url|label>`: https, and nothing that could end it early or
-    disguise it; anything else is left out ("")."""
-    return url if _URL.fullmatch(url) else ""
 
 
 def link(url: str, label: str) -> str:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from bot.accounts import Watched
-    from bot.config import Settings
+    from bot.config.accounts import Watched
+    from bot.config.settings import Settings
     from bot.ports import Source
     from bot.store.repository import StoredSessions
 

@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from bot.config import SECRET_FIELDS, Settings
+from bot.config.settings import SECRET_FIELDS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "deploy" / "kubernetes"
@@ -127,7 +127,7 @@ def test_resources_are_requested_and_limited() -> None:
 def test_every_variable_the_pod_gets_is_a_replywatch_setting() -> None:
     named = [e["name"] for e in CONTAINER.get("env", [])] + list(CONFIG["data"]) + list(SECRET["stringData"])
     unknown = sorted(set(named) - SETTINGS)
-    assert not unknown, f"not replywatch settings (bot/config.py Settings): {unknown}"
+    assert not unknown, f"not replywatch settings (bot/config/settings.py Settings): {unknown}"
 
 
 def test_secrets_come_only_from_the_secret() -> None:

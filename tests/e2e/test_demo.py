@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.config import ConfigError
+from bot.config.settings import ConfigError
 from bot.demo.command import run
 from bot.demo.script import HOUR, Fate, World, expected
 

@@ -406,14 +406,14 @@ def test_through_socket_mode_every_envelope_is_acknowledged_within_3_seconds(wor
 def test_replywatch_run_takes_the_workspace_and_app_from_auth_test_and_the_channels_from_the_settings(
     env, fake_slack, monkeypatch  # noqa: ANN001
 ) -> None:
-    from bot.app import build_app
-    from bot.load import load_settings
+    from bot.app.wire import build_app
+    from bot.config.load import load_config
 
     for key, value in {**env, "SLACK_APP_TOKEN": fake_slack.app_token, "ALLOW_QUEUE_IN": "C0TEAM"}.items():
         monkeypatch.setenv(key, value)
     socket = SocketModeStandIn()
     fake_slack.socket_url = socket.url
-    app = build_app(load_settings())
+    app = build_app(load_config())
     try:
         app.socket.connect()
         assert socket.wait_connected()
@@ -437,7 +437,7 @@ def _claimed(loop: Loop, mention: int) -> str | None:
 
 
 def test_a_wrong_app_token_fails_the_start_with_one_line(fake_slack) -> None:  # noqa: ANN001
-    from bot.startup import StartupError, check_socket
+    from bot.app.verify import StartupError, check_socket
 
     for token in ("xapp-wrong", fake_slack.token):
         listener = SocketListener(app_token=token, base_url=fake_slack.url, timeout=5, handler=lambda *_: Answer())

@@ -15,10 +15,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import App, build_app, poll_job
+from bot.app.wire import App, build_app, poll_job
 from bot.calendar.schedule import Hours, Schedule
 from bot.clock import FakeClock
-from bot.load import load_settings
+from bot.config.load import load_config
 from bot.metrics.collector import StoreCollector, Watch, overdue
 from bot.metrics.http import MetricsServer
 from bot.model import AccountKey, Mention, Network, Post, Status, Verdict
@@ -74,7 +74,7 @@ def running(env: dict[str, str], fake_x: FakeX, fake_slack: FakeSlack, monkeypat
     clock = FakeClock(START)
     fake_x.now, fake_slack.now = clock.now, lambda: clock.now().timestamp()
     server = MetricsServer(0, "127.0.0.1")  # any free port: tests run side by side
-    app = build_app(load_settings(), clock, metrics=server.metrics)
+    app = build_app(load_config(), clock, metrics=server.metrics)
     server.start(app)
     yield Running(app, server, clock)
     server.stop()
@@ -206,7 +206,7 @@ def test_socket_mode_acknowledgements_are_timed(
     socket = SocketModeStandIn()
     fake_slack.socket_url = socket.url
     server = MetricsServer(0, "127.0.0.1")
-    app = build_app(load_settings(), metrics=server.metrics)
+    app = build_app(load_config(), metrics=server.metrics)
     server.start(app)
     r = Running(app, server, FakeClock(START))
     try:
@@ -418,7 +418,7 @@ def test_the_running_bot_counts_overdue_mentions_in_its_business_hours(
     clock = FakeClock(START)
     fake_x.now, fake_slack.now = clock.now, lambda: clock.now().timestamp()
     server = MetricsServer(0, "127.0.0.1")
-    app = build_app(load_settings(), clock, metrics=server.metrics)
+    app = build_app(load_config(), clock, metrics=server.metrics)
     server.start(app)
     try:
         r = Running(app, server, clock)

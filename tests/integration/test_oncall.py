@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.app.verify import resolve_people
 from bot.calendar import schedule as sched
 from bot.calendar import schedule_file
-from bot.startup import resolve_people
 from tests.conftest import make_loop
 from tests.integration.test_cli import cli
 

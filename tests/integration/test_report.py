@@ -18,10 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete
 
-from bot.accounts import load as load_accounts
 from bot.calendar import schedule_file
-from bot.config import Settings
-from bot.load import load_schedule
+from bot.config.load import Use, load_config
+from bot.config.settings import Settings
 from bot.model import AccountKey, Network, Post, Read, Status, Verdict
 from bot.report.build import build_report
 from bot.report.formats import as_csv, as_json, as_text
@@ -136,7 +135,7 @@ def scripted_month(x: FakeX, slack: FakeSlack, store: Store, settings: Settings)
     mention("lena", utc(12, 15, 15))
     at(utc(12, 15, 15, 31))  # alerted
     mention("mia", utc(12, 16, 8))  # after the period
-    report = build_report(store, settings, load_accounts(settings, None), load_schedule(settings), PERIOD, NOW)
+    report = build_report(store, load_config(Use.READ, settings=settings), PERIOD, NOW)
     text = as_text(report, width=160)
     return Month(report, text, json.loads(as_json(report)), list(csv.DictReader(io.StringIO(as_csv(report)))),
                  dict(x.served), sum(x.served.values()), len(x.http.requests), settings, store)
@@ -311,13 +310,13 @@ def test_one_account_or_one_more(month: Month) -> None:
     with month.store.unit() as repo:
         repo.add_reads(AccountKey(Network.BLUESKY, "acme.bsky.social"), [Read("mentions", 3, 40)], date(2026, 12, 2))
     try:
-        both = build_report(month.store, month.settings, load_accounts(month.settings, None), load_schedule(month.settings), PERIOD, NOW)
+        both = build_report(month.store, load_config(Use.READ, settings=month.settings), PERIOD, NOW)
         assert [a.name for a in both.accounts] == [ACME_X, "@acme.bsky.social on Bluesky"]
         bsky = both.accounts[1]
         assert (bsky.received, bsky.period_reads.posts, bsky.period_reads.spend) == (0, 40, 0.0), "Bluesky bills nothing"
         assert both.total.period_reads.posts == month.report.total.period_reads.posts + 40
         assert both.total.received == 14
-        only = build_report(month.store, month.settings, load_accounts(month.settings, None), load_schedule(month.settings), PERIOD, NOW,
+        only = build_report(month.store, load_config(Use.READ, settings=month.settings), PERIOD, NOW,
                             [AccountKey(Network.BLUESKY, "acme.bsky.social")])
         assert [a.name for a in only.accounts] == ["@acme.bsky.social on Bluesky"] and only.total.received == 0
         assert "total" in as_text(both) and len(list(csv.reader(io.StringIO(as_csv(both))))) == 4

@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy
 
-from bot.accounts import load as load_accounts
 from bot.clock import FakeClock
-from bot.config import Settings
-from bot.load import load_schedule
+from bot.config.load import Use, load_config
+from bot.config.settings import Settings
 from bot.messages import FollowUpNote, ReportNote, load
 from bot.model import AccountKey, Network, Post, Status, Verdict
 from bot.report.build import build_report
@@ -218,7 +217,7 @@ def test_a_past_periods_report_reads_the_same_after_the_purge_but_for_the_strang
     purge = FakeClock(datetime(2026, 12, 20, 3, 0, tzinfo=UTC))
     assert RetentionService(store, purge, 1, BERLIN, pause=lambda _: None).run_once() == 13, "every closed one: all but lena, mia"
 
-    after = build_report(store, month_settings, load_accounts(month_settings, None), load_schedule(month_settings), PERIOD, NOW)
+    after = build_report(store, load_config(Use.READ, settings=month_settings), PERIOD, NOW)
     expected = json.loads(json.dumps(before))
     for account in (*expected["accounts"], expected["total"]):
         for wait in account["longest_waits"]:

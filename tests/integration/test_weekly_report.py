@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
-from bot import accounts
-from bot.config import Settings
-from bot.load import load_schedule
+from bot.config.load import Use, load_config
+from bot.config.settings import Settings
 from bot.report.build import build_report
 from bot.report.cadence import Cadence
 from bot.services.reporting import ReportService
@@ -23,10 +22,10 @@ MIN, DAY = timedelta(minutes=1), timedelta(days=1)
 
 def reporter(loop: Loop, every: str = "weekly mon 09:00") -> ReportService:
     settings = Settings(slack_bot_token="xoxb-test", slack_channel="#alerts", x_account="acme", alert_after="30m")  # type: ignore[arg-type]
-    watched = accounts.load(settings, None)
+    config = load_config(Use.READ, settings=settings)
 
     def build(start: datetime, end: datetime) -> str:
-        return json.dumps(build_report(loop.store, settings, watched, load_schedule(settings), (start, end), loop.clock.now()).to_json())
+        return json.dumps(build_report(loop.store, config, (start, end), loop.clock.now()).to_json())
 
     cadence = Cadence.parse(every)
     assert cadence is not None

@@ -12,11 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from bot import accounts
-from bot.config import Settings
+from bot.config.load import Use, load_config
+from bot.config.settings import Settings
 from bot.humanize import pace
 from bot.lanes import Lanes
-from bot.load import load_schedule
 from bot.model import AccountKey, Network, Post, Read, Status, Verdict
 from bot.report.build import build_report
 from bot.rules import AccountRules
@@ -291,8 +290,7 @@ def test_a_mention_answered_in_time_while_replies_went_unread_is_alerted_then_co
     assert alert.edits, "edited to answered once the reply was read"
     settings = Settings(slack_bot_token="xoxb-test", slack_channel="#alerts", x_account="acme", alert_after="3s")  # type: ignore[arg-type]
     start = fast.clock.now() - timedelta(hours=1)
-    watched, schedule = accounts.load(settings, None), load_schedule(settings)
-    report = build_report(fast.store, settings, watched, schedule, (start, fast.clock.now()), fast.clock.now())
+    report = build_report(fast.store, load_config(Use.READ, settings=settings), (start, fast.clock.now()), fast.clock.now())
     assert (report.total.answered, report.total.breaches, report.total.alerts_sent) == (1, 0, 1), "answered in time, no breach"
 
 

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import App, build_app
+from bot.app.wire import App, build_app
 from bot.clock import FakeClock
-from bot.load import load_settings
+from bot.config.load import load_config
 from bot.metrics.http import MetricsServer
 from bot.standins.http import wait_for
 from tests.conftest import START
@@ -112,7 +112,7 @@ def served(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     for key, value in {**env, "METRICS_PORT": "9108"}.items():
         monkeypatch.setenv(key, value)
     server = MetricsServer(0, "127.0.0.1", read_timeout=READ_TIMEOUT, max_connections=CAP)
-    app = build_app(load_settings(), FakeClock(START), metrics=server.metrics)
+    app = build_app(load_config(), FakeClock(START), metrics=server.metrics)
     server.start(app)
     yield app, server
     server.stop()
@@ -263,7 +263,7 @@ def test_problem_says_when_the_server_is_not_serving() -> None:
 
 
 def test_a_port_in_use_is_one_line_naming_the_setting() -> None:
-    from bot.startup import StartupError
+    from bot.app.verify import StartupError
 
     server = MetricsServer(0, "127.0.0.1")
     try:

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app import build_app
+from bot.app.wire import build_app
 from bot.clock import FakeClock
-from bot.load import load_settings
+from bot.config.load import load_config
 from bot.model import Status
 from bot.scheduler import IDLE
 from tests.conftest import START, Loop, make_loop
@@ -129,7 +129,7 @@ def test_check_deleted_decides_whether_due_mentions_are_looked_up(
         monkeypatch.setenv(key, value)
     clock = FakeClock(START)
     fake_x.now, fake_slack.now = clock.now, lambda: clock.now().timestamp()
-    app = build_app(load_settings(), clock)
+    app = build_app(load_config(), clock)
     mention = fake_x.post(fake_x.add_user("bob"), "@acme hi", at=clock.now())
     for _ in range(3):
         app.polls[0].run_once()
@@ -147,7 +147,7 @@ def test_the_tick_says_when_nothing_waits_so_that_run_lets_the_sweep_rest(
         monkeypatch.setenv(key, value)
     clock = FakeClock(START)
     fake_x.now, fake_slack.now = clock.now, lambda: clock.now().timestamp()
-    app = build_app(load_settings(), clock)
+    app = build_app(load_config(), clock)
     app.polls[0].run_once()
     assert app.tick() == IDLE, "nothing stored, nothing due"
     mention = fake_x.post(fake_x.add_user("bob"), "@acme hi", at=clock.now())

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.app import build_app
-from bot.load import load_settings
+from bot.app.wire import build_app
+from bot.config.load import load_config
 from bot.scheduler import build_scheduler
 from bot.standins.http import Request, wait_for
 from bot.standins.x_api import FakeX
@@ -49,7 +49,7 @@ def test_no_false_alarm_reads_keep_their_interval_and_alerts_are_on_time(
             served["lookups"] += len(request.query["ids"].split(","))
 
     fake_x._page, fake_x.http.before = counting_page, before  # noqa: SLF001
-    app = build_app(load_settings())
+    app = build_app(load_config())
     scheduler = build_scheduler(app.jobs(), then={"poll": "sweep"})
     fans = [fake_x.add_user(f"fan{i}") for i in range(MENTIONS)]
     answered: set[int] = set()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import accounts
-from bot.config import ConfigError, Settings
+from bot.config.load import Use, load_config
+from bot.config.settings import ConfigError, Settings
 from bot.model import AccountKey, Network
 
 ENV = {"BSKY_PASSWORD": "app-pass-secret-1", "MASTO_TOKEN": "masto-secret-2"}
@@ -46,12 +46,13 @@ def settings(tmp_path: Path, text: str | None, **env: str) -> Settings:
 
 
 def test_without_accounts_the_x_account_of_the_settings_is_watched(tmp_path: Path) -> None:
-    [only] = accounts.load(settings(tmp_path, None), ENV)
+    [only] = load_config(settings=settings(tmp_path, None), environ=ENV).accounts
     assert (only.key, only.source, only.channel, only.secrets) == (AccountKey(Network.X, "acme"), "X_ACCOUNT", None, {})
 
 
 def test_three_accounts_on_three_networks(tmp_path: Path) -> None:
-    x, bluesky, mastodon = accounts.load(settings(tmp_path, THREE), ENV)
+    config = load_config(settings=settings(tmp_path, THREE), environ=ENV)
+    x, bluesky, mastodon = config.accounts
     assert [w.key for w in (x, bluesky, mastodon)] == [
         AccountKey(Network.X, "acmesupport"), AccountKey(Network.BLUESKY, "acme.bsky.social"),
         AccountKey(Network.MASTODON, "acme@mastodon.social"),
@@ -66,8 +67,9 @@ def test_three_accounts_on_three_networks(tmp_path: Path) -> None:
     assert (mastodon.muted_authors, mastodon.ignore_keywords, mastodon.vip_min_followers) == (
         ("spammer@bad.example",), ("giveaway", "/win.*prize/"), 5000
     )
-    assert accounts.named_secrets(settings(tmp_path, THREE), ENV) == ["app-pass-secret-1", "masto-secret-2"]
-    assert accounts.watched_keys(settings(tmp_path, THREE)) == [w.key for w in (x, bluesky, mastodon)], "without the secrets"
+    assert {"app-pass-secret-1", "masto-secret-2"} <= set(config.secrets), "the log redactor knows the file's credentials"
+    reading = load_config(Use.READ, environ={}, settings=settings(tmp_path, THREE))
+    assert reading.keys == [w.key for w in (x, bluesky, mastodon)], "without the secrets"
 
 
 BLUESKY = '[[accounts]]\nnetwork = "bluesky"\nhandle = "acme.bsky.social"\napp_password_env = "BSKY_PASSWORD"\n'
@@ -111,14 +113,14 @@ MASTODON = '[[accounts]]\nnetwork = "mastodon"\nhandle = "acme"\ninstance = "htt
 )
 def test_a_wrong_account_names_its_key(tmp_path: Path, case: str, text: str | None, env: dict, message: str) -> None:
     with pytest.raises(ConfigError) as info:
-        accounts.load(settings(tmp_path, text, **env), ENV)
+        load_config(settings=settings(tmp_path, text, **env), environ=ENV)
     assert message in str(info.value), case
     assert not any(secret in str(info.value) for secret in ENV.values())
 
 
 def test_the_same_name_on_two_mastodon_instances_is_two_accounts(tmp_path: Path) -> None:
     two = MASTODON + "\n" + MASTODON.replace("https://m.example", "https://other.example")
-    keys = [w.key.handle for w in accounts.load(settings(tmp_path, two), ENV)]
+    keys = [w.key.handle for w in load_config(settings=settings(tmp_path, two), environ=ENV).accounts]
     assert keys == ["acme@m.example", "acme@other.example"]
 
 
@@ -129,7 +131,7 @@ def test_every_wrong_account_is_named_in_one_run(tmp_path: Path) -> None:
         '[[accounts]]\nnetwork = "bluesky"\nhandle = "acme.bsky.social"\napp_password_env = "UNSET_VAR"\ncolour = 1\nsize = 2\n'
     )
     with pytest.raises(ConfigError) as info:
-        accounts.load(settings(tmp_path, text), ENV)
+        load_config(settings=settings(tmp_path, text), environ=ENV)
     problems = str(info.value).split("; ")
     assert [p.split(": ")[0] for p in problems] == [
         f'{tmp_path / "replywatch.toml"}, account "bad handle!"',

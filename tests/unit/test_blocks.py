@@ -11,8 +11,9 @@ from bot.humanize import format_age
 from bot.model import Mention, Post, Status
 from bot.slack.blocks import alert_message, answered_message, close_view, closed_message, digest_message
 from bot.slack.notes import notice_message
-from bot.slack.text import escape, safe_url
+from bot.slack.text import escape
 from bot.sources.x.translate import post_url, unescape_x
+from bot.strangers import safe_url
 from tests.conftest import examples
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

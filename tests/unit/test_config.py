@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import accounts
-from bot.config import ConfigError
-from bot.load import load_settings
-from bot.values import parse_duration
+from bot.config.environment import load_settings
+from bot.config.load import Use, load_config
+from bot.config.settings import ConfigError
+from bot.config.values import parse_duration
 
 BASE = {
     "X_ACCOUNT": "acme",
@@ -21,7 +21,6 @@ BASE = {
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:  # noqa: ANN001
-    import os
 
     for key in list(os.environ):
         if key.startswith(("X_", "SLACK_")) or key in {
@@ -105,6 +104,33 @@ def test_a_misspelt_setting_is_named_with_the_one_it_resembles_and_every_wrong_o
     assert "\n" not in message and "BLUESKY" not in message, "one line; a variable the accounts file names is no typo"
 
 
+def test_wrong_settings_and_a_wrong_accounts_and_on_call_file_are_named_together(
+    clean_env: pytest.MonkeyPatch, tmp_path  # noqa: ANN001
+) -> None:
+    """`run` and `check` name every problem at once, whichever part of the config it is in: one fix, one run."""
+    (tmp_path / "replywatch.toml").write_text(
+        '[oncall]\nhandoff = "someday"\n\n[[accounts]]\nnetwork = "bluesky"\nhandle = "acme"\napp_password_env = "B"\n'
+    )
+    clean_env.setenv("ALERT_AFTER", "soon")
+    with pytest.raises(ConfigError) as caught:
+        load_config(Use.CHECK)
+    problems = str(caught.value).split("; ")
+    assert problems[0].startswith("ALERT_AFTER must be a duration"), "the settings first"
+    assert 'replywatch.toml, account "acme": handle: a Bluesky handle' in problems[1], "then the accounts"
+    assert problems[2].startswith("replywatch.toml: oncall"), "then the on-call file"
+    assert len(problems) == 3 and "\n" not in str(caught.value)
+
+
+def test_the_config_is_read_once_and_a_file_edited_later_changes_nothing(clean_env: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    from bot.app.configure import alert_policy
+    from bot.report.build import judging
+
+    (tmp_path / "replywatch.toml").write_text('timezone = "Europe/Berlin"\n[hours]\nmon = "09:00-17:00"\n')
+    config = load_config()
+    (tmp_path / "replywatch.toml").write_text('timezone = "Asia/Tokyo"\n')
+    assert str(config.tz) == str(alert_policy(config).tz) == str(judging(config).tz) == "Europe/Berlin"
+
+
 def test_the_example_files_placeholders_change_nothing_and_a_bare_token_prefix_is_named(
     clean_env: pytest.MonkeyPatch, tmp_path  # noqa: ANN001
 ) -> None:
@@ -148,13 +174,13 @@ def test_the_example_files_placeholders_change_nothing_and_a_bare_token_prefix_i
     ],
 )
 def test_bad_settings_name_the_variable(clean_env: pytest.MonkeyPatch, name: str, value: str | None, message: str) -> None:
-    """As `run` and `check` read them: the settings, then the accounts they watch."""
+    """As `run` reads them: the settings, then the accounts they watch."""
     if value is None:
         clean_env.delenv(name)
     else:
         clean_env.setenv(name, value)
     with pytest.raises(ConfigError) as info:
-        accounts.load(load_settings(), os.environ)
+        load_config()
     text = str(info.value)
     assert message in text
     assert "\n" not in text

@@ -351,8 +351,8 @@ def test_services_know_nothing_of_the_console_and_the_console_parses_no_mrkdwn()
 
 
 def test_the_start_note_says_why_alerts_are_printed() -> None:
-    from bot.config import Settings
-    from bot.startup import console_note
+    from bot.app.verify import console_note
+    from bot.config.settings import Settings
 
     assert console_note(Settings(x_account="acme")) == (
         "No SLACK_BOT_TOKEN: alerts are printed here instead of Slack (SINK=console); their buttons cannot be clicked"

@@ -10,7 +10,7 @@ import pytest
 
 from bot.calendar import schedule_file
 from bot.cli import _parser
-from bot.config import Settings
+from bot.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -36,7 +36,7 @@ def test_env_example_defaults_match_the_code() -> None:
         default = field.default
         shown = match.group(1)
         if hasattr(default, "total_seconds"):
-            from bot.values import parse_duration
+            from bot.config.values import parse_duration
 
             assert parse_duration(shown) == default, name
         elif isinstance(default, tuple):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.calendar.schedule import Hours, open_time
-from bot.config import ConfigError, Settings
+from bot.config.settings import ConfigError, Settings
 from bot.model import AccountKey, Network, Read
 from bot.report import cost
 from bot.report.command import chosen, period

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import ConfigError
-from bot.load import load_settings
+from bot.config.environment import load_settings
+from bot.config.settings import ConfigError
 from bot.messages import ReportNote, Text, load, payload
 from bot.model import AccountKey, Network
 from bot.report.compute import Judging, Rows, compute

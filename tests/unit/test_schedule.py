@@ -330,9 +330,9 @@ def test_is_due_without_business_hours(case: str, waited: timedelta, due: bool) 
     (None, "Asia/Tokyo", "Asia/Tokyo"),  # no file at all
 ])
 def test_one_time_zone_rule_for_hours_slack_and_the_report(tmp_path, file: str | None, timezone: str, expected: str) -> None:  # noqa: ANN001
-    from bot.config import Settings
-    from bot.configure import alert_policy
-    from bot.load import load_schedule, time_zone
+    from bot.app.configure import alert_policy
+    from bot.config.load import Use, load_config
+    from bot.config.settings import Settings
     from bot.report.build import judging
 
     values = {"x_account": "acme", "x_bearer_token": "t", "timezone": timezone, "replywatch_config": None}
@@ -340,10 +340,10 @@ def test_one_time_zone_rule_for_hours_slack_and_the_report(tmp_path, file: str |
         (tmp_path / "replywatch.toml").write_text(file)
         values["replywatch_config"] = str(tmp_path / "replywatch.toml")
     settings = Settings(**values)  # type: ignore[arg-type]
-    schedule = load_schedule(settings)
+    config = load_config(Use.READ, settings=settings)
     zone = ZoneInfo(expected)
-    assert time_zone(settings, schedule) == zone
-    if schedule is not None:
-        assert schedule.tz == zone, "the business hours and rotations are local to it"
-    assert alert_policy(settings, schedule=schedule).tz == zone, "snoozes, and the times shown in Slack"
-    assert judging(settings, [], schedule).tz == zone, "the report"
+    assert config.tz == zone
+    if config.schedule is not None:
+        assert config.schedule.tz == zone, "the business hours and rotations are local to it"
+    assert alert_policy(config).tz == zone, "snoozes, and the times shown in Slack"
+    assert judging(config).tz == zone, "the report"

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from bot.sources.spec import Credential, Instance, Spec
 
 if TYPE_CHECKING:
-    from bot.accounts import Watched
-    from bot.config import Settings
+    from bot.config.accounts import Watched
+    from bot.config.settings import Settings
     from bot.ports import Source
     from bot.store.repository import StoredSessions
 

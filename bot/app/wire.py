@@ -1,4 +1,5 @@
-"""The composition root: the one place that builds real adapters from Settings. Tests build their own.
+"""The composition root: the one place that builds real adapters, from the Config read at start (bot.config.load).
+Tests build their own.
 
 Each network's adapter is built by its spec (`build` in bot/sources/<network>/spec.py), found in the registry
 (bot.sources.SPECS): a network is a folder under bot/sources/ and one line there, none here."""
@@ -7,22 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot import accounts
-from bot.accounts import Watched
-from bot.calendar.schedule import Schedule
+from bot.app.configure import action_access, alert_policy, call_deadline, signals
+from bot.app.verify import SlackIdentity, StartupError, Watching  # noqa: F401 (StartupError: what `run` may raise)
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
-from bot.configure import action_access, alert_policy, call_deadline, signals
+from bot.config.accounts import Watched
+from bot.config.load import Config
+from bot.config.settings import Settings
 from bot.lanes import Lanes
-from bot.load import load_schedule, time_zone
 from bot.sources import SPECS
-from bot.startup import SlackIdentity, StartupError, Watching  # noqa: F401 (StartupError: what `run` may raise)
 from bot.store.db import make_engine, require_schema, upgrade
 from bot.store.repository import Store, StoredSessions
 
@@ -90,7 +88,7 @@ def build_source(settings: Settings, watched: Watched, sessions: StoredSessions)
 
 @dataclass
 class App:
-    settings: Settings
+    config: Config
     store: Store
     slack: SlackIdentity
     watching: list[Watching]
@@ -128,7 +126,7 @@ class App:
         that leads (bot.leadership)."""
         from bot.leadership import leader_only
 
-        jobs: Jobs = [(poll_job(p.where), p.run_once, self.settings.poll_interval) for p in self.polls]
+        jobs: Jobs = [(poll_job(p.where), p.run_once, self.config.settings.poll_interval) for p in self.polls]
         jobs += [
             ("sweep", self.tick, SWEEP_EVERY),
             ("on call", self.on_call.run_once, SWEEP_EVERY),
@@ -141,7 +139,7 @@ class App:
         if self.metrics is not None:  # timed inside leader_only: a standby's skipped run is no poll
             jobs = self.metrics.timed(jobs, {poll_job(p.where): p.where for p in self.polls})
         if lease is not None:  # after a takeover, what decides and posts Slack messages waits for the old leader's posts
-            grace = self.settings.http_timeout
+            grace = self.config.settings.http_timeout
             jobs = leader_only(jobs, lease, self.watching[0].watched.handle, grace, after_takeover=("sweep",))
         if self.socket is not None:  # on every replica: button clicks only write to the database
             jobs.append(("socket", self.socket.keep_connected, SOCKET_RETRY))  # runs at once, then until it connects
@@ -153,13 +151,11 @@ def poll_job(where: object) -> str:
     return f"poll {where}"
 
 
-def build_app(
-    settings: Settings, clock: Clock | None = None, watched: list[Watched] | None = None, metrics: Metrics | None = None,
-    sink: ConsoleSink | None = None,
-) -> App:
-    """Everything `replywatch run` needs, checked: tokens verified (Slack's unless SINK=console), every account found
-    (those of `watched`, else those the settings name), schema migrated; with `metrics`, each network's errors and
-    rate limits counted; with `sink`, the console given (the demo's) rather than standard output."""
+def build_app(config: Config, clock: Clock | None = None, metrics: Metrics | None = None, sink: ConsoleSink | None = None) -> App:
+    """Everything `replywatch run` needs, from the config read at start, checked: tokens verified (Slack's unless
+    SINK=console), every account found, schema migrated; with `metrics`, each network's errors and rate limits counted;
+    with `sink`, the console given (the demo's) rather than standard output."""
+    from bot.app.verify import build_socket, check_socket, connect_sink, verify_account
     from bot.laned_sink import LanedSink
     from bot.services.actions import ActionService
     from bot.services.deleted import DeletionCheck
@@ -171,52 +167,52 @@ def build_app(
     from bot.services.retention import RetentionService
     from bot.services.sweep import SweepService
     from bot.sources.laned import LanedSource
-    from bot.startup import build_socket, check_socket, connect_sink, verify_account
 
     clock = clock or SystemClock()
-    watched = watched if watched is not None else accounts.load(settings, os.environ)
+    settings = config.settings
     lanes = Lanes(call_deadline(settings).total_seconds())
-    delivering, identity, schedule = connect_sink(settings, watched, load_schedule(settings), sink)
+    delivering, identity, config = connect_sink(config, sink)  # the config's on-call people now the sink's
     laned = LanedSink(delivering, lanes)
     store = build_store(settings)
     sessions = StoredSessions(store, clock)
     observe = metrics.observe if metrics is not None else lambda source, _: source
     watching = [
-        verify_account(settings, w, LanedSource(observe(build_source(settings, w, sessions), w.key), w.key, lanes)) for w in watched
+        verify_account(settings, w, LanedSource(observe(build_source(settings, w, sessions), w.key), w.key, lanes))
+        for w in config.accounts
     ]
-    config = alert_policy(settings, identity, schedule, watching)
-    tz = time_zone(settings, schedule)  # how times are shown
-    delivering.tz, delivering.on_call = tz, config.on_call
+    policy = alert_policy(config, identity, watching)
+    tz = config.tz  # how times are shown
+    delivering.tz, delivering.on_call = tz, policy.on_call
     polls = [
         PollService(
             w.source, store, w.account, clock, settings.poll_interval,
             signals=signals(settings, w), responders=w.responders, where=w.watched.key,
-            channel=config.rules(w.watched.key).channel,
+            channel=policy.rules(w.watched.key).channel,
             budget=settings.x_monthly_read_budget if SPECS[w.watched.network].billed else None,
         )
         for w in watching
     ]
     keys = [w.watched.key for w in watching]
     deletions = DeletionCheck({w.watched.key: w.source for w in watching} if settings.check_deleted else {}, store, lanes)
-    access = action_access(settings, identity, config)
-    actions = ActionService(store, laned, clock, config.channel, tz, access)
+    access = action_access(settings, identity, policy)
+    actions = ActionService(store, laned, clock, policy.channel, tz, access)
     socket = build_socket(settings, lambda: slack_requests(actions, delivering))
     if socket is not None:
         check_socket(socket)
     return App(
-        settings=settings,
+        config=config,
         store=store,
         slack=identity,
         watching=watching,
         polls=polls,
-        sweep=SweepService(laned, store, keys, clock, config, deletions),
-        follow_ups=FollowUpService(store, keys, clock, config, deletions),
-        on_call=OnCallService(laned, store, clock, config),
-        health=[HealthService(store, k, clock, settings.poll_interval, config.rules(k).channel) for k in keys],
-        expiry=ExpiryService(store, clock, config.expire_after),
+        sweep=SweepService(laned, store, keys, clock, policy, deletions),
+        follow_ups=FollowUpService(store, keys, clock, policy, deletions),
+        on_call=OnCallService(laned, store, clock, policy),
+        health=[HealthService(store, k, clock, settings.poll_interval, policy.rules(k).channel) for k in keys],
+        expiry=ExpiryService(store, clock, policy.expire_after),
         socket=socket,
         actions=actions,
-        report=report_service(settings, store, clock, watched, schedule, config.channel),
+        report=report_service(config, store, clock, policy.channel),
         metrics=metrics,
         lanes=lanes,
         deletions=deletions,
@@ -233,17 +229,15 @@ def slack_requests(actions: ActionService, sink: SlackSink) -> Callable[[str, di
     return Interactions(actions, sink.client.tell).handle
 
 
-def report_service(
-    settings: Settings, store: Store, clock: Clock, watched: list[Watched], schedule: Schedule | None, channel: str
-) -> ReportService | None:
+def report_service(config: Config, store: Store, clock: Clock, channel: str) -> ReportService | None:
     """The report to the channel when REPORT_EVERY says, worked out when due (bot.report.build)."""
+    settings = config.settings
     if settings.report_every is None:
         return None
     from bot.report.build import build_report
     from bot.services.reporting import ReportService
 
     def build(start: datetime, end: datetime) -> str:
-        return json.dumps(build_report(store, settings, watched, schedule, (start, end), clock.now()).to_json())
+        return json.dumps(build_report(store, config, (start, end), clock.now()).to_json())
 
-    tz = time_zone(settings, schedule)
-    return ReportService(store, clock, settings.report_every, tz, build, channel, settings.alert_after)
+    return ReportService(store, clock, settings.report_every, config.tz, build, channel, settings.alert_after)

@@ -1,20 +1,19 @@
 """What `run` and `check` verify before anything is scheduled: the Slack tokens and channels (or, with SINK=console,
 nothing: alerts are printed), the on-call file's people, and every watched account on its network. Each failure is a
 StartupError: one line naming the setting that is wrong (exit 2). The second of the three steps from the settings to
-a running bot (load: bot.load and bot.accounts; verify: here; wire: bot.app), so it imports neither of the others'
-later steps."""
+a running bot (load: bot.config; verify: here; wire: bot.app.wire), so it imports only the first."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from bot.accounts import Watched, channels, setting
-from bot.calendar.schedule import Schedule
-from bot.config import Settings
+from bot.config.accounts import Watched, setting
+from bot.config.load import Config
+from bot.config.settings import Settings
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.model import Account
 from bot.sources import SPECS
@@ -79,26 +78,26 @@ def verify_slack(slack: SlackClient, channels: dict[str, str]) -> SlackIdentity:
     )
 
 
-def connect_sink(
-    settings: Settings, watched: list[Watched], schedule: Schedule | None, console: ConsoleSink | None = None
-) -> tuple[Sink, SlackIdentity, Schedule | None]:
-    """Where `run` delivers: Slack, its token and channels verified and the on-call file's e-mails looked up; or, with
-    SINK=console, standard output (said once, on stderr, as the process starts). The sink shows times in UTC and
-    names nobody on call until build_app gives it the zone and the rotation (its `tz` and `on_call`)."""
+def connect_sink(config: Config, console: ConsoleSink | None = None) -> tuple[Sink, SlackIdentity, Config]:
+    """Where `run` delivers: Slack, its token and channels verified; or, with SINK=console, standard output (said once,
+    on stderr, as the process starts). With it, the config whose on-call file names the sink's people rather than
+    e-mails. The sink shows times in UTC and names nobody on call until build_app gives it the zone and the rotation
+    (its `tz` and `on_call`)."""
+    settings = config.settings
     if settings.sink == "console":
         from bot.console.sink import ConsoleSink
 
         if console is None:
             log.warning(console_note(settings))
         sink: Sink = console or ConsoleSink()
-        identity = SlackIdentity("console", "replywatch", {c: c for c in channels(settings, watched)})
-        return sink, identity, resolve_people(schedule, sink.person)
+        identity = SlackIdentity("console", "replywatch", {c: c for c in config.channels()})
+        return sink, identity, resolve_people(config, sink.person)
     from bot.slack.sink import SlackSink
 
     slack = build_slack(settings)
-    identity = verify_slack(slack, channels(settings, watched))
+    identity = verify_slack(slack, config.channels())
     sink = SlackSink(slack, buttons=settings.slack_app_token is not None, tz=UTC, on_call=lambda _now: None)
-    return sink, identity, resolve_people(schedule, sink.person)
+    return sink, identity, resolve_people(config, sink.person)
 
 
 def console_note(settings: Settings) -> str:
@@ -139,11 +138,12 @@ def _setting(watched: Watched, key: str) -> str:
     return setting(watched.source, key)
 
 
-def resolve_people(schedule: Schedule | None, person: Callable[[str], str | None]) -> Schedule | None:
-    """Turn the e-mails in the on-call file into the sink's user IDs (`person`: Slack's users.lookupByEmail), once
-    at start."""
+def resolve_people(config: Config, person: Callable[[str], str | None]) -> Config:
+    """The config with the e-mails of its on-call file turned into the sink's user IDs (`person`: Slack's
+    users.lookupByEmail), once at start."""
+    schedule = config.schedule
     if schedule is None:
-        return None
+        return config
     users = {}
     for key, email in schedule.emails():
         try:
@@ -153,7 +153,7 @@ def resolve_people(schedule: Schedule | None, person: Callable[[str], str | None
         if user is None:
             raise StartupError(f"{schedule.source}, {key}: Slack has no user with the e-mail {email}")
         users[email] = user
-    return schedule.resolved(users)
+    return replace(config, schedule=schedule.resolved(users))
 
 
 def _channel_id(channel: str, setting: str, slack: SlackClient) -> str:

@@ -1,7 +1,7 @@
 """Settings: one typed object, validated loudly at start.
 
-A wrong value never reaches the rest of the program: loading (bot.load) raises `ConfigError` with one line that
-names the variable and what it expects, and the CLI prints that line and exits 2. Secret values are `SecretStr`
+A wrong value never reaches the rest of the program: loading (bot.config.load) raises `ConfigError` with one line
+that names the variable and what it expects, and the CLI prints that line and exits 2. Secret values are `SecretStr`
 and never appear in an error message.
 """
 
@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 
+from bot.config.values import DURATION_HINT, Cadenced, CommaList, Count, Days, Duration, Port, Price, SinkName, split
 from bot.model import SLACK_GROUP_ID, SLACK_USER_ID
-from bot.values import DURATION_HINT, Cadenced, CommaList, Count, Days, Duration, Port, Price, SinkName, split
 
 DEFAULT_CONFIG = "replywatch.toml"
 CONSOLE_CHANNEL = "#replywatch"  # what the console calls the alert channel when SLACK_CHANNEL is not set
@@ -48,7 +48,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="ignore", validate_default=True)
 
-    x_account: str | None = None  # required unless REPLYWATCH_CONFIG lists [[accounts]] (bot.accounts)
+    x_account: str | None = None  # required unless REPLYWATCH_CONFIG lists [[accounts]] (bot.config.accounts)
     x_bearer_token: SecretStr | None = None
     x_api_key: SecretStr | None = None
     x_api_secret: SecretStr | None = None
@@ -258,7 +258,7 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _sink(self) -> Settings:
-        if self.sink is None:  # a first run without a Slack app prints its alerts (bot.startup says so)
+        if self.sink is None:  # a first run without a Slack app prints its alerts (bot.app.verify says so)
             self.sink = "slack" if self.slack_bot_token is not None else "console"
         if self.sink == "console":
             self.slack_channel = self.slack_channel or CONSOLE_CHANNEL
@@ -273,14 +273,11 @@ class Settings(BaseModel):
         if given and len(given) < len(_USER_CONTEXT):
             missing = ", ".join(n.upper() for n in _USER_CONTEXT if n not in given)
             raise ValueError(f"user-context auth needs all four X_API_* / X_ACCESS_* settings; missing {missing}")
-        return self  # whether X credentials are needed at all depends on the accounts watched (bot.accounts)
+        return self  # whether X credentials are needed at all depends on the accounts watched (bot.config.accounts)
 
     def config_path(self) -> Path | None:
-        """The on-call and hours file: REPLYWATCH_CONFIG, else ./replywatch.toml when there is one."""
-        if self.replywatch_config:
-            return Path(self.replywatch_config)
-        default = Path(DEFAULT_CONFIG)
-        return default if default.is_file() else None
+        """The accounts, on-call and hours file: REPLYWATCH_CONFIG, else ./replywatch.toml when there is one."""
+        return config_path(self.replywatch_config)
 
     @property
     def queue_channels(self) -> frozenset[str]:
@@ -303,6 +300,14 @@ class Settings(BaseModel):
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
         password = _url_password(self.database_url)
         return found + ([password] if password else [])
+
+
+def config_path(given: str | None) -> Path | None:
+    """The file REPLYWATCH_CONFIG names (`given`), else ./replywatch.toml when there is one."""
+    if given:
+        return Path(given)
+    default = Path(DEFAULT_CONFIG)
+    return default if default.is_file() else None
 
 
 def _url_password(url: str) -> str | None:

@@ -10,19 +10,16 @@ place, counted from 1, when it has none) and the key: `replywatch.toml, account 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, Settings
-from bot.load import read_config_file
+from bot.config.settings import ConfigError, Settings
+from bot.config.values import parse_duration
 from bot.model import AccountKey, Network
 from bot.rules import keyword_pattern
 from bot.sources import SPECS, names
-from bot.values import parse_duration
 
 # Besides these, a network's own keys: its credentials (`credentials` of its spec, bot/sources/<network>/spec.py).
 OPTIONAL = {"channel", "alert_after", "alert_after_vip", "responders", "muted_authors", "ignore_keywords", "vip_min_followers"}
@@ -62,23 +59,23 @@ class Watched:
         return AccountKey(self.network, SPECS[self.network].instance.key(self.handle.lower(), self.instance))
 
 
-def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]:
-    """The watched accounts: the file's `[[accounts]]`, or X_ACCOUNT's, with their credentials from `environ` (None:
-    without them, for commands that only read the database)."""
-    entries = read_config_file(settings).get("accounts")
-    path = settings.config_path()
+def load(settings: Settings | None, tables: Mapping[str, Any], named: str, environ: Mapping[str, str] | None) -> list[Watched]:
+    """The watched accounts: the file's `[[accounts]]` (`tables`, the file `named` so), or X_ACCOUNT's, with their
+    credentials from `environ` (None: without them, for commands that only read the database). Without `settings`
+    (they were wrong), only the file's entries are checked."""
+    entries = tables.get("accounts")
     if entries is None:
-        found = _from_settings(settings)
+        found = _from_settings(settings) if settings is not None else []
         if not found:
             variables = " or ".join(s.settings.account for s in SPECS.values() if s.settings is not None)
             raise NoAccounts(f"{variables} is required but not set (or list the accounts in REPLYWATCH_CONFIG's [[accounts]])")
     elif not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise AccountsError(f"{path}: accounts: one or more [[accounts]] tables")
+        raise AccountsError(f"{named}: accounts: one or more [[accounts]] tables")
     else:
         found, problems = [], []
         for i, entry in enumerate(entries):
             try:
-                found.append(parse(entry, _account(path, i, entry), environ))
+                found.append(parse(entry, _account(named, i, entry), environ))
             except AccountsError as exc:
                 problems.append(str(exc))
         if problems:  # every account's problem at once, as for the settings
@@ -90,39 +87,18 @@ def load(settings: Settings, environ: Mapping[str, str] | None) -> list[Watched]
             problems.append(f"{watched.source}: {watched.key} is listed twice")
         seen.add(watched.key)
         spec = SPECS[watched.network]
-        if environ is not None and spec.settings is not None and spec.from_settings(watched) and not spec.settings.given(settings):
+        needs_settings = spec.settings is not None and spec.from_settings(watched)
+        if environ is not None and settings is not None and needs_settings and not spec.settings.given(settings):
             problems.append(spec.settings.required)
     if problems:
         raise AccountsError("; ".join(dict.fromkeys(problems)))
     return found
 
 
-def channels(settings: Settings, watched: list[Watched]) -> dict[str, str]:
-    """Every channel alerts go to, with the setting that names it."""
-    found = {settings.slack_channel: "SLACK_CHANNEL"}
-    for w in watched:
-        if w.channel:
-            found.setdefault(w.channel, setting(w.source, "channel"))
-    return found
-
-
-def watched_keys(settings: Settings) -> list[AccountKey]:
-    """The watched accounts as the store keys them (read-only commands: no credential is needed to read)."""
-    try:
-        return [w.key for w in load(settings, environ=None)]
-    except AccountsError:
-        return []
-
-
-def named_secrets(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+def named_secrets(tables: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
     """The values of every environment variable the file names as a credential, for the log redactor: read however
     wrong the rest of the file is, so that no error about it can show one."""
-    path = settings.config_path()
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8")) if path is not None else {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return []
-    entries = data.get("accounts") if isinstance(data.get("accounts"), list) else []
+    entries = tables.get("accounts") if isinstance(tables.get("accounts"), list) else []
     return [
         environ[name] for entry in entries if isinstance(entry, dict)
         for key, name in entry.items() if key.endswith("_env") and isinstance(name, str) and environ.get(name)

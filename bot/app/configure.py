@@ -7,12 +7,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot import rules
-from bot.calendar.schedule import Schedule
-from bot.config import Settings
-from bot.load import time_zone
+from bot.app.verify import SlackIdentity, Watching
+from bot.config.load import Config
+from bot.config.settings import Settings
 from bot.rules import AccountRules, AlertPolicy
 from bot.services.poll import OWN_POSTS, reply_endpoint
-from bot.startup import SlackIdentity, Watching
 
 if TYPE_CHECKING:
     from bot.services.actions import Access
@@ -36,11 +35,10 @@ def signals(settings: Settings, watching: Watching) -> rules.Signals:
     )
 
 
-def alert_policy(
-    settings: Settings, slack: SlackIdentity | None = None, schedule: Schedule | None = None, watching: list[Watching] = ()
-) -> AlertPolicy:
-    """When and where to alert, from the settings alone (a duration of 0 turns escalation or reminders off), and where
+def alert_policy(config: Config, slack: SlackIdentity | None = None, watching: list[Watching] = ()) -> AlertPolicy:
+    """When and where to alert, from the config alone (a duration of 0 turns escalation or reminders off), and where
     each account's alerts go."""
+    settings = config.settings
     resolved = slack.channels if slack else {}
     accounts = {
         w.watched.key: AccountRules(
@@ -62,8 +60,8 @@ def alert_policy(
         expire_after=settings.expire_after or None,
         digest_threshold=settings.digest_threshold,
         reply_endpoints=(OWN_POSTS,),
-        schedule=schedule,
-        tz=time_zone(settings, schedule),
+        schedule=config.schedule,
+        tz=config.tz,
         vip_ignores_hours=settings.vip_ignores_hours,
         accounts=accounts,
         read_patience=settings.poll_interval + call_deadline(settings),

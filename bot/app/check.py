@@ -4,37 +4,29 @@ runs (load, verify, wire) up to the first poll, so it imports all three."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
-from bot import accounts
-from bot.accounts import Watched, channels
-from bot.app import build_source, open_store
+from bot.app.verify import build_slack, build_socket, check_socket, resolve_people, verify_account, verify_slack
+from bot.app.wire import build_source, open_store
 from bot.calendar import schedule as sched
-from bot.calendar.schedule import Schedule
 from bot.clock import SystemClock
-from bot.config import Settings
-from bot.load import load_schedule
+from bot.config.load import Config
 from bot.sources import SPECS
-from bot.startup import build_slack, build_socket, check_socket, resolve_people, verify_account, verify_slack
 from bot.store.db import SchemaError
 from bot.store.repository import StoredSessions
 
 
-def check(settings: Settings, say: Callable[[str], None]) -> None:
+def check(config: Config, say: Callable[[str], None]) -> None:
     """`replywatch check`: verify everything `run` would, and say what was found, one line each."""
-    try:
-        watched, none = accounts.load(settings, os.environ), None
-    except accounts.NoAccounts as exc:  # a fresh .env.example: nothing is wrong yet, there is only nothing to check
-        watched, none = [], f"accounts: none to watch yet: {exc}; `replywatch run` needs one"
-    schedule = load_schedule(settings)
+    settings = config.settings
     if settings.sink == "console":
         say("settings: ok")
-        say(f"Slack: not used (SINK=console); `replywatch run` prints alerts for {', '.join(channels(settings, watched))}")
+        say(f"Slack: not used (SINK=console); `replywatch run` prints alerts for {', '.join(config.channels())}")
     else:
-        schedule = _check_slack(settings, watched, schedule, say)
-    if none:
-        say(none)
+        config = _check_slack(config, say)
+    if config.no_accounts:  # a fresh .env.example: nothing is wrong yet, there is only nothing to check
+        say(f"accounts: none to watch yet: {config.no_accounts}; `replywatch run` needs one")
+    schedule = config.schedule
     if schedule is not None:
         now_on_call = f"; now {sched.on_call(schedule.oncall, schedule.tz, SystemClock().now())}" if schedule.oncall else ""
         say(f"on call: {schedule.source} ok{now_on_call}")
@@ -46,7 +38,7 @@ def check(settings: Settings, say: Callable[[str], None]) -> None:
         store = None
         say(f"database: {exc}")  # not a failure: `run` migrates on start
     sessions = StoredSessions(store, SystemClock(), keep=False)
-    for w in watched:  # one line each: the credentials work and the account exists
+    for w in config.accounts:  # one line each: the credentials work and the account exists
         watching = verify_account(settings, w, build_source(settings, w, sessions))
         auth = SPECS[w.network].auth_word(settings, w)
         helpers = "".join(f"; replies by @{r.username} count" for r in watching.responders)
@@ -57,17 +49,18 @@ def check(settings: Settings, say: Callable[[str], None]) -> None:
         say(f"database: ok, schema up to date, {open_count} open mention(s)")
 
 
-def _check_slack(settings: Settings, watched: list[Watched], schedule: Schedule | None, say: Callable[[str], None]) -> Schedule | None:
+def _check_slack(config: Config, say: Callable[[str], None]) -> Config:
+    settings = config.settings
     slack = build_slack(settings)
-    identity = verify_slack(slack, channels(settings, watched))
+    identity = verify_slack(slack, config.channels())
     say("settings: ok")
     places = ", ".join(f"{name} ({channel})" for name, channel in identity.channels.items())
     say(f"slack: token ok (team {identity.team!r}, bot user {identity.user!r}); alerts go to {places}")
-    schedule = resolve_people(schedule, slack.lookup_email)
+    config = resolve_people(config, slack.lookup_email)
     socket = build_socket(settings, lambda: lambda *_: None)
     if socket is not None:
         check_socket(socket)
         say("slack: app token ok; Socket Mode on (alert buttons and /replywatch)")
     else:
         say("slack: SLACK_APP_TOKEN not set; alerts carry a link and no buttons")
-    return schedule
+    return config
