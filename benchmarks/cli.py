@@ -154,10 +154,11 @@ def _ticks(backends: dict[str, str | None], sizes: Sizes, worlds: Worlds) -> lis
 
 def _status(backends: dict[str, str | None], sizes: Sizes, worlds: Worlds) -> list[Row]:
     from benchmarks.process import status_rows
-    from benchmarks.scrape import scrape_rows
+    from benchmarks.scrape import breach_rows, scrape_rows
 
     rows = status_rows(backends, sizes.levels[-1], sizes.status_runs, worlds)
-    return rows + scrape_rows(backends, sizes.levels[-1], max(3, sizes.status_runs), worlds)
+    rows += scrape_rows(backends, sizes.levels[-1], max(3, sizes.status_runs), worlds)
+    return rows + breach_rows(sizes.levels[-1], max(3, sizes.status_runs), worlds.scratch)
 
 
 def _run(backends: dict[str, str | None], sizes: Sizes, worlds: Worlds) -> list[Row]:

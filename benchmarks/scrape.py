@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from benchmarks.table import Figure, Row
 from benchmarks.ticks import percentile
-from benchmarks.world import Worlds, log
+from benchmarks.world import Scratch, Worlds, log
 from bot.store.repository import Store
 from bot.store.tables import AlertRow, MentionRow
 
@@ -52,3 +52,52 @@ def scrape_rows(backends: dict[str, str | None], open_count: int, runs: int, wor
 def store_tallies(store: Store) -> object:
     with store.read() as repo:
         return repo.tallies()
+
+
+
+def breach_rows(count: int, runs: int, scratch: Scratch) -> list[Row]:
+    """Breaches among `count` settled mentions (answered, a third of them late), as /metrics counts them: a process's
+    first scrape judges every one (what the naive way does at every scrape); each later scrape judges only those
+    settled since (bot.metrics.breaches). On SQLite: the judging is Python, the same on either backend."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import bindparam, update
+
+    from bot.metrics.breaches import SettledBreaches
+    from bot.model import AccountKey, Network, Post, Status, Verdict
+    from bot.store.db import make_engine, upgrade
+    from tests.conftest import policy
+
+    where = AccountKey(Network.X, "acme")
+    engine = make_engine(scratch.database("sqlite", "breaches")[0])
+    upgrade(engine)
+    store = Store(engine)
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    step = timedelta(minutes=3)
+    for first in range(0, count, 5_000):
+        posts = [Post(str(i), "9", "@acme hi", start + i * step) for i in range(first, min(count, first + 5_000))]
+        with store.unit() as repo:
+            repo.add_mentions(where, [(p, Verdict(Status.OPEN, "waiting")) for p in posts], start)
+    with store.unit() as repo:
+        rows = repo.session.execute(select(MentionRow.id, MentionRow.created_at)).all()
+        answers = [{"key": i, "at": posted + timedelta(minutes=45 if i % 3 == 0 else 10)} for i, posted in rows]
+        table = MentionRow.__table__
+        stmt = update(table).where(table.c.id == bindparam("key"))
+        repo.session.execute(stmt.values(status=Status.ANSWERED, answered_at=bindparam("at"), closed_at=bindparam("at")), answers)
+    rules = policy(channel="C0ALERTS", alert_after=timedelta(minutes=30))
+    now = start + count * step + timedelta(days=1)
+    running = SettledBreaches(rules)
+    figures, found = {}, set()
+    for name, counter in (("naive", lambda: SettledBreaches(rules)), ("replywatch", lambda: running)):
+        samples = []
+        for _ in range(runs + (name == "replywatch")):  # the running count's first scrape is the naive one: left out
+            began = time.perf_counter()
+            with store.read() as repo:
+                found.add(sum(counter().count(repo, now).values()))
+            samples.append((time.perf_counter() - began) * 1000)
+        figures[name] = Figure.of(percentile(samples[-runs:], 50), " ms", extra=f"(median of {runs})")
+        log(f"breaches {name}: {figures[name].text}")
+    store.dispose()
+    assert found == {len([a for a in answers if a["key"] % 3 == 0])}, found  # both count every late answer, once
+    return [Row(f"/metrics breaches, store part, ms ({count:,} settled mentions)", "sqlite",
+                figures["replywatch"], figures["naive"], "lower")]

@@ -92,6 +92,18 @@ class Post:
 
 
 @dataclass(frozen=True)
+class Draft:
+    """A reply to one mention, as a team member wrote it, with the key chosen once, when the intent to post it was
+    stored (before the first call): what makes it posted exactly once however often it is sent (bot.ports.Source.reply).
+    """
+
+    mention: Post  # the post it answers
+    text: str
+    key: str  # 32 lower-case hex characters, the same for every attempt
+    direct: bool = False  # seen by the author alone (the mention was a Mastodon direct message)
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What the rules decided about a mention, and why."""
 

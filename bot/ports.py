@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.messages import Card, ReportNote
-from bot.model import Account, Mention, Network, Read, Timeline
+from bot.model import Account, Draft, Mention, Network, Post, Read, Timeline
 
 
 class Source(Protocol):
@@ -43,6 +43,31 @@ class Source(Protocol):
 
     def reads(self) -> list[Read]:
         """The requests made since the last call, per endpoint, with the posts they returned (each counted once)."""
+        ...
+
+    def reply_limit(self) -> int:
+        """How long a reply may be, in `length`'s units: X's 280 (weighted), Bluesky's 300 (graphemes), the Mastodon
+        instance's own `max_characters` (read from its configuration, kept for a while)."""
+        ...
+
+    def length(self, text: str) -> int:
+        """`text`'s length as the network counts it against `reply_limit`."""
+        ...
+
+    def write_refusal(self) -> str | None:
+        """Why replies from Slack cannot be posted as this account, as far as can be told without posting (X: no
+        user-context credentials, or an app whose access level is read-only), in one line naming the setting; None
+        when nothing says so."""
+        ...
+
+    def reply(self, draft: Draft, retry: bool = False) -> Post:
+        """Post `draft` as the watched account's reply to its mention; returns the reply as `posts` would read it.
+        Exactly once, however often it is called with the same draft (`retry`: an earlier attempt may have posted it):
+        Mastodon gets the draft's key as its Idempotency-Key; Bluesky's record key is derived from it, so a second
+        create is refused as a duplicate and the first record returned; X has no such key, so before a retry the
+        account's own recent posts are searched for it. Raises Rejected (or AuthFailed: no write permission) when
+        the network refuses it, never to be retried as it is; Unavailable or BadResponse when the answer was lost
+        (a 5xx, a timeout, a cut body): then call again with `retry`."""
         ...
 
 

@@ -13,6 +13,10 @@
   was posted on its network (`alert_after_vip` for a VIP: a listed author or one with enough followers), counted
   in business hours when there are some, unless a VIP may break through them (`due_at`; the arithmetic of open
   time is `bot.calendar.schedule.due_at`). The AlertPolicy holds the waits, per account where they differ.
+- A mention's **deadline** is its due time, moved to the end of a snooze when it was snoozed past it. A **breach**
+  is a mention needing a reply (answered, open or expired) not answered by its deadline: answered after it, or
+  still unanswered once it has passed. "No reply needed" closes a mention with no breach. This one definition is
+  what the report, the Slack report and /metrics count (`breached`).
 - An alerted mention still open `escalate_after` after it was posted gets one **escalation** in the alert's
   thread, naming `escalate_to`; then a **reminder** every `remind_every`, `max_reminders` at most. A claimed
   mention reminds only its claimer (its escalation becomes a reminder to them); a snoozed one nothing until it
@@ -247,7 +251,24 @@ class AlertPolicy:
 
     def due_at(self, mention: Mention) -> datetime:
         """When an open mention deserves an alert: the due rule of this module's docstring."""
-        return due_at(mention, self)
+        return self.due(mention.where, mention.post.created_at, mention.priority is not None)
+
+    def wait(self, where: AccountKey, vip: bool) -> timedelta:
+        """How long a mention of `where` (a VIP's, with `vip`) may wait: its account's ALERT_AFTER, or ALERT_AFTER_VIP
+        for a VIP, whichever is shorter. Business hours only ever put its due time later than this after its post."""
+        rules = self.rules(where)
+        return min(rules.alert_after_vip, rules.alert_after) if vip else rules.alert_after
+
+    def due(self, where: AccountKey, posted: datetime, vip: bool) -> datetime:
+        """When a mention of `where` posted at `posted` (a VIP's, with `vip`) is due: its `wait`, counted in open time
+        under the business hours that apply to it."""
+        hours = None if vip and self.vip_ignores_hours else self.schedule.hours if self.schedule else None
+        return sched.due_at(posted, self.wait(where, vip), hours, self.tz)
+
+    def deadline(self, where: AccountKey, posted: datetime, vip: bool, snoozed_until: datetime | None = None) -> datetime:
+        """By when a mention must be answered: its due time, or the end of its snooze when that is later."""
+        due = self.due(where, posted, vip)
+        return max(due, snoozed_until) if snoozed_until is not None else due
 
     def first_follow_up_at(self, mentions: Sequence[Mention]) -> datetime | None:
         """When the follow-ups of a new alert (or digest) of `mentions` may first be due: no sooner than
@@ -263,9 +284,12 @@ class AlertPolicy:
         return sched.on_call(rotation, self.schedule.tz, now) if rotation else None
 
 
-def due_at(mention: Mention, policy: AlertPolicy) -> datetime:
-    """When an open mention deserves an alert: its account's ALERT_AFTER (ALERT_AFTER_VIP for a VIP, whichever is
-    shorter), counted in open time under the business hours that apply to it."""
-    rules = policy.rules(mention.where)
-    wait = min(rules.alert_after_vip, rules.alert_after) if mention.priority else rules.alert_after
-    return sched.due_at(mention.post.created_at, wait, policy.hours(mention), policy.tz)
+BREACHABLE = frozenset({Status.ANSWERED, Status.OPEN, Status.EXPIRED})  # what needs a reply, as it stands
+
+
+def breached(status: Status, answered_at: datetime | None, deadline: datetime, now: datetime) -> bool:
+    """The one definition of a breach (this module's docstring): a mention needing a reply not answered by its
+    `deadline`, as it stands at `now`."""
+    if status is Status.ANSWERED:
+        return answered_at is not None and answered_at > deadline
+    return status in BREACHABLE and deadline <= now

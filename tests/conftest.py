@@ -233,6 +233,19 @@ def policy(**fields: object) -> AlertPolicy:
     return replace(base, **_with_tz(fields))
 
 
+def judging(tz: tzinfo, alert_after: timedelta, by_account: dict | None = None, hours: object = None, **policy_fields: object):  # noqa: ANN201
+    """How a report judges (bot.report.compute.Judging): by the AlertPolicy of the default settings, in `tz`, with
+    `alert_after` (each account of `by_account` its own) and the business `hours` given."""
+    from bot.calendar.schedule import Schedule
+    from bot.report.compute import Judging
+    from bot.rules import AccountRules
+
+    accounts = {key: AccountRules("#alerts", wait, wait, ()) for key, wait in (by_account or {}).items()}
+    schedule = Schedule(tz, hours=hours) if hours is not None else None  # type: ignore[arg-type]
+    return Judging(policy(**{"tz": tz, "alert_after": alert_after, "alert_after_vip": alert_after, "schedule": schedule,
+                             "accounts": accounts, **policy_fields}))
+
+
 def _with_tz(fields: dict) -> dict:
     schedule = fields.get("schedule")
     return {"tz": schedule.tz, **fields} if schedule is not None else fields

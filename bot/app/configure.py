@@ -37,17 +37,18 @@ def signals(settings: Settings, watching: Watching) -> rules.Signals:
 
 def alert_policy(config: Config, slack: SlackIdentity | None = None, watching: list[Watching] = ()) -> AlertPolicy:
     """When and where to alert, from the config alone (a duration of 0 turns escalation or reminders off), and where
-    each account's alerts go."""
+    each account's alerts go; with the `watching` accounts verified, whose replies answer each one's mentions."""
     settings = config.settings
     resolved = slack.channels if slack else {}
+    responders = {w.watched.key: w.responders for w in watching}  # known once verified
     accounts = {
-        w.watched.key: AccountRules(
-            channel=resolved.get(w.watched.channel or settings.slack_channel, settings.slack_channel),
-            alert_after=w.watched.alert_after or settings.alert_after,
-            alert_after_vip=w.watched.alert_after_vip or settings.alert_after_vip,
-            reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in w.responders)),
+        w.key: AccountRules(
+            channel=resolved.get(w.channel or settings.slack_channel, settings.slack_channel),
+            alert_after=w.alert_after or settings.alert_after,
+            alert_after_vip=w.alert_after_vip or settings.alert_after_vip,
+            reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in responders.get(w.key, ()))),
         )
-        for w in watching
+        for w in config.accounts
     }
     return AlertPolicy(
         channel=resolved.get(settings.slack_channel, settings.slack_channel),

@@ -3,12 +3,14 @@ few aggregate statements (bot.store.metrics) rather than counted in memory, so t
 
 Collection and delivery are judged by the rules `replywatch health` and the collection notes use
 (bot.services.health): one definition of "broken" everywhere. Overdue mentions are counted by the rule the sweep
-alerts by (AlertPolicy.due_at: the account's wait, in business hours), so a mention that came in at night is not
-overdue before the morning; the statement reads only the mentions not yet due (bot.store.metrics.count_overdue)."""
+alerts by (AlertPolicy.due: the account's wait, in business hours), so a mention that came in at night is not
+overdue before the morning; the statement reads only the mentions not yet due (bot.store.metrics.count_overdue).
+Breaches are bot.rules' one definition, the report's: the overdue ones and the settled ones (bot.metrics.breaches)."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +20,8 @@ from prometheus_client.registry import Collector
 
 from bot.clock import Clock
 from bot.logs import one_line
-from bot.model import AccountKey, EndpointHealth, Mention, Post, Status
+from bot.metrics.breaches import SettledBreaches
+from bot.model import AccountKey, EndpointHealth, Status
 from bot.rules import AlertPolicy
 from bot.services.health import broken_endpoint, channels_down, last_attempt, polls_stopped, refused, verdict_of
 from bot.store.metrics import AccountTally
@@ -56,9 +59,7 @@ def overdue(repo: Repository, watch: Watch, where: AccountKey, now: datetime, ba
     rules = config.rules(where)
 
     def is_due(posted: datetime, vip: bool) -> bool:
-        mention = Mention(Post("", None, "", posted), Status.OPEN, "", posted, priority="VIP" if vip else None,
-                          network=where.network, account=where.handle)
-        return config.due_at(mention) <= now
+        return config.due(where, posted, vip) <= now
 
     # Business hours only put a due time later: none is due before the shortest wait (a VIP's) has passed.
     return repo.count_overdue(where, now - min(rules.alert_after, rules.alert_after_vip), now, is_due, batch)
@@ -74,6 +75,7 @@ class StoreCollector(Collector):
 
     def __init__(self, watch: Watch) -> None:
         self.watch = watch
+        self.settled = SettledBreaches(watch.config)
 
     def collect(self) -> Iterator[Metric]:
         w = self.watch
@@ -83,6 +85,7 @@ class StoreCollector(Collector):
                 tallies = repo.tallies()
                 channels = repo.failing_channels()
                 late = {where: overdue(repo, w, where, now) for where in w.alert_after}
+                breaches = self.settled.count(repo, now) + Counter(late)
         except Exception as exc:  # noqa: BLE001 — the runtime metrics are still worth serving without these
             log.warning("metrics: cannot read the store: %s: %s", type(exc).__name__, one_line(w.redact(str(exc)))[:200])
             return
@@ -104,8 +107,9 @@ class StoreCollector(Collector):
             "alerts": CounterMetricFamily("replywatch_alerts", "Alerts posted to Slack (each line of a digest counts)", labels=ACCOUNT),
             "escalations": CounterMetricFamily("replywatch_escalations", "Alerted mentions escalated", labels=ACCOUNT),
             "reminders": CounterMetricFamily("replywatch_reminders", "Reminders sent about alerted mentions", labels=ACCOUNT),
-            "breaches": CounterMetricFamily(
-                "replywatch_sla_breaches", "Alerted mentions answered only after their alert, or never (expired)", labels=ACCOUNT
+            "breaches": GaugeMetricFamily(
+                "replywatch_sla_breaches", "Mentions not answered by their deadline (the due time in business hours, moved by a "
+                "snooze): answered after it, expired, or open past it; closed as needing no reply: none", labels=ACCOUNT,
             ),
             "posts": CounterMetricFamily(
                 "replywatch_posts_read", "Posts a network returned, by endpoint", labels=[*ACCOUNT, "endpoint"]
@@ -134,7 +138,7 @@ class StoreCollector(Collector):
             families["alerts"].add_metric(labels, tally.alerts)
             families["escalations"].add_metric(labels, tally.escalations)
             families["reminders"].add_metric(labels, tally.reminders)
-            families["breaches"].add_metric(labels, tally.breaches)
+            families["breaches"].add_metric(labels, breaches[where])
             for endpoint, (requests, posts) in sorted(tally.reads.items()):
                 families["posts"].add_metric([*labels, endpoint], posts)
                 families["requests"].add_metric([*labels, endpoint], requests)

@@ -18,15 +18,11 @@ TOP = 5  # the longest waits a report lists
 
 
 def judging(config: Config, top: int = TOP) -> Judging:
-    """How the report judges, from the config read at start: the time zone, the business hours, ALERT_AFTER and the
-    watched accounts' own."""
-    return Judging(
-        tz=config.tz,
-        alert_after=config.settings.alert_after,
-        by_account={w.key: w.alert_after for w in config.accounts if w.alert_after is not None},
-        hours=config.schedule.hours if config.schedule is not None else None,
-        top=top,
-    )
+    """How the report judges, from the config read at start: by the AlertPolicy the sweep alerts by (the time zone,
+    the business hours, each account's waits)."""
+    from bot.app.configure import alert_policy
+
+    return Judging(alert_policy(config), top)
 
 
 def build_report(

@@ -9,9 +9,9 @@ What each number means (the README's "The report" says the same to users):
 - Time to reply is from the mention's post to its first reply (answered_at − created_at), over the answered ones;
   "open time" counts only the business hours' open time between the two. Percentiles interpolate between the
   closest ranks (a spreadsheet's PERCENTILE.INC): the median of 10 and 20 minutes is 15.
-- A *breach* is a mention needing a reply whose first reply did not come within its account's ALERT_AFTER (counted
-  in open time when there are business hours, as its alert's due time is): answered later than that, or still
-  unanswered (open or expired) once that time has passed at `now`. It is the mention an alert was due for.
+- A *breach* is bot.rules' one definition: a mention needing a reply not answered by its deadline (its alert's due
+  time: the account's ALERT_AFTER, or ALERT_AFTER_VIP for a VIP, in business hours where they apply; moved to the end
+  of a snooze): answered later than that, or still unanswered (open or expired) once it has passed at `now`.
 - The longest waits are to the first reply, or to `now` for those never answered.
 - Slack actions, the account's replies and original posts are those made in the period, whichever mention they
   concern; reads are counted on the UTC days the period touches, and today and this month at `now`.
@@ -30,6 +30,7 @@ from bot.calendar import schedule as sched
 from bot.model import AccountKey, Network, Read, Status
 from bot.report import cost
 from bot.report.model import AccountReport, Acted, Day, Hour, Received, Replied, Report, Responder, SlackUser, Usage, Wait
+from bot.rules import AlertPolicy, breached
 
 NEEDING = {Status.ANSWERED.value, Status.OPEN.value, Status.EXPIRED.value}
 UNKNOWN = "unknown"  # who answered, when the reply that did is not stored
@@ -39,17 +40,24 @@ NOTE = " — "  # what separates a close's reason from the note typed with it
 
 @dataclass(frozen=True)
 class Judging:
-    """How the report judges: the time zone of its days and hours, the business hours (if any), each account's
-    ALERT_AFTER (`alert_after` for the rest), and how many of the longest waits to show."""
+    """How the report judges: by the AlertPolicy the sweep alerts by (each mention's deadline; its time zone for the
+    days and hours; its business hours), and how many of the longest waits to show."""
 
-    tz: ZoneInfo
-    alert_after: timedelta
-    by_account: Mapping[AccountKey, timedelta] = field(default_factory=dict)
-    hours: sched.Hours | None = None
+    policy: AlertPolicy
     top: int = 5
 
-    def wait_for(self, network: str, account: str) -> timedelta:
-        return self.by_account.get(AccountKey(Network(network), account), self.alert_after)
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.policy.tz  # type: ignore[return-value]  # a ZoneInfo: Config.tz
+
+    @property
+    def hours(self) -> sched.Hours | None:
+        return self.policy.hours()
+
+    def breached(self, m: Received, now: datetime) -> bool:
+        where = AccountKey(Network(m.network), m.account)
+        deadline = self.policy.deadline(where, m.created_at, m.vip, m.snoozed_until)
+        return breached(Status(m.status), m.answered_at, deadline, now)
 
 
 @dataclass
@@ -181,11 +189,11 @@ def _account(
 def _judge(m: Received, now: datetime, judging: Judging) -> tuple[float | None, bool]:
     """(the open time to its first reply, in seconds, if answered and there are hours; whether it breached: no reply
     within its account's ALERT_AFTER, counted in open time with hours, as its alert's due time is)."""
-    due = sched.due_at(m.created_at, judging.wait_for(m.network, m.account), judging.hours, judging.tz)
+    late = judging.breached(m, now)
     if m.status == Status.ANSWERED.value and m.answered_at is not None:
         opened = sched.open_time(judging.hours, judging.tz, m.created_at, m.answered_at) if judging.hours is not None else None
-        return (opened.total_seconds() if opened is not None else None), m.answered_at > due
-    return None, due <= now
+        return (opened.total_seconds() if opened is not None else None), late
+    return None, late
 
 
 def _responders(answered: list[Received]) -> tuple[Responder, ...]:

@@ -46,6 +46,8 @@ class Received(NamedTuple):
     alerted: bool  # its alert was posted (Slack gave it a ts)
     escalated: bool
     reason: str = ""  # why it is as it is (the rule that ignored it, the answer, …)
+    vip: bool = False  # a VIP's: held to ALERT_AFTER_VIP
+    snoozed_until: datetime | None = None  # the end of its last snooze: its deadline, when later than its due time
 
 
 class Acted(NamedTuple):

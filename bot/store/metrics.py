@@ -8,13 +8,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from bot.model import AccountKey, EndpointHealth, Network, Status
 from bot.store import common
 from bot.store.common import Part, of_account
 from bot.store.tables import AlertRow, MentionRow, PollCursorRow, ReadRow
+
+
+class Settled(NamedTuple):
+    """A mention that stopped being open: what its breach is judged by."""
+
+    closed_at: datetime
+    id: int
+    where: AccountKey
+    status: Status
+    created_at: datetime
+    answered_at: datetime | None
+    vip: bool
+    snoozed_until: datetime | None
 
 
 @dataclass
@@ -26,7 +40,6 @@ class AccountTally:
     alerts: int = 0  # alerts posted (a digest's lines each count)
     escalations: int = 0
     reminders: int = 0
-    breaches: int = 0  # alerted, then answered after the alert or never (expired)
     reads: dict[str, tuple[int, int]] = field(default_factory=dict)  # endpoint → (requests, posts), all days
     health: list[EndpointHealth] = field(default_factory=list)
 
@@ -48,17 +61,13 @@ class Tallies(Part):
             if status == Status.OPEN:
                 tally.oldest_open = oldest
         a = AlertRow
-        late = (m.status == Status.EXPIRED) | ((m.status == Status.ANSWERED) & (m.answered_at > a.sent_at))
-        for network, account, sent, escalated, reminders, breaches in self.session.execute(
-            select(
-                m.network, m.account, func.count(a.sent_at), func.count(a.escalated_at), func.sum(a.reminders),
-                func.sum(case((a.sent_at.is_not(None) & late, 1), else_=0)),
-            )
+        for network, account, sent, escalated, reminders in self.session.execute(
+            select(m.network, m.account, func.count(a.sent_at), func.count(a.escalated_at), func.sum(a.reminders))
             .join(m, m.id == a.mention_id)
             .group_by(m.network, m.account)
         ):
             tally = of(network, account)
-            tally.alerts, tally.escalations, tally.reminders, tally.breaches = sent, escalated, int(reminders or 0), int(breaches or 0)
+            tally.alerts, tally.escalations, tally.reminders = sent, escalated, int(reminders or 0)
         r = ReadRow
         for network, account, endpoint, requests, posts in self.session.execute(
             select(r.network, r.account, r.endpoint, func.sum(r.requests), func.sum(r.posts)).group_by(r.network, r.account, r.endpoint)
@@ -68,6 +77,19 @@ class Tallies(Part):
             of(row.network, row.account).health.append(common.health_of(row))
         return found
 
+
+    def settled(self, after: tuple[datetime, int] | None, batch: int = 1000) -> list[Settled]:
+        """Up to `batch` mentions that stopped being open after `after` ((closed_at, id): the last one returned
+        before), in that order: what a breach is judged by (bot.rules.breached). Every status is returned, the ones
+        that need no reply too: a filter on the status would lead the planner to the status's index, and a sort."""
+        m = MentionRow
+        stmt = select(m.closed_at, m.id, m.network, m.account, m.status, m.created_at, m.answered_at,
+                      m.priority.is_not(None), m.snoozed_until)
+        stmt = stmt.where(m.closed_at.is_not(None))
+        if after is not None:
+            stmt = stmt.where(m.closed_at >= after[0], (m.closed_at > after[0]) | (m.id > after[1]))  # the first: by the index
+        rows = self.session.execute(stmt.order_by(m.closed_at, m.id).limit(batch))
+        return [Settled(*row[:2], AccountKey(Network(row[2]), row[3]), Status(row[4]), *row[5:]) for row in rows]
 
     def count_overdue(
         self, where: AccountKey, posted_by: datetime, now: datetime, is_due: Callable[[datetime, bool], bool], batch: int = 500

@@ -90,6 +90,7 @@ class MentionRow(Base):
     private: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # never shown in a channel
     priority: Mapped[str | None] = mapped_column(String(200))  # why it is alerted sooner (VIP)
     claimed_by: Mapped[str | None] = mapped_column(String(32))  # Slack user ID
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # CLAIM_EXPIRES counts from it
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     snoozed_by: Mapped[str | None] = mapped_column(String(32))
     # Not before this is an alert due: set while the mention is open and not alerted, None otherwise. A lower
@@ -107,6 +108,7 @@ class MentionRow(Base):
         Index("ix_mentions_version_id", "version_id"),
         Index("ix_mentions_network_account_status", "network", "account", "status"),  # the counts /metrics reads
         Index("ix_mentions_purged_at_closed_at", "purged_at", "closed_at"),  # what retention erases next, the oldest kept
+        Index("ix_mentions_closed_at", "closed_at"),  # the breaches /metrics judges, each once, in the order they settled
         {"sqlite_autoincrement": True},
     )
 

@@ -107,7 +107,7 @@ def test_every_figure_moves_as_the_standins_make_it_move(running: Running, fake_
     assert fake_slack.alerted() == [mention]
     assert r.value("replywatch_alerts_total", **ACME) == 1
     assert r.value("replywatch_sweep_duration_seconds_count") == 1
-    assert r.value("replywatch_sla_breaches_total", **ACME) == 0, "alerted, not answered yet: not a breach yet"
+    assert r.value("replywatch_sla_breaches", **ACME) == 1, "open past its deadline: a breach, as the report counts it"
     assert r.value("replywatch_overdue_mentions", **ACME) == 1, "past ALERT_AFTER, unanswered"
 
     r.clock.advance(5 * MIN)
@@ -124,7 +124,7 @@ def test_every_figure_moves_as_the_standins_make_it_move(running: Running, fake_
     assert r.value("replywatch_mentions", **ACME, status="answered") == 1
     assert r.value("replywatch_oldest_open_mention_age_seconds", **ACME) == 0
     assert r.value("replywatch_overdue_mentions", **ACME) == 0
-    assert r.value("replywatch_sla_breaches_total", **ACME) == 1, "answered after its alert"
+    assert r.value("replywatch_sla_breaches", **ACME) == 1, "answered after its deadline: still the one breach"
     assert r.value("replywatch_poll_duration_seconds_count", **ACME) == 5
 
     fake_x.http.fail("/mentions", Reply(429, {"title": "Too Many Requests"}, {"x-rate-limit-reset": "0"}))
@@ -248,7 +248,7 @@ def test_the_dashboard_and_the_alert_rules_use_only_metrics_replywatch_exports(r
 
 def test_the_store_tallies_on_every_backend(store) -> None:  # noqa: ANN001
     """The scrape's statements on SQLite and PostgreSQL: counts by status, the oldest open, alerts, escalations,
-    reminders, breaches (answered after the alert, or expired; not answered before it), reads."""
+    reminders, the settled mentions breaches are judged by (answered or expired, in the order they settled), reads."""
     from bot.model import AccountKey, Network, Post, Read, Status, Verdict
 
     where = AccountKey(Network.X, "acme")
@@ -271,8 +271,14 @@ def test_the_store_tallies_on_every_backend(store) -> None:  # noqa: ANN001
         tally = repo.tallies()[where]
     assert tally.by_status == {Status.ANSWERED: 2, Status.EXPIRED: 1, Status.OPEN: 1}
     assert tally.oldest_open == posts[2].created_at
-    assert (tally.alerts, tally.escalations, tally.reminders, tally.breaches) == (3, 1, 1, 2)
+    assert (tally.alerts, tally.escalations, tally.reminders) == (3, 1, 1)
     assert tally.reads == {"mentions": (3, 8)}
+    with store.read() as repo:
+        settled = repo.settled(None)
+        assert [(m.id, m.status) for m in settled] == [(keys["0"], Status.ANSWERED), (keys["3"], Status.ANSWERED),
+                                                       (keys["1"], Status.EXPIRED)], "in the order they settled"
+        assert settled[0].answered_at == late.created_at and not settled[0].vip
+        assert [m.id for m in repo.settled((settled[0].closed_at, settled[0].id), batch=1)] == [keys["3"]], "after the mark"
     assert [h.endpoint for h in tally.health] == ["mentions"]
 
 
@@ -389,9 +395,9 @@ class _Counting(AlertPolicy):
 
     asked: list[datetime] = field(default_factory=list)
 
-    def due_at(self, mention: Mention) -> datetime:
-        self.asked.append(mention.post.created_at)
-        return super().due_at(mention)
+    def due(self, where: AccountKey, posted: datetime, vip: bool) -> datetime:
+        self.asked.append(posted)
+        return super().due(where, posted, vip)
 
 
 def test_overdue_reads_only_the_mentions_not_yet_due_however_big_the_queue(sqlite_store: Store) -> None:
@@ -431,3 +437,35 @@ def test_the_running_bot_counts_overdue_mentions_in_its_business_hours(
     finally:
         server.stop()
         app.store.dispose()
+
+
+def test_the_metric_and_the_report_count_the_same_breaches(running: Running, fake_x: FakeX) -> None:
+    """One definition of a breach (bot.rules.breached) in /metrics and in the report, on the same database: answered
+    late, still open past the deadline and expired count; answered in time, closed as needing no reply after the
+    deadline, and snoozed past now do not. Judged again after SETTLING, from the running count."""
+    from bot.report.build import build_report
+
+    r = running
+    bob = fake_x.add_user("bob")
+    posted = {name: fake_x.post(bob, f"@acme {name}", at=r.clock.now()) for name in
+              ("late", "in time", "open", "no reply needed", "snoozed", "expired")}
+    r.clock.advance(30 * SEC)
+    r.poll()
+    fake_x.post(fake_x.user("acme"), "@bob done", reply_to=posted["in time"], at=r.clock.now())
+    r.clock.advance(2 * MIN)
+    r.poll()
+    fake_x.post(fake_x.user("acme"), "@bob sorry, done", reply_to=posted["late"], at=r.clock.now())
+    r.clock.advance(MIN)
+    r.poll()
+    with r.app.store.unit() as repo:
+        ids = {m.post.id: m.id for m, _ in repo.open_mentions()}
+        repo.close(ids[str(posted["no reply needed"])], "no reply needed: spam", "U1", r.clock.now())
+        repo.snooze(ids[str(posted["snoozed"])], "U1", r.clock.now() + timedelta(hours=1))
+        repo.expire([ids[str(posted["expired"])]], "expired", r.clock.now())
+    now = r.clock.now()
+    report = build_report(r.app.store, r.app.config, (now - timedelta(days=1), now + SEC), now)
+    assert report.total.breaches == 3, "late, open, expired"
+    assert r.value("replywatch_sla_breaches", **ACME) == report.total.breaches
+    r.clock.advance(10 * MIN)  # settled for good: from the running count now
+    assert r.value("replywatch_sla_breaches", **ACME) == 3
+    assert r.value("replywatch_sla_breaches", **ACME) == 3, "judged once, counted once"

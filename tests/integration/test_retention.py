@@ -19,7 +19,7 @@ from bot.config.settings import Settings
 from bot.messages import FollowUpNote, ReportNote, load
 from bot.model import AccountKey, Network, Post, Status, Verdict
 from bot.report.build import build_report
-from bot.report.compute import Judging, Rows, compute
+from bot.report.compute import Rows, compute
 from bot.report.formats import as_text
 from bot.report.model import ERASED, Received
 from bot.services.retention import PAUSE, RetentionService
@@ -28,6 +28,7 @@ from bot.store.common import SENT
 from bot.store.db import make_engine, upgrade
 from bot.store.repository import Repository, Store
 from bot.store.tables import ActionRow, MentionRow, NoticeRow, ReplyRow
+from tests.conftest import judging
 from tests.integration.test_cli import assert_clean_failure, cli
 from tests.integration.test_report import HOURS, NOW, PERIOD, scripted_month
 from tests.standins.slack_api import FakeSlack
@@ -65,7 +66,7 @@ def a_report(author: str, url: str) -> str:
     """A report's JSON naming one stranger among its longest waits."""
     received = [Received("x", "acme", "answered", T0, T0 + 40 * MIN, author, url, "acme", True, False)]
     report = compute(Rows(received), T0 - timedelta(days=7), T0 + timedelta(hours=1), T0 + timedelta(hours=1),
-                     Judging(ZoneInfo("UTC"), timedelta(minutes=30)), [W])
+                     judging(ZoneInfo("UTC"), timedelta(minutes=30)), [W])
     return json.dumps(report.to_json())
 
 

@@ -27,8 +27,9 @@ from bot.messages import AlertCard, ClosedCard, CollectionBroken, DigestCard, Fo
 from bot.model import SLACK_USER_ID, AccountKey, Mention, Network, Post, Status
 from bot.notes import Code, Icon, Link, Ping, Said, Stranger
 from bot.ports import Sink
-from bot.report.compute import Judging, Rows, compute
+from bot.report.compute import Rows, compute
 from bot.report.model import Received
+from tests.conftest import judging
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(hours=1)
@@ -265,7 +266,7 @@ def a_report_note() -> ReportNote:
     start, end = T0 - timedelta(days=7), T0
     received = [Received("x", "acme", "answered", T0 - timedelta(days=1), T0 - timedelta(days=1) + timedelta(minutes=40), "bob[red]",
                          "https://x.com/bob/status/1", "acme", True, False)]
-    report = compute(Rows(received), start, end, T0, Judging(ZoneInfo("UTC"), timedelta(minutes=30)), [AccountKey(Network.X, "acme")])
+    report = compute(Rows(received), start, end, T0, judging(ZoneInfo("UTC"), timedelta(minutes=30)), [AccountKey(Network.X, "acme")])
     return ReportNote(start, end, json.dumps(report.to_json()), 1800.0)
 
 

@@ -17,9 +17,10 @@ from bot.config.settings import ConfigError, Settings
 from bot.model import AccountKey, Network, Read
 from bot.report import cost
 from bot.report.command import chosen, period
-from bot.report.compute import Judging, Rows, close_reason, compute, is_own, percentile
+from bot.report.compute import Rows, close_reason, compute, is_own, percentile
 from bot.report.formats import as_csv, as_json, as_text
 from bot.report.model import Acted, Received, Replied, Report
+from tests.conftest import judging
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = Hours({d: (time(9), time(17)) for d in range(5)}, frozenset({date(2026, 12, 25)}))  # Mon-Fri 09-17, Christmas closed
@@ -43,8 +44,8 @@ def received(posted: datetime, status: str = "answered", reply: timedelta | None
 
 
 def report(*mentions: Received, hours: Hours | None = None, **rows: object) -> Report:
-    judging = Judging(BERLIN, timedelta(minutes=30), hours=hours)
-    return compute(Rows(received=list(mentions), **rows), START, END, NOW, judging, [ACME], cost.Prices(0.005, 0.001))
+    rules = judging(BERLIN, timedelta(minutes=30), hours=hours)
+    return compute(Rows(received=list(mentions), **rows), START, END, NOW, rules, [ACME], cost.Prices(0.005, 0.001))
 
 
 # --- the arithmetic at its edges -----------------------------------------------------------------------
@@ -66,7 +67,7 @@ def test_no_mentions_at_all() -> None:
 def test_nothing_answered() -> None:
     now = local(7, 0, 10)  # ten minutes after the period
     rows = Rows(received=[received(local(1, 10), "open"), received(local(1, 11), "expired"), received(local(6, 23, 50), "open")])
-    [acme] = compute(rows, START, END, now, Judging(BERLIN, timedelta(minutes=30)), [ACME]).accounts
+    [acme] = compute(rows, START, END, now, judging(BERLIN, timedelta(minutes=30)), [ACME]).accounts
     assert (acme.needing_reply, acme.answered, acme.open, acme.expired) == (3, 0, 2, 1)
     assert acme.reply_rate == 0.0 and acme.reply_median is None
     assert acme.breaches == 2, "the one posted at 23:50 is not due before 00:20, after the report's time"
@@ -120,10 +121,34 @@ def test_a_breach_is_a_reply_later_than_alert_after(reply: timedelta, breach: bo
     assert acme.breaches == int(breach)
 
 
+@pytest.mark.parametrize(
+    ("case", "mention", "breach"),
+    [
+        ("answered within ALERT_AFTER", received(local(1, 10), reply=timedelta(minutes=29)), False),
+        ("a VIP's is held to ALERT_AFTER_VIP", received(local(1, 10), reply=timedelta(minutes=11), vip=True), True),
+        ("a VIP's answered within it", received(local(1, 10), reply=timedelta(minutes=9), vip=True), False),
+        ("a snooze moves the deadline", received(local(1, 10), reply=timedelta(minutes=50), snoozed_until=local(1, 11)), False),
+        ("answered after the snooze's end", received(local(1, 10), reply=timedelta(minutes=61), snoozed_until=local(1, 11)), True),
+        ("a snooze ending before the due time changes nothing",
+         received(local(1, 10), reply=timedelta(minutes=31), snoozed_until=local(1, 10, 5)), True),
+        ("still open past its deadline", received(local(1, 10), "open"), True),
+        ("still open, snoozed past now", received(local(6, 23, 50), "open", snoozed_until=local(8, 9)), False),
+        ("expired", received(local(1, 10), "expired"), True),
+        ("no reply needed, closed after its deadline", received(local(1, 10), "closed"), False),
+    ],
+)
+def test_one_definition_of_a_breach(case: str, mention: Received, breach: bool) -> None:
+    """bot.rules.breached, as the report counts it: not answered by the deadline (the alert's due time, a VIP's
+    ALERT_AFTER_VIP, moved by a snooze); "No reply needed" is never a breach."""
+    rules = judging(BERLIN, timedelta(minutes=30), alert_after_vip=timedelta(minutes=10))
+    [acme] = compute(Rows(received=[mention]), START, END, NOW, rules, [ACME]).accounts
+    assert acme.breaches == int(breach), case
+
+
 def test_each_account_its_own_alert_after() -> None:
     late = received(local(1, 10), reply=timedelta(minutes=45))
-    judging = Judging(BERLIN, timedelta(minutes=30), {ACME: timedelta(hours=1)})
-    [acme] = compute(Rows(received=[late]), START, END, NOW, judging, [ACME]).accounts
+    rules = judging(BERLIN, timedelta(minutes=30), {ACME: timedelta(hours=1)})
+    [acme] = compute(Rows(received=[late]), START, END, NOW, rules, [ACME]).accounts
     assert acme.breaches == 0
 
 
@@ -162,7 +187,7 @@ def test_the_total_adds_up_accounts_and_bills_only_x() -> None:
                   received(local(1, 10), reply=timedelta(minutes=30), network="bluesky", account="acme.bsky.social")],
         period_reads=[(ACME, Read("mentions", 10, 100, 40)), (bsky, Read("mentions", 5, 50))],
     )
-    r = compute(rows, START, END, NOW, Judging(BERLIN, timedelta(minutes=30)), [ACME, bsky], cost.Prices(0.005, 0.001))
+    r = compute(rows, START, END, NOW, judging(BERLIN, timedelta(minutes=30)), [ACME, bsky], cost.Prices(0.005, 0.001))
     x, sky = r.accounts
     assert x.period_reads.spend == pytest.approx(60 * 0.005 + 40 * 0.001) and sky.period_reads.spend == 0.0
     assert r.total.received == 2 and r.total.reply_median == 20 * MIN, "the median of all, not of the medians"
@@ -209,7 +234,7 @@ def test_the_csv_report_starts_no_cell_with_a_formula() -> None:
     """A spreadsheet runs a cell that starts with = + - @ (or a tab or CR before them) as a formula."""
     keys = [AccountKey(Network.MASTODON, name) for name in ("=HYPERLINK(\"https://evil.example\")", "@acme@mastodon.social",
                                                             "+1", "-1", "\t=1", "\r=1")]
-    r = compute(Rows(received=[]), START, END, NOW, Judging(BERLIN, timedelta(minutes=30)), keys, cost.Prices(0.005, 0.001))
+    r = compute(Rows(received=[]), START, END, NOW, judging(BERLIN, timedelta(minutes=30)), keys, cost.Prices(0.005, 0.001))
     rows = list(csv.reader(io.StringIO(as_csv(r))))
     cells = [cell for row in rows[1:] for cell in row]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]

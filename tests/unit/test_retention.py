@@ -14,10 +14,11 @@ from bot.config.environment import load_settings
 from bot.config.settings import ConfigError
 from bot.messages import ReportNote, Text, load, payload
 from bot.model import AccountKey, Network
-from bot.report.compute import Judging, Rows, compute
+from bot.report.compute import Rows, compute
 from bot.report.model import Received
 from bot.services.retention import erased_note, impersonal
 from bot.status import Retention
+from tests.conftest import judging
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
@@ -46,7 +47,7 @@ def test_a_report_note_loses_the_strangers_of_its_longest_waits_and_keeps_its_nu
     received = [Received("x", "acme", "answered", T0, T0 + timedelta(minutes=40), "bob", "https://x.com/bob/status/1", "acme", True,
                          False)]
     report = compute(Rows(received), T0 - timedelta(days=1), T0 + timedelta(hours=1), T0 + timedelta(hours=1),
-                     Judging(ZoneInfo("UTC"), timedelta(minutes=30)), [AccountKey(Network.X, "acme")])
+                     judging(ZoneInfo("UTC"), timedelta(minutes=30)), [AccountKey(Network.X, "acme")])
     note = ReportNote(T0, T0, json.dumps(report.to_json()), 1800.0, chart="F0CHART")
     erased = load("report", erased_note("report", payload(note)))
     assert isinstance(erased, ReportNote) and (erased.start, erased.chart, erased.alert_after) == (T0, "F0CHART", 1800.0)
