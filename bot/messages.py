@@ -21,7 +21,7 @@ class FollowUpNote:
     oldest posted at `oldest`; the first of them (`mentions`, the store's keys, oldest first) are named."""
 
     kind: ClassVar[str] = "follow_up"
-    nudge: str  # escalation, reminder, woke
+    nudge: str  # escalation, reminder, woke (a snooze ended), unclaimed (a claim lapsed: CLAIM_EXPIRES)
     to: tuple[str, ...]  # Slack user or group IDs, here, channel
     mentions: tuple[int, ...]
     count: int

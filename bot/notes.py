@@ -74,11 +74,14 @@ NAMED = 10  # the mentions a follow-up names, at most
 
 
 def follow_up(note: FollowUpNote, mentions: list[Mention], now: datetime) -> Sentence:
-    """An escalation, a reminder or a snooze's end, naming the first NAMED of `mentions`."""
-    icon, word = {"escalation": ("rotating_light", "Escalation"), "woke": ("alarm_clock", "Snooze over")}.get(
-        note.nudge, ("bell", "Reminder")
-    )
+    """An escalation, a reminder, a snooze's end or a lapsed claim, naming the first NAMED of `mentions`."""
+    icon, word = {
+        "escalation": ("rotating_light", "Escalation"), "woke": ("alarm_clock", "Snooze over"),
+        "unclaimed": ("hourglass", "Back in the queue"),
+    }.get(note.nudge, ("bell", "Reminder"))
     what = "still unanswered" if note.count == 1 else f"{note.count} mentions still unanswered"
+    if note.nudge == "unclaimed":
+        what = "claimed, still unanswered"
     out: list[Span] = [Icon(icon), Said(f" {word}: ")]
     for to in note.to:
         out += [Ping(to), Said(" ")]

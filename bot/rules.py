@@ -216,6 +216,7 @@ class AlertPolicy:
     remind_every: timedelta | None
     max_reminders: int | None
     expire_after: timedelta | None
+    claim_expires: timedelta | None  # a claim not answered within this goes back to the queue (CLAIM_EXPIRES)
     digest_threshold: int
     reply_endpoints: tuple[str, ...]  # every timeline whose replies count as answers
     schedule: sched.Schedule | None  # on-call rotation and business hours (REPLYWATCH_CONFIG)

@@ -189,11 +189,10 @@ class Loop:
         """Change AlertPolicy fields (and the renderer's `buttons`, `display_tz`) for every service that reads them."""
         self.display.update({k: changes.pop(k) for k in ("buttons", "display_tz") if k in changes})
         config = replace(self.sweep.config, **_with_tz(changes))
-        for service in (self.sweep, self.follow_ups, self.on_call):
+        for service in (self.sweep, self.follow_ups, self.on_call, self.expiry):
             service.config = config
         self.sweep.sink = self.sweep.outbox.sink = self.on_call.sink = slack_sink(self.sweep.sink.client, config, **self.display)
         self.sweep._rejudged = self.follow_ups._rejudged = False  # as a restart with new settings does
-        self.expiry.expire_after = config.expire_after
 
     def key(self, post_id: int) -> int:
         """The store's key of the mention with this X id (what Slack buttons carry)."""
@@ -294,7 +293,7 @@ def make_loop(
         follow_ups=FollowUpService(store, [where], clock, config, deletions),
         on_call=OnCallService(sink, store, clock, config),
         health=HealthService(store, where, clock, interval),
-        expiry=ExpiryService(store, clock, config.expire_after),
+        expiry=ExpiryService(store, clock, config),
         acme=fake_x.user("acme"),
         display=display,
     )

@@ -59,6 +59,7 @@ def alert_policy(config: Config, slack: SlackIdentity | None = None, watching: l
         remind_every=settings.remind_every or None,
         max_reminders=settings.max_reminders,
         expire_after=settings.expire_after or None,
+        claim_expires=settings.claim_expires or None,
         digest_threshold=settings.digest_threshold,
         reply_endpoints=(OWN_POSTS,),
         schedule=config.schedule,

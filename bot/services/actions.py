@@ -106,7 +106,7 @@ class ActionService:
             done = mention is not None and mention.status is Status.OPEN
             if done:
                 if until is None:
-                    repo.claim(mention_id, user)
+                    repo.claim(mention_id, user, now)
                 else:
                     repo.snooze(mention_id, user, until)
                 repo.record_action(mention_id, user, action, f"until {until.isoformat()}" if until else "", now)

@@ -17,11 +17,29 @@ class Actions(Part):
         self.session.add(ActionRow(mention_id=mention_id, user_id=user_id, action=action, detail=detail, at=now))
         self._show_change([mention_id], now)
 
-    def claim(self, mention_id: int, user_id: str) -> None:
+    def claim(self, mention_id: int, user_id: str, now: datetime) -> None:
+        """`user_id` holds the mention from `now` (a claim again restarts CLAIM_EXPIRES's clock); a snooze ends."""
         self.session.execute(
-            update(MentionRow).where(MentionRow.id == mention_id).values(claimed_by=user_id, snoozed_until=None, snoozed_by=None)
+            update(MentionRow)
+            .where(MentionRow.id == mention_id)
+            .values(claimed_by=user_id, claimed_at=now, snoozed_until=None, snoozed_by=None)
         )
         self._rearm(mention_id)
+
+    def lapsed_claims(self, claimed_before: datetime, limit: int) -> list[tuple[int, str]]:
+        """(mention, claimer) of up to `limit` open mentions claimed before `claimed_before` and not answered since."""
+        m = MentionRow
+        rows = self.session.execute(
+            select(m.id, m.claimed_by).where(m.status == Status.OPEN, m.claimed_at < claimed_before).order_by(m.claimed_at).limit(limit)
+        )
+        return [(mention_id, user) for mention_id, user in rows]
+
+    def unclaim(self, mention_ids: list[int], now: datetime) -> None:
+        """Give these mentions back to the queue: nobody holds them, and their alerts show it."""
+        self.session.execute(
+            update(MentionRow).where(self.bulk.among(MentionRow.id, mention_ids)).values(claimed_by=None, claimed_at=None)
+        )
+        self._show_change(mention_ids, now)
 
     def snooze(self, mention_id: int, user_id: str, until: datetime) -> None:
         self.session.execute(

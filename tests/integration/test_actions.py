@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.calendar.schedule import Rotation, Schedule
 from bot.model import Status
 from bot.services.requests import Access
 from bot.slack.interactions import Answer, Interactions
@@ -132,6 +133,38 @@ def test_claim_edits_the_message_and_is_recorded(worked) -> None:  # noqa: ANN00
     with loop.store.unit() as repo:
         assert repo.mention(loop.key(mention)).claimed_by == JANE
         assert [(u, a) for u, a, _, _ in repo.actions(loop.key(mention))] == [(JANE, "claim")]
+
+
+def on_call_of(user: str) -> Schedule:
+    """An on-call rotation of one, in UTC, with no business hours."""
+    return Schedule(ZoneInfo("UTC"), oncall=Rotation((user,), 7, time(9), date(2026, 1, 5)))
+
+
+def test_a_claim_not_answered_within_claim_expires_goes_back_to_the_queue(worked) -> None:  # noqa: ANN001
+    """CLAIM_EXPIRES: the alert shows the mention unclaimed again, and the claimer and the on-call person are told in
+    its thread, once; claiming again restarts the clock; an answered mention keeps its claim."""
+    loop, actions = worked
+    loop.configure(claim_expires=30 * MIN, schedule=on_call_of(OMAR))
+    mention, alert = alerted(loop)
+    run(actions.handle("interactive", click(alert, "claim")))
+    loop.tick(SEC)
+    loop.tick(29 * MIN)
+    assert "claimed by <@U0JANE>" in str(alert.blocks) and loop.slack.thread(alert.ts) == [], "not yet"
+    loop.tick(MIN)
+    loop.tick(SEC)
+    assert "claimed by" not in str(alert.blocks), "edited: unclaimed"
+    [told] = loop.slack.thread(alert.ts)
+    assert f"<@{JANE}>" in told.text and f"<@{OMAR}>" in told.text and "Back in the queue" in told.text
+    with loop.store.read() as repo:
+        assert repo.mention(loop.key(mention)).claimed_by is None
+    run(actions.handle("interactive", click(alert, "claim")))  # claimed again: the clock restarts
+    loop.tick(SEC)
+    loop.tick(20 * MIN)
+    assert "claimed by <@U0JANE>" in str(alert.blocks) and len(loop.slack.thread(alert.ts)) == 1
+    loop.x.post(loop.x.user("acme"), "@bob on it", reply_to=mention)
+    loop.tick(20 * MIN)
+    loop.tick(SEC)
+    assert len(loop.slack.thread(alert.ts)) == 1, "answered: its claim lapses no more"
 
 
 def test_snooze_until_tomorrow_morning_in_the_team_time_zone_then_a_fresh_reminder(worked) -> None:  # noqa: ANN001

@@ -287,7 +287,7 @@ def test_digests_actions_and_closing_on_both_databases(store: Store) -> None:
         repo.digest_sent(digest, "C1", "1.000002", T0)
         repo.alert_sent(a, "C1", "1.000001", T0)
     with store.unit() as repo:
-        repo.claim(a, "U0JANE")
+        repo.claim(a, "U0JANE", T0)
         repo.record_action(a, "U0JANE", "claim", "", T0)
         assert repo.close(b, "no reply needed: spam", "U0OMAR")
         assert not repo.close(b, "again", "U0OMAR"), "closed once"
