@@ -74,7 +74,6 @@ class Settings(BaseModel):
     max_reminders: int = 5
     expire_after: Duration = timedelta(days=7)
     digest_threshold: int = 5
-    warn_before: Duration = timedelta(0)  # off: no quiet warning before the due time
     claim_expires: Duration = timedelta(0)  # off: a claim holds until the mention closes
 
     ignore_implicit: bool = True
@@ -230,7 +229,7 @@ class Settings(BaseModel):
             raise ValueError("a duration above zero, such as 45s, 15m, 2h or 1d")
         return value
 
-    @field_validator("alert_after", "alert_after_vip", "escalate_after", "remind_every", "expire_after", "warn_before", "claim_expires")
+    @field_validator("alert_after", "alert_after_vip", "escalate_after", "remind_every", "expire_after", "claim_expires")
     @classmethod
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):
