@@ -104,6 +104,22 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class OutgoingReply:
+    """A reply written in Slack, as the store keeps it until its network has it (bot.services.replying)."""
+
+    key: str
+    mention_id: int
+    user: str  # the Slack user who wrote it
+    channel: str  # where they are told how it went
+    text: str
+    direct: bool
+    state: str  # sending, posted, refused
+    attempts: int = 0
+    problem: str | None = None
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What the rules decided about a mention, and why."""
 
@@ -124,6 +140,8 @@ class Mention:
     answered_by: str | None = None
     answered_at: datetime | None = None
     answer_url: str = ""  # where the reply that answered it opens
+    answered_from: str | None = None  # the Slack user who answered it from its alert (None: answered on the network)
+    answer_text: str = ""  # what they wrote
     priority: str | None = None
     claimed_by: str | None = None  # Slack user ID
     snoozed_until: datetime | None = None

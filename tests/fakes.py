@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.errors import ServiceError, UnknownAccount
+from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.messages import AlertCard, Card, ClosedCard, DigestCard, ReportNote
-from bot.model import Account, Mention, Network, Post, Read, Timeline
+from bot.model import Account, Draft, Mention, Network, Post, Read, Timeline
 
 
 class FakeSource:
@@ -26,6 +26,10 @@ class FakeSource:
         self.posted: list[Post] = []
         self.gone: set[str] = set()
         self.failures: list[ServiceError] = []
+        self.write_failures: list[tuple[ServiceError, bool]] = []
+        self.limit = 280  # reply_limit
+        self.refusal: str | None = None  # write_refusal
+        self.sent: dict[str, Post] = {}  # the replies posted, by their draft's key (the network's idempotency)
         self.calls: list[str] = []  # "mentions", "posts:<handle>", "deleted": every read, in order
         self._ids = itertools.count(100)
         self._lock = threading.Lock()  # look-ups run on the account's lane, not the test's thread
@@ -42,7 +46,8 @@ class FakeSource:
                     author_handle=who.username, author_name=who.name, url=f"https://example.net/{who.username}/{post_id}")
         return self._add(post)
 
-    def reply(self, to: Post, text: str, at: datetime, author: Account | None = None) -> Post:
+    def answer(self, to: Post, text: str, at: datetime, author: Account | None = None) -> Post:
+        """Someone of the account answers `to` on the network itself."""
         who = author or self.me
         post = Post(id=str(next(self._ids)), author_id=who.id, text=text, created_at=at, conversation_id=to.conversation_id,
                     replied_to_id=to.id, in_reply_to_user_id=to.author_id, reference_types=frozenset({"replied_to"}),
@@ -56,6 +61,10 @@ class FakeSource:
     def fail(self, error: ServiceError) -> None:
         """The next read raises `error`."""
         self.failures.append(error)
+
+    def fail_write(self, error: ServiceError, *, posted: bool = False) -> None:
+        """The next reply raises `error`; with `posted`, after the network made the post (its answer lost)."""
+        self.write_failures.append((error, posted))
 
     # The port.
 
@@ -81,6 +90,36 @@ class FakeSource:
 
     def reads(self) -> list[Read]:
         return []
+
+    def reply_limit(self) -> int:
+        return self.limit
+
+    def length(self, text: str) -> int:
+        return len(text)
+
+    def write_refusal(self) -> str | None:
+        return self.refusal
+
+    def reply(self, draft: Draft, retry: bool = False) -> Post:
+        """Posted once per key, as a network with an idempotency key does."""
+        with self._lock:
+            self.calls.append("reply")
+            failure = self.write_failures.pop(0) if self.write_failures else None
+        if failure is not None and not failure[1]:
+            raise failure[0]
+        if self.refusal is not None:
+            raise AuthFailed(self.network.value, f"reply: {self.refusal}")
+        if len(draft.text) > self.limit:
+            raise Rejected(self.network.value, f"reply: over {self.limit} characters")
+        with self._lock:
+            found = self.sent.get(draft.key)
+        if found is None:
+            found = self.answer(draft.mention, draft.text, draft.mention.created_at)
+            with self._lock:
+                self.sent[draft.key] = found
+        if failure is not None:
+            raise failure[0]
+        return found
 
     def _add(self, post: Post) -> Post:
         with self._lock:

@@ -22,7 +22,11 @@ from bot.rules import keyword_pattern
 from bot.sources import SPECS, names
 
 # Besides these, a network's own keys: its credentials (`credentials` of its spec, bot/sources/<network>/spec.py).
-OPTIONAL = {"channel", "alert_after", "alert_after_vip", "responders", "muted_authors", "ignore_keywords", "vip_min_followers"}
+OPTIONAL = {
+    "channel", "alert_after", "alert_after_vip", "responders", "muted_authors", "ignore_keywords", "vip_min_followers",
+    "reply_from_slack", "reply_group",
+}
+_GROUP = re.compile(r"S[A-Z0-9]{2,}")
 _CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{2,}")
 
 
@@ -50,6 +54,8 @@ class Watched:
     muted_authors: tuple[str, ...] | None = None
     ignore_keywords: tuple[str, ...] | None = None
     vip_min_followers: int | None = None
+    reply_from_slack: bool = False  # its alerts carry a Reply button: answered from Slack, as the account
+    reply_group: str | None = None  # only this Slack user group may use it (besides who may use the buttons)
     source: str = ""  # where it was configured: the file and the account (`setting` names its keys), or X_ACCOUNT
 
     @property
@@ -172,6 +178,8 @@ def parse(entry: dict[str, Any], where: str, environ: Mapping[str, str] | None) 
         muted_authors=_list(entry, "muted_authors", fail),
         ignore_keywords=_keywords(entry, fail),
         vip_min_followers=_whole(entry, "vip_min_followers", fail),
+        reply_from_slack=_flag(entry, "reply_from_slack", fail),
+        reply_group=_group(entry, fail),
         source=where,
     )
 
@@ -216,6 +224,22 @@ def _keywords(entry: dict, fail) -> tuple[str, ...] | None:  # noqa: ANN001
         except re.error as exc:
             raise fail("ignore_keywords", f"words or /regular expressions/; {word[:60]!r} is not valid: {exc}") from None
     return words
+
+
+def _flag(entry: dict, key: str, fail) -> bool:  # noqa: ANN001
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise fail(key, "true or false")
+    return value
+
+
+def _group(entry: dict, fail) -> str | None:  # noqa: ANN001
+    value = entry.get("reply_group")
+    if value is not None and not (isinstance(value, str) and _GROUP.fullmatch(value.strip())):
+        raise fail("reply_group", "a Slack user group ID such as S0123ABCD")
+    if value is not None and not entry.get("reply_from_slack"):
+        raise fail("reply_group", "only with reply_from_slack = true")
+    return value.strip() if value else None
 
 
 def _whole(entry: dict, key: str, fail) -> int | None:  # noqa: ANN001

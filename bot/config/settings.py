@@ -93,6 +93,8 @@ class Settings(BaseModel):
 
     x_price_per_read: Price = 0.005  # X's pay-per-use price of a post read
     x_price_per_owned_read: Price = 0.001  # a read of the account's own timelines under user-context auth
+    x_price_per_post: Price = 0.015  # X's price of a post created (a reply sent from Slack) ...
+    x_price_per_post_with_link: Price = 0.200  # ... and of one with a link in it
     x_monthly_read_budget: Count = None  # posts a month, per X account
 
     database_url: str = "sqlite:///data/replywatch.db"

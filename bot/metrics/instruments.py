@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 import bot
 from bot.errors import ServiceError
-from bot.model import Account, AccountKey, Read, Timeline
+from bot.model import Account, AccountKey, Draft, Post, Read, Timeline
 
 if TYPE_CHECKING:
     from bot.ports import Source
@@ -122,6 +122,10 @@ class ObservedSource:
     def reads(self) -> list[Read]:
         """The requests made since the last call (counted in the store, not here: see bot.metrics.collector)."""
         return self.source.reads()
+
+    def reply(self, draft: Draft, retry: bool = False) -> Post:
+        """Post a reply (see Source.reply)."""
+        return self._call(self.source.reply, draft, retry)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.source, name)  # whatever else an adapter offers (its own close, say)

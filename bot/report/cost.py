@@ -1,6 +1,8 @@
-"""What collection costs: X bills each post a read returns (X_PRICE_PER_READ), and less for a post of the account's
-own timelines read under user-context auth (X_PRICE_PER_OWNED_READ; the `owned` count of a Read, a part of its
-`posts`). Bluesky and Mastodon bill nothing. Pure: prices and counts in, US dollars out.
+"""What collection and replies cost: X bills each post a read returns (X_PRICE_PER_READ), and less for a post of the
+account's own timelines read under user-context auth (X_PRICE_PER_OWNED_READ; the `owned` count of a Read, a part of
+its `posts`); and each post it creates, a reply sent from Slack (X_PRICE_PER_POST, or X_PRICE_PER_POST_WITH_LINK for
+one with a link: the `reply` and `reply with a link` endpoints). Bluesky and Mastodon bill nothing. Pure: prices and
+counts in, US dollars out.
 
 `status` and the report both use it:
 
@@ -14,30 +16,40 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.model import AccountKey, Network, Read
 from bot.report.model import Endpoint, Usage
 from bot.sources import SPECS
 
+WRITES = ("reply", "reply with a link")  # the endpoints that create a post: billed per request
+
 
 @dataclass(frozen=True)
 class Prices:
-    """US dollars per post read from X: `per_read` in general, `per_owned_read` for the owned ones."""
+    """US dollars per post read from X (`per_read` in general, `per_owned_read` for the owned ones) and per post it
+    creates (`per_post`, `per_post_with_link`)."""
 
     per_read: float
     per_owned_read: float
+    per_post: float = 0.015
+    per_post_with_link: float = 0.200
 
     @classmethod
     def of(cls, settings: object) -> Prices:
-        """The prices configured in Settings (X_PRICE_PER_READ, X_PRICE_PER_OWNED_READ)."""
-        return cls(float(settings.x_price_per_read), float(settings.x_price_per_owned_read))  # type: ignore[attr-defined]
+        """The prices configured in Settings (X_PRICE_PER_READ, X_PRICE_PER_OWNED_READ, X_PRICE_PER_POST,
+        X_PRICE_PER_POST_WITH_LINK)."""
+        s: Any = settings
+        return cls(float(s.x_price_per_read), float(s.x_price_per_owned_read), float(s.x_price_per_post),
+                   float(s.x_price_per_post_with_link))
 
 
 def spend(network: Network | str, read: Read, prices: Prices) -> float:
     """What `read` costs on `network`, in US dollars (0 where reads are not billed: Bluesky and Mastodon)."""
     if not SPECS[Network(network)].billed:
         return 0.0
+    if read.endpoint in WRITES:
+        return read.requests * (prices.per_post if read.endpoint == WRITES[0] else prices.per_post_with_link)
     owned = min(read.owned, read.posts)
     return (read.posts - owned) * prices.per_read + owned * prices.per_owned_read
 

@@ -8,22 +8,37 @@ producing the notifications the AppView gives their recipients (mention, then qu
 per post, as the AppView dedupes; like, repost, follow), and deletion (the post and its notifications gone).
 
 `paging = "endless"`: every listNotifications answer carries a fresh cursor, past the last page too.
+
+Writing: com.atproto.repo.createRecord of an app.bsky.feed.post in the caller's own repo (answered {uri, cid, commit,
+validationStatus}), under the record key given (a TID) or a new one; the post then notifies as any other and is in
+the author's feed. A record key already used is answered with a bare 500 InternalServerError, as the reference PDS
+does (atproto#3718); a text over 300 graphemes is 400 InvalidRecord. com.atproto.repo.getRecord reads a record back
+(400 RecordNotFound when there is none). `gate(uri)` closes the thread of a post to replies from anyone but its
+author: getPosts then shows `viewer.replyDisabled` to the others (unless `show_gates` is off, as an AppView lagging
+behind), and a reply into it is refused (403 ReplyNotAllowed). `fail_write` makes the next createRecord fail: a bare
+500 before it is done, done with the answer lost, or done with the answer cut short.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import regex
+
 from bot.standins.bluesky_sessions import ACCESS_TTL, Sessions, error
-from bot.standins.http import Reply, Request, StandIn
+from bot.standins.http import Reply, Request, StandIn, WriteFault
 
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
+_TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
+POST = "app.bsky.feed.post"
+GRAPHEMES = 300
 
 
 def _iso(at: datetime) -> str:
@@ -84,6 +99,8 @@ class FakeBluesky(Sessions):
         self.remaining = self.limit
         self.window_reset: datetime | None = None
         self.paging: Literal["honest", "endless"] = "honest"
+        self.gates: set[str] = set()  # roots of threads closed to replies (but their author's)
+        self.show_gates = True
         self.access_ttl = ACCESS_TTL
         self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
         self._rkeys = itertools.count(1)
@@ -104,8 +121,8 @@ class FakeBluesky(Sessions):
         name = handle_or_did.lstrip("@").lower()
         return next(u for u in self.users.values() if name in (u.did, u.handle.lower()))
 
-    def _record(self, author: User, collection: str, value: dict, at: datetime | None) -> Record:
-        rkey = f"3l{next(self._rkeys):011d}"  # TID-like: later records get larger keys
+    def _record(self, author: User, collection: str, value: dict, at: datetime | None, rkey: str | None = None) -> Record:
+        rkey = rkey or f"3l{next(self._rkeys):011d}"  # TID-like: later records get larger keys
         uri = f"at://{author.did}/{collection}/{rkey}"
         at = at or self.now()
         at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # the AppView keeps milliseconds
@@ -142,25 +159,57 @@ class FakeBluesky(Sessions):
             if facets:
                 value["facets"] = facets
             if reply_to is not None:
-                parent = self.records[reply_to]
-                root = parent.value.get("reply", {}).get("root", {}).get("uri", reply_to)
-                value["reply"] = {"root": self._ref(root), "parent": self._ref(reply_to)}
+                value["reply"] = {"root": self._ref(self._root(reply_to)), "parent": self._ref(reply_to)}
             if quote is not None:
                 value["embed"] = {"$type": "app.bsky.embed.record", "record": self._ref(quote)}
-            record = self._record(author, "app.bsky.feed.post", value, now)
-            # The AppView's order and dedupe: mentions, then the quoted post's author, then the thread's authors.
-            notified = {author.did}
-            targets = [("mention", who.did) for who in mentions]
-            if quote is not None:
-                targets.append(("quote", self.records[quote].author))
-            if reply_to is not None:
-                targets.append(("reply", self.records[reply_to].author))
-                targets.append(("reply", self.records[value["reply"]["root"]["uri"]].author))
-            for reason, did in targets:
-                if did not in notified and did in self.users:
-                    notified.add(did)
-                    self.notifications.append(Notification(did, reason, record))
-            return record.uri
+            return self._publish(author, value, now).uri
+
+    def _root(self, uri: str) -> str:
+        """The first post of the thread the post `uri` is in."""
+        return self.records[uri].value.get("reply", {}).get("root", {}).get("uri", uri)
+
+    def _publish(self, author: User, value: dict, at: datetime | None, rkey: str | None = None) -> Record:
+        """Store a post record and notify whom it concerns: in the AppView's order and dedupe, those its mention
+        facets name, then the quoted post's author, then the thread's authors (parent, root)."""
+        record = self._record(author, POST, value, at, rkey)
+        targets = [
+            ("mention", feature.get("did"))
+            for facet in value.get("facets") or [] for feature in facet.get("features") or []
+            if feature.get("$type") == "app.bsky.richtext.facet#mention"
+        ]
+        quoted = (value.get("embed") or {}).get("record", {}).get("uri")
+        if quoted in self.records:
+            targets.append(("quote", self.records[quoted].author))
+        for ref in ("parent", "root"):
+            uri = (value.get("reply") or {}).get(ref, {}).get("uri")
+            if uri in self.records:
+                targets.append(("reply", self.records[uri].author))
+        notified = {author.did}
+        for reason, did in targets:
+            if did not in notified and did in self.users:
+                notified.add(did)
+                self.notifications.append(Notification(did, reason, record))
+        return record
+
+    def gate(self, uri: str) -> None:
+        """The thread of `uri` takes replies from its root's author only (a threadgate allowing no one else)."""
+        with self._lock:
+            self.gates.add(self._root(uri))
+
+    def replies_to(self, uri: str) -> list[Record]:
+        """The posts replying to `uri`."""
+        with self._lock:
+            return [r for r in self.records.values() if (r.value.get("reply") or {}).get("parent", {}).get("uri") == uri]
+
+    def fail_write(self, fault: WriteFault) -> None:
+        """The next createRecord fails: "unavailable" a bare 500 (nothing made), "lost" made with the answer lost,
+        "cut" made with the answer cut short."""
+        self.http.fail_write("com.atproto.repo.createRecord", fault, error(500, "InternalServerError", "Internal Server Error"))
+
+    def _closed(self, uri: str, did: str) -> bool:
+        """Whether a thread gate keeps `did` from replying to `uri`."""
+        root = self._root(uri) if uri in self.records else uri
+        return root in self.gates and root in self.records and self.records[root].author != did
 
     def like(self, who: User, uri: str) -> None:
         self._interact(who, "app.bsky.feed.like", "like", uri)
@@ -215,7 +264,11 @@ class FakeBluesky(Sessions):
             return self._create_session(request)
         if method == "com.atproto.server.refreshSession":
             return self._refresh_session(request)
+        if method == "com.atproto.repo.createRecord" and request.method == "POST":
+            token = self._bearer(request, "com.atproto.access")
+            return token if isinstance(token, Reply) else self._create_record(token.did, request)
         queries = {
+            "com.atproto.repo.getRecord": self._get_record,
             "com.atproto.server.getSession": self._get_session,
             "app.bsky.notification.listNotifications": self._list_notifications,
             "app.bsky.feed.getAuthorFeed": self._author_feed,
@@ -305,7 +358,49 @@ class FakeBluesky(Sessions):
         uris = [u for u in query.get("uris", "").split(",") if u]
         if len(uris) > 25:
             return error(400, "InvalidRequest", "uris must not have more than 25 elements")
-        return Reply(200, {"posts": [self._post_view(self.records[u]) for u in uris if u in self.records]})
+        views = []
+        for uri in (u for u in uris if u in self.records):
+            view = self._post_view(self.records[uri])
+            if self.show_gates and self._closed(uri, did):
+                view["viewer"] = {"replyDisabled": True}
+            views.append(view)
+        return Reply(200, {"posts": views})
+
+    def _create_record(self, did: str, request: Request) -> Reply:
+        try:
+            body = request.json()
+            repo, collection, value, rkey = body["repo"], body["collection"], body["record"], body.get("rkey")
+            text, reply = value["text"], value.get("reply") or {}
+        except (ValueError, KeyError, TypeError):
+            return error(400, "InvalidRequest", "Input must have the properties repo, collection and record")
+        if repo not in (did, self.users[did].handle):
+            return error(400, "InvalidRequest", "Invalid repo")
+        if collection != POST or value.get("$type", POST) != POST:
+            return error(400, "InvalidRequest", f"the stand-in creates {POST} records only")
+        if rkey is not None and not (isinstance(rkey, str) and _TID.fullmatch(rkey)):
+            return error(400, "InvalidRequest", "Invalid record key: expected a TID")
+        if rkey is not None and f"at://{did}/{POST}/{rkey}" in self.records:
+            return error(500, "InternalServerError", "Internal Server Error")  # the reference PDS's word for it
+        if not isinstance(text, str) or len(regex.findall(r"\X", text)) > GRAPHEMES or len(text.encode()) > 3000:
+            return error(400, "InvalidRecord", f"Invalid {POST} record: Record/text must not be longer than {GRAPHEMES} graphemes")
+        parent = reply.get("parent", {}).get("uri") if isinstance(reply, dict) else None
+        if parent is not None and self._closed(parent, did):
+            return error(403, "ReplyNotAllowed", "Replies to this thread are limited by its thread gate")
+        record = self._publish(self.users[did], {"$type": POST, **value}, None, rkey)
+        rev = f"3l{next(self._rkeys):011d}"
+        commit = {"cid": "bafyreicommit" + hashlib.sha256(record.uri.encode()).hexdigest()[:40], "rev": rev}
+        return Reply(200, {"uri": record.uri, "cid": record.cid, "commit": commit, "validationStatus": "valid"})
+
+    def _get_record(self, did: str, query: dict[str, str]) -> Reply:
+        try:
+            repo = self.user(query.get("repo", "")).did
+        except StopIteration:
+            return error(400, "InvalidRequest", f"Could not find repo: {query.get('repo', '')}")
+        uri = f"at://{repo}/{query.get('collection', '')}/{query.get('rkey', '')}"
+        record = self.records.get(uri)
+        if record is None:
+            return error(400, "RecordNotFound", f"Could not locate record: {uri}")
+        return Reply(200, {"uri": uri, "cid": record.cid, "value": record.value})
 
     def close(self) -> None:
         self.http.close()

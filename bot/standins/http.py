@@ -1,4 +1,4 @@
-"""A tiny threaded HTTP server that the X and Slack stand-ins share."""
+"""A tiny threaded HTTP server that every stand-in shares (the networks' and Slack's), with injectable faults."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
+
+WriteFault = Literal["unavailable", "lost", "cut"]  # a 5xx before it is done; done, answer lost; done, answer cut
 
 
 @dataclass
@@ -42,9 +45,10 @@ class Reply:
 
 @dataclass
 class Fault:
-    """The next `times` requests whose path contains `path` get `reply` instead, after `delay` seconds; with no
-    reply the connection is closed unanswered. `drop=True`: the request is carried out, then the connection is
-    closed before the answer (the server did it; the client cannot know)."""
+    """The next `times` requests whose path contains `path` (and whose method is `method`, if given: a write, not
+    the read of the same path) get `reply` instead, after `delay` seconds; with no reply the connection is closed
+    unanswered. `drop=True`: the request is carried out, then the connection is closed before the answer (the
+    server did it; the client cannot know)."""
 
     path: str
     reply: Reply | None = None
@@ -52,6 +56,10 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     garble: bool = False  # the request is carried out, then answered 200 with a body cut short
+    method: str | None = None
+
+    def matches(self, request: Request) -> bool:
+        return self.times > 0 and self.path in request.path and self.method in (None, request.method)
 
 
 class _Server(ThreadingHTTPServer):
@@ -143,7 +151,7 @@ class StandIn:
     def _answer(self, request: Request) -> Reply | None:
         with self._lock:
             self.requests.append(request)
-            fault = next((f for f in self.faults if f.path in request.path and f.times > 0), None)
+            fault = next((f for f in self.faults if f.matches(request)), None)
             if fault is not None:
                 fault.times -= 1
         if fault is None:
@@ -158,10 +166,19 @@ class StandIn:
         return fault.reply
 
     def fail(
-        self, path: str, reply: Reply | None = None, *, times: int = 1, delay: float = 0.0, drop: bool = False, garble: bool = False
+        self, path: str, reply: Reply | None = None, *, times: int = 1, delay: float = 0.0, drop: bool = False,
+        garble: bool = False, method: str | None = None,
     ) -> None:
         with self._lock:
-            self.faults.append(Fault(path, reply, times, delay, drop, garble))
+            self.faults.append(Fault(path, reply, times, delay, drop, garble, method))
+
+    def fail_write(self, path: str, fault: WriteFault, reply: Reply) -> None:
+        """The next POST to `path` fails the way a write can: "unavailable" answers `reply` (a 5xx) without doing
+        it; "lost" does it and closes the connection before the answer; "cut" does it and answers a body cut short."""
+        if fault == "unavailable":
+            self.fail(path, reply, method="POST")
+        else:
+            self.fail(path, method="POST", drop=fault == "lost", garble=fault == "cut")
 
     def calls(self, path: str) -> list[Request]:
         with self._lock:

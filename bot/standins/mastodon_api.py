@@ -20,6 +20,14 @@ answers 404 for both endpoints.
 The token holder sees every status (visibility is reported, not enforced). `paging` makes it misbehave: "repeat"
 answers every list request with the newest page and the same links; "endless" adds a page of new mentions before
 each notifications answer (a flood that never ends).
+
+Posting: POST /api/v1/statuses (status, in_reply_to_id, visibility) as the token holder, answered with the status.
+A request with an Idempotency-Key the holder has used before gets the status made then, not a second one (Mastodon
+keeps the key an hour; here, for ever). A token without `write` or `write:statuses` in `scopes` is 403 "This action
+is outside the authorized scopes"; a text longer than `max_characters` as Mastodon counts it (each URL 23, a remote
+mention @user@domain as @user) is 422, as is a blank one or an unknown visibility; a reply to a status that is gone
+is 404. GET /api/v2/instance tells `max_characters` (configuration.statuses). `fail_write` makes the next post fail:
+a 503 before it is done, done with the answer lost, or done with the answer cut short.
 """
 
 from __future__ import annotations
@@ -31,7 +39,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlencode
 
-from bot.standins.http import Reply, Request, StandIn
+import regex
+
+from bot.standins.http import Reply, Request, StandIn, WriteFault
 
 DOMAIN = "masto.test"
 LIMIT = 300
@@ -39,6 +49,8 @@ WINDOW = timedelta(minutes=5)
 MANY_STATUSES = 20  # ids GET /api/v1/statuses takes at most (Api::BaseController::DEFAULT_STATUSES_LIMIT)
 _FALSE = {"0", "f", "F", "false", "FALSE", "off", "OFF", ""}  # what Rails casts to false (anything else is true)
 _INVALID = 'Bearer error="invalid_token", error_description="The access token is invalid"'
+URL_LENGTH = 23
+VISIBILITIES = ("public", "unlisted", "private", "direct")
 _TOKENS = re.compile(r"(?P<url>https?://[^\s<>\"]+)|(?<![\w@])@(?P<mention>\w+(?:@[\w.-]+\w)?)|(?<![\w#])#(?P<tag>\w+)")
 
 
@@ -106,6 +118,8 @@ class FakeMastodon:
     limit: int = LIMIT
     window: timedelta = WINDOW
     filtering: set[str] = field(default_factory=set)  # account ids whose notifications the holder's policy filters
+    max_characters: int = 500  # configuration.statuses.max_characters
+    scopes: set[str] = field(default_factory=lambda: {"read", "write", "follow"})  # the token's
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -114,6 +128,7 @@ class FakeMastodon:
         self._next_notification = 100_000
         self._next_request = 900_000
         self.requests: dict[str, NotificationRequest] = {}  # pending notification requests by the account they hold
+        self.keys: dict[tuple[str, str], str] = {}  # (account id, Idempotency-Key) → the status it made
         self.remaining = self.limit
         self.window_reset: datetime | None = None
         self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
@@ -227,6 +242,16 @@ class FakeMastodon:
             for account_id in [a for a in self.requests if not self._held(a)]:
                 del self.requests[account_id]
 
+    def replies_to(self, status_id: str) -> list[Status]:
+        """The statuses replying to `status_id`."""
+        with self._lock:
+            return [s for s in self.statuses.values() if s.in_reply_to_id == status_id]
+
+    def fail_write(self, fault: WriteFault) -> None:
+        """The next post fails: "unavailable" a 503 (nothing posted), "lost" posted with the answer lost, "cut"
+        posted with the answer cut short."""
+        self.http.fail_write("/api/v1/statuses", fault, Reply(503, {"error": "Service Unavailable"}))
+
     def _held(self, account_id: str) -> list[Notification]:
         """The holder's notifications from `account_id` that the policy filtered and that are still there."""
         holder = self._holder().id
@@ -249,6 +274,10 @@ class FakeMastodon:
     def _route(self, request: Request) -> Reply:
         path, query = request.path, request.query
         me = self._holder()
+        if request.method == "POST":
+            return self._post_status(request, me) if path == "/api/v1/statuses" else Reply(404, {"error": "Not Found"})
+        if path.rstrip("/") == "/api/v2/instance":
+            return Reply(200, self._instance())
         if path == "/api/v1/accounts/verify_credentials":
             return Reply(200, self._account(me) | {"source": {"privacy": "public", "sensitive": False, "note": ""}})
         if path == "/api/v1/accounts/lookup":
@@ -294,6 +323,47 @@ class FakeMastodon:
                 ancestors.insert(0, self._status(status))
             return Reply(200, {"ancestors": ancestors, "descendants": []})
         return Reply(404, {"error": "Not Found"})
+
+    def _post_status(self, request: Request, me: Account) -> Reply:
+        """POST /api/v1/statuses, as Api::V1::StatusesController#create and PostStatusService answer it."""
+        if not self.scopes & {"write", "write:statuses"}:
+            return Reply(403, {"error": "This action is outside the authorized scopes"})
+        key = request.headers.get("idempotency-key")
+        if key and (me.id, key) in self.keys and self.keys[(me.id, key)] in self.statuses:
+            return Reply(200, self._status(self.statuses[self.keys[(me.id, key)]]))
+        params = request.form()
+        text, reply_to = str(params.get("status") or ""), params.get("in_reply_to_id") or None
+        visibility = params.get("visibility") or "public"
+        if not text.strip():
+            return Reply(422, {"error": "Validation failed: Text can't be blank"})
+        if visibility not in VISIBILITIES:
+            return Reply(422, {"error": "Validation failed: Visibility is not included in the list"})
+        if countable_length(text) > self.max_characters:
+            return Reply(422, {"error": f"Validation failed: Text character limit of {self.max_characters} exceeded"})
+        if reply_to is not None and reply_to not in self.statuses:
+            return _not_found()
+        status_id = self.post(me, text, reply_to=reply_to, visibility=visibility)
+        if key:
+            self.keys[(me.id, key)] = status_id
+        return Reply(200, self._status(self.statuses[status_id]))
+
+    def _instance(self) -> dict:
+        """GET /api/v2/instance, the parts a client reads."""
+        return {
+            "domain": DOMAIN, "title": "Masto Test", "version": self.version,
+            "description": "", "usage": {"users": {"active_month": len(self.accounts)}}, "languages": ["en"], "rules": [],
+            "thumbnail": {"url": f"https://{DOMAIN}/thumbnail.png"},
+            "registrations": {"enabled": False, "approval_required": False, "message": None},
+            "contact": {"email": f"admin@{DOMAIN}", "account": None},
+            "configuration": {
+                "urls": {"streaming": f"wss://{DOMAIN}"},
+                "accounts": {"max_featured_tags": 10},
+                "statuses": {"max_characters": self.max_characters, "max_media_attachments": 4, "characters_reserved_per_url": URL_LENGTH},
+                "media_attachments": {"supported_mime_types": ["image/png"], "image_size_limit": 16777216},
+                "polls": {"max_options": 4, "max_characters_per_option": 50, "min_expiration": 300, "max_expiration": 2629746},
+                "translation": {"enabled": False},
+            },
+        }
 
     def _page(self, request: Request, items: list, default: int, most: int, render) -> Reply:  # noqa: ANN001
         query = request.query
@@ -384,6 +454,22 @@ def rate_headers(remaining: int, reset: datetime, limit: int = LIMIT) -> dict[st
         "X-RateLimit-Remaining": str(remaining),
         "X-RateLimit-Reset": reset.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }
+
+
+def countable_length(text: str) -> int:
+    """A status's length as StatusLengthValidator counts it: graphemes, each URL as 23, a remote mention as @user."""
+    parts, last = [], 0
+    for match in _TOKENS.finditer(text):
+        parts.append(text[last : match.start()])
+        last = match.end()
+        if match.group("url"):
+            parts.append("." * URL_LENGTH)
+        elif match.group("mention"):
+            parts.append("@" + match.group("mention").split("@")[0])
+        else:
+            parts.append(match.group(0))
+    parts.append(text[last:])
+    return len(regex.findall(r"\X", "".join(parts)))
 
 
 def render_html(text: str, world: FakeMastodon) -> str:

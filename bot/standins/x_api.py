@@ -8,6 +8,15 @@ wrong token; unknown users as HTTP 200 with an `errors` entry. Ids are snowflake
 Two switches make it misbehave the way a broken API, proxy or gateway can: `paging` ("repeat": every answer is
 the first page with the same `next_token`; "endless": every answer carries a `next_token`, past the last page too)
 and `echo_credentials` (a 401 answer repeats the Authorization header it received, raw, URL-encoded and decoded).
+
+Posting: `POST /2/tweets` ({"text", "reply": {"in_reply_to_tweet_id"}}) as the user whose access token signed the
+OAuth 1.0a request (`grant`), answered 201 {"data": {"id", "text", "edit_history_tweet_ids"}}; the post is then in
+the author's timeline and, as a reply, in the thread. Refused as X refuses: a bearer token (app-only) with
+"Unsupported Authentication", an app whose `access_level` has no "write" with "oauth1-permissions", a text whose
+weighted length (twitter-text) is over 280, a reply to a post that is gone, and a text the author has already posted
+("duplicate content"), each a 403 with X's problem body. Every user-context answer carries `x-access-level` (unless
+`access_header` is off). `fail_write` makes the next post fail: a 503, done with the answer lost, or done with the
+answer cut short.
 """
 
 from __future__ import annotations
@@ -21,10 +30,37 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import quote, unquote
 
-from bot.standins.http import Reply, Request, StandIn
+from twitter_text import parse_tweet
+
+from bot.standins.http import Reply, Request, StandIn, WriteFault
 
 TWITTER_EPOCH_MS = 1288834974657
 MENTIONS_CAP = 800
+WEIGHTED_LIMIT = 280
+
+
+def _problem(title: str, detail: str, kind: str = "about:blank", status: int = 403) -> Reply:
+    """X's v2 problem body."""
+    return Reply(status, {"title": title, "detail": detail, "type": kind, "status": status})
+
+
+APP_ONLY = _problem(
+    "Unsupported Authentication",
+    "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported authentication types are "
+    "[OAuth 1.0a User Context, OAuth 2.0 User Context].",
+    "https://api.twitter.com/2/problems/unsupported-authentication",
+)
+READ_ONLY = _problem(
+    "Forbidden",
+    "Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.",
+    "https://api.twitter.com/2/problems/oauth1-permissions",
+)
+DUPLICATE = _problem("Forbidden", "You are not allowed to create a Tweet with duplicate content.")
+TOO_LONG = _problem(
+    "Forbidden", "Your Tweet text is too long. For more information on how Twitter determines text length see "
+    "https://github.com/twitter/twitter-text.",
+)
+GONE_PARENT = _problem("Forbidden", "You attempted to reply to a Tweet that is deleted or not visible to you.")
 
 
 @dataclass
@@ -64,6 +100,9 @@ class FakeX:
         self.served: Counter[str] = Counter()  # posts returned, per endpoint: mentions, tweets, search, lookup
         self.paging: Literal["honest", "repeat", "endless"] = "honest"
         self.echo_credentials = False
+        self.holders: dict[str, int] = {}  # access token → the user it acts for (user context)
+        self.access_level = "read-write"  # the app's permission: "read", "read-write", "read-write-directmessages"
+        self.access_header = True  # x-access-level on user-context answers
         self.now = lambda: datetime.now(UTC)  # tests on a fake clock replace this
         self.http = StandIn(self.handle)
         self.url = self.http.url
@@ -75,6 +114,19 @@ class FakeX:
         user = User(id=user_id, username=username, name=name or username.title(), followers=followers, protected=protected)
         self.users[user.id] = user
         return user
+
+    def grant(self, user: User, access_token: str) -> None:
+        """`access_token` (with the app's key) acts for `user`: what it posts, `user` posts."""
+        self.holders[access_token] = user.id
+
+    def replies_to(self, tweet_id: int) -> list[Tweet]:
+        """The posts that reply to `tweet_id` (its current versions)."""
+        return [t for t in self.tweets.values() if ("replied_to", tweet_id) in t.references and not t.superseded]
+
+    def fail_write(self, fault: WriteFault) -> None:
+        """The next post fails: "unavailable" a 503 (not posted), "lost" posted with the answer lost, "cut" posted with
+        the answer cut short."""
+        self.http.fail_write("/2/tweets", fault, _problem("Service Unavailable", "Service Unavailable", status=503))
 
     def user(self, username: str) -> User:
         return next(u for u in self.users.values() if u.username.lower() == username.lower())
@@ -136,7 +188,15 @@ class FakeX:
     def handle(self, request: Request) -> Reply:
         if not self._authorized(request):
             return self._unauthorized(request)
+        reply = self._route(request)
+        if request.headers.get("authorization", "").startswith("OAuth ") and self.access_header:
+            reply.headers["x-access-level"] = self.access_level
+        return reply
+
+    def _route(self, request: Request) -> Reply:
         path = request.path
+        if path == "/2/tweets" and request.method == "POST":
+            return self._with_limits("create", self._create(request))
         if match := re.fullmatch(r"/2/users/by/username/(\w+)", path):
             return self._with_limits("users/by", self._user_lookup(match.group(1)))
         if path == "/2/tweets/search/recent":
@@ -163,6 +223,37 @@ class FakeX:
         echo = f"{auth} (encoded {quote(auth, safe='')}, decoded {unquote(auth)})"
         body = {"title": f"Unauthorized: {echo}", "type": "about:blank", "status": 401, "detail": f"Rejected credentials {echo}"}
         return Reply(401, body)
+
+    def _create(self, request: Request) -> Reply:
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("OAuth "):
+            return APP_ONLY
+        token = re.search(r'oauth_token="([^"]*)"', auth)
+        author = self.users.get(self.holders.get(unquote(token.group(1)) if token else "", 0))
+        if author is None:
+            return _problem("Unauthorized", "Unauthorized", status=401)
+        if "write" not in self.access_level:
+            return READ_ONLY
+        try:
+            body = request.json()
+            text = body["text"]
+            parent = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+            reply_to = int(parent) if parent is not None else None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return _problem("Invalid Request", "One or more parameters to your request was invalid.",
+                            "https://api.twitter.com/2/problems/invalid-request", 400)
+        if not isinstance(text, str) or not text.strip():
+            return _problem("Invalid Request", "One or more parameters to your request was invalid.",
+                            "https://api.twitter.com/2/problems/invalid-request", 400)
+        if parse_tweet(text).weightedLength > WEIGHTED_LIMIT:
+            return TOO_LONG
+        if reply_to is not None and reply_to not in self.tweets:
+            return GONE_PARENT
+        if any(t.author_id == author.id and t.text == text and not t.superseded for t in self.tweets.values()):
+            return DUPLICATE
+        tweet_id = self.post(author, text, reply_to=reply_to)
+        data = {"id": str(tweet_id), "text": html.escape(text, quote=False), "edit_history_tweet_ids": [str(tweet_id)]}
+        return Reply(201, {"data": data})
 
     def _with_limits(self, endpoint: str, reply: Reply) -> Reply:
         """450 requests per endpoint per 15-minute window, which starts with the first request and then resets.

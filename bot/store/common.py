@@ -97,6 +97,8 @@ def mention_of(row: MentionRow) -> Mention:
         answered_by=row.answered_by,
         answered_at=row.answered_at,
         answer_url=row.answer_url,
+        answered_from=row.answered_from,
+        answer_text=row.answer_text or "",
         priority=row.priority,
         claimed_by=row.claimed_by,
         snoozed_until=row.snoozed_until,

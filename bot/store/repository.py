@@ -1,6 +1,6 @@
 """The store: the only code that speaks SQL. Services open a unit of work (one transaction) and call the
 repository, made of one part per job (mentions, delivery, notices, follow-ups, actions, cursors, reads, the
-report's reads, the metrics' tallies, retention)."""
+report's reads, the metrics' tallies, retention, replies written in Slack)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bot.store.followups import FollowUps
 from bot.store.mentions import Mentions
 from bot.store.metrics import Tallies
 from bot.store.notices import Notices
+from bot.store.outgoing import OutgoingReplies
 from bot.store.reads import Reads
 from bot.store.report import ReportReads
 from bot.store.retention import Retention
@@ -26,7 +27,7 @@ from bot.store.retention import Retention
 __all__ = ["Repository", "Store", "SweepWork"]
 
 
-class Repository(Mentions, Delivery, Notices, FollowUps, Actions, Cursors, Reads, ReportReads, Tallies, Retention):
+class Repository(Mentions, Delivery, Notices, FollowUps, Actions, Cursors, Reads, ReportReads, Tallies, Retention, OutgoingReplies):
     """Everything a unit of work can do, on its session."""
 
 

@@ -86,6 +86,8 @@ class MentionRow(Base):
     answered_by: Mapped[str | None] = mapped_column(String(POST_ID))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer_url: Mapped[str] = mapped_column(String(URL), default="", server_default="")
+    answered_from: Mapped[str | None] = mapped_column(String(32))  # the Slack user who answered it from its alert
+    answer_text: Mapped[str | None] = mapped_column(Text)  # what they wrote (erased with the rest by retention)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     private: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # never shown in a channel
     priority: Mapped[str | None] = mapped_column(String(200))  # why it is alerted sooner (VIP)
@@ -128,6 +130,36 @@ class ReplyRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     url: Mapped[str] = mapped_column(String(URL), default="", server_default="")
     author_handle: Mapped[str | None] = mapped_column(String(ACCOUNT))  # who answered, as the report names them
+
+
+class OutgoingReplyRow(Base):
+    """A reply written in Slack, to post as the watched account: a row before the first call to the network, which is
+    what makes it posted once (`key` is the network's idempotency key, the same for every attempt). `state`: sending
+    (until the network said yes or no; `retry_at` after a lost answer), posted, refused (never tried again)."""
+
+    __tablename__ = "outgoing_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(32))
+    mention_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("mentions.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))  # the Slack user who wrote it
+    channel: Mapped[str] = mapped_column(String(100))  # where they are told how it went
+    text: Mapped[str] = mapped_column(Text)
+    direct: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    post_id: Mapped[str | None] = mapped_column(String(POST_ID))
+    url: Mapped[str] = mapped_column(String(URL), default="", server_default="")
+    problem: Mapped[str | None] = mapped_column(Text)  # why it was refused, or why the last attempt failed
+
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_outgoing_replies_key"),
+        Index("ix_outgoing_replies_state_retry_at", "state", "retry_at"),
+        Index("ix_outgoing_replies_mention_id", "mention_id"),
+    )
 
 
 class OriginalRow(Base):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.errors import Rejected, ServiceError
 from bot.model import Network
 from bot.ports import Source
 from bot.sources.bluesky import BlueskySource
 from bot.standins.bluesky_api import FakeBluesky, User
 from bot.standins.http import Reply
-from tests.contract.world import Failure, Ticking
+from tests.contract.world import Failure, Ticking, WriteFault
+
+THUMBS_UP = "\U0001f44d\U0001f3fd"  # 👍🏽: two code points (the skin tone a modifier), one grapheme
 
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 
@@ -31,6 +34,7 @@ class MemorySessions:
 
 class World:
     network = Network.BLUESKY
+    limit = 300
 
     def __init__(self) -> None:
         self.api = FakeBluesky()
@@ -85,6 +89,38 @@ class World:
 
     def secrets(self) -> list[str]:
         return [APP_PASSWORD, *self.api.issued]
+
+    def writer(self) -> Source:
+        return self.source()  # an app password may post
+
+    def replies(self, to: str) -> list[str]:
+        return [r.uri for r in self.api.replies_to(to)]
+
+    def fail_write(self, fault: WriteFault) -> None:
+        self.api.fail_write(fault)
+
+    def refuse(self, mention: str) -> tuple[type[ServiceError], str]:
+        self.api.gate(mention)
+        return Rejected, "gate"
+
+    def lengths(self) -> list[tuple[str, int]]:
+        family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # 👨‍👩‍👧: five code points, one grapheme
+        return [("hello", 5), (THUMBS_UP * 3, 3), ("e\u0301", 1), (family, 1), ("日本語", 3)]
+
+    def at_limit(self) -> str:
+        return THUMBS_UP * 300  # 600 code points
+
+    def over_limit(self) -> str:
+        return THUMBS_UP * 301
+
+    def set_limit(self, limit: int) -> bool:
+        return False
+
+    def direct_mention(self, author: str, text: str) -> str | None:
+        return None  # Bluesky's direct messages are not posts
+
+    def visibility(self, post_id: str) -> str | None:
+        return None
 
     def close(self) -> None:
         self.api.close()

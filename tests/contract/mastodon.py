@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.errors import AuthFailed, ServiceError
 from bot.model import Network
 from bot.sources.mastodon import MastodonSource
 from bot.standins.http import Reply
 from bot.standins.mastodon_api import FakeMastodon, rate_headers
-from tests.contract.world import Failure, Ticking
+from tests.contract.world import Failure, Ticking, WriteFault
+
+LONG_LINK = "https://shop.example/orders/2026/11/25/the-order-you-asked-about?ref=support"  # 79 characters, counts 23
 
 TOKEN = "masto-contract-token-5f1e"
 
 
 class World:
     network = Network.MASTODON
+    limit = 500
 
     def __init__(self) -> None:
         self.fake = FakeMastodon(token=TOKEN)
@@ -67,6 +71,38 @@ class World:
 
     def secrets(self) -> list[str]:
         return [TOKEN]
+
+    def writer(self) -> MastodonSource:
+        return self.source()
+
+    def replies(self, to: str) -> list[str]:
+        return [s.id for s in self.fake.replies_to(to)]
+
+    def fail_write(self, fault: WriteFault) -> None:
+        self.fake.fail_write(fault)
+
+    def refuse(self, mention: str) -> tuple[type[ServiceError], str]:
+        self.fake.scopes = {"read"}
+        return AuthFailed, "write:statuses"
+
+    def lengths(self) -> list[tuple[str, int]]:
+        return [("hello", 5), (f"see {LONG_LINK}", 27), ("@bob@elsewhere.social hi", 7), ("\U0001f44d\U0001f3fd", 1)]
+
+    def at_limit(self) -> str:
+        return f"@bob {LONG_LINK} " + "e\u0301" * 471  # 5 + 23 + 1 + 471 = 500 as Mastodon counts, 1,027 code points
+
+    def over_limit(self) -> str:
+        return "@bob " + "a" * 496
+
+    def set_limit(self, limit: int) -> bool:
+        self.fake.max_characters = limit
+        return True
+
+    def direct_mention(self, author: str, text: str) -> str | None:
+        return self.fake.post(self._person(author), text, visibility="direct")
+
+    def visibility(self, post_id: str) -> str | None:
+        return self.fake.statuses[post_id].visibility
 
     def close(self) -> None:
         self.fake.close()

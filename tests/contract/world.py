@@ -1,4 +1,5 @@
-"""What the contract suite (test_sources.py) needs of a network's stand-in: one way to script every network.
+"""What the contract suites (test_sources.py, test_replies.py) need of a network's stand-in: one way to script every
+network.
 
 Each network provides a `World` in tests/contract/<network>.py, built on its HTTP stand-in in bot/standins/, and
 lists it in WORLDS (test_sources.py). The watched account is `acme`; people are named by handle."""
@@ -9,10 +10,12 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
+from bot.errors import ServiceError
 from bot.model import Network
 from bot.ports import Source
 
 Failure = Literal["rate_limit", "unavailable", "bad_payload", "auth"]
+WriteFault = Literal["unavailable", "lost", "cut"]  # a 5xx before posting; posted, answer lost; posted, answer cut
 
 
 class World(Protocol):
@@ -63,6 +66,52 @@ class World(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # --- replies (test_replies.py) ------------------------------------------------------------------------------
+
+    limit: int  # the network's reply limit, in its own count, as the stand-in starts
+
+    def writer(self) -> Source:
+        """A new adapter for `acme` that may post (X: user-context keys of an app with write permission)."""
+        ...
+
+    def replies(self, to: str) -> list[str]:
+        """The ids (as the adapter names them) of the posts the stand-in holds in reply to post `to`."""
+        ...
+
+    def fail_write(self, fault: WriteFault) -> None:
+        """The next post the adapter sends fails: `unavailable` a 5xx, nothing posted; `lost` posted, then the
+        connection closed before the answer; `cut` posted, then answered with a body cut short."""
+        ...
+
+    def refuse(self, mention: str) -> tuple[type[ServiceError], str]:
+        """The network refuses the account's reply to `mention` as it does (X: a read-only app; Bluesky: a thread
+        gate; Mastodon: a token without write:statuses); returns the error a reply raises and words its message has."""
+        ...
+
+    def lengths(self) -> list[tuple[str, int]]:
+        """Texts and their lengths as the network counts them (where that is not len())."""
+        ...
+
+    def at_limit(self) -> str:
+        """A reply to bob exactly at the limit by the network's count (the network may accept it)."""
+        ...
+
+    def over_limit(self) -> str:
+        """A reply to bob over the limit by the network's count, though not by len() where the counts differ."""
+        ...
+
+    def set_limit(self, limit: int) -> bool:
+        """The network's limit is now `limit`; False where it is fixed."""
+        ...
+
+    def direct_mention(self, author: str, text: str) -> str | None:
+        """`author` mentions the account privately (seen by it alone); None where the network has no such thing."""
+        ...
+
+    def visibility(self, post_id: str) -> str | None:
+        """Who may see a post, as the network says (None where every post is public)."""
+        ...
 
 
 class Ticking:

@@ -4,13 +4,8 @@ against the stand-ins (tests/contract, tests/integration)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.clock import FakeClock
 from bot.errors import RateLimited
@@ -19,7 +14,6 @@ from bot.services.deleted import DeletionCheck
 from bot.services.followups import FollowUpService
 from bot.services.poll import MENTIONS, PollService
 from bot.services.sweep import SweepService
-from bot.store.db import make_engine, upgrade
 from bot.store.repository import Store
 from tests.conftest import policy
 from tests.fakes import FakeSource, RecordingSink
@@ -27,24 +21,6 @@ from tests.fakes import FakeSource, RecordingSink
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 WHERE = AccountKey(Network.X, "acme")
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture(scope="session")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file at the newest schema, migrated once: each test gets a copy (a migration takes a third of a second)."""
-    path = tmp_path_factory.mktemp("schema") / "replywatch.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path
-
-
-@pytest.fixture
-def store(migrated: Path, tmp_path: Path) -> Iterator[Store]:
-    shutil.copy(migrated, tmp_path / "replywatch.db")
-    s = Store(make_engine(f"sqlite:///{tmp_path}/replywatch.db"))
-    yield s
-    s.dispose()
 
 
 @dataclass
@@ -113,7 +89,7 @@ def test_an_answer_edits_the_alert_and_posts_nothing_new(store: Store) -> None:
     d.tick()
     d.tick(30 * MINUTE)
     [alert] = d.sink.sent
-    d.source.reply(mention, "@bob refund sent", d.clock.now())
+    d.source.answer(mention, "@bob refund sent", d.clock.now())
     d.tick(MINUTE)
     assert d.status(mention) is Status.ANSWERED
     assert [s.text for s in d.sink.sent] == ["closed @bob: answered"] and len(alert.edits) == 1
@@ -126,7 +102,7 @@ def test_a_reply_read_at_the_due_time_keeps_the_mention_from_being_alerted(store
     mention = d.mention("bob", "quick question")
     d.tick()
     d.clock.advance(30 * MINUTE - timedelta(seconds=1))
-    d.source.reply(mention, "@bob sure", d.clock.now())  # a second before it falls due, not read yet
+    d.source.answer(mention, "@bob sure", d.clock.now())  # a second before it falls due, not read yet
     d.tick(timedelta(seconds=1))
     assert d.sink.sent == [] and d.status(mention) is Status.ANSWERED
 

@@ -9,6 +9,8 @@ What is Bluesky-specific and lives only here:
   (a 429's ratelimit-reset, to the second), or AuthFailed when the last one was refused.
 - No since_id: notifications and the author feed are paged back, newest first, until an item the stored cursor
   marks as read (its newest indexedAt and the uris at that instant) or older than `since`, within a page budget.
+- Replies: createRecord under a record key derived from the draft, so that a retry cannot post twice; a failed
+  retry is confirmed with getRecord (bot.sources.bluesky.replies holds the rules: length, thread refs, the key).
 Errors come out as bot.errors classes with the app password and tokens redacted from their messages.
 """
 
@@ -29,8 +31,8 @@ from atproto_core.exceptions import AtProtocolError
 
 from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, UnknownAccount
 from bot.logs import Redactor
-from bot.model import Account, Network, Post, RateInfo, Read, Timeline
-from bot.sources.bluesky import translate
+from bot.model import Account, Draft, Network, Post, RateInfo, Read, Timeline
+from bot.sources.bluesky import replies, translate
 from bot.sources.bluesky.errors import SERVICE, RefreshRefused, classify, describe, needs_new_tokens, rate_info
 from bot.sources.bluesky.sdk import SdkClient, SessionStore
 from bot.sources.bluesky.session import Kept, Login, next_login
@@ -44,6 +46,7 @@ PAGE_SIZE = 100
 # with complete=False rather than follow a server paging for ever.
 MAX_PAGES = 10
 GET_POSTS_BATCH = 25  # app.bsky.feed.getPosts takes at most 25 uris
+REPLY = "reply"
 
 
 class BlueskySource:
@@ -127,6 +130,67 @@ class BlueskySource:
     def reads(self) -> list[Read]:
         return self._reads.take()
 
+    # --- replies (bot.sources.bluesky.replies says how) ------------------------------------------------------
+
+    def reply_limit(self) -> int:
+        return replies.LIMIT
+
+    def length(self, text: str) -> int:
+        """Graphemes: an emoji with its skin tone counts 1."""
+        return replies.length(text)
+
+    def write_refusal(self) -> str | None:
+        return None  # an app password may post
+
+    def reply(self, draft: Draft, retry: bool = False) -> Post:
+        """Create the reply under the record key of `draft`; with `retry`, a failed create is confirmed by reading
+        that record back (an earlier attempt may have made it, and a duplicate key is answered with a bare 500)."""
+        size = replies.length(draft.text)
+        if size > replies.LIMIT:
+            raise Rejected(SERVICE, f"{REPLY}: {size} characters (graphemes), over Bluesky's {replies.LIMIT}")
+        if not draft.text.strip():
+            raise Rejected(SERVICE, f"{REPLY}: the text is empty")
+        me = self.account()
+        rkey = replies.record_key(draft)
+        try:
+            record = replies.record(draft, self._thread(draft.mention.id), self._clock())
+            data = models.ComAtprotoRepoCreateRecord.Data(repo=me.id, collection=translate.POST_COLLECTION, rkey=rkey, record=record)
+            response = self._xrpc(REPLY, "com.atproto.repo.createRecord", data=data)
+        except ServiceError:
+            if retry and (found := self._made(me, rkey, draft)) is not None:
+                return found
+            raise
+        if response.content.get("uri") != replies.uri(me.id, rkey):
+            raise self._redacted(BadResponse(SERVICE, f"{REPLY}: the answer names another record (it may have been posted: retry)"))
+        return self._guard(lambda: translate.created(replies.uri(me.id, rkey), record, me, self._clock()))
+
+    def _thread(self, mention: str) -> tuple[Any, Any]:
+        """(root, parent) strong refs for a reply to `mention`; Rejected when it is gone or gated."""
+        response = self._query("reply parent", "app.bsky.feed.getPosts", models.AppBskyFeedGetPosts.Params(uris=[mention]))
+        view = next((v for v in self._items(response, "posts") if isinstance(v, dict) and v.get("uri") == mention), None)
+        if view is None:
+            raise Rejected(SERVICE, f"{REPLY}: the post replied to is gone (deleted)")
+        return self._guard(lambda: replies.thread(view))
+
+    def _made(self, me: Account, rkey: str, draft: Draft) -> Post | None:
+        """The reply an earlier attempt made under `rkey`, read back with getRecord; None if there is none (or the
+        look-up failed too: the caller's error stands)."""
+        params = models.ComAtprotoRepoGetRecord.Params(repo=me.id, collection=translate.POST_COLLECTION, rkey=rkey)
+        try:
+            value = self._query("reply check", "com.atproto.repo.getRecord", params).content.get("value")
+        except ServiceError as exc:
+            log.info("Bluesky: no reply under record key %s yet (%s)", rkey, exc.message)
+            return None
+        if not replies.answers(value, draft):
+            log.warning("Bluesky: the record under key %s is not this draft's reply; not taken for it", rkey)
+            return None
+        log.info("Bluesky: the reply under record key %s was made by an earlier attempt", rkey)
+        try:
+            return translate.created(replies.uri(me.id, rkey), value, me, self._clock())
+        except Exception:  # noqa: BLE001 - a record the SDK's model refuses is no answer to go by
+            log.warning("Bluesky: the record under key %s is not in the documented shape", rkey)
+            return None
+
     # --- reading ---------------------------------------------------------------------------------------------
 
     def _page_back(
@@ -188,12 +252,22 @@ class BlueskySource:
     # --- requests and the session ---------------------------------------------------------------------------
 
     def _query(self, what: str, nsid: str, params: Any) -> Response:
-        """One XRPC query; refreshes (or, the refresh token refused, logs in) once when the tokens need it."""
+        """One XRPC query (see `_xrpc`)."""
+        return self._xrpc(what, nsid, params=params)
+
+    def _xrpc(self, what: str, nsid: str, params: Any = None, data: Any = None) -> Response:
+        """One XRPC call: a query, or with `data` a procedure; refreshes (or, the refresh token refused, logs in) once
+        when the tokens need it."""
         for attempt in (1, 2):
             client = self._guard(self._connected)
             response = None
             try:
-                response = client.invoke_query(nsid, params=params, output_encoding="application/json")
+                if data is None:
+                    response = client.invoke_query(nsid, params=params, output_encoding="application/json")
+                else:
+                    response = client.invoke_procedure(
+                        nsid, data=data, input_encoding="application/json", output_encoding="application/json"
+                    )
             except (RefreshRefused, LoginRequiredError, AtProtocolError) as exc:
                 if attempt == 1 and needs_new_tokens(exc):
                     self._guard(lambda c=client, e=exc: self._renew(c, e))  # noqa: B023 - used at once

@@ -2,7 +2,8 @@
 becomes a bot.errors class. The SDK raises UnauthorizedError for 401/403, BadRequestError for 400 (an expired token is
 a 400 ExpiredToken), RateLimitExceededError for 429, NetworkError for transport failures and 409/413/502
 (InvokeTimeoutError for timeouts), RequestException for the rest; a body its pydantic models refuse is a ModelError,
-one that is not JSON a bare ValueError, and an httpx protocol error passes through untranslated. What the server said
+one that is not JSON a bare ValueError, and an httpx protocol error passes through untranslated. A reply refused by
+the thread's gate (its author limits who may reply) is Rejected, whatever the status. What the server said
 is redacted (with the adapter's secrets) before it is cut short: a secret the cut went through would no longer be
 recognised, and its first part would reach the logs."""
 
@@ -49,6 +50,15 @@ def error_code(exc: RequestErrorBase) -> str | None:
     return content.error if isinstance(content, XrpcError) else None
 
 
+def gated(exc: BaseException) -> bool:
+    """Whether the server refused a reply because of the thread's gate (its author limits who may reply)."""
+    content = exc.response.content if isinstance(exc, RequestErrorBase) and exc.response is not None else None
+    if not isinstance(content, XrpcError) or (exc.response.status_code >= 500):
+        return False
+    said = f"{content.error} {content.message or ''}".lower().replace(" ", "")
+    return "threadgate" in said or "replynotallowed" in said
+
+
 def describe(exc: BaseException, redact: Callable[[str], str]) -> str:
     """A short description: the HTTP status and the XRPC error, never the request; redacted, then cut."""
     if isinstance(exc, RequestErrorBase) and exc.response is not None:
@@ -67,6 +77,8 @@ def classify(what: str, exc: BaseException, redact: Callable[[str], str]) -> Ser
     if isinstance(exc, NetworkError | httpx.TransportError):
         detail = describe(exc, redact) if isinstance(exc, RequestErrorBase) and exc.response is not None else "connection failed"
         return Unavailable(SERVICE, f"{what}: {detail} ({type(exc).__name__})")
+    if gated(exc):
+        return Rejected(SERVICE, f"{what}: the thread's gate allows no reply from this account ({describe(exc, redact)})")
     if isinstance(exc, UnauthorizedError) or needs_new_tokens(exc):
         return AuthFailed(SERVICE, f"{what}: {describe(exc, redact)}")
     if isinstance(exc, RequestErrorBase) and exc.response is not None:

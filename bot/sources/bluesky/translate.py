@@ -15,7 +15,7 @@ from typing import Any
 from atproto_client import models
 from atproto_client.models.utils import get_or_create
 
-from bot.model import Post
+from bot.model import Account, Post
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,13 @@ def feed_item(raw: Any) -> Entry | None:
         _pass_over("feed item", raw, exc)
         return None
     return Entry(at, item.post.uri, post)
+
+
+def created(uri: str, value: Any, author: Account, indexed_at: datetime) -> Post:
+    """A post the adapter wrote (the record it sent, or getRecord's `value` of it) as getAuthorFeed reads it back."""
+    record = get_or_create(value, models.AppBskyFeedPost.Record, strict=True)
+    view = models.AppBskyActorDefs.ProfileViewBasic(did=author.id, handle=author.username, display_name=author.name or None)
+    return _post(uri, record, view, indexed_at)
 
 
 def _pass_over(what: str, raw: Any, exc: Exception) -> None:

@@ -20,6 +20,9 @@ filtered.py; deletion look-ups: deletions.py):
   first. A look-up that fails or is skipped leaves conversation_id None (the mention can still be answered by a
   direct reply); it never fails the read.
 - **Edits keep the id** (`edited_at` changes): version_id stays None.
+- **Replies** (`reply`): POST /api/v1/statuses with the draft's key as Idempotency-Key, addressed to the mention's
+  author, in the mention's visibility (one GET of the mention says which); the instance's own limit, kept for an
+  hour (replies.py holds these rules).
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from bot.errors import AuthFailed, BadResponse, ServiceError, UnknownAccount
-from bot.model import Account, Network, Post, Read, Timeline
-from bot.sources.mastodon import filtered
+from bot.errors import AuthFailed, BadResponse, Rejected, ServiceError, UnknownAccount
+from bot.model import Account, Draft, Network, Post, Read, Timeline
+from bot.sources.mastodon import filtered, replies
 from bot.sources.mastodon.calls import SERVICE, Calls, Gone
 from bot.sources.mastodon.deletions import Deletions
 from bot.sources.mastodon.statuses import order, parse_post, valid_id
@@ -61,6 +64,7 @@ class MastodonSource:
         self._me: Account | None = None
         self._roots: OrderedDict[str, str | None] = OrderedDict()
         self._lookups = 0
+        self._limit = replies.Limit(lambda: self._calls("instance", self._api.instance_v2))
 
     # --- Source -----------------------------------------------------------------------------------------
 
@@ -113,6 +117,54 @@ class MastodonSource:
 
     def reads(self) -> list[Read]:
         return self._calls.reads()
+
+    # --- replies (replies.py says how) ---------------------------------------------------------------------
+
+    def reply_limit(self) -> int:
+        """The instance's max_characters (GET /api/v2/instance), kept for an hour; 500 where it says nothing."""
+        return self._limit()
+
+    def length(self, text: str) -> int:
+        """Characters, a URL as 23 and a remote mention @user@domain as @user."""
+        return replies.length(text)
+
+    def write_refusal(self) -> str | None:
+        return None  # a token without write:statuses says so only when it posts
+
+    def reply(self, draft: Draft, retry: bool = False) -> Post:
+        """Post `draft` in reply to its mention, with its key as Idempotency-Key (so `retry` needs nothing more)."""
+        me = self.account()
+        try:
+            mention = self._calls("reply parent", self._api.status, draft.mention.id)
+        except Gone:
+            raise Rejected(SERVICE, "reply: the post replied to is gone (deleted)") from None
+        author = mention.get("account") if isinstance(mention, dict) else None
+        acct = str(author.get("acct") or "") if isinstance(author, dict) else draft.mention.author_handle
+        if not draft.text.strip():
+            raise Rejected(SERVICE, "reply: the text is empty")
+        text = replies.addressed(draft.text, acct if acct != me.username else "")
+        size, most = replies.length(text), self.reply_limit()
+        if size > most:
+            named = " with the author's @handle in front" if text != draft.text else ""
+            raise Rejected(SERVICE, f"reply: {size} characters as the instance counts them{named}, over its {most}")
+        visibility = replies.visibility(draft, mention.get("visibility") if isinstance(mention, dict) else None)
+        try:
+            raw = self._calls(
+                "reply", self._api.status_post, text, in_reply_to_id=draft.mention.id, visibility=visibility,
+                idempotency_key=draft.key,
+            )
+        except AuthFailed as exc:
+            raise (exc.redact(lambda m: f"{m}; {replies.NO_SCOPE}") if replies.out_of_scope(exc) else exc) from None
+        except Rejected as exc:
+            if replies.too_long(exc):
+                self._limit.forget()  # the instance's limit changed: read it again next time
+            raise
+        if draft.mention.conversation_id is not None:
+            self._roots.setdefault(draft.mention.id, draft.mention.conversation_id)  # as a read would know the thread
+        post = parse_post(raw, self._root) if isinstance(raw, dict) else None
+        if post is None:
+            raise BadResponse(SERVICE, "reply: the answer is not a status (it may have been posted: retry)")
+        return post
 
     # --- reading ----------------------------------------------------------------------------------------
 

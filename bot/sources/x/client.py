@@ -4,7 +4,11 @@ credentials this client holds redacted from their messages (X's answer, or a pro
 
 What is X's alone stays here: the mentions timeline returns only the 800 newest mentions, so when a read hits that
 cap, the gap behind it is read from recent search (7 days) and the timeline says what was recovered, or what may
-be missing (`Timeline.gap`); cursors are X's `newest_id`; ids are snowflakes that tell when they were made."""
+be missing (`Timeline.gap`); cursors are X's `newest_id`; ids are snowflakes that tell when they were made.
+
+Replies (`reply`) are posted with user-context credentials only, on an app X lets write (the `x-access-level` header
+of every user-context answer says so, `write_refusal` reports it); X has no idempotency key, so a retry first looks
+for the reply among the account's newest own posts (bot.sources.x.replies holds these rules)."""
 
 from __future__ import annotations
 
@@ -19,8 +23,9 @@ import tweepy
 
 from bot.errors import AuthFailed, BadResponse, RateLimited, Rejected, ServiceError, Unavailable, UnknownAccount
 from bot.logs import Redactor
-from bot.model import Account, Gap, Network, Post, RateInfo, Read, Timeline
+from bot.model import Account, Draft, Gap, Network, Post, RateInfo, Read, Timeline
 from bot.sources.meter import ReadCounter
+from bot.sources.x import replies
 from bot.sources.x.translate import newest, posts, snowflake_time, x_id
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,10 @@ POSTS_PAGES = 34
 SEARCH_PAGES = 1000
 MENTIONS_CAP = 800
 OWNED = ("mentions", "own posts")  # reads of the account's own timelines: "owned reads" under user-context auth
+REPLY = "reply"
+# Pages of the account's own posts (newest first, only those after the mention) a retry looks through for the reply
+# it may have posted: the attempt before was moments ago, so the reply is among the newest; each post read is billed.
+RETRY_PAGES = 2
 SEARCH_REACH = timedelta(days=7) - timedelta(minutes=5)
 
 
@@ -82,6 +91,7 @@ class XSource:
         self.handle = handle
         self.clock = clock  # how far back recent search reaches
         self.user_auth = user_keys is not None
+        self._access_level: str | None = None  # the app's, as the last user-context answer's x-access-level said
         self._account: Account | None = None
         self._redactor = Redactor(s for s in (bearer_token, *(user_keys or ())) if s)
         self._reads = ReadCounter()
@@ -220,6 +230,60 @@ class XSource:
     def reads(self) -> list[Read]:
         return self._reads.take()
 
+    # --- replies -----------------------------------------------------------------------------------------------
+
+    def reply_limit(self) -> int:
+        return replies.LIMIT
+
+    def length(self, text: str) -> int:
+        """X's weighted length: CJK and emoji count 2, a link 23."""
+        return replies.length(text)
+
+    def write_refusal(self) -> str | None:
+        return replies.refusal(self.user_auth, self._access_level)
+
+    def reply(self, draft: Draft, retry: bool = False) -> Post:
+        """Post `draft` as a reply to its mention's newest version; with `retry`, the account's newest posts are looked
+        through first (X has no idempotency key), and a "duplicate content" refusal is looked into once more."""
+        self._refuse_unless_allowed()
+        size = self.length(draft.text)
+        if size > replies.LIMIT:
+            raise Rejected("X", f"{REPLY}: {size} characters as X counts them (CJK and emoji 2, a link 23), over {replies.LIMIT}")
+        if not draft.text.strip():
+            raise Rejected("X", f"{REPLY}: the text is empty")
+        account = self.account()
+        self._refuse_unless_allowed()  # the look-up may just have told the app's access level
+        target = draft.mention.version_id or draft.mention.id
+        if retry and (found := self._find_reply(draft)) is not None:
+            return found
+        try:
+            body = self._call(
+                replies.billed_as(draft.text), self._client.create_tweet, text=draft.text, in_reply_to_tweet_id=target, user_auth=True
+            )
+        except Rejected as exc:
+            if retry and replies.DUPLICATE in exc.message.lower() and (found := self._find_reply(draft)) is not None:
+                return found
+            raise
+        data = body.get("data")
+        if not isinstance(data, dict) or x_id(data.get("id")) is None or not isinstance(data.get("text"), str):
+            raise BadResponse("X", f"{REPLY}: the answer names no post (it may have been posted: retry)")
+        return replies.posted(data, account, draft.mention, target)
+
+    def _refuse_unless_allowed(self) -> None:
+        refusal = self.write_refusal()
+        if refusal is not None:
+            raise AuthFailed("X", f"{REPLY}: {refusal}")
+
+    def _find_reply(self, draft: Draft) -> Post | None:
+        """The reply to `draft`'s mention with its text among the account's newest own posts (after the mention)."""
+        found = self._timeline(
+            "own posts", self._client.get_users_tweets, "pagination_token", RETRY_PAGES, self.account().id,
+            since_id=draft.mention.id,
+        )
+        wanted = replies.comparable(draft.text)
+        mine = [p for p in found.posts if p.replied_to_id in draft.mention.ids and replies.comparable(p.text) == wanted]
+        return min(mine, key=lambda p: int(p.id), default=None)
+
     def _call(self, what: str, method, *args, **kwargs) -> dict:  # noqa: ANN001, ANN002, ANN003
         return self._call_with_rate(what, method, *args, **kwargs)[0]
 
@@ -238,14 +302,23 @@ class XSource:
             owned = self.user_auth and what in OWNED and (not args or args[0] == (self._account.id if self._account else None))
             self._reads.count(what, posts, owned=owned)
 
-    @staticmethod
-    def _request(what: str, method, *args, **kwargs) -> tuple[dict, RateInfo | None]:  # noqa: ANN001, ANN002, ANN003
+    def _request(self, what: str, method, *args, **kwargs) -> tuple[dict, RateInfo | None]:  # noqa: ANN001, ANN002, ANN003
         try:
             response = method(*args, **kwargs)
         except tweepy.TooManyRequests as exc:
             until = datetime.fromtimestamp(exc.reset_time, UTC) if exc.reset_time else None
             raise RateLimited("X", f"{what}: rate limited (429)", until=until) from None
-        except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
+        except tweepy.Forbidden as exc:
+            self._note_access(exc.response)
+            if what not in (REPLY, replies.WITH_LINK):
+                raise AuthFailed("X", f"{what}: {_describe(exc)}") from None
+            refusal = replies.forbidden(_json(exc.response), self._access_level)
+            if refusal is None:  # this post refused (a duplicate, too long, a closed thread), not the app
+                raise Rejected("X", f"{what}: {_describe(exc)}") from None
+            if refusal == replies.READ_ONLY and self._access_level is None:
+                self._access_level = "read"  # as good as the header: write_refusal says so from now on
+            raise AuthFailed("X", f"{what}: {_describe(exc)}; {refusal}") from None
+        except tweepy.Unauthorized as exc:
             raise AuthFailed("X", f"{what}: {_describe(exc)}") from None
         except tweepy.TwitterServerError as exc:
             raise Unavailable("X", f"{what}: {_describe(exc)}") from None
@@ -255,6 +328,7 @@ class XSource:
             raise Unavailable("X", f"{what}: timed out") from None
         except requests.RequestException as exc:
             raise Unavailable("X", f"{what}: connection failed ({type(exc).__name__})") from None
+        self._note_access(response)
         try:
             body = response.json()
         except ValueError:
@@ -262,6 +336,20 @@ class XSource:
         if not isinstance(body, dict):
             raise BadResponse("X", f"{what}: response is not a JSON object")
         return body, _rate(response.headers)
+
+
+    def _note_access(self, response: Any) -> None:
+        """Keep the app's access level from a user-context answer's x-access-level header."""
+        level = getattr(response, "headers", {}).get("x-access-level") if self.user_auth else None
+        if isinstance(level, str) and level:
+            self._access_level = level
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except (ValueError, AttributeError):
+        return None
 
 
 def _rate(headers: Any) -> RateInfo | None:
