@@ -104,6 +104,19 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class ReplyForm:
+    """What the form for a reply from Slack shows: the mention, the account that answers (the mention's own), how long
+    a reply may be (in the network's units), whether the author alone will see it, what the network bills for it,
+    and why it cannot be sent, if it cannot (bot.services.replying)."""
+
+    mention: Mention
+    limit: int
+    direct: bool
+    refusal: str | None = None
+    price: str | None = None  # e.g. "a post costs $0.015, one with a link $0.200" where the network bills posts
+
+
+@dataclass(frozen=True)
 class OutgoingReply:
     """A reply written in Slack, as the store keeps it until its network has it (bot.services.replying)."""
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.messages import Card, ReportNote
-from bot.model import Account, Draft, Mention, Network, Post, Read, Timeline
+from bot.model import Account, Draft, Mention, Network, Post, Read, ReplyForm, Timeline
 
 
 class Source(Protocol):
@@ -100,6 +100,14 @@ class Sink(Protocol):
 
     def ask_reason(self, trigger: str, mention: Mention, channel: str) -> None:
         """Ask the person whose click `trigger` names why `mention` (alerted in `channel`) needs no reply."""
+        ...
+
+    def ask_reply(self, trigger: str, form: ReplyForm, channel: str) -> None:
+        """Open the form in which the person whose click `trigger` names writes a reply to `form.mention`."""
+        ...
+
+    def members(self, group: str) -> frozenset[str]:
+        """The sink's ids of the people in user group `group`."""
         ...
 
     def tell(self, channel: str, user: str, text: str) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from bot.errors import AuthFailed, Rejected, ServiceError, UnknownAccount
 from bot.messages import AlertCard, Card, ClosedCard, DigestCard, ReportNote
-from bot.model import Account, Draft, Mention, Network, Post, Read, Timeline
+from bot.model import Account, Draft, Mention, Network, Post, Read, ReplyForm, Timeline
 
 
 class FakeSource:
@@ -179,6 +179,8 @@ class RecordingSink:
         self.failures: list[ServiceError] = []
         self.told: list[tuple[str, str, str]] = []
         self.asked: list[tuple[int, str]] = []  # (mention, channel) whose reason was asked
+        self.forms: list[tuple[ReplyForm, str]] = []  # reply forms opened, and the channel of their alert
+        self.groups: dict[str, list[str]] = {}  # user groups' members
         self.on_call: dict[str, list[str]] = {}
         self._ts = itertools.count(1)
 
@@ -204,6 +206,12 @@ class RecordingSink:
 
     def ask_reason(self, trigger: str, mention: Mention, channel: str) -> None:
         self.asked.append((mention.id, channel))
+
+    def ask_reply(self, trigger: str, form: ReplyForm, channel: str) -> None:
+        self.forms.append((form, channel))
+
+    def members(self, group: str) -> frozenset[str]:
+        return frozenset(self.groups.get(group, ()))
 
     def tell(self, channel: str, user: str, text: str) -> None:
         self.told.append((channel, user, text))

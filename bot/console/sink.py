@@ -31,7 +31,7 @@ from rich.text import Text
 from bot.console import render
 from bot.errors import Rejected, Unavailable
 from bot.messages import AlertCard, Card, DigestCard, ReportNote
-from bot.model import Mention
+from bot.model import Mention, ReplyForm
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,17 @@ class ConsoleSink:
         line.append_text(render.who(mention)).append(f" in {render.clean(channel, single_line=True)})")
         with self._lock:
             self._print(line)
+
+    def ask_reply(self, trigger: str, form: ReplyForm, channel: str) -> None:
+        """A form cannot open in a console either: one line says which would."""
+        line = Text("(the form 'Reply' would open in Slack, for the mention by ", render.DIM)
+        line.append_text(render.who(form.mention)).append(f", up to {form.limit:,} characters)")
+        with self._lock:
+            self._print(line)
+
+    def members(self, group: str) -> frozenset[str]:
+        """A console knows no user groups: nobody is in one."""
+        return frozenset()
 
     def tell(self, channel: str, user: str, text: str) -> None:
         """What Slack would show `user` alone: one line, the text as it is (our words, unformatted)."""

@@ -175,7 +175,7 @@ def _account(
         breaches=sum(judged[m][1] for m in needing),
         replies=sum(r.count for r in replied if is_own(r.author, r.account)),
         originals=originals,
-        responders=_responders(answered),
+        responders=_responders(answered, judged),
         slack=_slack(acted),
         longest_waits=_longest(needing, now, judging.top),
         hour_of_week=_hours_of_week(needing, judging.tz),
@@ -183,6 +183,8 @@ def _account(
         period_reads=usage[0],
         today_reads=usage[1],
         month_reads=usage[2],
+        within_target=sum(not judged[m][1] for m in answered),
+        answered_from_slack=sum(m.from_slack for m in answered),
     )
 
 
@@ -196,13 +198,15 @@ def _judge(m: Received, now: datetime, judging: Judging) -> tuple[float | None, 
     return None, late
 
 
-def _responders(answered: list[Received]) -> tuple[Responder, ...]:
-    counts: dict[tuple[str, bool], int] = defaultdict(int)
+def _responders(answered: list[Received], judged: Mapping[Received, tuple[float | None, bool]]) -> tuple[Responder, ...]:
+    counts: dict[tuple[str, bool], list[int]] = defaultdict(lambda: [0, 0])
     for m in answered:
         who = m.replied_by or UNKNOWN
-        counts[(who, m.replied_by is not None and is_own(who, m.account))] += 1
-    ordered = sorted(counts.items(), key=lambda item: (not item[0][1], -item[1], item[0][0]))  # the account first
-    return tuple(Responder(who, own, n) for (who, own), n in ordered)
+        count = counts[(who, m.replied_by is not None and is_own(who, m.account))]
+        count[0] += 1
+        count[1] += not judged[m][1]
+    ordered = sorted(counts.items(), key=lambda item: (not item[0][1], -item[1][0], item[0][0]))  # the account first
+    return tuple(Responder(who, own, n, within) for (who, own), (n, within) in ordered)
 
 
 def close_reason(detail: str) -> str:

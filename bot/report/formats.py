@@ -46,6 +46,9 @@ CSV_COLUMNS: tuple[tuple[str, Callable[[AccountReport], object]], ...] = (
     ("open", lambda a: a.open),
     ("expired", lambda a: a.expired),
     ("reply_rate", lambda a: _fixed(a.reply_rate, 4)),
+    ("answered_within_target", lambda a: a.within_target),
+    ("within_target_rate", lambda a: _fixed(a.within_target_rate, 4)),
+    ("answered_from_slack", lambda a: a.answered_from_slack),
     ("reply_median_seconds", lambda a: _fixed(a.reply_median, 0)),
     ("reply_p90_seconds", lambda a: _fixed(a.reply_p90, 0)),
     ("open_hours_reply_median_seconds", lambda a: _fixed(a.open_reply_median, 0)),
@@ -130,10 +133,11 @@ def _table(title: str, *columns: str) -> Table:
 
 def _mentions(rows: tuple[AccountReport, ...]) -> Table:
     table = _table("Mentions received", "account", "received", "ignored", "deleted", "closed", "needing reply",
-                   "answered", "open", "expired", "reply rate")
+                   "answered", "from Slack", "open", "expired", "reply rate", "within target")
     for a in rows:
-        table.add_row(a.name, *map(str, (a.received, a.ignored, a.deleted, a.closed, a.needing_reply, a.answered, a.open,
-                                         a.expired)), _percent(a.reply_rate))
+        table.add_row(a.name, *map(str, (a.received, a.ignored, a.deleted, a.closed, a.needing_reply, a.answered,
+                                         a.answered_from_slack, a.open, a.expired)),
+                      _percent(a.reply_rate), _percent(a.within_target_rate))
     return table
 
 
@@ -148,10 +152,11 @@ def _replies(rows: tuple[AccountReport, ...], hours: bool) -> Table:
 
 
 def _who(rows: tuple[AccountReport, ...]) -> Table:
-    table = _table("Who answered", "account", "author", "answered")
+    table = _table("Who answered", "account", "author", "answered", "within target")
     for a in rows:
         for r in a.responders:
-            table.add_row(a.name, f"@{r.author}" + (" (the account)" if r.own else ""), str(r.answered))
+            share = _percent(r.within_target / r.answered if r.answered else None)
+            table.add_row(a.name, f"@{r.author}" + (" (the account)" if r.own else ""), str(r.answered), share)
     return table
 
 

@@ -48,6 +48,7 @@ class Received(NamedTuple):
     reason: str = ""  # why it is as it is (the rule that ignored it, the answer, …)
     vip: bool = False  # a VIP's: held to ALERT_AFTER_VIP
     snoozed_until: datetime | None = None  # the end of its last snooze: its deadline, when later than its due time
+    from_slack: bool = False  # answered by a reply written in Slack (bot.services.replying)
 
 
 class Acted(NamedTuple):
@@ -81,6 +82,7 @@ class Responder:
     author: str
     own: bool
     answered: int
+    within_target: int = 0  # of those, answered by their deadline (bot.rules.breached)
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,13 @@ class AccountReport:
     period_reads: Usage
     today_reads: Usage
     month_reads: Usage
+    within_target: int = 0  # answered by their deadline: needing a reply, and no breach
+    answered_from_slack: int = 0  # answered by a reply written in Slack; the rest were answered on the network
+
+    @property
+    def within_target_rate(self) -> float | None:
+        """The share of the mentions needing a reply that were answered by their deadline."""
+        return self.within_target / self.needing_reply if self.needing_reply else None
 
     @property
     def name(self) -> str:
@@ -231,7 +240,8 @@ def _load(kind: Any, value: Any) -> Any:
         return {k: _load(args[1], v) for k, v in value.items()}
     if dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
-        return kind(**{f.name: _load(hints[f.name], value[f.name]) for f in dataclasses.fields(kind)})
+        # a field a report made by an older replywatch lacks keeps its default
+        return kind(**{f.name: _load(hints[f.name], value[f.name]) for f in dataclasses.fields(kind) if f.name in value})
     if kind is datetime:
         return datetime.fromisoformat(value)
     if kind is date:

@@ -1,5 +1,5 @@
-"""Actions: what people do to alerts from Slack — claim, snooze, close as "no reply needed", and ask for the
-queue with `/replywatch`.
+"""Actions: what people do to alerts from Slack — claim, snooze, close as "no reply needed", reply (the form, then
+bot.services.replying posts it), and ask for the queue with `/replywatch`.
 
 `handle` takes a typed Request (bot.slack.interactions reads it from what Slack sent) and returns an Outcome:
 whether it was refused, the queue to show, the form's fields to fix, and the slower work to do once the sink has
@@ -30,6 +30,7 @@ from bot.services.requests import Access, Kind, Outcome, Queue, Refusal, Request
 
 if TYPE_CHECKING:
     from bot.ports import Sink
+    from bot.services.replying import ReplyService
     from bot.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class ActionService:
         self.tz = tz
         self.access = access or Access(alert_channels=frozenset({channel}))
         self.on_change: Callable[[], None] | None = None  # told after a click changed a mention (wakes the sweep)
+        self.replies: ReplyService | None = None  # what posts replies written in Slack (None: none are)
 
     def handle(self, request: Request) -> Outcome:
         """Decide one request: refused, answered at once, or work to do once it is acknowledged."""
@@ -57,6 +59,8 @@ class ActionService:
             return self._queue()
         if request.kind is Kind.CLICK:
             return self._click(request)
+        if request.kind is Kind.REPLY_FORM:
+            return self._reply_submitted(request)
         return self._close_submitted(request)
 
     def _item(self, request: Request) -> tuple[Status | None, str | None]:
@@ -94,6 +98,8 @@ class ActionService:
             return Outcome(later=lambda: self._act(mention_id, user, channel, "claim", ""))
         if request.action == "snooze":
             return Outcome(later=lambda: self._act(mention_id, user, channel, "snooze", request.choice))
+        if request.action == "reply":
+            return Outcome(later=lambda: self._open_reply(mention_id, user, channel, request.trigger))
         return Outcome(later=lambda: self._ask_reason(mention_id, user, channel, request.trigger))
 
     def _act(self, mention_id: int, user: str, channel: str, action: str, choice: str) -> None:
@@ -126,6 +132,60 @@ class ActionService:
             self.sink.ask_reason(trigger, mention, channel)
         except ServiceError as exc:
             log.warning("could not ask why mention %d needs no reply: %s", mention_id, exc.message)
+
+    # --- replies ------------------------------------------------------------------------------------------
+
+    def _open_reply(self, mention_id: int, user: str, channel: str, trigger: str) -> None:
+        with self.store.read() as repo:
+            mention = repo.mention(mention_id)
+        if mention is None or mention.status is not Status.OPEN:
+            self._already_closed(channel, user, mention)
+            return
+        if (why := self._may_not_reply(mention, user)) is not None:
+            self._tell(channel, user, why)
+            return
+        assert self.replies is not None  # _may_not_reply says so otherwise
+        try:
+            self.sink.ask_reply(trigger, self.replies.form(mention), channel)
+        except ServiceError as exc:
+            log.warning("could not open the reply form for mention %d: %s", mention_id, exc.message)
+
+    def _reply_submitted(self, request: Request) -> Outcome:
+        """Checked in place (Slack shows what is wrong in the form); posted once acknowledged."""
+        with self.store.read() as repo:
+            mention = repo.mention(request.mention or 0)
+        if mention is None or self.replies is None:
+            return Outcome(fix={"text": "replywatch no longer knows this mention; nothing was sent."})
+        if fix := self.replies.problems(mention, request.note, request.limit):
+            return Outcome(fix=fix)
+        user, channel, text = request.user, request.channel, request.note
+
+        def send() -> None:
+            if (why := self._may_not_reply(mention, user)) is not None:
+                self._tell(channel, user, why)
+                return
+            assert self.replies is not None
+            self.replies.send(mention, user, channel, text)
+            with self.store.unit() as repo:
+                repo.record_action(mention.id, user, "reply", "", self.clock.now())
+
+        return Outcome(later=send)
+
+    def _may_not_reply(self, mention: Mention, user: str) -> str | None:
+        """Why `user` may not answer `mention` from Slack (replies are off for its account, or they are not in its
+        reply group), or None."""
+        if self.replies is None or not self.replies.enabled(mention.where):
+            return f"Replies from Slack are off for {mention.where}; answer it on {mention.network.label}."
+        group = self.replies.group(mention.where)
+        if group is not None:
+            try:
+                allowed = user in self.sink.members(group)
+            except ServiceError as exc:
+                log.warning("could not read the members of %s: %s", shown(group), exc.message)
+                return "replywatch could not check who may reply from Slack; nothing was sent. Try again in a moment."
+            if not allowed:
+                return f"Only the members of the reply group of {mention.where} may reply from Slack; nothing was sent."
+        return None
 
     def _close_submitted(self, request: Request) -> Outcome:
         reason, note = request.choice, " ".join(request.note.split())[:NOTE_LIMIT]

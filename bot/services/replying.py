@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.errors import AuthFailed, Rejected, ServiceError
-from bot.model import AccountKey, Draft, Mention, OutgoingReply, Status
+from bot.model import AccountKey, Draft, Mention, OutgoingReply, ReplyForm, Status
 
 if TYPE_CHECKING:
     from bot.ports import Sink, Source
@@ -41,21 +41,12 @@ RETRY_FIRST, RETRY_MOST = timedelta(seconds=15), timedelta(minutes=15)  # after 
 
 @dataclass(frozen=True)
 class Replying:
-    """An account that answers from Slack: its adapter, and the Slack user group its writers must be in (None: any)."""
+    """An account that answers from Slack: its adapter, the Slack user group its writers must be in (None: any), and
+    what its network bills a post (None: nothing)."""
 
     source: Source
     group: str | None = None
-
-
-@dataclass(frozen=True)
-class ReplyForm:
-    """What the reply form shows: the mention, how long a reply may be (in the network's units), whether it will be
-    seen by the author alone, and why it cannot be sent, if it cannot."""
-
-    mention: Mention
-    limit: int
-    direct: bool
-    refusal: str | None = None
+    price: str | None = None
 
 
 class ReplyService:
@@ -74,11 +65,13 @@ class ReplyService:
         return found.group if found is not None else None
 
     def form(self, mention: Mention) -> ReplyForm:
-        source = self.accounts[mention.where].source
-        return ReplyForm(mention, source.reply_limit(), mention.post.private, source.write_refusal())
+        replying = self.accounts[mention.where]
+        source = replying.source
+        return ReplyForm(mention, source.reply_limit(), mention.post.private, source.write_refusal(), replying.price)
 
-    def problems(self, mention: Mention, text: str) -> dict[str, str]:
-        """What the form says in place of sending (field → what to do); empty when the reply may go."""
+    def problems(self, mention: Mention, text: str, limit: int | None = None) -> dict[str, str]:
+        """What the form says in place of sending (field → what to do); empty when the reply may go. `limit`: the one
+        the form showed (no call to the network: this answers within Slack's 3 seconds)."""
         replying = self.accounts.get(mention.where)
         if replying is None:
             return {"text": "Replies from Slack are off for this account."}
@@ -89,7 +82,7 @@ class ReplyService:
         source = replying.source
         if (refusal := source.write_refusal()) is not None:
             return {"text": f"Replies cannot be posted as this account: {refusal}"}
-        size, limit = source.length(text), source.reply_limit()
+        size, limit = source.length(text), limit or source.reply_limit()
         if size > limit:
             return {"text": f"{size} characters as {mention.network.label} counts them; at most {limit}."}
         return {}

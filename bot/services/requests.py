@@ -29,14 +29,18 @@ class Access:
 class Kind(Enum):
     CLICK = "button"
     CLOSE_FORM = "close form"
+    REPLY_FORM = "reply form"
     QUEUE = "/replywatch"
+
+
+FORMS = (Kind.CLOSE_FORM, Kind.REPLY_FORM)  # answered in place: what is wrong is shown in the form
 
 
 @dataclass(frozen=True)
 class Request:
-    """What someone asked, read once from what the sink sent. `channel` is where it was asked; for the close form,
-    the channel of the alert it was opened from. A click names its `action` and `choice` (a snooze's length); the
-    close form its `choice` (the reason) and `note`."""
+    """What someone asked, read once from what the sink sent. `channel` is where it was asked; for a form, the channel
+    of the alert it was opened from. A click names its `action` and `choice` (a snooze's length); the close form its
+    `choice` (the reason) and `note`; the reply form its `note` (the reply) and `limit` (the one it showed)."""
 
     kind: Kind
     user: str
@@ -50,6 +54,7 @@ class Request:
     choice: str = ""
     trigger: str = ""  # the sink's handle on the click, to open a form in answer
     note: str = ""
+    limit: int | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, tzinfo
 
 from bot.humanize import format_age, local_time
 from bot.messages import DIGEST_ROWS
-from bot.model import CLOSE_REASONS, HANDLE, Mention, SlackMessage, Status
+from bot.model import CLOSE_REASONS, HANDLE, Mention, ReplyForm, SlackMessage, Status
 from bot.slack.text import (
     BLOCK_LIMIT,
     SECTION_LIMIT,
@@ -72,9 +72,10 @@ def unread_line(since: datetime | None, tz: tzinfo) -> str | None:
 
 def alert_message(
     mention: Mention, now: datetime, *, buttons: bool = False, tz: tzinfo = UTC, on_call: str | None = None,
-    unchecked_since: datetime | None = None,
+    unchecked_since: datetime | None = None, reply: bool = False,
 ) -> SlackMessage:
-    """The alert for an open mention that has waited too long; with `buttons`, the actions that work it; with
+    """The alert for an open mention that has waited too long; with `buttons`, the actions that work it (and with
+    `reply`, the one that answers it from Slack); with
     `on_call`, it names (and so notifies) the person on call, unless someone already claimed it; with
     `unchecked_since`, it says its replies could not be read since then."""
     name, handle = who(mention)
@@ -96,21 +97,23 @@ def alert_message(
     if (unread := unread_line(unchecked_since, tz)) is not None:
         blocks.append(context(unread))
     if buttons:
-        blocks.append(_actions(mention, url))
+        blocks.append(_actions(mention, url, reply))
     opening = link(url, f"Open on {mention.network.label}")  # the fallback alone is what a refused alert is sent as
     fallback = f"{name} ({handle}) has been waiting {age} for a reply: {_excerpt(mention, 200)} · {opening}"
     return message(fallback, blocks)
 
 
-def _actions(mention: Mention, url: str) -> dict:
+def _actions(mention: Mention, url: str, reply: bool) -> dict:
     key = str(mention.id)
     url = safe_url(url)
     opening = [button("open", f"Open on {mention.network.label}", url=url)] if url else []
+    replying = [button("reply", "Reply", value=key)] if reply else []
     return {
         "type": "actions",
         "block_id": f"mention:{key}",
         "elements": [
             button("claim", "I'll take it", value=key, style="primary"),
+            *replying,
             {
                 "type": "static_select",
                 "action_id": "snooze",
@@ -153,6 +156,37 @@ def close_view(mention: Mention, channel: str) -> dict:
                 "element": {"type": "plain_text_input", "action_id": "text", "max_length": 300},
             },
         ],
+    }
+
+
+def reply_view(form: ReplyForm, channel: str) -> dict:
+    """The modal in which a reply is written, to post as the account the mention talks to."""
+    mention = form.mention
+    name, handle = who(mention)
+    label = mention.network.label
+    about = [f"You answer as {where(mention)}: up to {form.limit:,} characters as {label} counts them"]
+    if form.direct:
+        about.append(f"private, like the mention: {handle} alone sees it")
+    if form.price:
+        about.append(form.price)
+    blocks = [section(f"*{name}* ({handle}): {_quote(mention) if not mention.post.private else _excerpt(mention, 200)}"),
+              context(" · ".join(about))]
+    if form.refusal:
+        blocks.append(section(f":warning: This account cannot post replies now: {safe(form.refusal, 500, single_line=True)}"))
+    blocks.append({
+        "type": "input",
+        "block_id": "text",
+        "label": plain("Your reply"),
+        "element": {"type": "plain_text_input", "action_id": "text", "multiline": True, "max_length": SECTION_LIMIT},
+    })
+    return {
+        "type": "modal",
+        "callback_id": "reply",
+        "private_metadata": json.dumps({"mention": str(mention.id), "channel": channel, "limit": form.limit}),
+        "title": plain("Reply"),
+        "submit": plain(f"Post on {label}"[:24]),
+        "close": plain("Cancel"),
+        "blocks": blocks,
     }
 
 
@@ -261,9 +295,12 @@ def answered_message(mention: Mention) -> SlackMessage:
     label = mention.network.label
     after = format_age(mention.answered_at - mention.post.created_at) if mention.answered_at else "?"
     headline = f":white_check_mark: *{name}* ({handle}) was answered after {after}"
+    if mention.answered_from:
+        headline = f":white_check_mark: *{name}* ({handle}) was answered from Slack by {slack_mention(mention.answered_from)} after {after}"
     reply = link(mention.answer_url, f"Reply on {label}")
     footer = f"{reply} · {link(mention.post.url, f'Mention on {label}')} to {where(mention)} · posted {_stamp(mention)}"
-    blocks = [section(f"{headline}\n{_quote(mention)}"), context(footer)]
+    ours = f"\n*Reply:* {safe(mention.answer_text, 1000, single_line=True)}" if mention.answer_text else ""
+    blocks = [section(f"{headline}\n{_quote(mention)}{ours}"), context(footer)]
     return message(f"Answered after {after}: {name} ({handle})", blocks)
 
 

@@ -101,6 +101,12 @@ class SlackClient:
         """A message only `user` sees (ephemeral)."""
         self._call("chat.postEphemeral", self._client.chat_postEphemeral, channel=channel, user=user, text=text)
 
+    def group_members(self, group: str) -> frozenset[str]:
+        """The user IDs in a user group (usergroups.users.list)."""
+        data = self._call("usergroups.users.list", self._client.usergroups_users_list, usergroup=group)
+        users = data.get("users")
+        return frozenset(str(u) for u in users) if isinstance(users, list) else frozenset()
+
     def set_usergroup(self, group: str, users: list[str]) -> None:
         """Make the user group's members exactly `users` (usergroups.users.update replaces the list)."""
         self._call("usergroups.users.update", self._client.usergroups_users_update, usergroup=group, users=users)

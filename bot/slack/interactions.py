@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.errors import ServiceError
 from bot.model import SLACK_USER_ID
-from bot.services.requests import Access, Kind, Refusal, Request
+from bot.services.requests import FORMS, Access, Kind, Refusal, Request
 from bot.slack.blocks import queue_message
 
 if TYPE_CHECKING:
@@ -55,8 +55,9 @@ class Interactions:
         text = refusal_text(why, request, self.actions.access)
         if request.kind is Kind.QUEUE:
             return Answer(ack={"response_type": "ephemeral", "text": text})
-        if request.kind is Kind.CLOSE_FORM:
-            return Answer(ack={"response_action": "errors", "errors": {"reason": text}})
+        if request.kind in FORMS:
+            field = "reason" if request.kind is Kind.CLOSE_FORM else "text"
+            return Answer(ack={"response_action": "errors", "errors": {field: text}})
         return Answer(later=lambda: self._tell_safely(request.channel, request.user, text))
 
     def _tell_safely(self, channel: str, user: str, text: str) -> None:
@@ -96,7 +97,7 @@ def read_request(kind: str, payload: object) -> Request | None:
         action = actions[0] if actions else {}
         value = str(_part(action, "selected_option").get("value") or action.get("value") or "")
         key, _, choice = value.partition(":")
-        if action.get("action_id") not in {"claim", "snooze", "close"} or not key.isdigit():
+        if action.get("action_id") not in {"claim", "snooze", "close", "reply"} or not key.isdigit():
             return None  # "Open on X" is a link; Slack still reports the click
         channel = str(_part(payload, "channel").get("id") or _part(payload, "container").get("channel_id") or "")
         trigger = str(payload.get("trigger_id") or "")
@@ -113,6 +114,15 @@ def read_request(kind: str, payload: object) -> Request | None:
         reason = str(_part(_part(_part(values, "reason"), "choice"), "selected_option").get("value") or "")
         note = str(_part(_part(values, "note"), "text").get("value") or "")
         return Request(Kind.CLOSE_FORM, channel=channel, mention=mention, choice=reason, note=note, **common)
+    if payload.get("type") == "view_submission" and view.get("callback_id") == "reply":
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+            mention, channel, limit = int(meta["mention"]), str(meta["channel"]), int(meta["limit"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("a reply form came back without its mention, channel and limit; ignored")
+            return None
+        text = str(_part(_part(_part(_part(view, "state"), "values"), "text"), "text").get("value") or "")
+        return Request(Kind.REPLY_FORM, channel=channel, mention=mention, note=text, limit=limit, **common)
     return None
 
 

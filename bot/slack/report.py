@@ -42,6 +42,8 @@ def _summary(a: AccountReport, hours: bool) -> str:
     lines = [
         f"{a.received} mentions, {a.needing_reply} needing a reply: *{a.answered} answered* ({_rate(a)}), {a.open} still open"
         + (f", {a.expired} never answered" if a.expired else ""),
+        f"*{_share(a.within_target_rate)} answered within target*"
+        + (f"; {a.answered_from_slack} answered from Slack" if a.answered_from_slack else ""),
         f"Time to first reply: median {_age(a.reply_median)}, 90 % within {_age(a.reply_p90)}"
         + (f" (in open hours: {_age(a.open_reply_median)}, {_age(a.open_reply_p90)})" if hours else ""),
         f"{a.alerts_sent} alerts, {a.escalations} escalations, {a.breaches} answered late or never after an alert",
@@ -63,7 +65,11 @@ def _line(a: AccountReport) -> str:
 
 
 def _rate(a: AccountReport) -> str:
-    return "–" if a.reply_rate is None else f"{a.reply_rate:.0%}"
+    return _share(a.reply_rate)
+
+
+def _share(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate:.0%}"
 
 
 def _age(seconds: float | None) -> str:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import datetime, tzinfo
 
 from bot.messages import AlertCard, Card, ClosedCard, DigestCard, ReportNote
-from bot.model import Mention, SlackMessage
-from bot.slack.blocks import QUEUE_ROWS, alert_message, close_view, closed_message, digest_message
+from bot.model import AccountKey, Mention, ReplyForm, SlackMessage
+from bot.slack.blocks import QUEUE_ROWS, alert_message, close_view, closed_message, digest_message, reply_view
 from bot.slack.client import SlackClient
 from bot.slack.notes import note_message
 from bot.slack.text import escape
@@ -22,10 +22,12 @@ class SlackSink:
     queue_rows = QUEUE_ROWS
 
     def __init__(
-        self, client: SlackClient, *, buttons: bool, tz: tzinfo, on_call: Callable[[datetime], str | None]
+        self, client: SlackClient, *, buttons: bool, tz: tzinfo, on_call: Callable[[datetime], str | None],
+        replying: frozenset[AccountKey] = frozenset(),
     ) -> None:
         self.client = client
         self.buttons = buttons
+        self.replying = replying  # the accounts whose alerts carry a Reply button (reply_from_slack)
         self.tz = tz
         self.on_call = on_call
 
@@ -47,6 +49,12 @@ class SlackSink:
     def ask_reason(self, trigger: str, mention: Mention, channel: str) -> None:
         self.client.open_view(trigger, close_view(mention, channel))
 
+    def ask_reply(self, trigger: str, form: ReplyForm, channel: str) -> None:
+        self.client.open_view(trigger, reply_view(form, channel))
+
+    def members(self, group: str) -> frozenset[str]:
+        return self.client.group_members(group)
+
     def tell(self, channel: str, user: str, text: str) -> None:
         self.client.tell(channel, user, escape(text))
 
@@ -60,7 +68,7 @@ class SlackSink:
         """The Block Kit message for `card`; a card in its `plain` form goes as its fallback text alone."""
         if isinstance(card, AlertCard):
             laid = alert_message(card.mention, card.now, buttons=self.buttons, tz=self.tz, on_call=self.on_call(card.now),
-                                 unchecked_since=card.unchecked_since)
+                                 unchecked_since=card.unchecked_since, reply=card.mention.where in self.replying)
         elif isinstance(card, DigestCard):
             laid = digest_message(list(card.mentions), card.now, on_call=self.on_call(card.now),
                                   unchecked_since=card.unchecked_since)

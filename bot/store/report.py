@@ -40,7 +40,7 @@ class ReportReads(Part):
                 m.id, m.network, m.account, m.status, m.created_at, m.answered_at,
                 func.coalesce(func.nullif(m.author_handle, ""), m.author_id, ""), m.url,
                 func.coalesce(r.author_handle, r.author_id), a.ts.is_not(None), a.escalated_at.is_not(None), m.status_reason,
-                m.priority.is_not(None), m.snoozed_until,
+                m.priority.is_not(None), m.snoozed_until, m.answered_from.is_not(None),
             )
             .outerjoin(r, (r.network == m.network) & (r.account == m.account) & (r.post_id == m.answered_by))
             .outerjoin(a, a.mention_id == m.id)
@@ -52,7 +52,7 @@ class ReportReads(Part):
         while True:
             page = self.session.execute(stmt if after is None else stmt.where(m.id > after)).all()
             for row in page:
-                yield Received(*row[1:9], bool(row[9]), bool(row[10]), row[11] or "", bool(row[12]), row[13])
+                yield Received(*row[1:9], bool(row[9]), bool(row[10]), row[11] or "", bool(row[12]), row[13], bool(row[14]))
             if len(page) < PAGE:
                 return
             after = page[-1][0]

@@ -273,6 +273,12 @@ class FakeSlack:
             return _error("users_not_found")
         return _ok(user={"id": user, "team_id": "T0ACME", "name": user.lower(), "deleted": False})
 
+    def _usergroups_users_list(self, args: dict) -> Reply:
+        group = str(args.get("usergroup", ""))
+        if group not in self.usergroups:
+            return _error("no_such_subteam")
+        return _ok(users=list(self.usergroups[group]))
+
     def _usergroups_users_update(self, args: dict) -> Reply:
         group = str(args.get("usergroup", ""))
         users = [u for u in str(args.get("users", "")).split(",") if u]

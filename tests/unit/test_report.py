@@ -323,3 +323,20 @@ def test_a_week_ending_at_midnight_is_titled_by_its_last_day_in_english() -> Non
     posted = report_message(ReportNote(START, END, json.dumps(r.to_json()), 30 * MIN))
     assert "How we answered, Mon 30 Nov to Sun 06 Dec 2026" in posted.text, "the end is excluded: the week is Mon to Sun"
     assert as_text(r).startswith("Engagement report, Mon 2026-11-30 00:00 to Sun 2026-12-06 23:59")
+
+
+def test_answered_within_target_and_from_slack() -> None:
+    """"% answered within target": the mentions needing a reply answered by their deadline, per account and per
+    person; and how many were answered from Slack rather than on the network."""
+    r = report(
+        received(local(1, 10), reply=timedelta(minutes=10), from_slack=True),
+        received(local(1, 11), reply=timedelta(minutes=40)),  # late
+        received(local(1, 12), reply=timedelta(minutes=5), replied_by="helper"),
+        received(local(1, 13), "open"),
+    )
+    [acme] = r.accounts
+    assert (acme.needing_reply, acme.answered, acme.within_target, acme.answered_from_slack) == (4, 3, 2, 1)
+    assert acme.within_target_rate == 0.5
+    assert [(p.author, p.answered, p.within_target) for p in acme.responders] == [("acme", 2, 1), ("helper", 1, 1)]
+    row = next(csv.DictReader(io.StringIO(as_csv(r))))
+    assert (row["answered_within_target"], row["within_target_rate"], row["answered_from_slack"]) == ("2", "0.5000", "1")
