@@ -5,7 +5,8 @@ counts stays, so a report of a past period reads the same, but for the strangers
 - Erased from the mention: the author's handle, display name and account id, the text, its link (which holds the
   handle), the ids of the post (its key becomes "erased:<the store's key>"), of its edit, its thread, the post it
   answers and the person it replies to; of its reason, and of the detail of a Slack close, what follows a handle or
-  a typed note ("muted author @bob" → "muted author", "no reply needed: spam — …" → "no reply needed: spam").
+  a typed note ("muted author @bob" → "muted author", "no reply needed: spam — …" → "no reply needed: spam"); the
+  text of a reply written to it in Slack (which names whom it answers).
 - Erased elsewhere: from the account's replies posted more than N days ago, the post, thread and person each
   answered; from report notes and old text notes queued more than N days ago and posted, the strangers they name
   (a report's longest waits: author and link). Alerts, digests and other notes hold no text of a mention.

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, literal, select, tuple_, update
 
 from bot.model import Status
 from bot.store.common import PARKED, SENT, Part
-from bot.store.tables import ActionRow, MentionRow, NoticeRow, ReplyRow
+from bot.store.tables import ActionRow, MentionRow, NoticeRow, OutgoingReplyRow, ReplyRow
 
 Key = tuple[str, str, str]  # a reply's: network, account, post id
 ERASED = "erased:"  # an erased mention's post id is this and its own key: (network, account, post_id) stays unique
@@ -21,6 +21,7 @@ MARK = '"erased": true'  # what an erased note's payload ends with (a key bot.me
 GONE = {
     "author_id": None, "author_handle": "", "author_name": "", "text": "", "url": "",
     "version_id": None, "conversation_id": None, "replied_to_id": None, "in_reply_to_user_id": None,
+    "answer_text": None,  # a reply written in Slack names whom it answers
 }
 
 
@@ -58,6 +59,8 @@ class Retention(Part):
         changed = [{"b_id": i, "b_detail": keep(detail)} for i, detail in details if keep(detail) != detail]
         if changed:
             self.session.execute(update(actions).where(actions.c.id == bindparam("b_id")).values(detail=bindparam("b_detail")), changed)
+        outgoing = OutgoingReplyRow.__table__  # the replies written in Slack to these mentions: their text, as above
+        self.session.execute(update(outgoing).where(outgoing.c.mention_id.in_([i for i, _ in rows])).values(text="", problem=None))
         return len(rows)
 
     def forget_whom_answered(self, before: datetime, limit: int, after: Key | None = None) -> list[Key]:

@@ -295,3 +295,20 @@ def test_status_says_what_retention_did_and_a_wrong_value_is_named(env: dict[str
     for wrong in ("-3", "0", "thirty", "1.5"):
         bad = {**env, "RETENTION_DAYS": wrong}
         assert_clean_failure(cli(bad, "status"), "RETENTION_DAYS must be a whole number of days of at least 1", bad)
+
+
+def test_a_reply_written_in_slack_loses_its_text_with_the_mention(store: Store) -> None:
+    """A reply from Slack names whom it answers ("@bob, here you go"): erased with the rest of the mention."""
+    from bot.model import OutgoingReply
+
+    with store.unit() as repo:
+        answered = stored(repo, bob("1"))
+        sent = OutgoingReply("k" * 32, answered, "U0JANE", "C0ALERTS", "@bob here you go", False, "sending")
+        repo.add_outgoing(sent, T0)
+        reply = Post("2", "100", "@bob here you go", T0 + 5 * MIN, replied_to_id="1", author_handle="acme")
+        repo.outgoing_posted(sent, W, reply, T0 + 5 * MIN)
+        assert repo.mention(answered).answer_text == "@bob here you go"
+    RetentionService(store, FakeClock(T0 + timedelta(days=31)), DAYS, BERLIN, pause=lambda _: None).run_once()
+    with store.read() as repo:
+        assert repo.mention(answered).answer_text == "" and repo.outgoing("k" * 32).text == ""
+        assert repo.mention(answered).answered_from == "U0JANE", "who answered is kept"
