@@ -32,6 +32,7 @@ from bot.sources import labels
 log = logging.getLogger("bot")
 
 STATUS_LIMIT = 50  # open mentions `status` lists unless told otherwise
+ONCALL_FETCH = 5.0  # seconds `oncall` gives each on-call iCal feed's fetch: someone is waiting at a terminal
 SHUTDOWN_GRACE = 3.0  # seconds a stop waits for runs under way; exit follows within 5 s of SIGTERM, Docker kills at 10
 
 
@@ -253,13 +254,22 @@ def _oncall(config: Config, args: argparse.Namespace) -> int:
         print("no on-call file: set REPLYWATCH_CONFIG or put a replywatch.toml in the working folder (see README)")
         return 0
     tz = schedule.tz
-    now = SystemClock().now()
+    now = at = SystemClock().now()
     if args.at:
         try:
-            now = datetime.strptime(args.at.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+            at = datetime.strptime(args.at.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=tz)
         except ValueError:
             raise ConfigError(f'--at must be a local time such as "2026-12-24 10:00"; got {args.at[:40]!r}') from None
-    oncall_view.write(schedule, now)
+    problems = []
+    if schedule.feeds():  # fetched now, briefly; a failure shows the copy `run` cached (bot.calendar.feed)
+        from bot.app.wire import feed_cache_dir
+        from bot.calendar import feed
+
+        for one in feed.feeds(schedule, feed_cache_dir(config.settings), timeout=ONCALL_FETCH):
+            problem = one.refresh(now)  # stamped with the clock's now, whatever moment is shown
+            if problem is not None:
+                problems.append(problem)
+    oncall_view.write(schedule, at, problems)
     return 0
 
 

@@ -33,7 +33,7 @@ class Handoff:
     """Who is on call now and until when, the backup, and how the queue stands."""
 
     kind: ClassVar[str] = "handoff"
-    holder: str
+    holder: str | None  # None: nobody, a gap in an iCal feed's rota
     until: datetime | None
     backup: str | None
     waiting: int
@@ -60,6 +60,17 @@ class CollectionRecovered:
     network: str
     account: str
     since: datetime  # since when they had not been
+
+
+@dataclass(frozen=True)
+class FeedNote:
+    """A rotation's iCal feed cannot be fetched (`problem`: the line bot.calendar.feed says, naming the feed by its
+    host only), or, without `problem`, is fetched again."""
+
+    kind: ClassVar[str] = "ical_feed"
+    feed: str  # "the [oncall] ical_url feed on calendar.example.com" (bot.calendar.feed.describe): never its address
+    since: datetime  # the first failed fetch of the outage
+    problem: str | None = None  # None: fetched again
 
 
 @dataclass(frozen=True)
@@ -122,10 +133,13 @@ class Text:
     text: str
 
 
-Message = FollowUpNote | Handoff | CollectionBroken | CollectionRecovered | GapNote | ParkedNote | BudgetNote | ReportNote | Text
+Message = (
+    FollowUpNote | Handoff | CollectionBroken | CollectionRecovered | FeedNote | GapNote | ParkedNote | BudgetNote | ReportNote | Text
+)
 KINDS: dict[str, type] = {
     cls.kind: cls
-    for cls in (FollowUpNote, Handoff, CollectionBroken, CollectionRecovered, GapNote, ParkedNote, BudgetNote, ReportNote, Text)
+    for cls in (FollowUpNote, Handoff, CollectionBroken, CollectionRecovered, FeedNote, GapNote, ParkedNote, BudgetNote, ReportNote,
+                Text)
 }
 
 

@@ -15,6 +15,7 @@ from bot.messages import (
     BudgetNote,
     CollectionBroken,
     CollectionRecovered,
+    FeedNote,
     FollowUpNote,
     GapNote,
     Handoff,
@@ -116,11 +117,20 @@ def _utc(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def _person(who: str) -> Span:
+    """Someone on call: pinged by their ID; an e-mail from an iCal feed that the sink could not look up, as it is."""
+    return Stranger(who) if "@" in who else Ping(who)
+
+
 def _handoff(note: Handoff, now: datetime, _mentions: list[Mention]) -> Sentence:
     ahead = f"until {local_time(note.until, ZoneInfo(note.tz))}" if note.until else "with no handoff ahead"
-    out: list[Span] = [Icon("busts_in_silhouette"), Said(" Handoff: "), Ping(note.holder), Said(f" is on call {ahead}.")]
+    out: list[Span] = [Icon("busts_in_silhouette"), Said(" Handoff: ")]
+    if note.holder is None:  # a gap in an iCal feed's rota
+        out.append(Said(f"nobody is on call {ahead}: no event of the on-call feed covers this time."))
+    else:
+        out += [_person(note.holder), Said(f" is on call {ahead}.")]
     if note.backup is not None:
-        out += [Said(" Backup: "), Ping(note.backup), Said(".")]
+        out += [Said(" Backup: "), _person(note.backup), Said(".")]
     if note.waiting and note.oldest is not None:
         out.append(Said(f" {note.waiting} mention(s) open, the oldest waiting {format_age(now - note.oldest)}."))
     else:
@@ -136,6 +146,13 @@ def _broken(note: CollectionBroken, _now: datetime, _mentions: list[Mention]) ->
 def _recovered(note: CollectionRecovered, _now: datetime, _mentions: list[Mention]) -> Sentence:
     return (Icon("white_check_mark"), Said(" Mentions of "), _where(note.network, note.account),
             Said(f" are being collected again (not collected since {_utc(note.since)})."))
+
+
+def _feed(note: FeedNote, _now: datetime, _mentions: list[Mention]) -> Sentence:
+    if note.problem is not None:  # the line names the feed and says what is used instead
+        return (Icon("warning"), Said(" On call: "), Stranger(note.problem), Said("."))
+    return (Icon("white_check_mark"), Said(" On call: "), Stranger(note.feed),
+            Said(f" is fetched again (failing since {_utc(note.since)}); who is on call is read from it."))
 
 
 def _gap(note: GapNote, _now: datetime, _mentions: list[Mention]) -> Sentence:
@@ -173,6 +190,7 @@ _SAYINGS: dict[type, Callable[..., Sentence]] = {
     Handoff: _handoff,
     CollectionBroken: _broken,
     CollectionRecovered: _recovered,
+    FeedNote: _feed,
     GapNote: _gap,
     ParkedNote: _parked,
     BudgetNote: _budget,

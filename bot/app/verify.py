@@ -6,9 +6,9 @@ a running bot (load: bot.config; verify: here; wire: bot.app.wire), so it import
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.config.accounts import Watched, setting
@@ -19,6 +19,7 @@ from bot.model import Account
 from bot.sources import SPECS
 
 if TYPE_CHECKING:  # imported where they are built: `status` and `health` need none of these (nor slack_sdk)
+    from bot.calendar.feed import Feed
     from bot.console.sink import ConsoleSink
     from bot.ports import Sink, Source
     from bot.slack.client import SlackClient
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # imported where they are built: `status` and `health` need n
     from bot.slack.socket import SocketListener
 
 log = logging.getLogger(__name__)
+LOOK_AHEAD = timedelta(days=14)  # the people an on-call feed names this far ahead are looked up in Slack
 
 
 class StartupError(Exception):
@@ -154,6 +156,37 @@ def resolve_people(config: Config, person: Callable[[str], str | None]) -> Confi
             raise StartupError(f"{schedule.source}, {key}: Slack has no user with the e-mail {email}")
         users[email] = user
     return replace(config, schedule=schedule.resolved(users))
+
+
+class FeedPeople:
+    """Turns the e-mails the on-call iCal feeds name (from now to LOOK_AHEAD) into the sink's user IDs (`person`:
+    Slack's users.lookupByEmail): at start, and after each good fetch, for those not looked up yet. Unlike the file's
+    e-mails, none stops the start (the feed changes without us): one Slack does not know is logged once and stays an
+    e-mail (shown, not pinged); one that could not be looked up (Slack failing) is tried again after the next fetch."""
+
+    def __init__(self, person: Callable[[str], str | None]) -> None:
+        self.person = person
+        self.unknown: set[str] = set()  # e-mails Slack answered it has no user for
+
+    def __call__(self, feeds: Sequence[Feed], now: datetime) -> None:
+        for f in feeds:
+            users: dict[str, str] = {}
+            for email in f.people(now, now + LOOK_AHEAD):
+                if email in f.source.users or email in self.unknown:
+                    continue
+                try:
+                    user = self.person(email)
+                except ServiceError as exc:
+                    log.warning("%s names %s: cannot look them up in Slack now (%s); tried again after its next fetch",
+                                f.name, email, exc.message)
+                    break
+                if user is None:
+                    log.warning("%s names %s, but Slack has no user with that e-mail: shown, not pinged", f.name, email)
+                    self.unknown.add(email)
+                else:
+                    users[email] = user
+            if users:
+                f.resolve(users)
 
 
 def _channel_id(channel: str, setting: str, slack: SlackClient) -> str:

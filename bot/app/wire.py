@@ -11,10 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.app.configure import action_access, alert_policy, call_deadline, signals
-from bot.app.verify import SlackIdentity, StartupError, Watching  # noqa: F401 (StartupError: what `run` may raise)
+from bot.app.verify import FeedPeople, SlackIdentity, StartupError, Watching  # noqa: F401 (StartupError: what `run` may raise)
 from bot.clock import Clock, SystemClock
 from bot.config.accounts import Watched
 from bot.config.load import Config
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # imported where they are built: `status` and `health` need n
     from bot.services.expiry import ExpiryService
     from bot.services.followups import FollowUpService
     from bot.services.health import HealthService, PartsHealth
-    from bot.services.oncall import OnCallService
+    from bot.services.oncall import FeedService, OnCallService
     from bot.services.poll import PollService
     from bot.services.reporting import ReportService
     from bot.services.retention import RetentionService
@@ -54,6 +55,10 @@ EXPIRE_EVERY = timedelta(seconds=10)  # an expiry a few seconds late changes not
 REPORT_EVERY_CHECK = timedelta(seconds=30)  # nor does a report
 RETENTION_CHECK = timedelta(seconds=60)  # nor a purge a minute after 03:00
 SOCKET_RETRY = timedelta(seconds=30)  # until Socket Mode first connects; slack_sdk reconnects after that
+# Asks each on-call feed whether it is due (every 15 minutes; a minute after a failure): longer than both feeds' fetches
+# (bot.calendar.feed.TIMEOUT each), so that a slow feed is no overrun of the job.
+FEEDS_EVERY = timedelta(seconds=30)
+FEED_CACHE = "replywatch-ical-cache"  # the folder of the on-call feeds' last good copies (feed_cache_dir)
 
 
 def build_store(settings: Settings) -> Store:
@@ -106,6 +111,7 @@ class App:
     deletions: DeletionCheck | None = None
     parts: PartsHealth | None = None  # which parts do not work, stored for `health` and `status`
     retention: RetentionService | None = None  # RETENTION_DAYS
+    feeds: FeedService | None = None  # the on-call rotations' iCal feeds, if any rotation is given by `ical_url`
 
     def tick(self) -> object:
         """Health and follow-ups queue notices, the sweep posts them and the alerts: in turn, each guarded. IDLE when
@@ -136,6 +142,8 @@ class App:
             jobs.append(("report", self.report.run_once, REPORT_EVERY_CHECK))
         if self.retention is not None:
             jobs.append(("retention", self.retention.run_once, RETENTION_CHECK))
+        if self.feeds is not None:
+            jobs.append(("on-call feeds", self.feeds.run_once, FEEDS_EVERY))
         if self.metrics is not None:  # timed inside leader_only: a standby's skipped run is no poll
             jobs = self.metrics.timed(jobs, {poll_job(p.where): p.where for p in self.polls})
         if lease is not None:  # after a takeover, what decides and posts Slack messages waits for the old leader's posts
@@ -199,6 +207,7 @@ def build_app(config: Config, clock: Clock | None = None, metrics: Metrics | Non
     socket = build_socket(settings, lambda: slack_requests(actions, delivering))
     if socket is not None:
         check_socket(socket)
+    feeds = on_call_feeds(config, store, clock, lanes, delivering.person)
     return App(
         config=config,
         store=store,
@@ -216,9 +225,42 @@ def build_app(config: Config, clock: Clock | None = None, metrics: Metrics | Non
         metrics=metrics,
         lanes=lanes,
         deletions=deletions,
-        parts=PartsHealth(store, clock, lanes.problems),
+        parts=PartsHealth(store, clock, lanes.problems, *([feeds.problems] if feeds is not None else [])),
         retention=RetentionService(store, clock, settings.retention_days, tz) if settings.retention_days else None,
+        feeds=feeds,
     )
+
+
+def feed_cache_dir(settings: Settings) -> Path:
+    """Where the on-call feeds' last good copies are kept (oncall.ics, backup.ics): a FEED_CACHE folder beside the SQLite
+    database (in the image, on its volume), else (PostgreSQL, SQLite in memory) in the working folder."""
+    from sqlalchemy.engine import make_url
+
+    from bot.leadership import sqlite_path
+
+    database = sqlite_path(settings.database_url) if make_url(settings.database_url).get_backend_name() == "sqlite" else None
+    return database.parent / FEED_CACHE if database is not None else Path(FEED_CACHE)
+
+
+def on_call_feeds(
+    config: Config, store: Store, clock: Clock, lanes: Lanes, person: Callable[[str], str | None],
+) -> FeedService | None:
+    """The on-call rotations' iCal feeds (bot.calendar.feed), each with its cache in feed_cache_dir and a lane of its
+    own; None when no rotation is given by `ical_url`. Now, before any fetch: each cached copy read, and the people it
+    names looked up (`person`: the sink's look-up of an e-mail). The service's job fetches each when it is due."""
+    from bot.calendar import feed
+    from bot.services.oncall import FeedService
+
+    schedule = config.schedule
+    if schedule is None or not schedule.feeds():
+        return None
+    feeds = feed.feeds(schedule, feed_cache_dir(config.settings), timeout=min(feed.TIMEOUT, lanes.deadline))
+    now = clock.now()
+    for f in feeds:
+        f.restore(now)
+    look_up = FeedPeople(person)
+    look_up(feeds, now)
+    return FeedService(feeds, store, clock, {f.key: lanes.get(f.name, "iCal feed") for f in feeds}, look_up)
 
 
 def slack_requests(actions: ActionService, sink: SlackSink) -> Callable[[str, dict], Answer]:

@@ -9,9 +9,17 @@ Functions take and return aware datetimes.
 
 - **Who is on call** at a moment: the override covering it, if any; else the rotation's member whose shift it
   is. Shift k starts at the first handoff plus k periods (1 day, 7 days, or N days), at the handoff time.
+- **A rotation from an iCal feed** (`ical_url` instead of members and a handoff): under the overrides, whom the
+  feed's event covering the moment names (bot.calendar.ical says how an event names someone). It is read from the
+  last good copy of the feed, which bot.calendar.feed fetches and swaps into the rotation's IcalFeed; until there is
+  one, and where no event covers the moment, nobody is known to be on call: `on_call` says None, never a guess.
+  The feed names e-mails; one whose Slack user ID has been looked up (IcalFeed.users) is answered with the ID.
 - **A handoff** is a moment the holder changes. A shift start or an override edge that leaves the same person on
   call (a shift start hidden under an override, an override by whoever holds the shift anyway, every shift of a
-  rotation of one) is not one: nobody is told "until" then, and nothing is announced there.
+  rotation of one) is not one: nobody is told "until" then, and nothing is announced there. For a feed, the
+  candidates are its events' starts and ends (within bot.calendar.ical.HORIZON); one where nobody takes over (a gap
+  in the rota) is a handoff to None. Each question reads the feed's copy once, so a copy swapped meanwhile cannot
+  mix two copies in one answer.
 - **Business hours**: a weekday left out is closed, holidays are closed. `add_open_time` counts a duration in
   open time only: 30 minutes from 23:00 is 09:30 on the next open day; `open_time` measures the open time between
   two moments (the report's reply times "in business hours").
@@ -20,11 +28,15 @@ Functions take and return aware datetimes.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import count, groupby, takewhile
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from bot.calendar.ical import Rota
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SEARCH_DAYS = 800  # how far ahead to look for the next open day (a year of holidays would still be found)
@@ -42,14 +54,34 @@ class Override:
     end: datetime
 
 
+class IcalFeed:
+    """A rotation's iCal feed: its address, the last good copy of it (None until one has been fetched or read from
+    the cache), and the Slack user IDs of the e-mails it names, as far as they have been looked up (a holder not in
+    `users` is answered by e-mail). bot.calendar.feed.Feed swaps each whole; a question about the rotation reads
+    both once."""
+
+    __slots__ = ("url", "copy", "users")
+
+    def __init__(self, url: str, copy: Rota | None = None, users: Mapping[str, str] | None = None) -> None:
+        self.url = url  # may hold a private token: never logged or shown (see bot.calendar.feed.describe)
+        self.copy = copy
+        self.users: Mapping[str, str] = users or {}
+
+    def __repr__(self) -> str:
+        return f"IcalFeed(copy={'yes' if self.copy is not None else 'none'})"  # no URL
+
+
 @dataclass(frozen=True)
 class Rotation:
-    members: tuple[str, ...]  # Slack user IDs (e-mails until resolved)
-    every_days: int
+    """Members taking turns at a cadence, or (`ical` set, and then no members) whoever an iCal feed names."""
+
+    members: tuple[str, ...]  # Slack user IDs (e-mails until resolved); empty for a feed
+    every_days: int  # the cadence: unused for a feed
     at: time
     first: date  # the date of the first handoff
     usergroup: str | None = None
     overrides: tuple[Override, ...] = ()
+    ical: IcalFeed | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +108,11 @@ class Schedule:
             found += [(f"{name}.overrides number {i + 1}: member", o.member)
                       for i, o in enumerate(rotation.overrides) if "@" in o.member]
         return found
+
+    def feeds(self) -> list[tuple[str, IcalFeed]]:
+        """(key, feed) for each rotation the file gives as an iCal feed: "oncall", "backup"."""
+        pairs = (("oncall", self.oncall), ("backup", self.backup))
+        return [(name, rotation.ical) for name, rotation in pairs if rotation is not None and rotation.ical is not None]
 
     def resolved(self, users: dict[str, str]) -> Schedule:
         """The same schedule with e-mails replaced by the Slack user IDs in `users`."""
@@ -105,50 +142,76 @@ def shift_index(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> int:
     return k if _utc(shift_start(rotation, tz, k)) <= _utc(moment) else k - 1
 
 
-def on_call(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> str:
-    """Who holds the rotation at `moment`: an override covering it, else whose shift it is."""
-    for override in rotation.overrides:
-        if override.start <= moment < override.end:
-            return override.member
-    return rotation.members[shift_index(rotation, tz, moment) % len(rotation.members)]
+def on_call(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> str | None:
+    """Who holds the rotation at `moment`: an override covering it, else whose shift it is (for a feed, whom its
+    event then names; None when nobody is known: no copy of the feed yet, or no event covering `moment`)."""
+    return _holder(rotation, tz, _copy(rotation), moment)
 
 
-def handoffs(rotation: Rotation, tz: ZoneInfo, after: datetime, until: datetime) -> list[tuple[datetime, str]]:
-    """Every handoff in (after, until], with who takes over."""
-    edges = takewhile(lambda m: _utc(m) <= _utc(until), _edges(rotation, tz, after, forward=True))
-    return list(_changes(rotation, tz, edges))
+def handoffs(rotation: Rotation, tz: ZoneInfo, after: datetime, until: datetime) -> list[tuple[datetime, str | None]]:
+    """Every handoff in (after, until], with who takes over (None: nobody, a gap in a feed's rota)."""
+    copy = _copy(rotation)
+    edges = takewhile(lambda m: _utc(m) <= _utc(until), _edges(rotation, tz, copy, after, forward=True))
+    return list(_changes(rotation, tz, copy, edges))
 
 
 def last_handoff(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> datetime | None:
-    """When the holder at `moment` took over; None if they always have (a rotation of one, before any override)."""
-    return next((m for m, _ in _changes(rotation, tz, _edges(rotation, tz, moment, forward=False))), None)
+    """When the holder at `moment` took over; None if they always have (a rotation of one, before any override; for
+    a feed, not within its HORIZON)."""
+    copy = _copy(rotation)
+    return next((m for m, _ in _changes(rotation, tz, copy, _edges(rotation, tz, copy, moment, forward=False))), None)
 
 
 def next_handoff(rotation: Rotation, tz: ZoneInfo, moment: datetime) -> datetime | None:
-    """When the holder at `moment` hands over to someone else; None if nobody else ever takes over."""
-    return next((m for m, _ in _changes(rotation, tz, _edges(rotation, tz, moment, forward=True))), None)
+    """When the holder at `moment` hands over to someone else; None if nobody else ever takes over (for a feed: not
+    within its HORIZON)."""
+    copy = _copy(rotation)
+    return next((m for m, _ in _changes(rotation, tz, copy, _edges(rotation, tz, copy, moment, forward=True))), None)
 
 
-def _edges(rotation: Rotation, tz: ZoneInfo, moment: datetime, forward: bool) -> Iterator[datetime]:
+_Copy = tuple["Rota | None", Mapping[str, str]]  # a feed's copy and its users, as read once for one question
+
+
+def _copy(rotation: Rotation) -> _Copy:
+    """The feed's copy and its users as of now, read once per question."""
+    return (rotation.ical.copy, rotation.ical.users) if rotation.ical is not None else (None, {})
+
+
+def _holder(rotation: Rotation, tz: ZoneInfo, copy: _Copy, moment: datetime) -> str | None:
+    for override in rotation.overrides:
+        if override.start <= moment < override.end:
+            return override.member
+    if rotation.ical is not None:
+        rota, users = copy
+        named = rota.holder(moment) if rota is not None else None
+        return users.get(named, named) if named is not None else None
+    return rotation.members[shift_index(rotation, tz, moment) % len(rotation.members)]
+
+
+def _edges(rotation: Rotation, tz: ZoneInfo, copy: _Copy, moment: datetime, forward: bool) -> Iterator[datetime]:
     """The moments someone else may take over, each once, nearest first: after `moment` going forward, at or before
-    it going back. Override edges, and the shift starts at which the rotation itself passes to another member.
+    it going back. Override edges, and the shift starts at which the rotation itself passes to another member (for a
+    feed: its events' starts and ends).
 
     A search for a change always ends: beyond the overrides the first of these shift starts is a change, and when
-    every member is the same person there are none, only the override edges."""
-    members, k = rotation.members, shift_index(rotation, tz, moment)
-    turns = {i for i in range(len(members)) if members[i] != members[i - 1]}  # i - 1 = -1: the last member hands to the first
-    ks = count(k + 1) if forward else count(k, -1)
-    shifts = (shift_start(rotation, tz, i) for i in ks if i % len(members) in turns) if turns else iter(())
+    every member is the same person there are none, only the override edges. A feed's edges end at its HORIZON."""
+    if rotation.ical is not None:
+        shifts = copy[0].edges(moment, forward) if copy[0] is not None else iter(())
+    else:
+        members, k = rotation.members, shift_index(rotation, tz, moment)
+        turns = {i for i in range(len(members)) if members[i] != members[i - 1]}  # i - 1 = -1: the last member hands to the first
+        ks = count(k + 1) if forward else count(k, -1)
+        shifts = (shift_start(rotation, tz, i) for i in ks if i % len(members) in turns) if turns else iter(())
     edges = [m for o in rotation.overrides for m in (o.start, o.end) if (_utc(m) > _utc(moment)) == forward]
     merged = heapq.merge(shifts, sorted(edges, key=_utc, reverse=not forward), key=_utc, reverse=not forward)
     return (next(same) for _, same in groupby(merged, key=_utc))  # a shift may start just as an override starts or ends
 
 
-def _changes(rotation: Rotation, tz: ZoneInfo, edges: Iterator[datetime]) -> Iterator[tuple[datetime, str]]:
+def _changes(rotation: Rotation, tz: ZoneInfo, copy: _Copy, edges: Iterator[datetime]) -> Iterator[tuple[datetime, str | None]]:
     """The edges at which someone else takes over, with who."""
     for moment in edges:
-        holder = on_call(rotation, tz, moment)
-        if holder != on_call(rotation, tz, _utc(moment) - _TICK):
+        holder = _holder(rotation, tz, copy, moment)
+        if holder != _holder(rotation, tz, copy, _utc(moment) - _TICK):
             yield moment, holder
 
 

@@ -1,5 +1,7 @@
 """The on-call file's tables ([oncall], [backup], [hours]; `[[accounts]]` is bot.config.accounts'), read into a Schedule
-and checked: a wrong entry is a ScheduleError naming its key and what it expects."""
+and checked: a wrong entry is a ScheduleError naming its key and what it expects. A rotation gives either its members
+and a handoff cadence or `ical_url`, the http(s) address of an iCal feed (fetched later, by bot.calendar.feed; an
+address is never echoed in an error, as it often holds a private token)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ import tomllib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.calendar.schedule import WEEKDAYS, Hours, Override, Rotation, Schedule, ScheduleError
+from bot.calendar.schedule import WEEKDAYS, Hours, IcalFeed, Override, Rotation, Schedule, ScheduleError
 from bot.model import SLACK_GROUP_ID, SLACK_USER_ID
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -54,12 +57,46 @@ def _only(table: object, prefix: str, allowed: set[str]) -> None:
         raise ScheduleError(f"{prefix}{unknown[0]} is not a known key (known: {', '.join(sorted(allowed))})")
 
 
+_CADENCE = ("members", "handoff", "start")
+
+
 def _rotation(table: object, key: str, tz: ZoneInfo) -> Rotation:
-    _only(table, f"{key}.", {"members", "handoff", "start", "usergroup", "overrides"})
+    _only(table, f"{key}.", {*_CADENCE, "ical_url", "usergroup", "overrides"})
     assert isinstance(table, dict)
+    feed = None
+    if "ical_url" in table:
+        both = next((name for name in _CADENCE if name in table), None)
+        if both is not None:
+            raise ScheduleError(f"{key}.ical_url and {key}.{both} cannot both be given: the feed says who is on call and when")
+        feed = IcalFeed(_url(table["ical_url"], f"{key}.ical_url"))
+        members, every_days, at, first = (), 0, time(0), date.min  # unused: the feed has the shifts
+    else:
+        members, every_days, at, first = _cadence(table, key)
+    group = table.get("usergroup")
+    if group is not None and not (isinstance(group, str) and SLACK_GROUP_ID.fullmatch(group)):
+        raise ScheduleError(f"{key}.usergroup must be a Slack user-group ID such as S0ONCALL")
+    return Rotation(members, every_days, at, first, group, _overrides(table.get("overrides", []), key, tz), feed)
+
+
+def _url(value: object, key: str) -> str:
+    """An iCal feed's address: http or https, with a host. The value is never repeated: it may hold a token."""
+    hint = ""
+    if isinstance(value, str):
+        try:
+            parts = urlsplit(value.strip())
+            if parts.scheme in ("http", "https") and parts.hostname:
+                return value.strip()
+            hint = " (write webcal:// as https://)" if parts.scheme == "webcal" else ""
+        except ValueError:
+            pass
+    raise ScheduleError(f'{key} must be the http:// or https:// address of an iCal feed, such as "https://calendar.example.com/rota.ics"{hint}')
+
+
+def _cadence(table: dict, key: str) -> tuple[tuple[str, ...], int, time, date]:
+    """The members and the handoff: who takes turns, every how many days, at what time, from which date."""
     members = table.get("members")
     if not isinstance(members, list) or not members:
-        raise ScheduleError(f"{key}.members must be a non-empty list of Slack user IDs or e-mails")
+        raise ScheduleError(f"{key}.members must be a non-empty list of Slack user IDs or e-mails (or give {key}.ical_url)")
     for i, member in enumerate(members):
         _member(member, f"{key}.members number {i + 1}")
     match = _HANDOFF.fullmatch(str(table.get("handoff", "")).strip())
@@ -73,10 +110,10 @@ def _rotation(table: object, key: str, tz: ZoneInfo) -> Rotation:
     first = _date(table.get("start"), f"{key}.start")
     if weekday:
         first += timedelta(days=(WEEKDAYS.index(weekday) - first.weekday()) % 7)
-    group = table.get("usergroup")
-    if group is not None and not (isinstance(group, str) and SLACK_GROUP_ID.fullmatch(group)):
-        raise ScheduleError(f"{key}.usergroup must be a Slack user-group ID such as S0ONCALL")
-    overrides = table.get("overrides", [])
+    return tuple(members), every_days, at_time, first
+
+
+def _overrides(overrides: object, key: str, tz: ZoneInfo) -> tuple[Override, ...]:
     if not isinstance(overrides, list):
         raise ScheduleError(f"{key}.overrides must be a list of [[{key}.overrides]] tables")
     parsed: list[Override] = []
@@ -91,7 +128,7 @@ def _rotation(table: object, key: str, tz: ZoneInfo) -> Rotation:
         if clash is not None:
             raise ScheduleError(f"{where} overlaps number {clash + 1}; overrides may not overlap")
         parsed.append(Override(_member(entry.get("member"), f"{where}: member"), start, end))
-    return Rotation(tuple(members), every_days, at_time, first, group, tuple(parsed))
+    return tuple(parsed)
 
 
 def _hours(table: object, tz: ZoneInfo) -> Hours:

@@ -3,7 +3,7 @@
 `verdict` is the one answer `replywatch health` (its exit code, so the Docker HEALTHCHECK), /healthz and `status`
 give: a line for every broken part, none while all work. It is made of pure rules: `broken_endpoint` (an account's
 reads), `polls_stopped` (no poll at all lately), `channels_down` (Slack) and the parts the running bot stored as
-not working (a lane stuck or failing, the metrics server: `PartsHealth`).
+not working (a lane stuck or failing, the metrics server, an on-call iCal feed: `PartsHealth`).
 
 Collection notes: one in the account's channel when reading its mentions has failed for three poll intervals (or
 its network refused the token), and one when it recovers. They go out through the sweep, like every message."""

@@ -117,7 +117,7 @@ def test_what_the_database_says_is_taken_once_and_what_each_replica_counts_is_su
             before = expr[: match.start()]
             if source == "store":
                 store_named += 1
-                by = re.search(r"max(?: by \(([^)]*)\) )?\((?:increase\()?$", before)
+                by = re.search(r"max(?: by \(([^)]*)\) )?\((?:(?:increase|delta)\()?$", before)  # delta: of a gauge
                 assert by is not None, f"{match[1]} not directly under max: {expr}"
                 assert {"network", "account"} & labels <= set(re.split(r",\s*", by[1] or "")), expr
             elif match[1].endswith(("_total", "_bucket", "_sum", "_count")):

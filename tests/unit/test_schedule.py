@@ -297,6 +297,17 @@ def test_what_came_in_while_closed_is_due_at_opening_plus_its_wait_across_daylig
             {"member": B, "from": "2026-12-24 09:00", "until": "2026-12-27 09:00"},
             {"member": C, "from": "2026-12-26 09:00", "until": "2026-12-28 09:00"}]}},
          "oncall.overrides number 2 overlaps number 1"),
+        ({"oncall": {"ical_url": "ftp://calendar.example.com/private-s3cr3t/rota.ics"}},
+         "oncall.ical_url must be the http:// or https:// address of an iCal feed"),
+        ({"backup": {"ical_url": "webcal://calendar.example.com/private-s3cr3t/rota.ics"}}, "(write webcal:// as https://)"),
+        ({"oncall": {"ical_url": "https:///private-s3cr3t/rota.ics"}}, "oncall.ical_url must be the http:// or https://"),
+        ({"oncall": {"ical_url": 42}}, "oncall.ical_url must be the http:// or https://"),
+        ({"oncall": {"ical_url": "https://calendar.example.com/private-s3cr3t/rota.ics", "members": [A]}},
+         "oncall.ical_url and oncall.members cannot both be given"),
+        ({"oncall": {"ical_url": "https://calendar.example.com/private-s3cr3t/rota.ics", "handoff": "daily 09:00"}},
+         "oncall.ical_url and oncall.handoff cannot both be given"),
+        ({"oncall": {"ical_url": "https://calendar.example.com/private-s3cr3t/rota.ics", "usergroup": "oncall"}},
+         "oncall.usergroup must be"),
         ({"hours": {"mon": "9-18"}}, "hours.mon must be opening and closing time"),
         ({"hours": {"mon": "18:00-09:00"}}, "hours.mon must close after it opens"),
         ({"hours": {"holidays": ["2026-12-25"]}}, "hours must open on at least one weekday"),
@@ -308,6 +319,17 @@ def test_bad_configuration_names_the_key(data: dict, message: str) -> None:
         schedule_file.parse(data)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+    assert "s3cr3t" not in str(caught.value), "a feed's address may hold a token: never repeated"
+
+
+def test_a_rotation_may_come_from_an_ical_feed() -> None:
+    s = schedule_file.parse({"timezone": "Europe/Berlin", "oncall": {"ical_url": " https://calendar.example.com/rota.ics "},
+                             "backup": {"members": [C], "handoff": "daily 09:00", "start": "2026-11-23"}})
+    assert s.oncall is not None and s.oncall.ical is not None and s.oncall.members == ()
+    assert s.oncall.ical.url == "https://calendar.example.com/rota.ics" and s.oncall.ical.copy is None
+    assert [key for key, _ in s.feeds()] == ["oncall"]
+    assert "calendar.example.com" not in repr(s), "the address is not in the schedule's repr (logs, tracebacks)"
+    assert sched.on_call(s.oncall, s.tz, local("2026-12-01 12:00")) is None, "nobody known before the feed is fetched"
 
 
 @pytest.mark.parametrize(
