@@ -150,6 +150,8 @@ def _run(config: Config, _args: argparse.Namespace) -> int:
     scheduler = build_scheduler(app.jobs(lease), then=then, idle={"sweep": IDLE_SWEEP_EVERY})
     if app.actions is not None:
         app.actions.on_change = lambda: scheduler.wake("sweep")
+    if app.replies is not None:  # a reply recorded goes out at once; one posted is swept (its alert edited) at once
+        app.replies.on_change = lambda: (scheduler.wake("replies"), scheduler.wake("sweep"))
     if app.deletions is not None:  # a look-up that answered: what waited on it goes out
         app.deletions.wake = lambda: scheduler.wake("sweep")
     stop = threading.Event()

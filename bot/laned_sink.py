@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.lanes import Lane, Lanes
 from bot.messages import Card, ReportNote
-from bot.model import Mention
+from bot.model import Mention, ReplyForm
 
 if TYPE_CHECKING:
     from bot.ports import Sink
@@ -50,6 +50,12 @@ class LanedSink:
 
     def ask_reason(self, trigger: str, mention: Mention, channel: str) -> None:  # a click's answer: the socket's workers
         self.sink.ask_reason(trigger, mention, channel)
+
+    def ask_reply(self, trigger: str, form: ReplyForm, channel: str) -> None:
+        self.sink.ask_reply(trigger, form, channel)
+
+    def members(self, group: str) -> frozenset[str]:
+        return self.sink.members(group)
 
     def tell(self, channel: str, user: str, text: str) -> None:
         self.sink.tell(channel, user, text)

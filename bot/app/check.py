@@ -49,6 +49,9 @@ def check(config: Config, say: Callable[[str], None]) -> None:
         auth = SPECS[w.network].auth_word(settings, w)
         helpers = "".join(f"; replies by @{r.username} count" for r in watching.responders)
         say(f"{w.network.value}: token ok ({auth}); watching {w.key} (id {watching.account.id}){helpers}")
+        if w.reply_from_slack:  # X says whether its app may write only in the answer to a user-context call
+            refusal = watching.source.write_refusal()
+            say(f"{w.network.value}: replies from Slack as {w.key}: " + (f"cannot be posted: {refusal}" if refusal else "ok"))
     if store is not None:
         with store.read() as repo:
             open_count = repo.open_count()

@@ -98,7 +98,8 @@ def connect_sink(config: Config, console: ConsoleSink | None = None) -> tuple[Si
 
     slack = build_slack(settings)
     identity = verify_slack(slack, config.channels())
-    sink = SlackSink(slack, buttons=settings.slack_app_token is not None, tz=UTC, on_call=lambda _now: None)
+    replying = frozenset(w.key for w in config.accounts if w.reply_from_slack)
+    sink = SlackSink(slack, buttons=settings.slack_app_token is not None, tz=UTC, on_call=lambda _now: None, replying=replying)
     return sink, identity, resolve_people(config, sink.person)
 
 

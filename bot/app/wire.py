@@ -20,6 +20,7 @@ from bot.clock import Clock, SystemClock
 from bot.config.accounts import Watched
 from bot.config.load import Config
 from bot.config.settings import Settings
+from bot.errors import ServiceError
 from bot.lanes import Lanes
 from bot.sources import SPECS
 from bot.store.db import make_engine, require_schema, upgrade
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # imported where they are built: `status` and `health` need n
     from bot.console.sink import ConsoleSink
     from bot.leadership import Lease
     from bot.metrics.instruments import Metrics
-    from bot.ports import Source
+    from bot.ports import Sink, Source
     from bot.scheduler import Jobs
     from bot.services.actions import ActionService
     from bot.services.deleted import DeletionCheck
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # imported where they are built: `status` and `health` need n
     from bot.services.health import HealthService, PartsHealth
     from bot.services.oncall import FeedService, OnCallService
     from bot.services.poll import PollService
+    from bot.services.replying import ReplyService
     from bot.services.reporting import ReportService
     from bot.services.retention import RetentionService
     from bot.services.sweep import SweepService
@@ -112,6 +114,7 @@ class App:
     parts: PartsHealth | None = None  # which parts do not work, stored for `health` and `status`
     retention: RetentionService | None = None  # RETENTION_DAYS
     feeds: FeedService | None = None  # the on-call rotations' iCal feeds, if any rotation is given by `ical_url`
+    replies: ReplyService | None = None  # posts the replies written in Slack (accounts with reply_from_slack)
 
     def tick(self) -> object:
         """Health and follow-ups queue notices, the sweep posts them and the alerts: in turn, each guarded. IDLE when
@@ -144,6 +147,8 @@ class App:
             jobs.append(("retention", self.retention.run_once, RETENTION_CHECK))
         if self.feeds is not None:
             jobs.append(("on-call feeds", self.feeds.run_once, FEEDS_EVERY))
+        if self.replies is not None:  # on the leader alone: X has no idempotency key, two replicas could both post
+            jobs.append(("replies", self.replies.run_once, IDLE_SWEEP_EVERY))
         if self.metrics is not None:  # timed inside leader_only: a standby's skipped run is no poll
             jobs = self.metrics.timed(jobs, {poll_job(p.where): p.where for p in self.polls})
         if lease is not None:  # after a takeover, what decides and posts Slack messages waits for the old leader's posts
@@ -204,6 +209,7 @@ def build_app(config: Config, clock: Clock | None = None, metrics: Metrics | Non
     deletions = DeletionCheck({w.watched.key: w.source for w in watching} if settings.check_deleted else {}, store, lanes)
     access = action_access(settings, identity, policy)
     actions = ActionService(store, laned, clock, policy.channel, tz, access)
+    actions.replies = replies = reply_service(config, watching, store, laned, clock)
     socket = build_socket(settings, lambda: slack_requests(actions, delivering))
     if socket is not None:
         check_socket(socket)
@@ -228,7 +234,31 @@ def build_app(config: Config, clock: Clock | None = None, metrics: Metrics | Non
         parts=PartsHealth(store, clock, lanes.problems, *([feeds.problems] if feeds is not None else [])),
         retention=RetentionService(store, clock, settings.retention_days, tz) if settings.retention_days else None,
         feeds=feeds,
+        replies=replies,
     )
+
+
+def reply_service(config: Config, watching: list[Watching], store: Store, sink: Sink, clock: Clock) -> ReplyService | None:
+    """What posts the replies written in Slack, for the accounts with `reply_from_slack`; None when there are none.
+    Each account's instance limit is read now (a Mastodon instance's), so that the form opens at once."""
+    from bot.report.cost import Prices
+    from bot.services.replying import Replying, ReplyService
+
+    prices = Prices.of(config.settings)
+    accounts = {}
+    for w in watching:
+        if not w.watched.reply_from_slack:
+            continue
+        spec = SPECS[w.watched.network]
+        price = f"{spec.label} bills a post ${prices.per_post:.3f}, one with a link ${prices.per_post_with_link:.3f}"
+        accounts[w.watched.key] = Replying(w.source, w.watched.reply_group, price if spec.billed else None)
+        if (refusal := w.source.write_refusal()) is not None:
+            log.warning("%s: replies from Slack cannot be posted: %s", w.watched.key, refusal)
+        try:
+            w.source.reply_limit()
+        except ServiceError as exc:
+            log.warning("%s: cannot read how long a reply may be yet: %s", w.watched.key, exc.message)
+    return ReplyService(store, accounts, sink, clock) if accounts else None
 
 
 def feed_cache_dir(settings: Settings) -> Path:

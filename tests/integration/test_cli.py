@@ -180,6 +180,20 @@ def test_check_with_user_context_auth(env: dict[str, str], fake_x: FakeX) -> Non
     assert fake_x.http.calls("/2/users/by/username/acme")[-1].headers["authorization"].startswith("OAuth ")
 
 
+def test_check_says_when_replies_from_slack_cannot_be_posted(env: dict[str, str], fake_x: FakeX, tmp_path: Path) -> None:
+    del env["X_BEARER_TOKEN"]
+    keys = {"X_API_KEY": fake_x.api_key, "X_API_SECRET": "s1", "X_ACCESS_TOKEN": "t1", "X_ACCESS_TOKEN_SECRET": "s2"}
+    (tmp_path / "accounts.toml").write_text('[[accounts]]\nnetwork = "x"\nhandle = "acme"\nreply_from_slack = true\n')
+    env = {**env, **keys, "REPLYWATCH_CONFIG": str(tmp_path / "accounts.toml")}
+    ok = cli(env, "check")
+    assert ok.returncode == 0, ok.stderr
+    assert "x: replies from Slack as @acme on X: ok" in ok.stdout
+    fake_x.access_level = "read"
+    refused = cli(env, "check")
+    assert refused.returncode == 0, "run starts all the same: the form says so"
+    assert "x: replies from Slack as @acme on X: cannot be posted: the X app behind X_API_KEY is read-only" in refused.stdout
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

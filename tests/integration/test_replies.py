@@ -108,3 +108,51 @@ def test_a_read_only_app_is_said_in_the_form_and_in_place(replying, fake_x: Fake
     assert "read-only" in fake_slack.ephemeral[-1]["text"] and "still open" in fake_slack.ephemeral[-1]["text"]
     answer = interactions.handle("interactive", submitted(view, "once more"))
     assert "read-only" in answer.ack["errors"]["text"], "the form says so in place from now on"
+
+
+def test_run_wires_the_reply_button_and_posts_through_socket_mode(env, fake_x: FakeX, fake_slack: FakeSlack, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """As `replywatch run` builds it: an account with reply_from_slack gets the button, its form opens over Socket Mode,
+    and the reply goes out on the "replies" job."""
+    from bot.app.wire import build_app, poll_job
+    from bot.clock import FakeClock
+    from bot.config.load import load_config
+    from bot.standins.http import wait_for
+    from tests.conftest import START
+    from tests.standins.socket_mode import SocketModeStandIn
+
+    fake_x.api_key = USER_KEYS[0]
+    fake_x.grant(fake_x.user("acme"), USER_KEYS[2])
+    (tmp_path / "replywatch.toml").write_text('[[accounts]]\nnetwork = "x"\nhandle = "acme"\nreply_from_slack = true\n')
+    keys = dict(zip(("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"), USER_KEYS, strict=True))
+    settings = {**env, **keys, "SLACK_APP_TOKEN": fake_slack.app_token, "ALERT_AFTER": "2m", "ESCALATE_AFTER": "0"}
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
+    socket = SocketModeStandIn()
+    fake_slack.socket_url = socket.url
+    clock = FakeClock(START)
+    fake_x.now, fake_slack.now = clock.now, lambda: clock.now().timestamp()
+    app = build_app(load_config(), clock)
+    try:
+        jobs = {name: job for name, job, _ in app.jobs()}
+        assert "replies" in jobs
+        app.socket.connect()
+        assert socket.wait_connected()
+        mention = fake_x.post(fake_x.add_user("bob"), "@acme where is my refund?", at=clock.now())
+        for _ in range(3):
+            clock.advance(MIN)
+            jobs[poll_job(app.polls[0].where)]()
+            jobs["sweep"]()
+        [alert] = fake_slack.alerts_for(mention)
+        socket.ack(socket.send("interactive", click(alert, "reply")))
+        assert wait_for(lambda: len(fake_slack.views) == 1)
+        view = fake_slack.views[0]["view"]
+        ack = socket.ack(socket.send("interactive", submitted(view, "@bob it went out today")))
+        assert ack is not None and not ack[0], "no errors in the form"
+        assert wait_for(lambda: jobs["replies"]() == 1 or fake_x.replies_to(mention))
+        jobs["replies"]()
+        assert [t.text for t in fake_x.replies_to(mention)] == ["@bob it went out today"]
+    finally:
+        app.socket.close()
+        socket.close()
+        app.store.dispose()
