@@ -21,7 +21,7 @@ class FollowUpNote:
     oldest posted at `oldest`; the first of them (`mentions`, the store's keys, oldest first) are named."""
 
     kind: ClassVar[str] = "follow_up"
-    nudge: str  # escalation, reminder, woke (a snooze ended), unclaimed (a claim lapsed: CLAIM_EXPIRES)
+    nudge: str  # escalation, reminder, woke (a snooze ended), unclaimed (a claim lapsed), overdue (a warning fell due)
     to: tuple[str, ...]  # Slack user or group IDs, here, channel
     mentions: tuple[int, ...]
     count: int
@@ -161,6 +161,7 @@ class AlertCard:
     now: datetime
     unchecked_since: datetime | None = None
     plain: bool = False
+    due: datetime | None = None  # a warning's due time (WARN_BEFORE): before it, the alert names nobody
 
 
 DIGEST_ROWS = 360  # the mentions a digest lists, the rest counted (in Slack, 45 sections of 8 lines: 50 blocks at most)

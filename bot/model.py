@@ -184,6 +184,7 @@ class Alert:
     escalated_at: datetime | None = None
     reminded_at: datetime | None = None
     refusals: int = 0  # clear "no"s from Slack in a row, to the post or to the last edit
+    overdue_at: datetime | None = None  # posted as a warning (WARN_BEFORE): its due time, until it has pinged
     reminders: int = 0  # reminders sent in its thread so far
     follow_up_at: datetime | None = None  # not before this is its next follow-up due (None: never)
 

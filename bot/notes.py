@@ -78,7 +78,7 @@ def follow_up(note: FollowUpNote, mentions: list[Mention], now: datetime) -> Sen
     """An escalation, a reminder, a snooze's end or a lapsed claim, naming the first NAMED of `mentions`."""
     icon, word = {
         "escalation": ("rotating_light", "Escalation"), "woke": ("alarm_clock", "Snooze over"),
-        "unclaimed": ("hourglass", "Back in the queue"),
+        "unclaimed": ("hourglass", "Back in the queue"), "overdue": ("hourglass", "Overdue"),
     }.get(note.nudge, ("bell", "Reminder"))
     what = "still unanswered" if note.count == 1 else f"{note.count} mentions still unanswered"
     if note.nudge == "unclaimed":

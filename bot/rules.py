@@ -13,6 +13,9 @@
   was posted on its network (`alert_after_vip` for a VIP: a listed author or one with enough followers), counted
   in business hours when there are some, unless a VIP may break through them (`due_at`; the arithmetic of open
   time is `bot.calendar.schedule.due_at`). The AlertPolicy holds the waits, per account where they differ.
+- With a **warning** (`warn_before`), a mention's alert goes out that long before its due time, counted in the same
+  open time (so never outside business hours), quietly; at the due time one **overdue** nudge in its thread pings
+  whoever holds it, or whoever is on call (`alert_at`, `follow_up`). A digest is never a warning.
 - A mention's **deadline** is its due time, moved to the end of a snooze when it was snoozed past it. A **breach**
   is a mention needing a reply (answered, open or expired) not answered by its deadline: answered after it, or
   still unanswered once it has passed. "No reply needed" closes a mention with no breach. This one definition is
@@ -128,15 +131,22 @@ def follow_up(
     later: Callable[[datetime, timedelta], datetime] = operator.add,
     reminders: int = 0,
     max_reminders: int | None = None,
+    overdue_at: datetime | None = None,
+    on_call: str | None = None,
 ) -> FollowUp | None:
     """Whether an alerted mention needs a nudge in its thread now, and whom it pings (Slack user/group IDs, here,
     channel). Reminders go to the claimer, else `remind_to` (default: `escalate_to`), until `reminders` (sent so
     far) reaches `max_reminders`. `later(start, duration)` is when a duration after `start` ends: plain
-    addition, or counted in business hours."""
-    at = next_follow_up_at(mention, escalated_at, reminded_at, escalate_after, remind_every, later, reminders, max_reminders)
+    addition, or counted in business hours. A warning (`overdue_at`: its due time) is first made overdue: the nudge
+    pings whoever holds it, else `on_call`, as an alert would."""
+    at = next_follow_up_at(
+        mention, escalated_at, reminded_at, escalate_after, remind_every, later, reminders, max_reminders, overdue_at
+    )
     if at is None or now < at:
         return None
     holder = (mention.claimed_by,) if mention.claimed_by else ()
+    if overdue_at is not None:
+        return FollowUp("overdue", holder or ((on_call,) if on_call else ()))
     if _waking(mention, reminded_at):
         return FollowUp("woke", holder or ((mention.snoozed_by,) if mention.snoozed_by else ()))
     if escalated_at is None:
@@ -153,11 +163,14 @@ def next_follow_up_at(
     later: Callable[[datetime, timedelta], datetime] = operator.add,
     reminders: int = 0,
     max_reminders: int | None = None,
+    overdue_at: datetime | None = None,
 ) -> datetime | None:
     """When `follow_up` will next nudge this alert (None: never, as things stand)."""
     if mention.status is not Status.OPEN:
         return None
     snoozed = mention.snoozed_until
+    if overdue_at is not None:  # a warning: first, its due time (a snooze moves it)
+        return max(overdue_at, snoozed) if snoozed is not None else overdue_at
     if _waking(mention, reminded_at):
         return snoozed
     if escalated_at is None:
@@ -199,6 +212,7 @@ class AccountRules:
     alert_after: timedelta
     alert_after_vip: timedelta
     reply_endpoints: tuple[str, ...]  # every timeline whose replies count as answers
+    warn_before: timedelta | None = None  # its alerts go out quietly this long before the due time (WARN_BEFORE)
 
 
 @dataclass(frozen=True)
@@ -217,6 +231,7 @@ class AlertPolicy:
     max_reminders: int | None
     expire_after: timedelta | None
     claim_expires: timedelta | None  # a claim not answered within this goes back to the queue (CLAIM_EXPIRES)
+    warn_before: timedelta | None  # alerts go out quietly this long before the due time (WARN_BEFORE)
     digest_threshold: int
     reply_endpoints: tuple[str, ...]  # every timeline whose replies count as answers
     schedule: sched.Schedule | None  # on-call rotation and business hours (REPLYWATCH_CONFIG)
@@ -230,7 +245,7 @@ class AlertPolicy:
     def rules(self, where: AccountKey) -> AccountRules:
         """The account's channel, waits and reply timelines."""
         found = self.accounts.get(where)
-        return found or AccountRules(self.channel, self.alert_after, self.alert_after_vip, self.reply_endpoints)
+        return found or AccountRules(self.channel, self.alert_after, self.alert_after_vip, self.reply_endpoints, self.warn_before)
 
     @property
     def channels(self) -> frozenset[str]:
@@ -260,11 +275,17 @@ class AlertPolicy:
         rules = self.rules(where)
         return min(rules.alert_after_vip, rules.alert_after) if vip else rules.alert_after
 
-    def due(self, where: AccountKey, posted: datetime, vip: bool) -> datetime:
-        """When a mention of `where` posted at `posted` (a VIP's, with `vip`) is due: its `wait`, counted in open time
-        under the business hours that apply to it."""
+    def due(self, where: AccountKey, posted: datetime, vip: bool, early: timedelta = timedelta(0)) -> datetime:
+        """When a mention of `where` posted at `posted` (a VIP's, with `vip`) is due (`early` before it): its `wait`,
+        counted in open time under the business hours that apply to it."""
         hours = None if vip and self.vip_ignores_hours else self.schedule.hours if self.schedule else None
-        return sched.due_at(posted, self.wait(where, vip), hours, self.tz)
+        return sched.due_at(posted, max(timedelta(0), self.wait(where, vip) - early), hours, self.tz)
+
+    def alert_at(self, mention: Mention) -> datetime:
+        """When an open mention's alert goes out: at its due time, or its account's `warn_before` earlier in open time
+        (a warning, quiet until the due time)."""
+        warn = self.rules(mention.where).warn_before
+        return self.due(mention.where, mention.post.created_at, mention.priority is not None, warn or timedelta(0))
 
     def deadline(self, where: AccountKey, posted: datetime, vip: bool, snoozed_until: datetime | None = None) -> datetime:
         """By when a mention must be answered: its due time, or the end of its snooze when that is later."""

@@ -47,6 +47,7 @@ def alert_policy(config: Config, slack: SlackIdentity | None = None, watching: l
             alert_after=w.alert_after or settings.alert_after,
             alert_after_vip=w.alert_after_vip or settings.alert_after_vip,
             reply_endpoints=(OWN_POSTS, *(reply_endpoint(r) for r in responders.get(w.key, ()))),
+            warn_before=(w.warn_before if w.warn_before is not None else settings.warn_before) or None,
         )
         for w in config.accounts
     }
@@ -60,6 +61,7 @@ def alert_policy(config: Config, slack: SlackIdentity | None = None, watching: l
         max_reminders=settings.max_reminders,
         expire_after=settings.expire_after or None,
         claim_expires=settings.claim_expires or None,
+        warn_before=settings.warn_before or None,
         digest_threshold=settings.digest_threshold,
         reply_endpoints=(OWN_POSTS,),
         schedule=config.schedule,

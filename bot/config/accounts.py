@@ -24,7 +24,7 @@ from bot.sources import SPECS, names
 # Besides these, a network's own keys: its credentials (`credentials` of its spec, bot/sources/<network>/spec.py).
 OPTIONAL = {
     "channel", "alert_after", "alert_after_vip", "responders", "muted_authors", "ignore_keywords", "vip_min_followers",
-    "reply_from_slack", "reply_group",
+    "reply_from_slack", "reply_group", "warn_before",
 }
 _GROUP = re.compile(r"S[A-Z0-9]{2,}")
 _CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{2,}")
@@ -50,6 +50,7 @@ class Watched:
     channel: str | None = None
     alert_after: timedelta | None = None
     alert_after_vip: timedelta | None = None
+    warn_before: timedelta | None = None
     responders: tuple[str, ...] | None = None
     muted_authors: tuple[str, ...] | None = None
     ignore_keywords: tuple[str, ...] | None = None
@@ -174,6 +175,7 @@ def parse(entry: dict[str, Any], where: str, environ: Mapping[str, str] | None) 
         channel=_channel(entry, fail),
         alert_after=_duration(entry, "alert_after", fail),
         alert_after_vip=_duration(entry, "alert_after_vip", fail),
+        warn_before=_duration(entry, "warn_before", fail, zero=True),
         responders=_list(entry, "responders", fail, spec.handle),
         muted_authors=_list(entry, "muted_authors", fail),
         ignore_keywords=_keywords(entry, fail),
@@ -191,15 +193,16 @@ def _channel(entry: dict, fail) -> str | None:  # noqa: ANN001
     return value.strip() if value else None
 
 
-def _duration(entry: dict, key: str, fail) -> timedelta | None:  # noqa: ANN001
+def _duration(entry: dict, key: str, fail, zero: bool = False) -> timedelta | None:  # noqa: ANN001
+    """A duration above 0 (or, with `zero`, of 0 too: off)."""
     if key not in entry:
         return None
     try:
         value = parse_duration(entry[key])
     except ValueError:
         raise fail(key, "a duration such as 45s, 15m, 2h or 1d") from None
-    if value <= timedelta(0):
-        raise fail(key, "a duration above 0")
+    if value < timedelta(0) or (value == timedelta(0) and not zero):
+        raise fail(key, "a duration of 0 or more" if zero else "a duration above 0")
     return value
 
 

@@ -75,6 +75,7 @@ class Settings(BaseModel):
     expire_after: Duration = timedelta(days=7)
     digest_threshold: int = 5
     claim_expires: Duration = timedelta(0)  # off: a claim holds until the mention closes
+    warn_before: Duration = timedelta(0)  # off: no quiet warning before the due time
 
     ignore_implicit: bool = True
     check_deleted: bool = True
@@ -231,7 +232,7 @@ class Settings(BaseModel):
             raise ValueError("a duration above zero, such as 45s, 15m, 2h or 1d")
         return value
 
-    @field_validator("alert_after", "alert_after_vip", "escalate_after", "remind_every", "expire_after", "claim_expires")
+    @field_validator("alert_after", "alert_after_vip", "escalate_after", "remind_every", "expire_after", "claim_expires", "warn_before")
     @classmethod
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):

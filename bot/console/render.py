@@ -197,7 +197,11 @@ def alert(card: AlertCard, *, tz: tzinfo = UTC, on_call: str | None = None, name
     head = _head("hourglass", card.plain)
     if m.priority and not card.plain:
         head = icon("star").append(" ").append_text(head)
-    head.append_text(who(m)).append(f" has been waiting {format_age(card.now - m.post.created_at)} for a reply")
+    if card.due is not None and card.due > card.now:  # a warning (WARN_BEFORE): it names nobody yet
+        head.append_text(who(m)).append(f" is due for a reply in {format_age(card.due - card.now)}")
+        on_call = None
+    else:
+        head.append_text(who(m)).append(f" has been waiting {format_age(card.now - m.post.created_at)} for a reply")
     if m.priority:
         head.append(" · ").append(clean(m.priority, single_line=True, limit=100), ITALIC)
     parts: list[RenderableType] = [head, _post(m), _footer(m, tz, link(m.post.url, f"Open on {m.network.label}"))]

@@ -1,5 +1,7 @@
 """Alerting: the mentions that fell due become alerts, one message each, or one digest per channel when many fell
-due at once (or came in overnight). Before anyone is pinged, each is looked up once on its network (a deleted one
+due at once (or came in overnight). With WARN_BEFORE an alert goes out that much earlier, as a quiet warning that
+becomes overdue at the due time (bot.services.followups); a digest is never a warning: its mentions wait for their
+due time. Before anyone is pinged, each is looked up once on its network (a deleted one
 is closed instead, bot.services.deleted, without holding anything else up); what goes out is delivered by the
 outbox.
 """
@@ -51,6 +53,13 @@ class Alerting:
     ) -> None:
         """Post the alerts of these due mentions into `channel`: one each, or one digest when many fell due at once."""
         if len(due) > cfg.digest_threshold or self._overnight(due, cfg):
+            if warnings := [(m.id, at) for m in due if (at := cfg.due_at(m)) > now]:
+                with self.store.unit() as repo:  # not yet due: they wait, and go out as alerts or digests then
+                    repo.postpone(warnings)
+                waiting = {mention_id for mention_id, _ in warnings}
+                due = [m for m in due if m.id not in waiting]
+                if not due:
+                    return
             with self.store.unit() as repo:
                 started = repo.start_digest([m.id for m in due], channel, now)
             if started is not None:
@@ -66,20 +75,23 @@ class Alerting:
         for mention in due:
             if not self.outbox.pacer.ready(channel, mono):
                 break
+            due_at = cfg.due_at(mention)
             with self.store.unit() as repo:
                 if not repo.start_alert(mention.id, channel, now):
                     continue
-            follow_up_at = cfg.first_follow_up_at([mention])
+                if due_at > now:  # a warning: it pings once it is due
+                    repo.warned(mention.id, due_at)
+            follow_up_at = min(filter(None, (cfg.first_follow_up_at([mention]), due_at if due_at > now else None)), default=None)
             item = Outgoing(
                 Kind.ALERT, str(mention.id), channel, now, members=(mention,), follow_up_at=follow_up_at,
-                unchecked_since=unchecked([mention], checked, cfg),
+                unchecked_since=unchecked([mention], checked, cfg), due=due_at if due_at > now else None,
             )
             self.outbox.deliver(item, now, mono, result, in_doubt=False)
 
     def _exactly_due(self, due: list[Mention], as_of: Mapping[AccountKey, datetime], cfg: AlertPolicy) -> list[Mention]:
         """Of the mentions whose stored due time has come (as of their account's last read), those really due; the
         others keep their exact time."""
-        later = [(m.id, at) for m in due if (at := cfg.due_at(m)) > as_of[m.where]]
+        later = [(m.id, at) for m in due if (at := cfg.alert_at(m)) > as_of[m.where]]
         if later:
             with self.store.unit() as repo:
                 repo.postpone(later)
@@ -97,6 +109,6 @@ def unchecked(mentions: Sequence[Mention], checked: Mapping[AccountKey, datetime
     """Since when replies to any of these due mentions could not be read (the start of their account's last
     completed read, if it began before one of them fell due; `UNREAD` if none ever completed); None: all checked."""
     since = [
-        checked.get(m.where) or UNREAD for m in mentions if checked.get(m.where) is None or cfg.due_at(m) > checked[m.where]
+        checked.get(m.where) or UNREAD for m in mentions if checked.get(m.where) is None or cfg.alert_at(m) > checked[m.where]
     ]
     return min(since, default=None)

@@ -43,7 +43,7 @@ class Edits:
         alert, mention = stale[0]
         if alert.digest_id is None:
             closed = mention.status is not Status.OPEN
-            card = ClosedCard(mention) if closed else AlertCard(mention, now)
+            card = ClosedCard(mention) if closed else AlertCard(mention, now, due=alert.overdue_at)
             members = [(alert, closed)]
             if self._edit(alert.channel, alert.ts, card, members, now, mono, result, f"the alert for mention {mention.id}"):
                 log.info("alert for mention %d updated: %s", mention.id, mention.reason)

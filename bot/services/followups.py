@@ -1,5 +1,6 @@
 """Escalations and reminders: the threaded nudges on alerts whose mention stays open (bot.rules.follow_up says
-which and to whom), queued as notices, one per thread, for the sweep to post.
+which and to whom), queued as notices, one per thread, for the sweep to post. So is the one that makes a warning
+(WARN_BEFORE) overdue at its due time: it pings, and the alert is edited to look like any other.
 
 Judged as of the last completed read of the replies, not as of now: a reply made before a follow-up was due but
 not read yet must not let it go out (the rule alerts follow too). Outside business hours nobody is pinged. Before
@@ -64,7 +65,7 @@ class FollowUpService:
         planned, times = self._plan(due, as_of, now)
         groups: dict[tuple[str, str, FollowUp, bool], list[Mention]] = {}
         if planned:  # each looked up once for this follow-up; those still being looked up wait for the next run
-            rounds = {m.id: f"follow-up:{a.escalated_at}:{a.reminders}" for a, m, _ in planned}
+            rounds = {m.id: f"follow-up:{a.escalated_at}:{a.reminders}:{a.overdue_at}" for a, m, _ in planned}
             ready = {m.id for m in self.deletions.settle([m for _, m, _ in planned], lambda m: rounds[m.id], now)}
             waiting = set(rounds) - ready
             times = [t for t in times if t[0] not in waiting]  # judged again next run, as if not yet sent
@@ -74,14 +75,17 @@ class FollowUpService:
                 planned, retimed = self._plan(again, as_of, now)
                 times = list({m: (m, was, at) for m, was, at in times + retimed}.values())
             for alert, mention, follow_up in planned:
-                first = follow_up.kind != "woke" and alert.escalated_at is None
+                first = follow_up.kind not in ("woke", "overdue") and alert.escalated_at is None
                 groups.setdefault((alert.channel, alert.ts or "", follow_up, first), []).append(mention)
             for (channel, thread_ts, follow_up, first), mentions in groups.items():
                 key = f"{follow_up.kind}:{thread_ts}:{mentions[0].id}:{now.isoformat()}"
                 named = sorted(mentions, key=lambda m: (m.post.created_at, m.id))[:NAMED]
                 note = FollowUpNote(follow_up.kind, follow_up.to, tuple(m.id for m in named), len(mentions), named[0].post.created_at)
                 repo.add_notice(key, note, now, thread_ts=thread_ts, channel=channel)
-                repo.followed_up([m.id for m in mentions], now, first=first, reminder=not first and follow_up.kind == "reminder")
+                if follow_up.kind == "overdue":
+                    repo.overdue_told([m.id for m in mentions], now)
+                else:
+                    repo.followed_up([m.id for m in mentions], now, first=first, reminder=not first and follow_up.kind == "reminder")
                 log.info("%s queued for %d mention(s) in thread %s", follow_up.kind, len(mentions), thread_ts)
             repo.next_follow_ups(times)
         return len(due)
@@ -121,17 +125,20 @@ class FollowUpService:
         for alert, mention in due:
             if mention.where not in as_of:  # its replies not read yet: judged once they are
                 continue
-            escalated, reminded, reminders = alert.escalated_at, alert.reminded_at, alert.reminders
+            escalated, reminded, reminders, overdue = alert.escalated_at, alert.reminded_at, alert.reminders, alert.overdue_at
             follow_up = rules.follow_up(
-                mention, escalated, reminded, as_of[mention.where], *limits, escalate_to, remind_to, later, reminders, cfg.max_reminders
+                mention, escalated, reminded, as_of[mention.where], *limits, escalate_to, remind_to, later, reminders,
+                cfg.max_reminders, overdue, on_call,
             )
             if follow_up is not None and alert.ts is not None:
                 planned.append((alert, mention, follow_up))
-                if follow_up.kind != "woke" and escalated is None:
+                if follow_up.kind == "overdue":
+                    overdue = None
+                elif follow_up.kind != "woke" and escalated is None:
                     escalated = now
                 else:
                     reminded, reminders = now, reminders + (follow_up.kind == "reminder")
-            next_at = rules.next_follow_up_at(mention, escalated, reminded, *limits, later, reminders, cfg.max_reminders)
+            next_at = rules.next_follow_up_at(mention, escalated, reminded, *limits, later, reminders, cfg.max_reminders, overdue)
             times.append((mention.id, alert.follow_up_at, next_at))
         return planned, times
 

@@ -81,6 +81,7 @@ class Outgoing:
     members: tuple[Mention, ...] = ()  # a new alert's or digest's mentions, as just read: not read again to render it
     follow_up_at: datetime | None = None  # when its follow-ups may first be due, if known (else judged once sent)
     unchecked_since: datetime | None = None  # a new alert's or digest's: replies could not be read since then
+    due: datetime | None = None  # a new alert's, posted as a warning: its due time (WARN_BEFORE)
 
     @property
     def tag(self) -> str:
@@ -108,8 +109,9 @@ def _resending(name: str) -> Callable[[Repository, Outgoing], None]:
 
 
 def _alert(repo: Repository, item: Outgoing, now: datetime) -> Card | None:
-    mention = repo.mention(int(item.key))
-    return AlertCard(mention, now, plain=item.refusals > 0) if mention is not None else None
+    mention, alert = repo.mention(int(item.key)), repo.alert(int(item.key))
+    due = alert.overdue_at if alert is not None else None
+    return AlertCard(mention, now, plain=item.refusals > 0, due=due) if mention is not None else None
 
 
 def _digest(repo: Repository, item: Outgoing, now: datetime) -> Card | None:
@@ -266,7 +268,7 @@ class Outbox:
         if item.members:  # a new alert or digest: its mentions were just read
             plain, unread = item.refusals > 0, item.unchecked_since
             if item.kind is Kind.ALERT:
-                return AlertCard(item.members[0], now, unread, plain)
+                return AlertCard(item.members[0], now, unread, plain, item.due)
             return DigestCard(item.members, now, unread, plain)
         with self.store.read() as repo:
             return ROWS[item.kind].card(repo, item, now)

@@ -72,16 +72,21 @@ def unread_line(since: datetime | None, tz: tzinfo) -> str | None:
 
 def alert_message(
     mention: Mention, now: datetime, *, buttons: bool = False, tz: tzinfo = UTC, on_call: str | None = None,
-    unchecked_since: datetime | None = None, reply: bool = False,
+    unchecked_since: datetime | None = None, reply: bool = False, due: datetime | None = None,
 ) -> SlackMessage:
     """The alert for an open mention that has waited too long; with `buttons`, the actions that work it (and with
     `reply`, the one that answers it from Slack); with
     `on_call`, it names (and so notifies) the person on call, unless someone already claimed it; with
-    `unchecked_since`, it says its replies could not be read since then."""
+    `unchecked_since`, it says its replies could not be read since then; with a `due` time still ahead, it is a quiet
+    warning (WARN_BEFORE) that names nobody."""
     name, handle = who(mention)
     age = format_age(now - mention.post.created_at)
     url = mention.post.url
     headline = f":hourglass: *{name}* ({handle}) has been waiting {age} for a reply"
+    warning = due is not None and due > now
+    if warning:
+        headline = f":hourglass_flowing_sand: *{name}* ({handle}) is due for a reply in {format_age(due - now)}"  # type: ignore[operator]
+        on_call = None
     if mention.priority:
         headline = f":star: {headline} · _{safe(mention.priority, 100, single_line=True)}_"
     footer = [f"to {where(mention)}", f"posted {_stamp(mention)}"]

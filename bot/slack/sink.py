@@ -68,7 +68,7 @@ class SlackSink:
         """The Block Kit message for `card`; a card in its `plain` form goes as its fallback text alone."""
         if isinstance(card, AlertCard):
             laid = alert_message(card.mention, card.now, buttons=self.buttons, tz=self.tz, on_call=self.on_call(card.now),
-                                 unchecked_since=card.unchecked_since, reply=card.mention.where in self.replying)
+                                 unchecked_since=card.unchecked_since, reply=card.mention.where in self.replying, due=card.due)
         elif isinstance(card, DigestCard):
             laid = digest_message(list(card.mentions), card.now, on_call=self.on_call(card.now),
                                   unchecked_since=card.unchecked_since)

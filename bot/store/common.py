@@ -125,6 +125,7 @@ def alert_of(row: AlertRow) -> Alert:
         refusals=row.refusals or 0,
         reminders=row.reminders or 0,
         follow_up_at=row.follow_up_at,
+        overdue_at=row.overdue_at,
     )
 
 

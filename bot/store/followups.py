@@ -61,6 +61,16 @@ class FollowUps(Part):
             update(AlertRow).where(AlertRow.state == SENT, AlertRow.mention_id.in_(open_)).values(follow_up_at=AlertRow.created_at)
         )
 
+    def warned(self, mention_id: int, due: datetime) -> None:
+        """Its alert is a warning (WARN_BEFORE): at `due` it becomes overdue, with a nudge that pings."""
+        self.session.execute(update(AlertRow).where(AlertRow.mention_id == mention_id).values(overdue_at=due))
+
+    def overdue_told(self, mention_ids: list[int], now: datetime) -> None:
+        """These warnings fell due and said so: their alerts are edited to look like any other."""
+        for chunk in chunks(mention_ids, IDS):
+            self.session.execute(update(AlertRow).where(self.bulk.among(AlertRow.mention_id, chunk)).values(overdue_at=None))
+        self._show_change(mention_ids, now)
+
     def followed_up(self, mention_ids: list[int], now: datetime, *, first: bool, reminder: bool = False) -> None:
         """Note a nudge in the thread: `first` is the one due at ESCALATE_AFTER, the rest are reminders (counted
         when `reminder`) or a snooze ending."""

@@ -261,6 +261,7 @@ class AlertRow(Base):
     refusals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # clear "no"s from Slack in a row
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not tried again before this, after a refusal
     parked: Mapped[str | None] = mapped_column(Text)  # why it is no longer tried (refused for good)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a warning's due time, until it pinged (WARN_BEFORE)
     # Not before this is a follow-up due (a lower bound, like mentions.due_at); None: none ever will be.
     follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # reminders sent so far
