@@ -270,8 +270,13 @@ def closed(card: ClosedCard, *, tz: tzinfo = UTC, names: Names | None = None) ->
         return Group(head, _footer(m, tz))
     if m.status is Status.ANSWERED:
         after = format_age(m.answered_at - m.post.created_at) if m.answered_at else "?"
-        head = icon("white_check_mark").append(" ").append_text(who(m)).append(f" was answered after {after}")
-        return Group(head, _post(m), _footer(m, tz, link(m.answer_url, f"Reply on {label}"), mentioned))
+        head = icon("white_check_mark").append(" ").append_text(who(m)).append(" was answered")
+        if m.answered_from:
+            head.append(" from Slack by ").append_text(ping(m.answered_from, names))
+        head.append(f" after {after}")
+        shown = m.answer_text and not m.post.private  # a private mention's answer is as private as it
+        ours = [Text("Reply: ", BOLD).append(clean(m.answer_text, single_line=True, limit=1000))] if shown else []
+        return Group(head, _post(m), *ours, _footer(m, tz, link(m.answer_url, f"Reply on {label}"), mentioned))
     if m.status is Status.EXPIRED:
         head = icon("hourglass").append(" ").append_text(who(m)).append(f": {reason}")
     else:

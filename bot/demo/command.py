@@ -16,7 +16,7 @@ import shlex
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from rich.console import Console
@@ -33,6 +33,9 @@ from bot.demo.script import APP_PASSWORD, HOUR, World
 from bot.model import Network
 from bot.report.cadence import Cadence
 from bot.standins.mastodon_api import DOMAIN as MASTODON_INSTANCE
+
+if TYPE_CHECKING:
+    from bot.app.wire import App
 
 HOUR_LENGTH = timedelta(hours=1)
 DRAIN = timedelta(minutes=3)  # after the hour: the report falls due and is posted
@@ -69,7 +72,8 @@ def config_for(world: World, start: datetime, database: Path) -> Config:
     watched = [
         Watched(Network.X, "acme", responders=("acme_support",), source="demo"),
         Watched(Network.BLUESKY, "acme.bsky.social", instance=world.bluesky.url, secrets={"app_password": APP_PASSWORD}, source="demo"),
-        Watched(Network.MASTODON, "acme", instance=instance, secrets={"access_token": world.mastodon.token}, source="demo"),
+        Watched(Network.MASTODON, "acme", instance=instance, secrets={"access_token": world.mastodon.token}, source="demo",
+                reply_from_slack=True),
     ]
     return Config(settings, tuple(watched), secrets=tuple(settings.secrets()))
 
@@ -114,6 +118,7 @@ def _run(world: World, seconds: float, console: Console, folder: Path, keep: Pat
                        f"{settings.slack_channel} after 15 minutes (5 for a VIP); what Slack would show is printed here."))
     sink = ConsoleSink(console, files=charts)
     app = build_app(config, clock, sink=sink)
+    world.reply_from_slack = lambda network, post, text: _reply_from_slack(app, network, post, text)
     try:
         player = Player(clock, app.jobs(), HOUR_LENGTH.total_seconds() / seconds,
                         then={poll_job(p.where): "sweep" for p in app.polls}, idle={"sweep": IDLE_SWEEP_EVERY})
@@ -133,6 +138,16 @@ def _run(world: World, seconds: float, console: Console, folder: Path, keep: Pat
     for line in closing(database if keep is not None else None, sorted(charts.glob("*.png"))):
         console.print(Text(line), soft_wrap=line.startswith("  "))  # a command whole, to copy
     return 0 if summary.ok else 1
+
+
+def _reply_from_slack(app: App, network: str, post: object, text: str) -> None:
+    """What the Reply button's form does once sent: the reply is recorded, and the replies job posts it."""
+    assert app.replies is not None
+    where = next(w.watched.key for w in app.watching if w.watched.network.value == network)
+    with app.store.read() as repo:
+        mention = repo.mention(repo.mention_keys(where, [str(post)])[str(post)])
+    assert mention is not None
+    app.replies.send(mention, "U0JANE", app.sweep.config.rules(where).channel, text)
 
 
 def _events(world: World, console: Console) -> list[Event]:

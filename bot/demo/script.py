@@ -36,6 +36,8 @@ class World:
     bluesky: FakeBluesky = field(default_factory=FakeBluesky)
     mastodon: FakeMastodon = field(default_factory=FakeMastodon)
     posts: dict[str, object] = field(default_factory=dict)  # what the script names → the post's id on its network
+    # how a team member answers a mention from its alert (the Reply button): given by the demo once the app is built
+    reply_from_slack: Callable[[str, object, str], None] | None = None  # (network, the post's id, the reply)
 
     def __post_init__(self) -> None:
         x, b, m = self.x, self.bluesky, self.mastodon
@@ -98,6 +100,14 @@ def _masto(name: str, text: str, key: str = "", reply_to: str = "", visibility: 
     return act
 
 
+def _from_slack(network: str, key: str, text: str) -> Callable[[World], None]:
+    def act(world: World) -> None:
+        assert world.reply_from_slack is not None
+        world.reply_from_slack(network, world.posts[key], text)
+
+    return act
+
+
 def _delete(key: str) -> Callable[[World], None]:
     return lambda world: world.x.delete(world.posts[key])  # type: ignore[arg-type]
 
@@ -144,7 +154,8 @@ HOUR: tuple[Event, ...] = (
           Fate.IGNORED, "a thank-you (IGNORE_KEYWORDS)"),
     Event(38, "@acme answers two of the flood", lambda w: [_x("acme", f"@{FLOOD[i]} fixed now, sorry!", reply_to=f"flood{i}")(w)
                                                              for i in range(2)]),
-    Event(40, "@acme answers @kim on Mastodon", _masto("acme", "@kim done, your account is deleted", reply_to="kim"), "mastodon"),
+    Event(40, "Jane answers @kim from the alert's Reply button: posted as @acme on Mastodon, directly, once",
+          _from_slack("mastodon", "kim", "@kim done, your account is deleted"), "mastodon"),
 )
 
 

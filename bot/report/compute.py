@@ -199,14 +199,15 @@ def _judge(m: Received, now: datetime, judging: Judging) -> tuple[float | None, 
 
 
 def _responders(answered: list[Received], judged: Mapping[Received, tuple[float | None, bool]]) -> tuple[Responder, ...]:
-    counts: dict[tuple[str, bool], list[int]] = defaultdict(lambda: [0, 0])
+    counts: dict[tuple[str, bool], list[int]] = defaultdict(lambda: [0, 0, 0])
     for m in answered:
         who = m.replied_by or UNKNOWN
         count = counts[(who, m.replied_by is not None and is_own(who, m.account))]
         count[0] += 1
         count[1] += not judged[m][1]
+        count[2] += m.from_slack
     ordered = sorted(counts.items(), key=lambda item: (not item[0][1], -item[1][0], item[0][0]))  # the account first
-    return tuple(Responder(who, own, n, within) for (who, own), (n, within) in ordered)
+    return tuple(Responder(who, own, n, within, slack) for (who, own), (n, within, slack) in ordered)
 
 
 def close_reason(detail: str) -> str:

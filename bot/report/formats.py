@@ -133,30 +133,30 @@ def _table(title: str, *columns: str) -> Table:
 
 def _mentions(rows: tuple[AccountReport, ...]) -> Table:
     table = _table("Mentions received", "account", "received", "ignored", "deleted", "closed", "needing reply",
-                   "answered", "from Slack", "open", "expired", "reply rate", "within target")
+                   "answered", "open", "expired", "reply rate")
     for a in rows:
-        table.add_row(a.name, *map(str, (a.received, a.ignored, a.deleted, a.closed, a.needing_reply, a.answered,
-                                         a.answered_from_slack, a.open, a.expired)),
-                      _percent(a.reply_rate), _percent(a.within_target_rate))
+        table.add_row(a.name, *map(str, (a.received, a.ignored, a.deleted, a.closed, a.needing_reply, a.answered, a.open,
+                                         a.expired)), _percent(a.reply_rate))
     return table
 
 
 def _replies(rows: tuple[AccountReport, ...], hours: bool) -> Table:
     open_columns = ("median (open hours)", "p90 (open hours)") if hours else ()
-    table = _table("Time to first reply", "account", "median", "p90", *open_columns, "alerts sent", "escalations", "breaches")
+    table = _table("Time to first reply", "account", "median", "p90", *open_columns, "alerts sent", "escalations", "breaches",
+                   "within target")
     for a in rows:
         opened = (_age(a.open_reply_median), _age(a.open_reply_p90)) if hours else ()
         table.add_row(a.name, _age(a.reply_median), _age(a.reply_p90), *opened, str(a.alerts_sent), str(a.escalations),
-                      str(a.breaches))
+                      str(a.breaches), _percent(a.within_target_rate))
     return table
 
 
 def _who(rows: tuple[AccountReport, ...]) -> Table:
-    table = _table("Who answered", "account", "author", "answered", "within target")
+    table = _table("Who answered", "account", "author", "answered", "from Slack", "within target")
     for a in rows:
         for r in a.responders:
             share = _percent(r.within_target / r.answered if r.answered else None)
-            table.add_row(a.name, f"@{r.author}" + (" (the account)" if r.own else ""), str(r.answered), share)
+            table.add_row(a.name, f"@{r.author}" + (" (the account)" if r.own else ""), str(r.answered), str(r.from_slack), share)
     return table
 
 

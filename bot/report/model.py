@@ -83,6 +83,7 @@ class Responder:
     own: bool
     answered: int
     within_target: int = 0  # of those, answered by their deadline (bot.rules.breached)
+    from_slack: int = 0  # of those, by a reply written in Slack (as the account)
 
 
 @dataclass(frozen=True)

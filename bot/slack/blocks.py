@@ -304,7 +304,8 @@ def answered_message(mention: Mention) -> SlackMessage:
         headline = f":white_check_mark: *{name}* ({handle}) was answered from Slack by {slack_mention(mention.answered_from)} after {after}"
     reply = link(mention.answer_url, f"Reply on {label}")
     footer = f"{reply} · {link(mention.post.url, f'Mention on {label}')} to {where(mention)} · posted {_stamp(mention)}"
-    ours = f"\n*Reply:* {safe(mention.answer_text, 1000, single_line=True)}" if mention.answer_text else ""
+    shown = mention.answer_text and not mention.post.private  # a private mention's answer is as private as it
+    ours = f"\n*Reply:* {safe(mention.answer_text, 1000, single_line=True)}" if shown else ""
     blocks = [section(f"{headline}\n{_quote(mention)}{ours}"), context(footer)]
     return message(f"Answered after {after}: {name} ({handle})", blocks)
 

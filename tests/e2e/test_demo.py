@@ -83,6 +83,8 @@ def test_the_demo_plays_the_hour_keeps_its_database_and_report_and_status_read_i
         read[command.split()[-1]] = ran.stdout
     assert re.search(r"@acme@masto\.test on\s+2\s+0\s+0\s+0\s+2\s+1\s+1", read["report"]), read["report"]
     assert re.search(r"total\s+15\s+4\s+1\s+0\s+10\s+6\s+4", read["report"]), "the report reads the hour just played"
+    # Mastodon's one answer was written in Slack (the Reply button), as the account
+    assert re.search(r"@acme@masto\.test on Mastodon\s+@acme \(the account\)\s+1\s+1\s", read["report"]), read["report"]
     assert "open mentions: 4" in read["status"] and "@acme@masto.test on Mastodon: 1 open" in read["status"], read["status"]
     assert "@gil" in read["status"] and "https://masto.test/@gil/" in read["status"]
     # no account is configured where it is read: status tells of the accounts the database read, all three

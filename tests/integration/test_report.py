@@ -230,8 +230,8 @@ def test_every_number_is_the_hand_computed_one(month: Month, what: str, key: str
 
 def test_who_answered_and_who_acted_in_slack(month: Month) -> None:
     [acme] = month.json["accounts"]
-    assert acme["responders"] == [{"author": "acme", "own": True, "answered": 7, "within_target": 3},
-                                  {"author": "helper", "own": False, "answered": 2, "within_target": 2}]
+    assert acme["responders"] == [{"author": "acme", "own": True, "answered": 7, "within_target": 3, "from_slack": 0},
+                                  {"author": "helper", "own": False, "answered": 2, "within_target": 2, "from_slack": 0}]
     assert acme["within_target"] == 5 and acme["breaches"] >= acme["answered"] - acme["within_target"], "of the 9 answered"
     assert acme["slack"] == [
         {"user": "U0JANE", "claims": 1, "snoozes": 1, "closes": 0, "close_reasons": {}},

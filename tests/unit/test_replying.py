@@ -139,3 +139,22 @@ def test_a_cut_answer_then_a_refusal_of_the_retry_stops_there(store: Store) -> N
     service.run_once()
     d.clock.advance(timedelta(hours=1))
     assert service.run_once() == 0 and stored(d, mention.id).status is Status.OPEN and len(d.sink.told) == 1
+
+
+def test_the_answer_to_a_private_mention_stays_out_of_the_channel() -> None:
+    """An alert edited to "answered from Slack" shows the reply's text, unless the mention was private (a protected
+    author's, a direct message): its answer is as private as it."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from bot.model import Mention, Post
+    from bot.slack.blocks import closed_message
+
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    post = Post("1", "9", "my e-mail is kim@example.org", at, author_handle="kim", url="https://masto.test/@kim/1")
+    answered = Mention(post, Status.ANSWERED, "answered", at, answered_at=at + timedelta(minutes=5), answered_from=JANE,
+                       answer_text="@kim done, kim@example.org is deleted")
+    assert "kim@example.org is deleted" in str(closed_message(answered).blocks)
+    private = replace(answered, post=replace(post, private=True))
+    shown = str(closed_message(private).blocks)
+    assert "kim@example.org" not in shown and f"<@{JANE}>" in shown

@@ -259,6 +259,10 @@ def test_prices_and_spend() -> None:
     assert prices == cost.Prices(0.01, 0.002)
     assert cost.spend(Network.X, Read("mentions", 2, 100, 30), prices) == pytest.approx(70 * 0.01 + 30 * 0.002)
     assert cost.spend(Network.MASTODON, Read("mentions", 2, 100), prices) == 0.0
+    posting = cost.Prices(0.005, 0.001)  # X's prices of a post created: 0.015, and 0.200 with a link
+    assert cost.spend(Network.X, Read("reply", 3, 0), posting) == pytest.approx(3 * 0.015), "billed per post created"
+    assert cost.spend(Network.X, Read("reply with a link", 2, 0), posting) == pytest.approx(2 * 0.200)
+    assert cost.spend(Network.BLUESKY, Read("reply", 3, 0), posting) == 0.0
 
 
 def test_meter_today_and_this_month() -> None:
