@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,19 +16,9 @@ from bot import rules
 from bot.errors import AuthFailed, BadResponse, Rejected, ServiceError, Unavailable
 from bot.model import Draft, Network, Post
 from bot.ports import Source
-from tests.contract.test_sources import WORLDS, _available
+from tests.contract.conftest import WORLDS, available
+from tests.contract.test_sources import since
 from tests.contract.world import World
-
-
-@pytest.fixture(params=_available())
-def world(request: pytest.FixtureRequest) -> Iterator[World]:
-    w = importlib.import_module(WORLDS[request.param]).World()
-    yield w
-    w.close()
-
-
-def since() -> datetime:
-    return datetime.now(UTC) - timedelta(hours=24)
 
 
 def mentioned(world: World, source: Source, author: str = "bob", text: str = "hello @acme, where is my order?") -> Post:
@@ -183,7 +172,7 @@ def test_a_direct_mention_is_answered_directly_and_a_public_one_publicly(world: 
 
 
 def _one(network: Network) -> Iterator[World]:
-    if network.value not in _available():
+    if network.value not in available():
         pytest.skip(f"no contract world for {network.label}")
     w = importlib.import_module(WORLDS[network.value]).World()
     yield w

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,21 +13,8 @@ from bot.model import Post, Status
 from bot.ports import Source
 from tests.contract.world import World
 
+
 # network → the module holding its World (a class named World)
-WORLDS = {"x": "tests.contract.x", "bluesky": "tests.contract.bluesky", "mastodon": "tests.contract.mastodon"}
-
-
-def _available() -> list[str]:
-    return [name for name, module in WORLDS.items() if importlib.util.find_spec(module) is not None]
-
-
-@pytest.fixture(params=_available())
-def world(request: pytest.FixtureRequest) -> Iterator[World]:
-    w = importlib.import_module(WORLDS[request.param]).World()
-    yield w
-    w.close()
-
-
 def since() -> datetime:
     return datetime.now(UTC) - timedelta(hours=24)
 

@@ -2,7 +2,7 @@
 network.
 
 Each network provides a `World` in tests/contract/<network>.py, built on its HTTP stand-in in bot/standins/, and
-lists it in WORLDS (test_sources.py). The watched account is `acme`; people are named by handle."""
+lists it in WORLDS (conftest.py). The watched account is `acme`; people are named by handle."""
 
 from __future__ import annotations
 
