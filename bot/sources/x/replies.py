@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from typing import Any
 
-from twitter_text import extract_urls, parse_tweet
+with warnings.catch_warnings():  # it reads its emoji table with pkg_resources, which warns on import; nothing to act on
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    from twitter_text import extract_urls, parse_tweet
 
 from bot.model import Account, Post
 from bot.sources.x.translate import posts, snowflake_time
