@@ -130,6 +130,7 @@ class OutgoingReply:
     attempts: int = 0
     problem: str | None = None
     url: str = ""
+    created_at: datetime | None = None  # when it was written (the store sets it)
 
 
 @dataclass(frozen=True)

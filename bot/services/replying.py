@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.errors import AuthFailed, Rejected, ServiceError
+from bot.humanize import format_age
 from bot.model import AccountKey, Draft, Mention, OutgoingReply, ReplyForm, Status
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 BATCH = 20  # replies posted a run at most
 RETRY_FIRST, RETRY_MOST = timedelta(seconds=15), timedelta(minutes=15)  # after a lost answer, doubling
+# Past this, a reply whose answer was lost is not tried again: a network keeps an idempotency key for a while only
+# (Mastodon: about an hour), and a second post is worse than a reply the writer is told to check.
+GIVE_UP = timedelta(minutes=50)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,10 @@ class ReplyService:
     def _post(self, reply: OutgoingReply, mention: Mention) -> None:
         replying = self.accounts.get(mention.where)
         retry = reply.attempts > 0  # an earlier attempt may have posted it: the adapter looks before posting again
+        if retry and reply.created_at is not None and self.clock.now() - reply.created_at > GIVE_UP:
+            self._refused(reply, mention, f"{mention.network.label} did not confirm it within {format_age(GIVE_UP)}; it may "
+                          f"have been posted: look at {mention.where}'s replies before writing it again")
+            return
         if replying is None or (not retry and mention.status is not Status.OPEN):
             why = "replies from Slack are off for this account" if replying is None else f"the mention closed first ({mention.reason})"
             self._refused(reply, mention, why)

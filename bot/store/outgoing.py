@@ -70,4 +70,4 @@ class OutgoingReplies(Part):
 
 def _reply_of(row: OutgoingReplyRow) -> OutgoingReply:
     return OutgoingReply(row.key, row.mention_id, row.user_id, row.channel, row.text, row.direct, row.state, row.attempts,
-                         row.problem, row.url)
+                         row.problem, row.url, row.created_at)

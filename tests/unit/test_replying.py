@@ -158,3 +158,27 @@ def test_the_answer_to_a_private_mention_stays_out_of_the_channel() -> None:
     private = replace(answered, post=replace(post, private=True))
     shown = str(closed_message(private).blocks)
     assert "kim@example.org" not in shown and f"<@{JANE}>" in shown
+
+
+def test_a_reply_never_confirmed_is_given_up_rather_than_risk_a_second_post(store: Store) -> None:
+    """A network keeps an idempotency key for a while only (Mastodon: about an hour): past GIVE_UP, a reply whose answer
+    was lost is not tried again; its writer is told to look, and the mention stays open."""
+    from bot.services.replying import GIVE_UP
+
+    d = desk(store)
+    _, mention = alerted(d)
+    service = replies(d)
+    service.send(mention, JANE, "C0ALERTS", "on it")
+    for _ in range(12):
+        d.source.fail_write(Unavailable("x", "reply: 503"))
+    service.run_once()
+    written = d.clock.now()
+    while not d.sink.told and d.clock.now() - written < 2 * GIVE_UP:
+        d.clock.advance(timedelta(minutes=5))
+        service.run_once()
+    assert d.clock.now() - written > GIVE_UP, "tried again until then"
+    [(_, _, text)] = d.sink.told
+    assert "did not confirm it within" in text and "still open" in text
+    assert d.source.sent == {} and stored(d, mention.id).status is Status.OPEN
+    d.clock.advance(timedelta(hours=1))
+    assert service.run_once() == 0, "never tried again"
