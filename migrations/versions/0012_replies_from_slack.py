@@ -19,7 +19,10 @@ def upgrade() -> None:
         "outgoing_replies",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("key", sa.String(32), nullable=False),
-        sa.Column("mention_id", sa.BigInteger(), sa.ForeignKey("mentions.id", name="fk_outgoing_replies_mention_id_mentions", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "mention_id", sa.BigInteger(),
+            sa.ForeignKey("mentions.id", name="fk_outgoing_replies_mention_id_mentions", ondelete="CASCADE"), nullable=False,
+        ),
         sa.Column("user_id", sa.String(32), nullable=False),
         sa.Column("channel", sa.String(100), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
