@@ -16,6 +16,8 @@ import pytest
 from bot.app.verify import resolve_people
 from bot.calendar import schedule as sched
 from bot.calendar import schedule_file
+from bot.config.load import Config
+from bot.config.settings import Settings
 from tests.conftest import make_loop
 from tests.integration.test_cli import cli
 
@@ -43,7 +45,8 @@ def test_a_week_on_call(fake_x, fake_slack, sqlite_store) -> None:  # noqa: ANN0
     fake_slack.emails = {"priya@example.com": PRIYA}
     loop = make_loop(fake_x, fake_slack, sqlite_store, interval=5 * MIN, escalate_after=MIN * 60, remind_every=None,
                      escalate_to=("U0NOBODY",), digest_threshold=5)
-    schedule = resolve_people(schedule_file.parse(WEEK), loop.sweep.sink.person)
+    schedule = resolve_people(Config(Settings(), schedule=schedule_file.parse(WEEK)), loop.sweep.sink.person).schedule
+    assert schedule is not None
     assert schedule.oncall.members == (JANE, OMAR, PRIYA), "the e-mail was looked up in Slack"
     loop.configure(schedule=schedule, display_tz=BERLIN)
     fans = [loop.x.add_user(f"fan{i}") for i in range(30)]
