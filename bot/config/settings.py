@@ -266,9 +266,10 @@ class Settings(BaseModel):
             self.sink = "slack" if self.slack_bot_token is not None else "console"
         if self.sink == "console":
             self.slack_channel = self.slack_channel or CONSOLE_CHANNEL
-        elif self.slack_bot_token is None or self.slack_channel is None:
-            name = "SLACK_BOT_TOKEN" if self.slack_bot_token is None else "SLACK_CHANNEL"
-            raise ValueError(f"{name} is required but not set (SINK=slack; SINK=console prints alerts instead)")
+        elif missing := [name for name, value in (("SLACK_BOT_TOKEN", self.slack_bot_token), ("SLACK_CHANNEL", self.slack_channel))
+                         if value is None]:  # both at once, when both are
+            raise ValueError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required but not set "
+                             "(SINK=slack; SINK=console prints alerts instead)")
         return self
 
     @model_validator(mode="after")

@@ -215,6 +215,14 @@ def test_sink_slack_needs_the_token_and_the_channel(clean_env: pytest.MonkeyPatc
     assert "xoxb-secret-456" not in str(info.value)
 
 
+def test_sink_slack_names_both_missing_at_once(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("SINK", "slack")
+    clean_env.delenv("SLACK_BOT_TOKEN")
+    clean_env.delenv("SLACK_CHANNEL")
+    with pytest.raises(ConfigError, match="^SLACK_BOT_TOKEN and SLACK_CHANNEL are required but not set"):
+        load_settings()
+
+
 def test_user_context_is_preferred_when_complete(clean_env: pytest.MonkeyPatch) -> None:
     for name in ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"):
         clean_env.setenv(name, f"{name.lower()}-value")
