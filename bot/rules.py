@@ -252,9 +252,9 @@ class AlertPolicy:
         """Every channel alerts go to."""
         return frozenset({self.channel, *(r.channel for r in self.accounts.values())})
 
-    def hours(self, mention: Mention | None = None) -> sched.Hours | None:
-        """The business hours that apply (to this mention: a VIP may break through them)."""
-        if mention is not None and mention.priority and self.vip_ignores_hours:
+    def hours(self, vip: bool = False) -> sched.Hours | None:
+        """The business hours that apply (to a VIP's mention, none when it may break through them)."""
+        if vip and self.vip_ignores_hours:
             return None
         return self.schedule.hours if self.schedule else None
 
@@ -278,8 +278,7 @@ class AlertPolicy:
     def due(self, where: AccountKey, posted: datetime, vip: bool, early: timedelta = timedelta(0)) -> datetime:
         """When a mention of `where` posted at `posted` (a VIP's, with `vip`) is due (`early` before it): its `wait`,
         counted in open time under the business hours that apply to it."""
-        hours = None if vip and self.vip_ignores_hours else self.schedule.hours if self.schedule else None
-        return sched.due_at(posted, max(timedelta(0), self.wait(where, vip) - early), hours, self.tz)
+        return sched.due_at(posted, max(timedelta(0), self.wait(where, vip) - early), self.hours(vip), self.tz)
 
     def alert_at(self, mention: Mention) -> datetime:
         """When an open mention's alert goes out: at its due time, or its account's `warn_before` earlier in open time
